@@ -1,0 +1,258 @@
+//! Applying migrations against a database: one advisory lock for the whole run, the system
+//! schemas first, then each pending user migration in its own transaction with its history row,
+//! and finally `NOTIFY pgrst, 'reload schema'` so every pgbase process reloads its schema cache.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+use tokio_postgres::Client;
+use tokio_postgres::error::ErrorPosition;
+
+use crate::locate::{locate_offset, split_statements};
+use crate::user::{AppliedMigration, MigrationFile, MigrationState, discover};
+use crate::{FailedMigration, MigrateError, SYSTEM_SCHEMAS};
+
+/// Advisory lock key shared by every pgbase process migrating the same database ("pgbasemg").
+const MIGRATION_LOCK: i64 = 0x7067_6261_7365_6d67;
+
+const BOOTSTRAP: &str = "create schema if not exists pgbase;
+create table if not exists pgbase.system_migrations (
+  version integer primary key,
+  name text not null,
+  applied_at timestamptz not null default now()
+);";
+
+/// What one `migrate` run did.
+#[derive(Debug, Default)]
+pub struct MigrateReport {
+    /// System schema files applied by this run (empty when already up to date).
+    pub system_applied: Vec<&'static str>,
+    pub applied: Vec<AppliedMigration>,
+}
+
+/// Installs or upgrades the system schemas, then applies the pending migrations of
+/// `migrations_dir` (if given). Holds the migration lock throughout.
+pub async fn migrate(
+    client: &mut Client,
+    migrations_dir: Option<&Path>,
+) -> Result<MigrateReport, MigrateError> {
+    let files = match migrations_dir {
+        Some(dir) => discover(dir)?,
+        None => Vec::new(),
+    };
+    with_lock(client, async |client| {
+        let system_applied = system_pending(client).await?;
+        let applied = apply_user(client, &files).await?;
+        client
+            .batch_execute("notify pgrst, 'reload schema'")
+            .await?;
+        Ok(MigrateReport {
+            system_applied,
+            applied,
+        })
+    })
+    .await
+}
+
+/// Installs or upgrades only the system schemas (the test harness's template uses this).
+pub async fn apply_system_schemas(client: &mut Client) -> Result<(), MigrateError> {
+    with_lock(client, async |client| system_pending(client).await.map(drop)).await
+}
+
+/// Each migration of `migrations_dir` with its state, plus history rows whose file is gone.
+pub async fn status(
+    client: &mut Client,
+    migrations_dir: &Path,
+) -> Result<Vec<(String, MigrationState)>, MigrateError> {
+    let files = discover(migrations_dir)?;
+    let history = history(client).await?;
+    let mut out = Vec::new();
+    for file in &files {
+        let state = match history.get(&file.version) {
+            Some((checksum, _)) if *checksum != file.checksum => MigrationState::Changed,
+            Some((_, applied_at)) => MigrationState::Applied {
+                applied_at: *applied_at,
+            },
+            None => MigrationState::Pending,
+        };
+        out.push((file.display_path.clone(), state));
+    }
+    let mut missing: Vec<_> = history
+        .keys()
+        .filter(|version| !files.iter().any(|f| &f.version == *version))
+        .map(|version| (format!("{version}.sql"), MigrationState::Missing))
+        .collect();
+    missing.sort_by(|a, b| a.0.cmp(&b.0));
+    out.extend(missing);
+    Ok(out)
+}
+
+async fn with_lock<T>(
+    client: &mut Client,
+    body: impl AsyncFnOnce(&mut Client) -> Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    client
+        .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let result = body(client).await;
+    let unlocked = client
+        .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await;
+    let value = result?;
+    unlocked?;
+    Ok(value)
+}
+
+async fn system_pending(client: &mut Client) -> Result<Vec<&'static str>, MigrateError> {
+    client.batch_execute(BOOTSTRAP).await?;
+    let rows = client
+        .query("select version from pgbase.system_migrations", &[])
+        .await?;
+    let done: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    let mut applied = Vec::new();
+    for schema in SYSTEM_SCHEMAS.iter().filter(|s| !done.contains(&s.version)) {
+        let tx = client.transaction().await?;
+        tx.batch_execute(schema.sql)
+            .await
+            .map_err(|e| MigrateError::System {
+                name: schema.name.to_string(),
+                message: postgres_message(&e),
+            })?;
+        tx.execute(
+            "insert into pgbase.system_migrations (version, name) values ($1, $2)",
+            &[&schema.version, &schema.name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(schema = schema.name, "installed system schema");
+        applied.push(schema.name);
+    }
+    Ok(applied)
+}
+
+type History = HashMap<String, (String, chrono::DateTime<chrono::Utc>)>;
+
+async fn history(client: &Client) -> Result<History, MigrateError> {
+    let exists: bool = client
+        .query_one(
+            "select to_regclass('pgbase.migrations') is not null",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            "select version, checksum, applied_at from pgbase.migrations",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2))))
+        .collect())
+}
+
+async fn apply_user(
+    client: &mut Client,
+    files: &[MigrationFile],
+) -> Result<Vec<AppliedMigration>, MigrateError> {
+    // Read the history under the lock: another process may have applied files meanwhile.
+    let history = history(client).await?;
+    for file in files {
+        if let Some((recorded, _)) = history.get(&file.version)
+            && *recorded != file.checksum
+        {
+            return Err(MigrateError::ChecksumMismatch {
+                file: file.display_path.clone(),
+                recorded: short(recorded),
+                current: short(&file.checksum),
+            });
+        }
+    }
+    let mut applied = Vec::new();
+    for file in files.iter().filter(|f| !history.contains_key(&f.version)) {
+        let started = Instant::now();
+        let tx = client.transaction().await?;
+        if let Err(error) = tx.batch_execute(&file.sql).await {
+            tx.rollback().await?;
+            return Err(locate_failure(client, file, &error).await);
+        }
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tx.execute(
+            "insert into pgbase.migrations (version, name, checksum, duration_ms) values ($1, $2, $3, $4)",
+            &[&file.version, &file.name, &file.checksum, &duration_ms],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(file = %file.display_path, duration_ms, "applied migration");
+        applied.push(AppliedMigration {
+            version: file.version.clone(),
+            display_path: file.display_path.clone(),
+            duration_ms,
+        });
+    }
+    Ok(applied)
+}
+
+fn short(checksum: &str) -> String {
+    checksum.chars().take(12).collect()
+}
+
+fn postgres_message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
+}
+
+/// Turns a failure of the whole file into file:line:col. Postgres gives a character position for
+/// most errors; for the rest, the statements are replayed one by one in a transaction that is
+/// rolled back, to find the one that fails.
+async fn locate_failure(
+    client: &mut Client,
+    file: &MigrationFile,
+    error: &tokio_postgres::Error,
+) -> MigrateError {
+    let char_offset = match error.as_db_error().and_then(|db| db.position()) {
+        Some(ErrorPosition::Original(position)) => Some((*position as usize).saturating_sub(1)),
+        _ => match failing_statement(client, &file.sql).await {
+            Ok(found) => found,
+            Err(bookkeeping) => return bookkeeping,
+        },
+    };
+    let location = locate_offset(&file.sql, char_offset.unwrap_or(0));
+    let db = error.as_db_error();
+    MigrateError::Failed(Box::new(FailedMigration {
+        file: file.display_path.clone(),
+        line: location.line,
+        column: location.column,
+        message: postgres_message(error),
+        detail: db.and_then(|d| d.detail()).map(str::to_string),
+        hint: db.and_then(|d| d.hint()).map(str::to_string),
+        source_line: location.line_text,
+    }))
+}
+
+/// Character offset of the first statement that fails when run alone (plus the position
+/// inside it, when Postgres reports one).
+async fn failing_statement(client: &mut Client, sql: &str) -> Result<Option<usize>, MigrateError> {
+    let tx = client.transaction().await?;
+    let mut found = None;
+    for range in split_statements(sql) {
+        if let Err(error) = tx.batch_execute(&sql[range.clone()]).await {
+            let leading_ws = sql[range.clone()].len() - sql[range.clone()].trim_start().len();
+            let start_chars = sql[..range.start].chars().count();
+            found = Some(match error.as_db_error().and_then(|db| db.position()) {
+                Some(ErrorPosition::Original(p)) => start_chars + (*p as usize).saturating_sub(1),
+                _ => start_chars + sql[range.start..range.start + leading_ws].chars().count(),
+            });
+            break;
+        }
+    }
+    tx.rollback().await?;
+    Ok(found)
+}
