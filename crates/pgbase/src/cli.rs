@@ -1,0 +1,120 @@
+//! The command line: `pgbase dev | serve | migrate | keys | sql`, defined with clap. Settings
+//! flags are shared through [`Settings`]; see README.md for the environment and file names.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{LogFormat, Settings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pgbase",
+    version,
+    about = "PostgreSQL as the whole backend: a PostgREST-compatible REST API, auth and jobs from SQL migrations",
+    after_help = "Configuration: flags, then environment variables (PGBASE_*, DATABASE_URL, PostgREST's PGRST_* aliases), then pgbase.toml. See README.md."
+)]
+pub struct Cli {
+    /// Config file [default: pgbase.toml in the project folder, if present]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a private Postgres for a project folder, apply its migrations (and watch for new
+    /// ones), and serve every API on 127.0.0.1:54321
+    Dev {
+        /// Project folder: migrations in DIR/migrations, local state in DIR/.pgbase
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Wipe the local database first
+        #[arg(long)]
+        fresh: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Serve every API against an existing database (--db-url / DATABASE_URL; --jwt-secret required)
+    Serve {
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Install the system schemas and apply, list or create migrations
+    Migrate {
+        /// Project folder holding migrations/
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Database URL [default: DATABASE_URL, or the running `pgbase dev` of DIR]
+        #[arg(long)]
+        db_url: Option<String>,
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Print the anon and service_role API keys (JWTs signed with the project's secret)
+    Keys {
+        /// Project folder (its `pgbase dev` secret is used when no --jwt-secret is set)
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// HMAC secret [env: PGBASE_JWT_SECRET, PGRST_JWT_SECRET]
+        #[arg(long)]
+        jwt_secret: Option<String>,
+    },
+    /// Run SQL and print the results (as the database URL's user)
+    Sql {
+        /// The SQL to run; several statements may be separated by `;`
+        query: String,
+        /// Project folder (to find a running `pgbase dev`)
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Database URL [default: DATABASE_URL, or the running `pgbase dev` of DIR]
+        #[arg(long)]
+        db_url: Option<String>,
+        /// Print rows as JSON objects, one per line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum MigrateAction {
+    /// Apply the system schemas and every pending migration (the default)
+    Up,
+    /// List migrations: applied, pending, changed since applied, or missing
+    Status,
+    /// Create migrations/YYYYMMDDHHMMSS_NAME.sql
+    New {
+        /// Short name, e.g. add_todos
+        name: String,
+    },
+}
+
+impl Command {
+    pub fn log_format(&self) -> Option<LogFormat> {
+        match self {
+            Command::Dev { settings, .. } | Command::Serve { settings } => settings.log_format,
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_help() {
+        let cli = Cli::command();
+        for name in ["dev", "serve", "migrate", "keys", "sql"] {
+            let sub = cli.find_subcommand(name);
+            assert!(sub.and_then(|s| s.get_about()).is_some(), "{name} has no help");
+        }
+    }
+}

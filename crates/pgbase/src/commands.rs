@@ -1,0 +1,234 @@
+//! Runs one CLI command: resolves its configuration and calls into the crates that do the work.
+//! `dev` lives in its own module.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow};
+
+use crate::cli::{Cli, Command, MigrateAction};
+use crate::config::{Config, Settings};
+use crate::{db, dev, keys, runtime, server};
+
+/// An error plus the process exit code it maps to.
+pub struct Failure {
+    pub error: anyhow::Error,
+    pub exit_code: u8,
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        let error = error.into();
+        let missing_postgres = error
+            .downcast_ref::<pgbase_devdb::DevDbError>()
+            .is_some_and(|e| e.is_missing_binaries());
+        Failure {
+            error,
+            exit_code: if missing_postgres { 2 } else { 1 },
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let explicit_config = cli.config.is_some();
+    let config_path = |dir: &Path| {
+        cli.config
+            .clone()
+            .unwrap_or_else(|| dir.join("pgbase.toml"))
+    };
+    match cli.command {
+        Command::Dev {
+            dir,
+            fresh,
+            settings,
+        } => {
+            let settings = Settings::resolve(settings, &config_path(&dir), explicit_config)?;
+            dev::run(&dir, fresh, settings).await?;
+        }
+        Command::Serve { settings } => {
+            let settings = Settings::resolve(settings, &config_path(Path::new(".")), explicit_config)?;
+            serve(settings).await?;
+        }
+        Command::Migrate {
+            dir,
+            db_url,
+            action,
+        } => {
+            let flags = Settings {
+                db_url,
+                ..Settings::default()
+            };
+            let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
+            migrate(&dir, settings, action.unwrap_or(MigrateAction::Up)).await?;
+        }
+        Command::Keys { dir, jwt_secret } => {
+            let flags = Settings {
+                jwt_secret,
+                ..Settings::default()
+            };
+            let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
+            let secret = match settings.jwt_secret {
+                Some(secret) => secret,
+                None => {
+                    let path = dev::secret_path(&dir);
+                    if !path.exists() {
+                        return Err(anyhow!(
+                            "no JWT secret: pass --jwt-secret, set PGBASE_JWT_SECRET, or run `pgbase dev --dir {}` once to generate one",
+                            dir.display()
+                        )
+                        .into());
+                    }
+                    keys::load_or_create_secret(&path)?
+                }
+            };
+            let keys = keys::api_keys(&secret)?;
+            println!("anon key:         {}", keys.anon);
+            println!("service_role key: {}", keys.service_role);
+        }
+        Command::Sql {
+            query,
+            dir,
+            db_url,
+            json,
+        } => {
+            let flags = Settings {
+                db_url,
+                ..Settings::default()
+            };
+            let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
+            let url = database_url(&dir, settings.db_url)?;
+            let client = db::connect(&db::parse_url(&url)?).await?;
+            run_sql(&client, &query, json).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let db_url = settings.db_url.clone().context(
+        "serve needs a database: pass --db-url or set DATABASE_URL (e.g. postgres://authenticator:PASSWORD@HOST:5432/DB)",
+    )?;
+    let secret = settings.jwt_secret.clone().context(
+        "serve needs a JWT secret: pass --jwt-secret or set PGBASE_JWT_SECRET (at least 32 characters)",
+    )?;
+    let config = Config::from_settings(settings, db_url, secret, false)?;
+    let listener = server::bind(&config).await?;
+    let state = runtime::start(config).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    server::serve(listener, server::app(state), runtime::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The URL from the configuration, else the one a running `pgbase dev` of `dir` published.
+fn database_url(dir: &Path, configured: Option<String>) -> anyhow::Result<String> {
+    if let Some(url) = configured {
+        return Ok(url);
+    }
+    dev::running_database_url(dir).with_context(|| {
+        format!(
+            "no database: pass --db-url, set DATABASE_URL, or start `pgbase dev --dir {}`",
+            dir.display()
+        )
+    })
+}
+
+async fn migrate(dir: &Path, settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let migrations = migrations_dir(dir);
+    if let MigrateAction::New { name } = &action {
+        let path = pgbase_migrate::new_migration(&migrations, name)?;
+        println!("{}", path.display());
+        return Ok(());
+    }
+    let url = database_url(dir, settings.db_url)?;
+    let mut client = db::connect(&db::parse_url(&url)?).await?;
+    match action {
+        MigrateAction::Status => {
+            for (file, state) in pgbase_migrate::status(&mut client, &migrations).await? {
+                let state = match state {
+                    pgbase_migrate::MigrationState::Applied { applied_at } => {
+                        format!("applied {}", applied_at.format("%Y-%m-%d %H:%M:%S UTC"))
+                    }
+                    pgbase_migrate::MigrationState::Pending => "pending".into(),
+                    pgbase_migrate::MigrationState::Changed => {
+                        "CHANGED since applied (will be refused)".into()
+                    }
+                    pgbase_migrate::MigrationState::Missing => "applied, file missing".into(),
+                };
+                println!("{file}  {state}");
+            }
+        }
+        MigrateAction::Up | MigrateAction::New { .. } => {
+            let report = pgbase_migrate::migrate(&mut client, Some(&migrations)).await?;
+            print_report(&report);
+        }
+    }
+    Ok(())
+}
+
+pub fn migrations_dir(dir: &Path) -> PathBuf {
+    dir.join("migrations")
+}
+
+pub fn print_report(report: &pgbase_migrate::MigrateReport) {
+    for name in &report.system_applied {
+        println!("installed system schema {name}");
+    }
+    for applied in &report.applied {
+        println!(
+            "applied {} ({:.1} ms)",
+            applied.display_path, applied.duration_ms
+        );
+    }
+    if report.applied.is_empty() {
+        println!("migrations up to date");
+    }
+}
+
+/// Runs `query` with the simple protocol and prints each result set.
+async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> anyhow::Result<()> {
+    use tokio_postgres::SimpleQueryMessage;
+    let messages = client.simple_query(query).await.map_err(|e| match e.as_db_error() {
+        Some(db) => anyhow!(
+            "{} (SQLSTATE {}){}",
+            db.message(),
+            db.code().code(),
+            db.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default()
+        ),
+        None => anyhow!(e),
+    })?;
+    let mut header_printed = false;
+    for message in messages {
+        match message {
+            SimpleQueryMessage::RowDescription(columns) => {
+                if !json {
+                    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+                    println!("{}", names.join("\t"));
+                }
+                header_printed = true;
+            }
+            SimpleQueryMessage::Row(row) => {
+                if json {
+                    let mut object = serde_json::Map::new();
+                    for (i, column) in row.columns().iter().enumerate() {
+                        let value = row
+                            .get(i)
+                            .map_or(serde_json::Value::Null, |v| v.to_string().into());
+                        object.insert(column.name().to_string(), value);
+                    }
+                    println!("{}", serde_json::Value::Object(object));
+                } else {
+                    let values: Vec<&str> =
+                        (0..row.len()).map(|i| row.get(i).unwrap_or("NULL")).collect();
+                    println!("{}", values.join("\t"));
+                }
+            }
+            SimpleQueryMessage::CommandComplete(rows) => {
+                if !json && !header_printed {
+                    println!("OK ({rows} rows)");
+                }
+                header_printed = false;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! Configuration: every setting comes from a command-line flag, else an environment variable
+//! (pgbase's own name first, then PostgREST's `PGRST_*` alias), else `pgbase.toml`, else its
+//! default. Unknown keys in the file are an error. [`Settings::resolve`] does the layering;
+//! the rest of the program only sees the resolved [`Config`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// One layer of settings: the flags, the environment or the file. `None` = not set here.
+#[derive(Debug, Default, Clone, Deserialize, clap::Args)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Database URL the server connects with [env: DATABASE_URL, PGRST_DB_URI]
+    #[arg(long)]
+    pub db_url: Option<String>,
+    /// Comma-separated schemas exposed by the APIs [default: public] [env: PGBASE_DB_SCHEMAS, PGRST_DB_SCHEMAS]
+    #[arg(long)]
+    pub db_schemas: Option<String>,
+    /// Role for requests without a JWT [default: anon] [env: PGBASE_DB_ANON_ROLE, PGRST_DB_ANON_ROLE]
+    #[arg(long)]
+    pub db_anon_role: Option<String>,
+    /// Maximum connections in the pool [default: 10] [env: PGBASE_DB_POOL, PGRST_DB_POOL]
+    #[arg(long)]
+    pub db_pool: Option<usize>,
+    /// Hard cap on rows returned per level of a read [default: unlimited] [env: PGBASE_DB_MAX_ROWS, PGRST_DB_MAX_ROWS]
+    #[arg(long)]
+    pub db_max_rows: Option<i64>,
+    /// Allow `Accept: application/vnd.pgrst.plan` (EXPLAIN) [default: on in dev, off in serve] [env: PGBASE_DB_PLAN_ENABLED, PGRST_DB_PLAN_ENABLED]
+    #[arg(long)]
+    pub db_plan_enabled: Option<bool>,
+    /// HMAC secret for JWTs, at least 32 characters [env: PGBASE_JWT_SECRET, PGRST_JWT_SECRET]
+    #[arg(long)]
+    pub jwt_secret: Option<String>,
+    /// Address to listen on [default: 127.0.0.1] [env: PGBASE_LISTEN, PGRST_SERVER_HOST]
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Port to listen on [default: 54321] [env: PGBASE_PORT, PGRST_SERVER_PORT]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Log format: pretty or json [default: pretty] [env: PGBASE_LOG_FORMAT]
+    #[arg(long)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+/// Environment variable names per setting: pgbase's own first, then the PostgREST alias.
+const ENV_NAMES: &[(&str, &[&str])] = &[
+    ("db_url", &["DATABASE_URL", "PGBASE_DB_URL", "PGRST_DB_URI"]),
+    ("db_schemas", &["PGBASE_DB_SCHEMAS", "PGRST_DB_SCHEMAS"]),
+    ("db_anon_role", &["PGBASE_DB_ANON_ROLE", "PGRST_DB_ANON_ROLE"]),
+    ("db_pool", &["PGBASE_DB_POOL", "PGRST_DB_POOL"]),
+    ("db_max_rows", &["PGBASE_DB_MAX_ROWS", "PGRST_DB_MAX_ROWS"]),
+    (
+        "db_plan_enabled",
+        &["PGBASE_DB_PLAN_ENABLED", "PGRST_DB_PLAN_ENABLED"],
+    ),
+    ("jwt_secret", &["PGBASE_JWT_SECRET", "PGRST_JWT_SECRET"]),
+    ("listen", &["PGBASE_LISTEN", "PGRST_SERVER_HOST"]),
+    ("port", &["PGBASE_PORT", "PGRST_SERVER_PORT"]),
+    ("log_format", &["PGBASE_LOG_FORMAT"]),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}\nhint: every key is listed in README.md (Configuration)")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}={value:?} is not valid: {message}")]
+    Env {
+        name: String,
+        value: String,
+        message: String,
+    },
+    #[error("jwt_secret must be at least 32 characters (it has {0}); generate one with `openssl rand -hex 32`")]
+    ShortSecret(usize),
+}
+
+impl Settings {
+    /// Reads `path` if it exists (a missing default file is fine; a missing explicit one is not).
+    pub fn from_file(path: &Path, explicit: bool) -> Result<Settings, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                return Ok(Settings::default());
+            }
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })
+    }
+
+    /// Reads the environment through `lookup` (std::env::var in production).
+    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let mut table = toml::Table::new();
+        for (key, names) in ENV_NAMES {
+            let Some((name, value)) = names
+                .iter()
+                .find_map(|name| lookup(name).map(|v| (*name, v)))
+            else {
+                continue;
+            };
+            let parsed = match *key {
+                "db_pool" | "db_max_rows" | "port" => value
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|e| e.to_string()),
+                "db_plan_enabled" => parse_bool(&value).map(toml::Value::Boolean),
+                "log_format" => Ok(toml::Value::String(value.trim().to_ascii_lowercase())),
+                _ => Ok(toml::Value::String(value.clone())),
+            };
+            let parsed = parsed.map_err(|message| ConfigError::Env {
+                name: name.to_string(),
+                value: value.clone(),
+                message,
+            })?;
+            table.insert((*key).to_string(), parsed);
+        }
+        table.try_into().map_err(|e: toml::de::Error| ConfigError::Env {
+            name: "environment".into(),
+            value: String::new(),
+            message: e.to_string(),
+        })
+    }
+
+    /// `self` wins over `lower` wherever it is set.
+    pub fn or(self, lower: Settings) -> Settings {
+        Settings {
+            db_url: self.db_url.or(lower.db_url),
+            db_schemas: self.db_schemas.or(lower.db_schemas),
+            db_anon_role: self.db_anon_role.or(lower.db_anon_role),
+            db_pool: self.db_pool.or(lower.db_pool),
+            db_max_rows: self.db_max_rows.or(lower.db_max_rows),
+            db_plan_enabled: self.db_plan_enabled.or(lower.db_plan_enabled),
+            jwt_secret: self.jwt_secret.or(lower.jwt_secret),
+            listen: self.listen.or(lower.listen),
+            port: self.port.or(lower.port),
+            log_format: self.log_format.or(lower.log_format),
+        }
+    }
+
+    /// flags > environment > file.
+    pub fn resolve(flags: Settings, file: &Path, explicit_file: bool) -> Result<Settings, ConfigError> {
+        let env = Settings::from_env(|name| std::env::var(name).ok())?;
+        let file = Settings::from_file(file, explicit_file)?;
+        Ok(flags.or(env).or(file))
+    }
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "1" | "yes" => Ok(true),
+        "false" | "off" | "0" | "no" => Ok(false),
+        other => Err(format!("expected true or false, got {other:?}")),
+    }
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub db_url: String,
+    pub db_schemas: Vec<String>,
+    pub db_anon_role: String,
+    pub db_pool: usize,
+    pub db_max_rows: Option<i64>,
+    pub db_plan_enabled: bool,
+    pub jwt_secret: String,
+    pub listen: String,
+    pub port: u16,
+}
+
+pub const DEFAULT_PORT: u16 = 54321;
+
+impl Config {
+    /// Fills defaults. `plan_default` is on for `dev`, off for `serve`.
+    pub fn from_settings(
+        s: Settings,
+        db_url: String,
+        jwt_secret: String,
+        plan_default: bool,
+    ) -> Result<Config, ConfigError> {
+        if jwt_secret.chars().count() < 32 {
+            return Err(ConfigError::ShortSecret(jwt_secret.chars().count()));
+        }
+        let schemas = s.db_schemas.unwrap_or_else(|| "public".into());
+        Ok(Config {
+            db_url,
+            db_schemas: schemas
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            db_anon_role: s.db_anon_role.unwrap_or_else(|| "anon".into()),
+            db_pool: s.db_pool.unwrap_or(10).max(1),
+            db_max_rows: s.db_max_rows,
+            db_plan_enabled: s.db_plan_enabled.unwrap_or(plan_default),
+            jwt_secret,
+            listen: s.listen.unwrap_or_else(|| "127.0.0.1".into()),
+            port: s.port.unwrap_or(DEFAULT_PORT),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_file_keys_are_rejected_with_the_key_named() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("pgbase.toml");
+        std::fs::write(&path, "db_schemas = \"api\"\ndb_shemas = \"x\"\n")?;
+        let err = Settings::from_file(&path, true).err().map(|e| e.to_string());
+        let err = err.unwrap_or_default();
+        assert!(err.contains("db_shemas"), "{err}");
+        Ok(())
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file_and_aliases_work() -> Result<(), ConfigError> {
+        let env = Settings::from_env(|name| match name {
+            "PGRST_DB_SCHEMAS" => Some("api,public".into()),
+            "PGBASE_PORT" => Some("4000".into()),
+            "PGRST_SERVER_PORT" => Some("5000".into()),
+            _ => None,
+        })?;
+        assert_eq!(env.db_schemas.as_deref(), Some("api,public"));
+        assert_eq!(env.port, Some(4000), "pgbase's own name wins over the alias");
+        let file = Settings {
+            port: Some(1),
+            db_anon_role: Some("web_anon".into()),
+            ..Settings::default()
+        };
+        let flags = Settings {
+            port: Some(9),
+            ..Settings::default()
+        };
+        let merged = flags.or(env).or(file);
+        assert_eq!(merged.port, Some(9));
+        assert_eq!(merged.db_anon_role.as_deref(), Some("web_anon"));
+        let config = Config::from_settings(merged, "postgres://x".into(), "s".repeat(32), false)?;
+        assert_eq!(config.db_schemas, ["api", "public"]);
+        Ok(())
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let err = Settings::from_env(|name| (name == "PGBASE_DB_POOL").then(|| "ten".into()));
+        let message = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("PGBASE_DB_POOL"), "{message}");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let result = Config::from_settings(Settings::default(), "u".into(), "short".into(), false);
+        assert!(matches!(result, Err(ConfigError::ShortSecret(5))));
+    }
+}

@@ -1,0 +1,140 @@
+//! `pgbase dev`: a private Postgres for a project folder (data in `DIR/.pgbase/db`), the system
+//! schemas and the folder's migrations applied, the migrations folder watched, and the server
+//! on 127.0.0.1:54321 — until Ctrl-C, which stops Postgres cleanly.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+
+use crate::commands::{migrations_dir, print_report};
+use crate::config::{Config, Settings};
+use crate::{db, keys, runtime, server};
+
+/// The Postgres port `dev` prefers (Supabase's local database port), when it is free.
+const PREFERRED_DB_PORT: u16 = 54322;
+/// How often the migrations folder is checked for changes.
+const WATCH_INTERVAL: Duration = Duration::from_millis(250);
+
+pub fn state_dir(dir: &Path) -> PathBuf {
+    dir.join(".pgbase")
+}
+
+pub fn secret_path(dir: &Path) -> PathBuf {
+    state_dir(dir).join("jwt_secret")
+}
+
+fn running_file(dir: &Path) -> PathBuf {
+    state_dir(dir).join("database_url")
+}
+
+/// The database URL of a `pgbase dev` running for `dir`, if one is.
+pub fn running_database_url(dir: &Path) -> Option<String> {
+    std::fs::read_to_string(running_file(dir))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn port_is_free(port: u16) -> bool {
+    std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<()> {
+    let state = state_dir(dir);
+    std::fs::create_dir_all(&state)
+        .with_context(|| format!("cannot create {}", state.display()))?;
+    // Local state never belongs in the project's repository.
+    let _ = std::fs::write(state.join(".gitignore"), "*\n");
+    if settings.db_url.is_some() {
+        tracing::warn!("dev runs its own database; the configured db_url is ignored (use `pgbase serve` for an existing one)");
+    }
+
+    let mut options = pgbase_devdb::ClusterOptions::new(state.join("db"));
+    options.listen_tcp = true;
+    options.fresh = fresh;
+    options.port = port_is_free(PREFERRED_DB_PORT).then_some(PREFERRED_DB_PORT);
+    let cluster = tokio::task::spawn_blocking(move || pgbase_devdb::Cluster::start(options))
+        .await
+        .context("the database start-up task failed")??;
+    let db_url = cluster.url("postgres");
+
+    let secret = match settings.jwt_secret.clone() {
+        Some(secret) => secret,
+        None => keys::load_or_create_secret(&secret_path(dir))?,
+    };
+    let pg_config = db::parse_url(&db_url)?;
+    let mut migrator = db::connect(&pg_config).await?;
+    let migrations = migrations_dir(dir);
+    match pgbase_migrate::migrate(&mut migrator, Some(&migrations)).await {
+        Ok(report) => print_report(&report),
+        // A broken migration must not take the dev server down: report it and wait for a fix.
+        Err(error) => eprintln!("error: {error}"),
+    }
+
+    let config = Config::from_settings(settings, db_url.clone(), secret.clone(), true)?;
+    let listener = server::bind(&config).await?;
+    let api_url = format!("http://{}", listener.local_addr()?);
+    let app_state = runtime::start(config).await?;
+    if !runtime::wait_for_schema_cache(&app_state, Duration::from_secs(10)).await {
+        tracing::warn!("the schema cache has not loaded yet; the API answers 503 until it does");
+    }
+    std::fs::write(running_file(dir), &db_url)
+        .with_context(|| format!("cannot write {}", running_file(dir).display()))?;
+
+    let api_keys = keys::api_keys(&secret)?;
+    println!();
+    println!("pgbase dev is running for {}", dir.display());
+    println!("  API URL:          {api_url}");
+    println!("  REST:             {api_url}/rest/v1");
+    println!("  Database URL:     {db_url}");
+    println!("  anon key:         {}", api_keys.anon);
+    println!("  service_role key: {}", api_keys.service_role);
+    println!("Watching {} for new migrations. Ctrl-C to stop.", migrations.display());
+    println!();
+
+    let watcher = tokio::spawn(watch_migrations(migrator, migrations));
+    let served = server::serve(listener, server::app(app_state), runtime::shutdown_signal()).await;
+    watcher.abort();
+    let _ = std::fs::remove_file(running_file(dir));
+    tokio::task::spawn_blocking(move || drop(cluster)).await.ok();
+    served?;
+    Ok(())
+}
+
+/// Names, sizes and modification times of the folder's entries: cheap to compare.
+fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            let meta = e.metadata().ok();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                meta.as_ref().map_or(0, |m| m.len()),
+                meta.and_then(|m| m.modified().ok()),
+            )
+        })
+        .collect();
+    entries.sort();
+    entries
+}
+
+/// Applies new or fixed migrations when the folder changes (checked every 250 ms).
+async fn watch_migrations(mut client: tokio_postgres::Client, dir: PathBuf) {
+    let mut last = fingerprint(&dir);
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        let now = fingerprint(&dir);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match pgbase_migrate::migrate(&mut client, Some(&dir)).await {
+            Ok(report) if report.applied.is_empty() => {}
+            Ok(report) => print_report(&report),
+            Err(error) => eprintln!("error: {error}"),
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! The HTTP server: `app(state)` builds the axum router (REST under `/rest/v1`, `/health`,
+//! `/metrics`), with request logging and metrics as one middleware; `serve` binds, runs until a
+//! shutdown signal, then drains in-flight requests.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub pool: deadpool_postgres::Pool,
+    pub catalog: Arc<pgbase_catalog::CatalogHandle>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// 200 with the schema version when the database answers, 503 otherwise.
+async fn health(State(state): State<AppState>) -> Response {
+    let probe = async {
+        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        let row = client
+            .query_one(
+                "select coalesce((select version from pgbase.schema_version), 0)",
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<i64, String>(row.get(0))
+    };
+    let cache = state.catalog.current();
+    let schema_cache = json!({
+        "loaded": cache.loaded(),
+        "reloads": state.catalog.reloads(),
+    });
+    match tokio::time::timeout(Duration::from_secs(3), probe).await {
+        Ok(Ok(version)) => (
+            StatusCode::OK,
+            axum::Json(json!({
+                "status": "ok",
+                "database": "reachable",
+                "schema_version": version,
+                "schema_cache": schema_cache,
+            })),
+        )
+            .into_response(),
+        Ok(Err(error)) => unavailable(&error, schema_cache),
+        Err(_) => unavailable("no answer within 3 s", schema_cache),
+    }
+}
+
+fn unavailable(error: &str, schema_cache: serde_json::Value) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(json!({
+            "status": "unavailable",
+            "database": "unreachable",
+            "error": error,
+            "schema_cache": schema_cache,
+        })),
+    )
+        .into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(&state.pool),
+    )
+        .into_response()
+}
+
+/// Logs one line per request and records its metrics. Only the path is logged: query strings
+/// and headers may carry tokens.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    let status = response.status().as_u16();
+    state
+        .metrics
+        .observe(&route, method.as_str(), status, elapsed);
+    tracing::info!(
+        target: "pgbase::http",
+        %method,
+        path,
+        status,
+        ms = elapsed.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}\nhint: {hint}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+        hint: String,
+    },
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Binds `listen:port` (failing fast when the port is taken).
+pub async fn bind(config: &Config) -> Result<tokio::net::TcpListener, ServeError> {
+    let addr = format!("{}:{}", config.listen, config.port);
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| {
+            let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+                format!(
+                    "port {} is already in use: stop the other process or pass --port N",
+                    config.port
+                )
+            } else {
+                "check --listen and --port".to_string()
+            };
+            ServeError::Bind { addr, source, hint }
+        })
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServeError::Serve)
+}
