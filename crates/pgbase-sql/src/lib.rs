@@ -1,1 +1,13 @@
-//! placeholder
+//! SQL building blocks shared by every API front end: [`Snippet`] (SQL text and its bind
+//! parameters kept together), the one identifier-quoting function, and [`TextParam`], the
+//! parameter type that lets Postgres infer each value's type from context, the way PostgREST
+//! sends untyped (`unknown`) text parameters.
+//!
+//! The rule this crate enforces: client values only ever become bind parameters, and names only
+//! ever pass through [`quote_ident`]. Fixed SQL enters as `&'static str`.
+
+mod param;
+mod snippet;
+
+pub use param::TextParam;
+pub use snippet::{Snippet, quote_ident};
