@@ -1,0 +1,278 @@
+//! [`CatalogHandle`]: the current [`SchemaCache`] behind an `ArcSwap`, and the
+//! reload listener that swaps in a fresh one after `NOTIFY pgrst` (PostgREST
+//! semantics: payload `reload schema` or empty).
+//!
+//! Requests call [`CatalogHandle::current`] once and keep that `Arc` for their whole
+//! life, so a reload never changes the model under a running request and never
+//! blocks one.
+
+use crate::cache::SchemaCache;
+use crate::error::CatalogError;
+use crate::load::load;
+use arc_swap::ArcSwap;
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Socket};
+use tracing::{debug, error, info, warn};
+
+/// Shared, atomically swappable schema cache.
+#[derive(Debug)]
+pub struct CatalogHandle {
+    current: ArcSwap<SchemaCache>,
+    version: AtomicU64,
+}
+
+impl CatalogHandle {
+    /// A handle holding `cache` as version 1.
+    pub fn new(cache: SchemaCache) -> Self {
+        let handle = CatalogHandle {
+            current: ArcSwap::from_pointee(SchemaCache::empty(cache.exposed_schemas())),
+            version: AtomicU64::new(0),
+        };
+        handle.store(cache);
+        handle
+    }
+
+    /// The model to use for one request (cheap: an atomic load + refcount).
+    pub fn current(&self) -> Arc<SchemaCache> {
+        self.current.load_full()
+    }
+
+    /// Installs `cache` as the current model; returns its version (1, 2, ...).
+    pub fn store(&self, mut cache: SchemaCache) -> u64 {
+        let version = self.version.fetch_add(1, Ordering::AcqRel) + 1;
+        cache.version = version;
+        self.current.store(Arc::new(cache));
+        version
+    }
+
+    /// Number of successful loads so far (the current model's version).
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// Loads a fresh model over `client` and swaps it in; returns its version. On
+    /// error the current model stays.
+    pub async fn reload(&self, client: &Client, schemas: &[String]) -> Result<u64, CatalogError> {
+        let cache = load(client, schemas).await?;
+        let (tables, functions, relationships, took) = (
+            cache.table_count(),
+            cache.function_count(),
+            cache.relationship_count(),
+            cache.load_duration,
+        );
+        let version = self.store(cache);
+        info!(
+            version,
+            tables,
+            functions,
+            relationships,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            "schema cache loaded"
+        );
+        Ok(version)
+    }
+}
+
+/// Settings of [`listen_for_reloads`].
+#[derive(Debug, Clone)]
+pub struct ListenOptions {
+    /// Notification channel; PostgREST's is `pgrst`.
+    pub channel: String,
+    /// After a reload notification, wait this long and fold further notifications
+    /// into the same reload (DDL in a migration fires many).
+    pub debounce: Duration,
+    /// Reconnect backoff: first delay, doubled up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Reload right after (re)connecting, since notifications sent while
+    /// disconnected are lost.
+    pub reload_on_connect: bool,
+}
+
+impl Default for ListenOptions {
+    fn default() -> Self {
+        ListenOptions {
+            channel: "pgrst".to_owned(),
+            debounce: Duration::from_millis(75),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+            reload_on_connect: true,
+        }
+    }
+}
+
+/// Whether a `pgrst` payload asks for a schema reload: `reload schema`, or empty
+/// (PostgREST reloads schema and config then). `reload config` and others are ignored.
+pub fn is_schema_reload(payload: &str) -> bool {
+    payload.is_empty() || payload == "reload schema"
+}
+
+/// [`listen_for_reloads_with_tls`] without TLS.
+pub async fn listen_for_reloads(
+    config: Config,
+    handle: Arc<CatalogHandle>,
+    schemas: Vec<String>,
+    options: ListenOptions,
+) {
+    listen_for_reloads_with_tls(config, NoTls, handle, schemas, options).await
+}
+
+/// Runs forever (spawn it; abort the task to stop): opens a dedicated connection,
+/// `LISTEN`s on `options.channel`, and on a schema-reload notification reloads the
+/// cache over that connection and swaps it into `handle` (after `options.debounce`).
+/// Reconnects with exponential backoff when the connection drops. A failing load is
+/// logged and the previous model stays.
+pub async fn listen_for_reloads_with_tls<T>(
+    config: Config,
+    tls: T,
+    handle: Arc<CatalogHandle>,
+    schemas: Vec<String>,
+    options: ListenOptions,
+) where
+    T: MakeTlsConnect<Socket> + Clone + Send + Sync + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let mut backoff = options.min_backoff;
+    loop {
+        let mut connected = false;
+        match session(
+            &config,
+            tls.clone(),
+            &handle,
+            &schemas,
+            &options,
+            &mut connected,
+        )
+        .await
+        {
+            Ok(()) => warn!("schema reload listener: connection closed"),
+            Err(e) => warn!(error = %e, "schema reload listener failed"),
+        }
+        if connected {
+            backoff = options.min_backoff;
+        }
+        debug!(?backoff, "schema reload listener reconnecting");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(options.max_backoff);
+    }
+}
+
+enum Event {
+    Notify(String),
+    Closed(Option<tokio_postgres::Error>),
+}
+
+/// Aborts the connection driver when the session ends (or is dropped).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+async fn session<T>(
+    config: &Config,
+    tls: T,
+    handle: &CatalogHandle,
+    schemas: &[String],
+    options: &ListenOptions,
+    connected: &mut bool,
+) -> Result<(), CatalogError>
+where
+    T: MakeTlsConnect<Socket> + Send + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, mut connection) = config.connect(tls).await.map_err(CatalogError::Listen)?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let _driver = AbortOnDrop(tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(Event::Notify(n.payload().to_owned())).is_err() {
+                        return;
+                    }
+                }
+                Ok(AsyncMessage::Notice(n)) => debug!(notice = %n, "schema reload listener notice"),
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(Event::Closed(Some(e)));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Event::Closed(None));
+    }));
+
+    client
+        .batch_execute(&format!("LISTEN {}", quote_ident(&options.channel)))
+        .await
+        .map_err(CatalogError::Listen)?;
+    *connected = true;
+    info!(channel = %options.channel, "schema reload listener connected");
+
+    if options.reload_on_connect {
+        reload_logged(handle, &client, schemas).await?;
+    }
+    loop {
+        match rx.recv().await {
+            Some(Event::Notify(payload)) if is_schema_reload(&payload) => {
+                debug!(payload = %payload, "schema reload requested");
+                let deadline = tokio::time::sleep(options.debounce);
+                tokio::pin!(deadline);
+                loop {
+                    tokio::select! {
+                        _ = &mut deadline => break,
+                        ev = rx.recv() => match ev {
+                            Some(Event::Notify(_)) => {}
+                            Some(Event::Closed(e)) => return closed(e),
+                            None => return Err(CatalogError::ConnectionClosed),
+                        },
+                    }
+                }
+                reload_logged(handle, &client, schemas).await?;
+            }
+            Some(Event::Notify(payload)) => debug!(payload = %payload, "ignored notification"),
+            Some(Event::Closed(e)) => return closed(e),
+            None => return Err(CatalogError::ConnectionClosed),
+        }
+    }
+}
+
+fn closed(e: Option<tokio_postgres::Error>) -> Result<(), CatalogError> {
+    match e {
+        Some(e) => Err(CatalogError::Listen(e)),
+        None => Ok(()),
+    }
+}
+
+/// Reloads; a load error on a live connection (bad catalog state, a bug) is logged
+/// and the old model kept; a dead connection is an error (reconnect).
+async fn reload_logged(
+    handle: &CatalogHandle,
+    client: &Client,
+    schemas: &[String],
+) -> Result<(), CatalogError> {
+    match handle.reload(client, schemas).await {
+        Ok(_) => Ok(()),
+        Err(e) if client.is_closed() => Err(e),
+        Err(e) => {
+            error!(error = %e, "schema cache reload failed; keeping the previous schema cache");
+            Ok(())
+        }
+    }
+}
