@@ -99,9 +99,9 @@ pub fn split_statements(sql: &str) -> Vec<Range<usize>> {
                     i += 1;
                 }
                 let word = sql[word_start..i].to_ascii_lowercase();
-                if word == "atomic" && prev_word == "begin" {
-                    atomic_depth += 1;
-                } else if atomic_depth > 0 && word == "case" {
+                let opens_block = (word == "atomic" && prev_word == "begin")
+                    || (atomic_depth > 0 && word == "case");
+                if opens_block {
                     atomic_depth += 1;
                 } else if atomic_depth > 0 && word == "end" {
                     atomic_depth -= 1;

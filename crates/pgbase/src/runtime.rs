@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pgbase_catalog::CatalogHandle;
+use pgbase_catalog::{CatalogHandle, ListenOptions, SchemaCache};
 
 use crate::config::Config;
 use crate::db;
@@ -16,11 +16,12 @@ use crate::server::AppState;
 pub async fn start(config: Config) -> Result<AppState, db::DbError> {
     let pg_config = db::parse_url(&config.db_url)?;
     let pool = db::pool(pg_config.clone(), config.db_pool)?;
-    let catalog = Arc::new(CatalogHandle::default());
+    let catalog = Arc::new(CatalogHandle::new(SchemaCache::empty(&config.db_schemas)));
     tokio::spawn(pgbase_catalog::listen_for_reloads(
         pg_config,
         catalog.clone(),
         config.db_schemas.clone(),
+        ListenOptions::default(),
     ));
     Ok(AppState {
         config: Arc::new(config),
@@ -35,7 +36,7 @@ pub async fn start(config: Config) -> Result<AppState, db::DbError> {
 pub async fn wait_for_schema_cache(state: &AppState, limit: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < deadline {
-        if state.catalog.current().loaded() {
+        if state.catalog.version() > 1 {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -48,8 +48,10 @@ async fn health(State(state): State<AppState>) -> Response {
     };
     let cache = state.catalog.current();
     let schema_cache = json!({
-        "loaded": cache.loaded(),
-        "reloads": state.catalog.reloads(),
+        "loaded": state.catalog.version() > 1,
+        "version": state.catalog.version(),
+        "tables": cache.table_count(),
+        "functions": cache.function_count(),
     });
     match tokio::time::timeout(Duration::from_secs(3), probe).await {
         Ok(Ok(version)) => (
