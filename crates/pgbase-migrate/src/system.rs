@@ -13,11 +13,38 @@ pub struct SystemSchema {
 }
 
 /// Every system schema, in the order it is applied.
-pub const SYSTEM_SCHEMAS: &[SystemSchema] = &[SystemSchema {
-    version: 1,
-    name: "0001_pgbase.sql",
-    sql: include_str!("../../../sql/0001_pgbase.sql"),
-}];
+pub const SYSTEM_SCHEMAS: &[SystemSchema] = &[
+    SystemSchema {
+        version: 1,
+        name: "0001_pgbase.sql",
+        sql: include_str!("../../../sql/0001_pgbase.sql"),
+    },
+    SystemSchema {
+        version: 2,
+        name: "0002_auth.sql",
+        sql: include_str!("../../../sql/0002_auth.sql"),
+    },
+    SystemSchema {
+        version: 3,
+        name: "0003_extensions_jwt.sql",
+        sql: include_str!("../../../sql/0003_extensions_jwt.sql"),
+    },
+    SystemSchema {
+        version: 4,
+        name: "0004_pgmq.sql",
+        sql: include_str!("../../../sql/0004_pgmq.sql"),
+    },
+    SystemSchema {
+        version: 5,
+        name: "0005_cron.sql",
+        sql: include_str!("../../../sql/0005_cron.sql"),
+    },
+    SystemSchema {
+        version: 6,
+        name: "0006_net.sql",
+        sql: include_str!("../../../sql/0006_net.sql"),
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,2 @@
+-- pgbase system schema 0002_auth: (being written)
+select 1;

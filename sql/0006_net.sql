@@ -1,0 +1,2 @@
+-- pgbase system schema 0006_net: (being written)
+select 1;
