@@ -83,8 +83,10 @@ pub async fn run(
         &settings.cookies,
         &settings.timezone,
     ];
-    let main_params: Vec<&(dyn ToSql + Sync)> =
-        params.iter().map(|p: &TextParam| p as &(dyn ToSql + Sync)).collect();
+    let main_params: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p: &TextParam| p as &(dyn ToSql + Sync))
+        .collect();
     let (_, row) = tokio::try_join!(
         tx.query_one(&prelude, &prelude_params),
         tx.query_one(&main, &main_params)

@@ -150,7 +150,10 @@ mod tests {
         );
         assert_eq!(api.status.as_u16(), 402);
         assert_eq!(api.code, "123");
-        assert_eq!(api.headers, vec![("X-Powered-By".into(), "Nerd Rage".into())]);
+        assert_eq!(
+            api.headers,
+            vec![("X-Powered-By".into(), "Nerd Rage".into())]
+        );
         assert_eq!(raised("not json", None).code, "PGRST121");
     }
 }

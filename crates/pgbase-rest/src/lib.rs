@@ -1,0 +1,22 @@
+//! PostgREST-compatible REST front end for pgbase.
+//!
+//! This crate turns the parts of an HTTP request addressed to `/rest/v1` (method, path, query
+//! string, headers and body) into a typed [`request::ApiRequest`] — or a PostgREST-compatible
+//! [`error::ApiError`] — without any I/O. Later stages (planner, SQL emitter, executor) consume
+//! the typed request.
+//!
+//! Entry points: [`request::parse_request`] for the request line and headers,
+//! [`payload::parse_payload`] for the body, [`query::parse_query`] for a bare query string.
+
+pub mod ast;
+pub mod error;
+pub mod execute;
+pub mod media;
+pub mod payload;
+pub mod pg_error;
+pub mod preferences;
+pub mod query;
+pub mod range;
+pub mod request;
+
+mod cursor;

@@ -1,0 +1,399 @@
+//! The request front end: routing, method → action, profile (schema) selection, query string,
+//! ranges, preferences and content negotiation, tied together into an [`ApiRequest`]
+//! (PostgREST's `ApiRequest.hs`). Pure: no I/O, no schema cache (the few facts it needs from
+//! configuration and the schema cache come in a [`RequestConfig`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use http::{HeaderMap, Method};
+
+use crate::error::ApiError;
+use crate::media::{self, MediaType, Producible};
+use crate::preferences::{PreferenceOptions, Preferences};
+use crate::query::{self, QueryParams};
+use crate::range::{self, RowRange};
+
+/// What the request path addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// `/{relation}`
+    Relation(String),
+    /// `/rpc/{function}` (or the `db-root-spec` function on `/`)
+    Routine(String),
+    /// `/` — the OpenAPI description of the schema.
+    Root,
+}
+
+/// The kind of write on a relation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutation {
+    /// POST: insert (or upsert with `resolution=`).
+    Create,
+    /// PATCH: update.
+    Update,
+    /// PUT: single-row upsert.
+    SingleUpsert,
+    /// DELETE.
+    Delete,
+}
+
+/// How a function is invoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvokeMethod {
+    /// POST: arguments in the body; read-write if the function is VOLATILE.
+    Post,
+    /// GET/HEAD: arguments in the query string; read-only.
+    Read {
+        /// HEAD: no body in the response.
+        headers_only: bool,
+    },
+}
+
+/// What the client wants done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// GET/HEAD `/{relation}`.
+    RelationRead {
+        /// Relation name (unqualified; the schema is [`ApiRequest::schema`]).
+        relation: String,
+        /// HEAD
+        headers_only: bool,
+    },
+    /// POST/PATCH/PUT/DELETE `/{relation}`.
+    RelationMut {
+        /// Relation name.
+        relation: String,
+        /// The write.
+        mutation: Mutation,
+    },
+    /// GET/HEAD/POST `/rpc/{function}`.
+    Routine {
+        /// Function name.
+        function: String,
+        /// How it is called.
+        invoke: InvokeMethod,
+    },
+    /// GET/HEAD `/`.
+    SchemaRead {
+        /// HEAD
+        headers_only: bool,
+    },
+    /// OPTIONS `/{relation}`.
+    RelationInfo {
+        /// Relation name.
+        relation: String,
+    },
+    /// OPTIONS `/rpc/{function}`.
+    RoutineInfo {
+        /// Function name.
+        function: String,
+    },
+    /// OPTIONS `/`.
+    SchemaInfo,
+}
+
+impl Action {
+    /// GET/HEAD on `/rpc/*`: query parameters without an operator are function arguments.
+    pub fn is_rpc_read(&self) -> bool {
+        matches!(
+            self,
+            Action::Routine {
+                invoke: InvokeMethod::Read { .. },
+                ..
+            }
+        )
+    }
+
+    /// OPTIONS requests (no transaction, no body).
+    pub fn is_info(&self) -> bool {
+        matches!(
+            self,
+            Action::RelationInfo { .. } | Action::RoutineInfo { .. } | Action::SchemaInfo
+        )
+    }
+}
+
+/// Configuration and schema-cache facts the front end needs.
+#[derive(Debug, Clone)]
+pub struct RequestConfig {
+    /// `db-schemas`, the first being the default. Must not be empty.
+    pub schemas: Vec<String>,
+    /// `openapi-mode` is not `disabled`.
+    pub openapi_enabled: bool,
+    /// `db-root-spec`: a function that serves `/` instead of the OpenAPI output.
+    pub root_spec: Option<String>,
+    /// `db-tx-end` allows `Prefer: tx=` overrides.
+    pub allow_tx_override: bool,
+    /// `db-plan-enabled`: the `application/vnd.pgrst.plan` media types are available.
+    pub plan_enabled: bool,
+    /// Extra media types that custom handlers in the schema cache can produce.
+    pub extra_media_types: Vec<MediaType>,
+    /// Time zone names the database knows (`pg_timezone_names`); `None` accepts any.
+    pub timezones: Option<Arc<HashSet<String>>>,
+}
+
+impl Default for RequestConfig {
+    fn default() -> Self {
+        RequestConfig {
+            schemas: vec!["public".to_owned()],
+            openapi_enabled: true,
+            root_spec: None,
+            allow_tx_override: false,
+            plan_enabled: false,
+            extra_media_types: Vec::new(),
+            timezones: None,
+        }
+    }
+}
+
+/// A request, fully parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path after `/rest/v1`, as received.
+    pub path: String,
+    /// What to do.
+    pub action: Action,
+    /// The target schema (from the profile headers, else the default).
+    pub schema: String,
+    /// A profile header chose the schema, or several schemas are configured: the response
+    /// echoes `Content-Profile`.
+    pub negotiated_by_profile: bool,
+    /// The parsed query string.
+    pub query: QueryParams,
+    /// The `Prefer` headers.
+    pub preferences: Preferences,
+    /// The root range: `limit`/`offset` intersected with the `Range` header (GET only).
+    pub top_level_range: RowRange,
+    /// The `Accept` header's media types, best first.
+    pub accept: Vec<MediaType>,
+    /// The negotiated response media type.
+    pub media_type: MediaType,
+    /// The request body's `Content-Type` (default `application/json`).
+    pub content_type: MediaType,
+    /// Request headers with lower-cased names, without `Cookie` (for `request.headers`).
+    pub headers: Vec<(String, String)>,
+    /// Cookies (for `request.cookies`).
+    pub cookies: Vec<(String, String)>,
+}
+
+/// Splits a path (after `/rest/v1`) into the addressed resource. `/` is the root (or the
+/// `root_spec` function); deeper paths are `PGRST125`; root with OpenAPI disabled is `PGRST126`.
+pub fn route(path: &str, cfg: &RequestConfig) -> Result<Resource, ApiError> {
+    let trimmed = path.strip_prefix('/').unwrap_or(path);
+    if trimmed.is_empty() {
+        return match (&cfg.root_spec, cfg.openapi_enabled) {
+            (Some(f), _) => Ok(Resource::Routine(f.clone())),
+            (None, true) => Ok(Resource::Root),
+            (None, false) => Err(ApiError::openapi_disabled()),
+        };
+    }
+    let segments: Vec<String> = trimmed
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    match segments.as_slice() {
+        [name] => Ok(Resource::Relation(name.clone())),
+        [rpc, name] if rpc == "rpc" => Ok(Resource::Routine(name.clone())),
+        _ => Err(ApiError::invalid_resource_path()),
+    }
+}
+
+/// Maps resource and method to an action (`PGRST101` for other verbs on RPC, `PGRST117` for
+/// unknown verbs).
+pub fn action_for(resource: Resource, method: &Method) -> Result<Action, ApiError> {
+    let m = method.as_str();
+    match resource {
+        Resource::Routine(function) => {
+            let invoke = match m {
+                "GET" => InvokeMethod::Read {
+                    headers_only: false,
+                },
+                "HEAD" => InvokeMethod::Read { headers_only: true },
+                "POST" => InvokeMethod::Post,
+                "OPTIONS" => return Ok(Action::RoutineInfo { function }),
+                _ => return Err(ApiError::invalid_rpc_method(m)),
+            };
+            Ok(Action::Routine { function, invoke })
+        }
+        Resource::Relation(relation) => {
+            let mutation = match m {
+                "GET" | "HEAD" => {
+                    return Ok(Action::RelationRead {
+                        relation,
+                        headers_only: m == "HEAD",
+                    });
+                }
+                "OPTIONS" => return Ok(Action::RelationInfo { relation }),
+                "POST" => Mutation::Create,
+                "PATCH" => Mutation::Update,
+                "PUT" => Mutation::SingleUpsert,
+                "DELETE" => Mutation::Delete,
+                _ => return Err(ApiError::unsupported_method(m)),
+            };
+            Ok(Action::RelationMut { relation, mutation })
+        }
+        Resource::Root => match m {
+            "GET" | "HEAD" => Ok(Action::SchemaRead {
+                headers_only: m == "HEAD",
+            }),
+            "OPTIONS" => Ok(Action::SchemaInfo),
+            _ => Err(ApiError::unsupported_method(m)),
+        },
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Chooses the schema: `Content-Profile` for POST/PATCH/PUT/DELETE, `Accept-Profile`
+/// otherwise; a schema outside `schemas` is `PGRST106`.
+pub fn select_schema(
+    cfg: &RequestConfig,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(String, bool), ApiError> {
+    let header = match method.as_str() {
+        "POST" | "PATCH" | "PUT" | "DELETE" => "content-profile",
+        _ => "accept-profile",
+    };
+    match headers.get(header) {
+        Some(v) => {
+            let p = String::from_utf8_lossy(v.as_bytes()).into_owned();
+            if cfg.schemas.contains(&p) {
+                Ok((p, true))
+            } else {
+                Err(ApiError::unacceptable_schema(&cfg.schemas))
+            }
+        }
+        None => Ok((
+            cfg.schemas
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "public".to_owned()),
+            cfg.schemas.len() != 1,
+        )),
+    }
+}
+
+fn parse_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(';')
+                .filter_map(|c| {
+                    let (k, v) = c.split_once('=')?;
+                    let k = k.trim();
+                    (!k.is_empty()).then(|| (k.to_owned(), v.trim().to_owned()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Parses a request line and headers into an [`ApiRequest`].
+///
+/// `path` is the path after `/rest/v1` (e.g. `/films`, `/rpc/f`, `/`), `query` the raw query
+/// string without `?`. The body is parsed separately with [`crate::payload::parse_payload`].
+///
+/// Checks, in PostgREST's order: path (`PGRST125`/`126`), profile (`PGRST106`), method
+/// (`PGRST101`/`117`), query string (`PGRST100`/`103`), ranges (`PGRST103`/`114`), strict
+/// preferences (`PGRST122`), `Accept` (`PGRST107`).
+pub fn parse_request(
+    cfg: &RequestConfig,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<ApiRequest, ApiError> {
+    let resource = route(path, cfg)?;
+    let (schema, negotiated_by_profile) = select_schema(cfg, method, headers)?;
+    let action = action_for(resource, method)?;
+    let qp = query::parse_query(query.unwrap_or(""), action.is_rpc_read())?;
+
+    let top_level_range = range::top_level_range(
+        qp.root_range(),
+        header_str(headers, "range"),
+        method == Method::GET,
+    )?;
+    if matches!(
+        action,
+        Action::RelationMut {
+            mutation: Mutation::SingleUpsert,
+            ..
+        }
+    ) && !top_level_range.is_all()
+    {
+        return Err(ApiError::put_limit_not_allowed());
+    }
+
+    let tz_check = cfg
+        .timezones
+        .as_ref()
+        .map(|set| move |z: &str| set.contains(z));
+    let tz_fn: Option<&dyn Fn(&str) -> bool> =
+        tz_check.as_ref().map(|f| f as &dyn Fn(&str) -> bool);
+    let preferences = Preferences::parse(
+        headers
+            .get_all("prefer")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        PreferenceOptions {
+            allow_tx_override: cfg.allow_tx_override,
+            is_timezone: tz_fn,
+        },
+    );
+    preferences.check_strict()?;
+
+    let accept = media::parse_accept(header_str(headers, "accept"));
+    let media_type = if action.is_info() {
+        MediaType::Json
+    } else {
+        let mut producible = match action {
+            Action::SchemaRead { .. } => Producible::root(),
+            _ => Producible::relation(cfg.plan_enabled),
+        };
+        producible
+            .types
+            .extend(cfg.extra_media_types.iter().cloned());
+        media::negotiate(&accept, &producible)?
+    };
+    let content_type =
+        header_str(headers, "content-type").map_or(MediaType::Json, MediaType::parse);
+
+    let hdrs = headers
+        .iter()
+        .filter(|(k, _)| *k != http::header::COOKIE)
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+
+    Ok(ApiRequest {
+        method: method.clone(),
+        path: path.to_owned(),
+        action,
+        schema,
+        negotiated_by_profile,
+        query: qp,
+        preferences,
+        top_level_range,
+        accept,
+        media_type,
+        content_type,
+        headers: hdrs,
+        cookies: parse_cookies(headers),
+    })
+}
