@@ -125,25 +125,23 @@ fn is_word_byte(bytes: &[u8], index: usize) -> bool {
 
 fn push_statement(sql: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let text = &sql[range.clone()];
-    if split_is_blank(text) {
-        return;
+    let leading = leading_blank_len(text);
+    if leading < text.len() {
+        // Start at the statement's first token, past whitespace and comments.
+        out.push(range.start + leading..range.end);
     }
-    out.push(range);
 }
 
-/// True when the text holds only whitespace and comments.
-fn split_is_blank(text: &str) -> bool {
+/// Length in bytes of the whitespace and comments that open `text`.
+fn leading_blank_len(text: &str) -> usize {
     let mut rest = text.trim_start();
     loop {
-        if rest.is_empty() {
-            return true;
-        }
         if let Some(after) = rest.strip_prefix("--") {
             rest = after.split_once('\n').map_or("", |(_, r)| r).trim_start();
         } else if let Some(after) = rest.strip_prefix("/*") {
             rest = after.split_once("*/").map_or("", |(_, r)| r).trim_start();
         } else {
-            return false;
+            return text.len() - rest.len();
         }
     }
 }

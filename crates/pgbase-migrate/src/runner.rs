@@ -244,11 +244,10 @@ async fn failing_statement(client: &mut Client, sql: &str) -> Result<Option<usiz
     let mut found = None;
     for range in split_statements(sql) {
         if let Err(error) = tx.batch_execute(&sql[range.clone()]).await {
-            let leading_ws = sql[range.clone()].len() - sql[range.clone()].trim_start().len();
             let start_chars = sql[..range.start].chars().count();
             found = Some(match error.as_db_error().and_then(|db| db.position()) {
                 Some(ErrorPosition::Original(p)) => start_chars + (*p as usize).saturating_sub(1),
-                _ => start_chars + sql[range.start..range.start + leading_ws].chars().count(),
+                _ => start_chars,
             });
             break;
         }
