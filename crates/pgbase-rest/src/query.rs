@@ -1212,3 +1212,7 @@ fn order_modifiers(cur: &mut Cursor, target: OrderTarget) -> PResult<OrderTerm> 
         nulls,
     })
 }
+
+#[cfg(test)]
+#[path = "query_tests.rs"]
+mod tests;
