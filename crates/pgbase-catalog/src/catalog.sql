@@ -61,14 +61,14 @@ fks as (
                       = (select array_agg(x order by x) from unnest(c.conkey) x)),
       'on_update', c.confupdtype::text,
       'on_delete', c.confdeltype::text,
-      'comment', d.description
+      'comment', (select d.description from pg_description d
+                  where d.objoid = c.oid and d.classoid = 'pg_constraint'::regclass and d.objsubid = 0)
     ) as j
   from pg_constraint c
   join pg_class sc on sc.oid = c.conrelid
   join pg_namespace sn on sn.oid = sc.relnamespace
   join pg_class tc on tc.oid = c.confrelid
   join pg_namespace tn on tn.oid = tc.relnamespace
-  left join pg_description d on d.objoid = c.oid and d.classoid = 'pg_constraint'::regclass
   where c.contype = 'f'
     and c.conparentid = 0
     and sn.nspname not in ('pg_catalog', 'information_schema')
@@ -249,7 +249,8 @@ cols as (
       'generation_expression', case when a.attgenerated = 's' then pg_get_expr(ad.adbin, ad.adrelid) end,
       'generated', a.attgenerated::text,
       'identity', a.attidentity::text,
-      'comment', cd.description,
+      'comment', (select cd.description from pg_description cd
+                  where cd.objoid = a.attrelid and cd.classoid = 'pg_class'::regclass and cd.objsubid = a.attnum),
       'max_length', information_schema._pg_char_max_length(
                       information_schema._pg_truetypid(a.*, t.*),
                       information_schema._pg_truetypmod(a.*, t.*)),
@@ -271,8 +272,6 @@ cols as (
   left join pg_type dt on dt.oid = t.typbasetype and t.typtype = 'd'
   left join pg_namespace btn on btn.oid = dt.typnamespace
   left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
-  left join pg_description cd
-    on cd.objoid = a.attrelid and cd.classoid = 'pg_class'::regclass and cd.objsubid = a.attnum
   left join view_column_sources vcs on vcs.view_id = a.attrelid and vcs.view_column = a.attnum
   where a.attnum > 0 and not a.attisdropped
 ),
@@ -351,7 +350,8 @@ select json_build_object(
   'schemas', (
     select coalesce(json_agg(json_build_object(
       'name', n.nspname,
-      'comment', d.description,
+      'comment', (select d.description from pg_description d
+                  where d.objoid = n.oid and d.classoid = 'pg_namespace'::regclass and d.objsubid = 0),
       'owner', pg_get_userbyid(n.nspowner),
       'grants', (select json_agg(json_build_object(
                    'grantee', case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end,
@@ -360,7 +360,6 @@ select json_build_object(
                  from aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x)
     ) order by array_position($1::text[], n.nspname::text)), '[]')
     from exposed n
-    left join pg_description d on d.objoid = n.oid and d.classoid = 'pg_namespace'::regclass
   ),
   'tables', (
     select coalesce(json_agg(json_build_object(
@@ -369,7 +368,8 @@ select json_build_object(
       'name', r.relname,
       'kind', r.relkind::text,
       'owner', pg_get_userbyid(r.relowner),
-      'comment', d.description,
+      'comment', (select d.description from pg_description d
+                  where d.objoid = r.oid and d.classoid = 'pg_class'::regclass and d.objsubid = 0),
       'insertable', r.relkind in ('r', 'p')
                     or (r.relkind in ('v', 'f') and (pg_relation_is_updatable(r.oid::regclass, true) & 8) = 8),
       'updatable',  r.relkind in ('r', 'p')
@@ -424,8 +424,6 @@ select json_build_object(
         from aclexplode(coalesce(r.relacl, acldefault('r'::"char", r.relowner))) x)
     ) order by r.nspname, r.relname), '[]')
     from rels r
-    left join pg_description d
-      on d.objoid = r.oid and d.classoid = 'pg_class'::regclass and d.objsubid = 0
   ),
   'foreign_keys', (select coalesce(json_agg(f.j), '[]') from fks f),
   'view_key_dependencies', (select coalesce(json_agg(v.j), '[]') from view_key_deps v),
@@ -434,7 +432,8 @@ select json_build_object(
       'oid', p.oid::int8,
       'schema', f.nspname,
       'name', p.proname,
-      'comment', d.description,
+      'comment', (select d.description from pg_description d
+                  where d.objoid = p.oid and d.classoid = 'pg_proc'::regclass and d.objsubid = 0),
       'owner', pg_get_userbyid(p.proowner),
       'args', coalesce(fa.args, '[]'),
       'return_type', json_build_object(
@@ -469,7 +468,6 @@ select json_build_object(
     join pg_type bt on bt.oid = coalesce(db.base, p.prorettype)
     left join pg_class rc on rc.oid = bt.typrelid
     left join pg_namespace rcn on rcn.oid = rc.relnamespace
-    left join pg_description d on d.objoid = p.oid and d.classoid = 'pg_proc'::regclass
   ),
   'computed_relationships', (select coalesce(json_agg(c.j), '[]') from computed c),
   'types', (
@@ -488,13 +486,13 @@ select json_build_object(
                     where c.oid = t.typrelid) end,
       'enum_values', (select json_agg(e.enumlabel order by e.enumsortorder)
                       from pg_enum e where e.enumtypid = t.oid),
-      'comment', d.description
+      'comment', (select d.description from pg_description d
+                  where d.objoid = t.oid and d.classoid = 'pg_type'::regclass and d.objsubid = 0)
     ) order by t.oid), '[]')
     from used_types u
     join pg_type t on t.oid = u.oid
     join pg_namespace n on n.oid = t.typnamespace
     left join domain_base db on db.oid = t.oid
-    left join pg_description d on d.objoid = t.oid and d.classoid = 'pg_type'::regclass
   ),
   'roles', (
     select coalesce(json_agg(json_build_object(

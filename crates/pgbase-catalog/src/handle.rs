@@ -8,7 +8,7 @@
 
 use crate::cache::SchemaCache;
 use crate::error::CatalogError;
-use crate::load::load;
+use crate::load::load_cached;
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Socket};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Socket, Statement};
 use tracing::{debug, error, info, warn};
 
 /// Shared, atomically swappable schema cache.
@@ -58,7 +58,16 @@ impl CatalogHandle {
     /// Loads a fresh model over `client` and swaps it in; returns its version. On
     /// error the current model stays.
     pub async fn reload(&self, client: &Client, schemas: &[String]) -> Result<u64, CatalogError> {
-        let cache = load(client, schemas).await?;
+        self.reload_cached(client, &mut None, schemas).await
+    }
+
+    async fn reload_cached(
+        &self,
+        client: &Client,
+        statement: &mut Option<Statement>,
+        schemas: &[String],
+    ) -> Result<u64, CatalogError> {
+        let cache = load_cached(client, statement, schemas).await?;
         let (tables, functions, relationships, took) = (
             cache.table_count(),
             cache.function_count(),
@@ -225,8 +234,9 @@ where
     *connected = true;
     info!(channel = %options.channel, "schema reload listener connected");
 
+    let mut statement = None;
     if options.reload_on_connect {
-        reload_logged(handle, &client, schemas).await?;
+        reload_logged(handle, &client, &mut statement, schemas).await?;
     }
     loop {
         match rx.recv().await {
@@ -244,7 +254,7 @@ where
                         },
                     }
                 }
-                reload_logged(handle, &client, schemas).await?;
+                reload_logged(handle, &client, &mut statement, schemas).await?;
             }
             Some(Event::Notify(payload)) => debug!(payload = %payload, "ignored notification"),
             Some(Event::Closed(e)) => return closed(e),
@@ -265,9 +275,10 @@ fn closed(e: Option<tokio_postgres::Error>) -> Result<(), CatalogError> {
 async fn reload_logged(
     handle: &CatalogHandle,
     client: &Client,
+    statement: &mut Option<Statement>,
     schemas: &[String],
 ) -> Result<(), CatalogError> {
-    match handle.reload(client, schemas).await {
+    match handle.reload_cached(client, statement, schemas).await {
         Ok(_) => Ok(()),
         Err(e) if client.is_closed() => Err(e),
         Err(e) => {

@@ -1,0 +1,591 @@
+//! Integration tests against a real PostgreSQL (pgbase-testkit): the catalog query
+//! on a schema with every relationship kind, and reloads on `NOTIFY pgrst`.
+
+use pgbase_catalog::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const FIXTURE: &str = include_str!("fixtures/schema.sql");
+
+fn api() -> Vec<String> {
+    vec!["api".to_string()]
+}
+
+fn rels<'a>(c: &'a SchemaCache, from: &str, to: &str) -> Vec<&'a Relationship> {
+    c.relationships_from("api", from)
+        .iter()
+        .filter(|r| r.target.name == to)
+        .collect()
+}
+
+fn many_to_one<'a>(c: &'a SchemaCache, from: &str, to: &str) -> Vec<&'a Relationship> {
+    rels(c, from, to)
+        .into_iter()
+        .filter(|r| r.cardinality == Cardinality::ManyToOne)
+        .collect()
+}
+
+fn pairs(r: &Relationship) -> Vec<(&str, &str)> {
+    r.column_pairs()
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn model_of_a_real_schema() {
+    let db = pgbase_testkit::test_db().await;
+    let client = db.connect().await;
+    client.batch_execute(FIXTURE).await.expect("fixture");
+
+    let c = load(&client, &api()).await.expect("load");
+
+    // --- relations
+    let names: Vec<&str> = c.tables_in("api").map(|t| t.name.as_str()).collect();
+    for t in [
+        "countries",
+        "users",
+        "profiles",
+        "passports",
+        "projects",
+        "memberships",
+        "logs",
+        "follows",
+        "tokens",
+        "regions",
+        "offices",
+        "events",
+        "project_view",
+        "users_view",
+        "project_view2",
+        "country_stats",
+        "audit_view",
+    ] {
+        assert!(names.contains(&t), "{t} missing from {names:?}");
+    }
+    assert!(!names.contains(&"events_2024"), "partitions are not listed");
+    assert!(c.table("private", "secrets").is_none(), "not exposed");
+    assert_eq!(
+        c.table("api", "events").map(|t| t.kind),
+        Some(RelKind::PartitionedTable)
+    );
+    assert_eq!(
+        c.schema("api").and_then(|s| s.comment.as_deref()),
+        Some(r#"@graphql({"inflect_names": true})"#)
+    );
+
+    let countries = c.table("api", "countries").expect("countries");
+    assert_eq!(countries.comment.as_deref(), Some("Countries of the world"));
+    assert_eq!(countries.primary_key, ["id"]);
+    let name = countries.column("name").expect("name");
+    assert_eq!(name.comment.as_deref(), Some("English name"));
+    assert_eq!(name.max_length, Some(80));
+    assert_eq!(name.data_type, "character varying");
+    assert_eq!(name.nominal_type, "character varying(80)");
+    assert!(!name.nullable);
+    assert_eq!(countries.unique_constraints.len(), 1);
+    assert_eq!(countries.unique_constraints[0].columns, ["name"]);
+    let id = countries.column("id").expect("id");
+    assert_eq!(
+        id.default.as_deref(),
+        Some("nextval('api.countries_id_seq'::regclass)")
+    );
+
+    // --- columns: identity, domain, enum, array of enum, generated
+    let users = c.table("api", "users").expect("users");
+    let col = |n: &str| users.column(n).expect("column");
+    assert_eq!(col("id").identity, Identity::Always);
+    assert!(!col("id").is_writable());
+    let email = col("email");
+    assert_eq!(email.nominal_type, "api.email");
+    assert_eq!(email.data_type, "text");
+    assert_eq!(email.base_type_oid, 25);
+    assert_ne!(email.type_oid, 25);
+    assert!(
+        c.type_by_oid(email.type_oid)
+            .is_some_and(|t| t.is_domain() && t.base_oid == Some(25))
+    );
+    let mood = col("mood");
+    assert_eq!(mood.enum_values, ["happy", "sad", "meh"]);
+    assert_eq!(mood.default.as_deref(), Some("'meh'::api.mood"));
+    let moods = col("moods");
+    assert_eq!(moods.nominal_type, "api.mood[]");
+    assert_eq!(moods.element_type_oid, Some(mood.type_oid));
+    assert!(c.type_by_oid(moods.type_oid).is_some_and(|t| t.is_array()));
+    assert!(
+        c.enums()
+            .any(|e| e.name == "mood" && e.enum_values == ["happy", "sad", "meh"])
+    );
+    assert_eq!(col("score").default.as_deref(), Some("1"), "domain default");
+    assert_eq!(col("score").data_type, "integer");
+    let gen_col = col("name_upper");
+    assert_eq!(gen_col.generated, Generated::Stored);
+    assert!(gen_col.default.is_none());
+    assert!(
+        gen_col
+            .generation_expression
+            .as_deref()
+            .is_some_and(|e| e.contains("upper"))
+    );
+    let passports = c.table("api", "passports").expect("passports");
+    let pid = passports.column("id").expect("id");
+    assert_eq!(pid.identity, Identity::ByDefault);
+    assert_eq!(
+        pid.default.as_deref(),
+        Some("nextval('api.passports_id_seq'::regclass)")
+    );
+    assert!(
+        passports
+            .unique_constraints
+            .iter()
+            .any(|u| u.columns == ["user_id"])
+    );
+
+    // --- views
+    let pv = c.table("api", "project_view").expect("project_view");
+    assert!(pv.is_view() && pv.insertable && pv.updatable && pv.deletable);
+    assert_eq!(pv.primary_key, ["pid"], "inferred from projects' PK");
+    let src = pv
+        .column("pid")
+        .and_then(|c| c.source.clone())
+        .expect("source");
+    assert_eq!(
+        (src.schema.as_str(), src.table.as_str(), src.column.as_str()),
+        ("api", "projects", "id")
+    );
+    let pv2 = c.table("api", "project_view2").expect("project_view2");
+    let src = pv2
+        .column("owner")
+        .and_then(|c| c.source.clone())
+        .expect("source through a chain");
+    assert_eq!(
+        (src.table.as_str(), src.column.as_str()),
+        ("projects", "owner_id")
+    );
+    assert_eq!(pv2.primary_key, ["pid"]);
+    let uv = c.table("api", "users_view").expect("users_view");
+    assert!(
+        uv.column("shout").is_some_and(|c| c.source.is_none()),
+        "expression column"
+    );
+    let stats = c.table("api", "country_stats").expect("matview");
+    assert_eq!(stats.kind, RelKind::MaterializedView);
+    assert!(!stats.insertable && !stats.updatable && !stats.deletable);
+
+    // --- foreign keys
+    let tokens = c.table("api", "tokens").expect("tokens");
+    assert_eq!(tokens.foreign_keys.len(), 1);
+    assert_eq!(
+        tokens.foreign_keys[0].referenced_name(),
+        QualifiedName::new("private", "secrets")
+    );
+    let profiles_fk = &c.table("api", "profiles").expect("profiles").foreign_keys[0];
+    assert!(profiles_fk.unique);
+    assert_eq!(profiles_fk.on_delete, "c");
+
+    // --- RLS, policies
+    let projects = c.table("api", "projects").expect("projects");
+    assert!(projects.rls_enabled && !projects.rls_forced);
+    assert!(!users.rls_enabled);
+    assert_eq!(projects.policies.len(), 2);
+    let owner = projects
+        .policies
+        .iter()
+        .find(|p| p.name == "projects_owner")
+        .expect("policy");
+    assert_eq!(owner.command, PolicyCommand::Select);
+    assert!(owner.permissive);
+    assert_eq!(owner.roles, [Grantee::Role("authenticated".into())]);
+    assert_eq!(owner.using.as_deref(), Some("(owner_id = 1)"));
+    assert!(owner.with_check.is_none());
+    let ins = projects
+        .policies
+        .iter()
+        .find(|p| p.name == "projects_insert")
+        .expect("policy");
+    assert_eq!(ins.command, PolicyCommand::Insert);
+    assert!(!ins.permissive);
+    assert_eq!(ins.roles.len(), 2);
+    assert_eq!(ins.with_check.as_deref(), Some("true"));
+
+    // --- privileges
+    assert!(c.can("anon", Privilege::Usage, Object::Schema("api")));
+    assert!(c.can("anon", Privilege::Select, Object::table("api", "countries")));
+    assert!(!c.can("anon", Privilege::Insert, Object::table("api", "countries")));
+    assert!(!c.can("anon", Privilege::Select, Object::table("api", "users")));
+    assert!(c.can(
+        "authenticated",
+        Privilege::Delete,
+        Object::table("api", "users")
+    ));
+    assert!(c.can(
+        "anon",
+        Privilege::Select,
+        Object::column("api", "projects", "title")
+    ));
+    assert!(!c.can(
+        "anon",
+        Privilege::Select,
+        Object::column("api", "projects", "owner_id")
+    ));
+    assert_eq!(
+        c.permitted_columns("anon", Privilege::Select, "api", "projects"),
+        ["id", "title"]
+    );
+    assert!(
+        c.can("cat_user", Privilege::Select, Object::table("api", "users")),
+        "inherited"
+    );
+    assert!(
+        !c.can(
+            "cat_noinherit",
+            Privilege::Select,
+            Object::table("api", "users")
+        ),
+        "NOINHERIT"
+    );
+    assert!(
+        c.can(
+            "postgres",
+            Privilege::Truncate,
+            Object::table("api", "users")
+        ),
+        "superuser"
+    );
+
+    // --- functions
+    let add = c.function_overloads("api", "add");
+    assert_eq!(add.len(), 2);
+    let add_int = add
+        .iter()
+        .find(|f| f.args[0].type_name == "integer")
+        .expect("add(int,int)");
+    assert_eq!(add_int.comment.as_deref(), Some("adds"));
+    assert_eq!(add_int.volatility, Volatility::Immutable);
+    assert_eq!(add_int.return_shape(), ReturnShape::Scalar);
+    assert_eq!(
+        add_int
+            .args
+            .iter()
+            .map(|a| (a.name.as_deref(), a.has_default))
+            .collect::<Vec<_>>(),
+        [(Some("a"), false), (Some("b"), true)]
+    );
+    let one = |n: &str| {
+        c.function_overloads("api", n)
+            .first()
+            .unwrap_or_else(|| panic!("{n}"))
+    };
+    assert_eq!(one("noop").return_shape(), ReturnShape::Void);
+    assert_eq!(one("noop").volatility, Volatility::Volatile);
+    let all = one("all_projects");
+    assert!(all.returns_set && !all.is_single_row());
+    assert_eq!(
+        all.return_shape(),
+        ReturnShape::Relation(QualifiedName::new("api", "projects"))
+    );
+    let first = one("first_project");
+    assert!(!first.returns_set && first.is_single_row());
+    assert_eq!(
+        first.return_shape(),
+        ReturnShape::Relation(QualifiedName::new("api", "projects"))
+    );
+    let stats_fn = one("project_stats");
+    assert_eq!(stats_fn.return_shape(), ReturnShape::Composite);
+    assert!(stats_fn.returns_set);
+    assert_eq!(stats_fn.input_args().count(), 1);
+    assert_eq!(
+        stats_fn
+            .output_args()
+            .map(|a| a.name.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("id"), Some("n")]
+    );
+    let out = one("out_args");
+    assert_eq!(out.return_shape(), ReturnShape::Composite);
+    assert_eq!(
+        out.args.iter().map(|a| a.mode).collect::<Vec<_>>(),
+        [ArgMode::In, ArgMode::Out, ArgMode::InOut]
+    );
+    let sum = one("sum_all");
+    assert!(sum.variadic);
+    assert_eq!(sum.args[0].mode, ArgMode::Variadic);
+    assert_eq!(one("echo_json").args[0].name, None);
+    assert!(
+        c.function_overloads("api", "trig").is_empty(),
+        "trigger functions are omitted"
+    );
+    let owner_of = one("owner_of");
+    assert_eq!(owner_of.rows, Some(1.0));
+    assert!(owner_of.is_single_row());
+    let private_fn = one("private_fn");
+    assert!(!c.can("anon", Privilege::Execute, Object::Function(private_fn.oid)));
+    assert!(c.can(
+        "authenticated",
+        Privilege::Execute,
+        Object::Function(private_fn.oid)
+    ));
+    assert!(
+        c.can(
+            "anon",
+            Privilege::Execute,
+            Object::Function(one("noop").oid)
+        ),
+        "PUBLIC by default"
+    );
+
+    // --- relationships
+    let m2o = rels(&c, "users", "countries");
+    assert_eq!(m2o.len(), 1);
+    assert_eq!(m2o[0].cardinality, Cardinality::ManyToOne);
+    assert_eq!(pairs(m2o[0]), [("country_id", "id")]);
+    assert_eq!(m2o[0].constraints(), ["users_country_id_fkey"]);
+    let o2m = rels(&c, "countries", "users");
+    assert_eq!(o2m.len(), 1);
+    assert_eq!(o2m[0].cardinality, Cardinality::OneToMany);
+
+    let selfs = rels(&c, "users", "users");
+    let manager: Vec<_> = selfs
+        .iter()
+        .filter(|r| r.constraints() == ["users_manager_id_fkey"])
+        .collect();
+    assert_eq!(manager.len(), 2);
+    assert!(manager.iter().all(|r| r.is_self));
+    let follows: Vec<_> = selfs
+        .iter()
+        .filter(|r| r.cardinality == Cardinality::ManyToMany)
+        .collect();
+    assert_eq!(
+        follows.len(),
+        2,
+        "self m2m through follows, both directions"
+    );
+    assert!(
+        follows
+            .iter()
+            .all(|r| r.junction().is_some_and(|j| j.table.name == "follows"))
+    );
+
+    for child in ["profiles", "passports"] {
+        let down = rels(&c, "users", child);
+        assert_eq!(down.len(), 1, "{child}");
+        assert_eq!(down[0].cardinality, Cardinality::OneToOne);
+        let up = rels(&c, child, "users");
+        assert_eq!(up.len(), 1);
+        assert_eq!(up[0].cardinality, Cardinality::OneToOne);
+    }
+
+    let up: Vec<_> = rels(&c, "users", "projects");
+    let m2m: Vec<_> = up
+        .iter()
+        .filter(|r| r.cardinality == Cardinality::ManyToMany)
+        .collect();
+    assert_eq!(
+        m2m.len(),
+        1,
+        "memberships only; logs' FKs are not in its PK: {m2m:#?}"
+    );
+    let j = m2m[0].junction().expect("junction");
+    assert_eq!(j.table, QualifiedName::new("api", "memberships"));
+    assert_eq!(
+        j.source_columns,
+        [("id".to_string(), "user_id".to_string())]
+    );
+    assert_eq!(
+        j.target_columns,
+        [("id".to_string(), "project_id".to_string())]
+    );
+    assert!(up.iter().any(|r| r.cardinality == Cardinality::OneToMany
+        && r.constraints() == ["projects_owner_id_fkey"]));
+    let computed = up.iter().find(|r| r.is_computed()).expect("owned_projects");
+    assert!(!computed.is_to_one());
+
+    // api.users(projects) overrides every detected projects -> users relationship
+    let down = rels(&c, "projects", "users");
+    assert_eq!(down.len(), 2, "{down:#?}");
+    assert!(down.iter().all(|r| r.is_computed() && r.is_to_one()));
+
+    assert!(
+        c.relationships_from("api", "tokens").is_empty(),
+        "FK target not exposed"
+    );
+    let office = rels(&c, "offices", "regions");
+    assert_eq!(office.len(), 1);
+    assert_eq!(
+        pairs(office[0]),
+        [("country_id", "country_id"), ("region_code", "code")]
+    );
+    assert_eq!(rels(&c, "events", "users").len(), 1, "partitioned table");
+    assert!(rels(&c, "regions", "countries")[0].cardinality == Cardinality::ManyToOne);
+
+    let view_m2o: Vec<_> = rels(&c, "project_view", "users")
+        .into_iter()
+        .filter(|r| r.cardinality == Cardinality::ManyToOne)
+        .collect();
+    assert_eq!(view_m2o.len(), 1);
+    assert_eq!(pairs(view_m2o[0]), [("owner", "id")]);
+    assert!(view_m2o[0].source_is_view);
+    let inverse: Vec<_> = rels(&c, "users", "project_view");
+    assert_eq!(
+        inverse
+            .iter()
+            .filter(|r| r.cardinality == Cardinality::OneToMany)
+            .count(),
+        1
+    );
+    // memberships.project_id -> projects.id propagates to project_view(pid): a M2M
+    // users <-> project_view through memberships, as in PostgREST
+    assert!(
+        inverse
+            .iter()
+            .any(|r| r.junction().is_some_and(|j| j.table.name == "memberships"))
+    );
+    assert_eq!(
+        many_to_one(&c, "project_view2", "users").len(),
+        1,
+        "chain of views"
+    );
+    let audit = many_to_one(&c, "audit_view", "users");
+    assert_eq!(audit.len(), 1, "view over a non-exposed table");
+    assert_eq!(pairs(audit[0]), [("user_id", "id")]);
+    // users -> users_view (the PK dependency makes users_view's id a key; FKs to
+    // users propagate to it)
+    assert_eq!(many_to_one(&c, "projects", "users_view").len(), 1);
+}
+
+#[tokio::test]
+async fn load_time() {
+    let db = pgbase_testkit::test_db().await;
+    let client = db.connect().await;
+    client.batch_execute(FIXTURE).await.expect("fixture");
+    load(&client, &api()).await.expect("warm-up");
+    let n = 20;
+    let started = Instant::now();
+    let mut cache = None;
+    for _ in 0..n {
+        cache = Some(load(&client, &api()).await.expect("load"));
+    }
+    let per_load = started.elapsed() / n;
+    let c = cache.expect("loaded");
+    eprintln!(
+        "catalog load: {per_load:?} per load ({} relations, {} functions, {} relationships, {} roles)",
+        c.table_count(),
+        c.function_count(),
+        c.relationship_count(),
+        c.roles().count()
+    );
+    assert!(c.table_count() > 0);
+}
+
+async fn wait_for(deadline: Duration, mut cond: impl FnMut() -> bool) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < deadline {
+        if cond() {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn reloads_on_notify_and_keeps_held_snapshots() {
+    let db = pgbase_testkit::test_db().await;
+    let client = db.connect().await;
+    client
+        .batch_execute("create schema api; create table api.a (id int primary key);")
+        .await
+        .expect("schema");
+
+    let handle = Arc::new(CatalogHandle::new(
+        load(&client, &api()).await.expect("load"),
+    ));
+    assert_eq!(handle.version(), 1);
+    let held = handle.current();
+    assert_eq!(held.version, 1);
+
+    let mut config = db.config.clone();
+    config.application_name("pgbase-catalog-listener");
+    let listener = tokio::spawn(listen_for_reloads(
+        config,
+        handle.clone(),
+        api(),
+        ListenOptions::default(),
+    ));
+    // connected, LISTENing, and reloaded once on connect
+    wait_for(Duration::from_secs(10), || handle.version() >= 2)
+        .await
+        .expect("listener connected");
+
+    client
+        .batch_execute("create table api.b (id int primary key, a_id int references api.a(id)); notify pgrst, 'reload schema';")
+        .await
+        .expect("ddl");
+    let took = wait_for(Duration::from_secs(1), || {
+        handle.current().table("api", "b").is_some()
+    })
+    .await
+    .expect("new table visible within 1 s of the NOTIFY");
+    eprintln!("reload visible after {took:?}");
+    let now = handle.current();
+    assert_eq!(now.relationships_from("api", "a").len(), 1);
+    assert!(now.version > held.version);
+    // the snapshot taken before still shows the old state
+    assert!(held.table("api", "b").is_none());
+    assert!(held.relationships_from("api", "a").is_empty());
+
+    // a burst of notifications folds into few reloads
+    let before = handle.version();
+    client
+        .batch_execute(&"notify pgrst, 'reload schema';".repeat(20))
+        .await
+        .expect("burst");
+    wait_for(Duration::from_secs(2), || handle.version() > before)
+        .await
+        .expect("burst reload");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        handle.version() - before <= 2,
+        "debounced: {} reloads",
+        handle.version() - before
+    );
+
+    // other payloads are ignored; an empty one reloads
+    let before = handle.version();
+    client
+        .batch_execute("notify pgrst, 'reload config'; notify pgrst, 'something else';")
+        .await
+        .expect("notify");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(handle.version(), before);
+    client.batch_execute("notify pgrst").await.expect("notify");
+    wait_for(Duration::from_secs(1), || handle.version() > before)
+        .await
+        .expect("empty payload reloads");
+
+    // the listener reconnects after its connection is killed, then reloads again
+    let before = handle.version();
+    let killed = client
+        .query_one(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'pgbase-catalog-listener'",
+            &[],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(killed.get::<_, i64>(0), 1);
+    // reconnect reloads on its own (reload_on_connect)
+    wait_for(Duration::from_secs(5), || handle.version() > before)
+        .await
+        .expect("reconnected");
+    client
+        .batch_execute("create table api.c (id int); notify pgrst, 'reload schema';")
+        .await
+        .expect("ddl");
+    wait_for(Duration::from_secs(1), || {
+        handle.current().table("api", "c").is_some()
+    })
+    .await
+    .expect("reload after reconnect");
+
+    listener.abort();
+}
