@@ -20,3 +20,5 @@ pub mod range;
 pub mod request;
 
 mod cursor;
+#[cfg(test)]
+mod proptests;

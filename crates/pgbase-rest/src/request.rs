@@ -397,3 +397,475 @@ pub fn parse_request(
         cookies: parse_cookies(headers),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn hdrs(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                h.append(*k, v);
+            }
+        }
+        h
+    }
+
+    fn req(
+        method: &str,
+        path: &str,
+        query: &str,
+        h: &[(&'static str, &str)],
+    ) -> Result<ApiRequest, ApiError> {
+        let m = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        parse_request(&RequestConfig::default(), &m, path, Some(query), &hdrs(h))
+    }
+
+    fn ok(method: &str, path: &str, query: &str, h: &[(&'static str, &str)]) -> ApiRequest {
+        match req(method, path, query, h) {
+            Ok(r) => r,
+            Err(e) => panic!("{method} {path}?{query}: {:?}", e.body()),
+        }
+    }
+
+    fn code(r: Result<ApiRequest, ApiError>) -> (String, u16, String) {
+        let e = r.expect_err("expected error");
+        (
+            e.code().to_owned(),
+            e.status().as_u16(),
+            e.message().to_owned(),
+        )
+    }
+
+    #[test]
+    fn routing() {
+        let cfg = RequestConfig::default();
+        assert_eq!(route("/", &cfg), Ok(Resource::Root));
+        assert_eq!(route("", &cfg), Ok(Resource::Root));
+        assert_eq!(
+            route("/films", &cfg),
+            Ok(Resource::Relation("films".into()))
+        );
+        assert_eq!(route("/rpc/f", &cfg), Ok(Resource::Routine("f".into())));
+        assert_eq!(route("/rpc", &cfg), Ok(Resource::Relation("rpc".into())));
+        assert_eq!(
+            route("/my%20table", &cfg),
+            Ok(Resource::Relation("my table".into()))
+        );
+        assert_eq!(
+            route("/caf%C3%A9", &cfg),
+            Ok(Resource::Relation("café".into()))
+        );
+        assert_eq!(
+            route("/rpc/do%2Bit", &cfg),
+            Ok(Resource::Routine("do+it".into()))
+        );
+        assert_eq!(route("/a+b", &cfg), Ok(Resource::Relation("a+b".into())));
+        for deep in ["/a/b", "/rpc/f/x", "/films/", "/a/b/c", "//"] {
+            let e = route(deep, &cfg).unwrap_err();
+            assert_eq!(e.code(), "PGRST125", "{deep}");
+            assert_eq!(e.status().as_u16(), 404);
+            assert_eq!(e.message(), "Invalid path specified in request URL");
+        }
+        let off = RequestConfig {
+            openapi_enabled: false,
+            ..RequestConfig::default()
+        };
+        assert_eq!(route("/", &off).unwrap_err().code(), "PGRST126");
+        let spec = RequestConfig {
+            root_spec: Some("root".into()),
+            ..off
+        };
+        assert_eq!(route("/", &spec), Ok(Resource::Routine("root".into())));
+    }
+
+    #[test]
+    fn methods_to_actions() {
+        let rel = |m: &str| ok(m, "/films", "", &[]).action;
+        assert_eq!(
+            rel("GET"),
+            Action::RelationRead {
+                relation: "films".into(),
+                headers_only: false
+            }
+        );
+        assert_eq!(
+            rel("HEAD"),
+            Action::RelationRead {
+                relation: "films".into(),
+                headers_only: true
+            }
+        );
+        assert_eq!(
+            rel("POST"),
+            Action::RelationMut {
+                relation: "films".into(),
+                mutation: Mutation::Create
+            }
+        );
+        assert_eq!(
+            rel("PATCH"),
+            Action::RelationMut {
+                relation: "films".into(),
+                mutation: Mutation::Update
+            }
+        );
+        assert_eq!(
+            rel("PUT"),
+            Action::RelationMut {
+                relation: "films".into(),
+                mutation: Mutation::SingleUpsert
+            }
+        );
+        assert_eq!(
+            rel("DELETE"),
+            Action::RelationMut {
+                relation: "films".into(),
+                mutation: Mutation::Delete
+            }
+        );
+        assert_eq!(
+            rel("OPTIONS"),
+            Action::RelationInfo {
+                relation: "films".into()
+            }
+        );
+        let rpc = |m: &str| ok(m, "/rpc/f", "", &[]).action;
+        assert_eq!(
+            rpc("GET"),
+            Action::Routine {
+                function: "f".into(),
+                invoke: InvokeMethod::Read {
+                    headers_only: false
+                }
+            }
+        );
+        assert_eq!(
+            rpc("HEAD"),
+            Action::Routine {
+                function: "f".into(),
+                invoke: InvokeMethod::Read { headers_only: true }
+            }
+        );
+        assert_eq!(
+            rpc("POST"),
+            Action::Routine {
+                function: "f".into(),
+                invoke: InvokeMethod::Post
+            }
+        );
+        assert_eq!(
+            rpc("OPTIONS"),
+            Action::RoutineInfo {
+                function: "f".into()
+            }
+        );
+        assert!(ok("GET", "/rpc/f", "", &[]).action.is_rpc_read());
+        let root = |m: &str| ok(m, "/", "", &[]).action;
+        assert_eq!(
+            root("GET"),
+            Action::SchemaRead {
+                headers_only: false
+            }
+        );
+        assert_eq!(root("HEAD"), Action::SchemaRead { headers_only: true });
+        assert_eq!(root("OPTIONS"), Action::SchemaInfo);
+        assert!(Action::SchemaInfo.is_info());
+    }
+
+    #[test]
+    fn bad_methods() {
+        for m in ["PATCH", "PUT", "DELETE", "TRACE"] {
+            assert_eq!(
+                code(req(m, "/rpc/f", "", &[])),
+                (
+                    "PGRST101".into(),
+                    405,
+                    format!("Cannot use the {m} method on RPC")
+                )
+            );
+        }
+        for m in ["TRACE", "CONNECT", "FOO"] {
+            assert_eq!(
+                code(req(m, "/films", "", &[])),
+                (
+                    "PGRST117".into(),
+                    405,
+                    format!("Unsupported HTTP method: {m}")
+                )
+            );
+        }
+        for m in ["POST", "PATCH", "DELETE", "PUT"] {
+            assert_eq!(code(req(m, "/", "", &[])).0, "PGRST117");
+        }
+        // The path is checked before the method.
+        assert_eq!(code(req("TRACE", "/a/b", "", &[])).0, "PGRST125");
+    }
+
+    #[test]
+    fn profiles() {
+        let cfg = RequestConfig {
+            schemas: vec!["public".into(), "api".into()],
+            ..RequestConfig::default()
+        };
+        let run =
+            |m: Method, h: &[(&'static str, &str)]| parse_request(&cfg, &m, "/t", None, &hdrs(h));
+        let r = run(Method::GET, &[]).unwrap();
+        assert_eq!(
+            (r.schema.as_str(), r.negotiated_by_profile),
+            ("public", true)
+        );
+        let r = run(Method::GET, &[("accept-profile", "api")]).unwrap();
+        assert_eq!((r.schema.as_str(), r.negotiated_by_profile), ("api", true));
+        let r = run(Method::POST, &[("content-profile", "api")]).unwrap();
+        assert_eq!(r.schema, "api");
+        // The other header is ignored.
+        let r = run(Method::POST, &[("accept-profile", "api")]).unwrap();
+        assert_eq!(r.schema, "public");
+        let r = run(Method::HEAD, &[("accept-profile", "api")]).unwrap();
+        assert_eq!(r.schema, "api");
+        let r = run(Method::DELETE, &[("content-profile", "api")]).unwrap();
+        assert_eq!(r.schema, "api");
+        let e = run(Method::GET, &[("accept-profile", "secret")]).unwrap_err();
+        assert_eq!(e.code(), "PGRST106");
+        assert_eq!(e.status().as_u16(), 406);
+        assert_eq!(
+            e.message(),
+            "The schema must be one of the following: public, api"
+        );
+        let e = run(Method::PATCH, &[("content-profile", "x")]).unwrap_err();
+        assert_eq!(e.code(), "PGRST106");
+        // Single schema: not negotiated unless a header was sent.
+        let r = ok("GET", "/t", "", &[]);
+        assert_eq!(
+            (r.schema.as_str(), r.negotiated_by_profile),
+            ("public", false)
+        );
+        let r = ok("GET", "/t", "", &[("accept-profile", "public")]);
+        assert!(r.negotiated_by_profile);
+    }
+
+    #[test]
+    fn ranges() {
+        let r = ok(
+            "GET",
+            "/t",
+            "limit=10",
+            &[("range", "2-5"), ("range-unit", "items")],
+        );
+        assert_eq!(
+            r.top_level_range,
+            RowRange {
+                offset: 2,
+                limit: Some(4)
+            }
+        );
+        let r = ok("GET", "/t", "offset=3", &[("range", "0-")]);
+        assert_eq!(
+            r.top_level_range,
+            RowRange {
+                offset: 3,
+                limit: None
+            }
+        );
+        let r = ok("HEAD", "/t", "", &[("range", "0-9")]);
+        assert_eq!(r.top_level_range, RowRange::ALL);
+        let r = ok("GET", "/t", "limit=0", &[("range", "0-9")]);
+        assert_eq!(
+            r.top_level_range,
+            RowRange {
+                offset: 0,
+                limit: Some(0)
+            }
+        );
+        let e = req("GET", "/t", "", &[("range", "5-1")]).unwrap_err();
+        assert_eq!(e.code(), "PGRST103");
+        assert_eq!(e.status().as_u16(), 416);
+        assert_eq!(
+            code(req("PUT", "/t", "limit=1", &[])),
+            (
+                "PGRST114".into(),
+                400,
+                "limit/offset querystring parameters are not allowed for PUT".into()
+            )
+        );
+        assert_eq!(code(req("PUT", "/t", "offset=1", &[])).0, "PGRST114");
+        assert!(req("PUT", "/t", "id=eq.1", &[("range", "0-1")]).is_ok());
+        assert!(req("PATCH", "/t", "limit=1&order=id", &[]).is_ok());
+    }
+
+    #[test]
+    fn preferences_and_strict_handling() {
+        let r = ok(
+            "POST",
+            "/t",
+            "",
+            &[
+                ("prefer", "return=representation"),
+                ("prefer", "count=exact, tx=rollback"),
+            ],
+        );
+        assert_eq!(
+            r.preferences.representation,
+            Some(crate::preferences::PreferReturn::Representation)
+        );
+        assert_eq!(
+            r.preferences.count,
+            Some(crate::preferences::PreferCount::Exact)
+        );
+        assert_eq!(r.preferences.transaction, None);
+        let cfg = RequestConfig {
+            allow_tx_override: true,
+            ..RequestConfig::default()
+        };
+        let r = parse_request(
+            &cfg,
+            &Method::POST,
+            "/t",
+            None,
+            &hdrs(&[("prefer", "tx=rollback")]),
+        )
+        .unwrap();
+        assert_eq!(
+            r.preferences.transaction,
+            Some(crate::preferences::PreferTx::Rollback)
+        );
+        let e = req("GET", "/t", "", &[("prefer", "handling=strict, bogus")]).unwrap_err();
+        assert_eq!(e.code(), "PGRST122");
+        assert_eq!(e.body()["details"], "Invalid preferences: bogus");
+        assert!(req("GET", "/t", "", &[("prefer", "handling=lenient, bogus")]).is_ok());
+        let tz: HashSet<String> = ["UTC".to_owned()].into_iter().collect();
+        let cfg = RequestConfig {
+            timezones: Some(Arc::new(tz)),
+            ..RequestConfig::default()
+        };
+        let r = parse_request(
+            &cfg,
+            &Method::GET,
+            "/t",
+            None,
+            &hdrs(&[("prefer", "timezone=UTC")]),
+        )
+        .unwrap();
+        assert_eq!(r.preferences.timezone.as_deref(), Some("UTC"));
+        let e = parse_request(
+            &cfg,
+            &Method::GET,
+            "/t",
+            None,
+            &hdrs(&[("prefer", "timezone=Nope, handling=strict")]),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), "PGRST122");
+    }
+
+    #[test]
+    fn accept_negotiation() {
+        assert_eq!(ok("GET", "/t", "", &[]).media_type, MediaType::Json);
+        assert_eq!(
+            ok("GET", "/t", "", &[("accept", "text/csv")]).media_type,
+            MediaType::Csv
+        );
+        assert_eq!(
+            ok(
+                "GET",
+                "/t",
+                "",
+                &[("accept", "application/vnd.pgrst.object+json")]
+            )
+            .media_type,
+            MediaType::SingularJson { strip_nulls: false }
+        );
+        assert_eq!(
+            ok(
+                "POST",
+                "/t",
+                "",
+                &[("accept", "application/vnd.pgrst.object+json;nulls=stripped")]
+            )
+            .media_type,
+            MediaType::SingularJson { strip_nulls: true }
+        );
+        assert_eq!(ok("GET", "/", "", &[]).media_type, MediaType::OpenApi);
+        assert_eq!(
+            code(req("GET", "/t", "", &[("accept", "text/html")])),
+            (
+                "PGRST107".into(),
+                406,
+                "None of these media types are available: text/html".into()
+            )
+        );
+        assert_eq!(
+            code(req("GET", "/", "", &[("accept", "text/csv")])).0,
+            "PGRST107"
+        );
+        assert_eq!(
+            code(req(
+                "GET",
+                "/t",
+                "",
+                &[("accept", "application/vnd.pgrst.plan+json")]
+            ))
+            .0,
+            "PGRST107"
+        );
+        // OPTIONS does not negotiate.
+        assert!(req("OPTIONS", "/t", "", &[("accept", "text/html")]).is_ok());
+        // Plans when enabled; custom handler types from the schema cache.
+        let cfg = RequestConfig {
+            plan_enabled: true,
+            extra_media_types: vec![MediaType::Other("text/html".into())],
+            ..RequestConfig::default()
+        };
+        let run = |a: &str| parse_request(&cfg, &Method::GET, "/t", None, &hdrs(&[("accept", a)]));
+        assert!(matches!(
+            run("application/vnd.pgrst.plan+json; for=\"text/csv\"; options=analyze")
+                .map(|r| r.media_type),
+            Ok(MediaType::Plan { .. })
+        ));
+        assert_eq!(
+            run("text/html").map(|r| r.media_type),
+            Ok(MediaType::Other("text/html".into()))
+        );
+    }
+
+    #[test]
+    fn content_type_headers_and_cookies() {
+        let r = ok(
+            "POST",
+            "/t",
+            "",
+            &[
+                ("content-type", "text/csv"),
+                ("cookie", "a=1; b=two"),
+                ("x-custom", "v"),
+            ],
+        );
+        assert_eq!(r.content_type, MediaType::Csv);
+        assert_eq!(
+            r.cookies,
+            vec![("a".into(), "1".into()), ("b".into(), "two".into())]
+        );
+        assert!(r.headers.iter().any(|(k, v)| k == "x-custom" && v == "v"));
+        assert!(!r.headers.iter().any(|(k, _)| k == "cookie"));
+        assert_eq!(ok("POST", "/t", "", &[]).content_type, MediaType::Json);
+        assert_eq!(r.path, "/t");
+        assert_eq!(r.method, Method::POST);
+    }
+
+    #[test]
+    fn query_errors_surface() {
+        let e = req("GET", "/t", "select=a[", &[]).unwrap_err();
+        assert_eq!(e.code(), "PGRST100");
+        let r = ok("GET", "/rpc/f", "a=1&b=eq.2", &[]);
+        assert_eq!(r.query.rpc_args, vec![("a".into(), "1".into())]);
+        assert_eq!(r.query.filters.len(), 1);
+        // On POST /rpc, an operator-less value is an error.
+        assert_eq!(
+            req("POST", "/rpc/f", "a=1", &[]).unwrap_err().code(),
+            "PGRST100"
+        );
+    }
+}
