@@ -6,7 +6,9 @@
 //! The rule this crate enforces: client values only ever become bind parameters, and names only
 //! ever pass through [`quote_ident`]. Fixed SQL enters as `&'static str`.
 
+pub mod emit;
 mod param;
+pub mod plan;
 mod snippet;
 
 pub use param::TextParam;

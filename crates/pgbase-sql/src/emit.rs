@@ -1,0 +1,573 @@
+//! The SQL emitter: a [`ReadPlan`] tree becomes one `SELECT` whose embedded relations are
+//! `LEFT JOIN LATERAL` subqueries aggregated to JSON by Postgres, and [`statement`] wraps a
+//! level into PostgREST's result shape (total, page count, body, response GUCs, location).
+
+use crate::plan::*;
+use crate::Snippet;
+
+/// The body a statement aggregates its rows into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyShape {
+    /// A JSON array of row objects.
+    Array,
+    /// The first row as an object (`null` when there is none).
+    Object,
+    /// A JSON array of the `pgrst_scalar` column.
+    ScalarArray,
+    /// The first `pgrst_scalar` value.
+    Scalar,
+    /// No body, only counts.
+    None,
+}
+
+/// Maps a client-written cast type to a quoted canonical type name, or `None` when it is not a
+/// plain (optionally array) type name.
+pub fn cast_type(name: &str) -> Option<Snippet> {
+    let trimmed = name.trim();
+    let (base, array) = match trimmed.strip_suffix("[]") {
+        Some(base) => (base.trim(), true),
+        None => (trimmed, false),
+    };
+    let lower = base.to_ascii_lowercase();
+    let canonical = match lower.as_str() {
+        "int" | "integer" | "int4" => "int4",
+        "smallint" | "int2" => "int2",
+        "bigint" | "int8" => "int8",
+        "real" | "float4" => "float4",
+        "float" | "double precision" | "float8" => "float8",
+        "decimal" | "numeric" => "numeric",
+        "bool" | "boolean" => "bool",
+        "character varying" | "varchar" => "varchar",
+        "char" | "character" | "bpchar" => "bpchar",
+        "timestamp with time zone" | "timestamptz" => "timestamptz",
+        "timestamp" | "timestamp without time zone" => "timestamp",
+        "time" | "time without time zone" => "time",
+        "timetz" | "time with time zone" => "timetz",
+        other => other,
+    };
+    let valid = !canonical.is_empty()
+        && canonical
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !canonical.starts_with(|c: char| c.is_ascii_digit());
+    if !valid {
+        return None;
+    }
+    let mut out = Snippet::ident(canonical);
+    if array {
+        out.push_sql("[]");
+    }
+    Some(out)
+}
+
+fn column_ref(alias: &str, column: &ColumnRef) -> Snippet {
+    let mut out = Snippet::ident(alias);
+    out.push_sql(".").push_ident(&column.column);
+    for step in &column.json_path {
+        match step {
+            JsonStep::Key { key, as_text } => {
+                out.push_sql(if *as_text { "->>" } else { "->" });
+                out.push(Snippet::param(key.clone())).push_sql("::text");
+            }
+            JsonStep::Index { index, as_text } => {
+                out.push_sql(if *as_text { "->>(" } else { "->(" });
+                out.push(Snippet::int(*index)).push_sql(")");
+            }
+        }
+    }
+    if !column.json_path.is_empty() {
+        let mut wrapped = Snippet::sql("(");
+        wrapped.push(out).push_sql(")");
+        return wrapped;
+    }
+    out
+}
+
+fn embed_alias(alias: &str, index: usize) -> String {
+    format!("{alias}_{index}")
+}
+
+fn with_cast(expr: Snippet, cast: &Option<String>) -> Snippet {
+    match cast.as_deref().and_then(cast_type) {
+        Some(ty) => {
+            let mut out = Snippet::sql("(");
+            out.push(expr).push_sql(")::").push(ty);
+            out
+        }
+        None => expr,
+    }
+}
+
+fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
+    let mut items = Vec::new();
+    for expr in &plan.select {
+        match expr {
+            SelectExpr::Star => {
+                let mut s = Snippet::ident(alias);
+                s.push_sql(".*");
+                items.push(s);
+            }
+            SelectExpr::Column {
+                column,
+                alias: out,
+                cast,
+            } => {
+                let mut s = with_cast(column_ref(alias, column), cast);
+                s.push_sql(" as ").push_ident(out);
+                items.push(s);
+            }
+            SelectExpr::Aggregate {
+                function,
+                column,
+                alias: out,
+                cast,
+            } => {
+                let mut s = Snippet::sql(match function {
+                    Aggregate::Count => "count(",
+                    Aggregate::Sum => "sum(",
+                    Aggregate::Avg => "avg(",
+                    Aggregate::Max => "max(",
+                    Aggregate::Min => "min(",
+                });
+                match column {
+                    Some(c) => s.push(column_ref(alias, c)),
+                    None => s.push_sql("*"),
+                };
+                s.push_sql(")");
+                let mut s = with_cast(s, cast);
+                s.push_sql(" as ").push_ident(out);
+                items.push(s);
+            }
+            SelectExpr::Embed { embed } => {
+                let Some(e) = plan.embeds.get(*embed) else {
+                    continue;
+                };
+                let value = embed_value(alias, *embed);
+                let mut s = if e.to_one {
+                    value
+                } else {
+                    let mut c = Snippet::sql("coalesce(");
+                    c.push(value).push_sql(", '[]'::json)");
+                    c
+                };
+                s.push_sql(" as ").push_ident(&e.name);
+                items.push(s);
+            }
+            SelectExpr::Spread { embed, columns } => {
+                for column in columns {
+                    let mut s = embed_value(alias, *embed);
+                    s.push_sql("->").push(Snippet::param(column.clone()));
+                    s.push_sql("::text as ").push_ident(column);
+                    items.push(s);
+                }
+            }
+        }
+    }
+    if items.is_empty() {
+        // `select=` with nothing selectable still yields one (empty) object per row.
+        return Snippet::sql("null::int as \"pgrst_empty\"");
+    }
+    Snippet::join(items, ", ")
+}
+
+fn embed_value(alias: &str, index: usize) -> Snippet {
+    let mut s = Snippet::ident(&embed_alias(alias, index));
+    s.push_sql(".\"v\"");
+    s
+}
+
+fn condition(cond: &Condition, alias: &str) -> Snippet {
+    match cond {
+        Condition::And(items) | Condition::Or(items) if items.is_empty() => {
+            Snippet::sql(if matches!(cond, Condition::And(_)) { "true" } else { "false" })
+        }
+        Condition::And(items) => group(items, alias, " and "),
+        Condition::Or(items) => group(items, alias, " or "),
+        Condition::Not(inner) => {
+            let mut s = Snippet::sql("not (");
+            s.push(condition(inner, alias)).push_sql(")");
+            s
+        }
+        Condition::Compare {
+            column,
+            op,
+            operand,
+        } => {
+            let mut s = column_ref(alias, column);
+            s.push_sql(" ").push(Snippet::sql(op)).push_sql(" ");
+            match operand {
+                Operand::Value(v) => s.push(Snippet::param(v.clone())),
+                Operand::Any(v) => s
+                    .push_sql("any(")
+                    .push(Snippet::param(v.clone()))
+                    .push_sql(")"),
+                Operand::All(v) => s
+                    .push_sql("all(")
+                    .push(Snippet::param(v.clone()))
+                    .push_sql(")"),
+            };
+            s
+        }
+        Condition::Is { column, what } => {
+            let mut s = column_ref(alias, column);
+            s.push_sql(" is ").push(Snippet::sql(what));
+            s
+        }
+        Condition::TextSearch {
+            column,
+            function,
+            language,
+            value,
+        } => {
+            let mut s = column_ref(alias, column);
+            s.push_sql(" @@ ").push(Snippet::sql(function)).push_sql("(");
+            if let Some(lang) = language {
+                s.push(Snippet::param(lang.clone())).push_sql("::regconfig, ");
+            }
+            s.push(Snippet::param(value.clone())).push_sql(")");
+            s
+        }
+        Condition::EmbedPresent { embed, present } => {
+            let mut s = embed_value(alias, *embed);
+            s.push_sql(if *present { " is not null" } else { " is null" });
+            s
+        }
+    }
+}
+
+fn group(items: &[Condition], alias: &str, separator: &'static str) -> Snippet {
+    let mut s = Snippet::sql("(");
+    s.push(Snippet::join(
+        items.iter().map(|c| condition(c, alias)),
+        separator,
+    ));
+    s.push_sql(")");
+    s
+}
+
+fn source(plan: &ReadPlan, alias: &str, parent_alias: Option<&str>) -> Snippet {
+    let mut s = match &plan.source {
+        Source::Table { schema, name } => Snippet::qualified(schema, name),
+        Source::ComputedOverParent { schema, function } => {
+            let mut f = Snippet::qualified(schema, function);
+            f.push_sql("(");
+            if let Some(parent) = parent_alias {
+                f.push_ident(parent);
+            }
+            f.push_sql(")");
+            f
+        }
+        Source::Cte(name) => Snippet::sql(name),
+    };
+    s.push_sql(" as ").push_ident(alias);
+    s
+}
+
+/// How much of a level to emit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Rows,
+    /// `select 1 …` with filters but no order or range, for counting.
+    Count,
+}
+
+fn level(
+    plan: &ReadPlan,
+    alias: &str,
+    parent: Option<(&str, &Join)>,
+    mode: Mode,
+) -> Snippet {
+    let mut s = Snippet::sql("select ");
+    match mode {
+        Mode::Rows => s.push(select_list(plan, alias)),
+        Mode::Count => s.push_sql("1"),
+    };
+    s.push_sql(" from ")
+        .push(source(plan, alias, parent.map(|(a, _)| a)));
+    let mut conditions: Vec<Snippet> = Vec::new();
+    if let Some((parent_alias, join)) = parent {
+        match join {
+            Join::Columns(pairs) => {
+                for (parent_col, child_col) in pairs {
+                    let mut c = Snippet::ident(alias);
+                    c.push_sql(".").push_ident(child_col).push_sql(" = ");
+                    c.push_ident(parent_alias).push_sql(".").push_ident(parent_col);
+                    conditions.push(c);
+                }
+            }
+            Join::Junction {
+                schema,
+                table,
+                parent: parent_pairs,
+                child,
+            } => {
+                let junction_alias = format!("{alias}_j");
+                s.push_sql(" join ")
+                    .push(Snippet::qualified(schema, table))
+                    .push_sql(" as ")
+                    .push_ident(&junction_alias)
+                    .push_sql(" on ");
+                let on = child.iter().map(|(child_col, junction_col)| {
+                    let mut c = Snippet::ident(&junction_alias);
+                    c.push_sql(".").push_ident(junction_col).push_sql(" = ");
+                    c.push_ident(alias).push_sql(".").push_ident(child_col);
+                    c
+                });
+                s.push(Snippet::join(on, " and "));
+                for (parent_col, junction_col) in parent_pairs {
+                    let mut c = Snippet::ident(&junction_alias);
+                    c.push_sql(".").push_ident(junction_col).push_sql(" = ");
+                    c.push_ident(parent_alias).push_sql(".").push_ident(parent_col);
+                    conditions.push(c);
+                }
+            }
+            Join::Computed => {}
+        }
+    }
+    for (index, embed) in plan.embeds.iter().enumerate() {
+        let child_alias = embed_alias(alias, index);
+        let row_alias = format!("{child_alias}_row");
+        s.push_sql(" left join lateral (select ");
+        s.push_sql(if embed.to_one {
+            "row_to_json("
+        } else {
+            "json_agg("
+        });
+        s.push_ident(&row_alias).push_sql(") as \"v\" from (");
+        s.push(level(
+            &embed.plan,
+            &format!("{child_alias}_t"),
+            Some((alias, &embed.join)),
+            Mode::Rows,
+        ));
+        s.push_sql(") as ").push_ident(&row_alias);
+        if embed.to_one {
+            s.push_sql(" limit 1");
+        }
+        s.push_sql(") as ").push_ident(&child_alias).push_sql(" on true");
+        if embed.inner {
+            let mut c = embed_value(alias, index);
+            c.push_sql(" is not null");
+            conditions.push(c);
+        }
+    }
+    conditions.extend(plan.filter.iter().map(|c| condition(c, alias)));
+    if !conditions.is_empty() {
+        s.push_sql(" where ").push(Snippet::join(conditions, " and "));
+    }
+    if mode == Mode::Count {
+        return s;
+    }
+    if plan.has_aggregates() {
+        let grouped: Vec<Snippet> = plan
+            .select
+            .iter()
+            .filter_map(|e| match e {
+                SelectExpr::Column { column, cast, .. } => {
+                    Some(with_cast(column_ref(alias, column), cast))
+                }
+                _ => None,
+            })
+            .collect();
+        if !grouped.is_empty() {
+            s.push_sql(" group by ").push(Snippet::join(grouped, ", "));
+        }
+    }
+    if !plan.order.is_empty() {
+        let terms = plan.order.iter().map(|o| {
+            let mut t = match &o.target {
+                OrderTarget::Column(c) => column_ref(alias, c),
+                OrderTarget::EmbedColumn { embed, column } => {
+                    let mut t = Snippet::sql("(");
+                    t.push(embed_value(alias, *embed))
+                        .push_sql("::jsonb -> ")
+                        .push(Snippet::param(column.clone()))
+                        .push_sql("::text)");
+                    t
+                }
+            };
+            t.push_sql(if o.descending { " desc" } else { " asc" });
+            match o.nulls {
+                Some(Nulls::First) => t.push_sql(" nulls first"),
+                Some(Nulls::Last) => t.push_sql(" nulls last"),
+                None => &mut t,
+            };
+            t
+        });
+        s.push_sql(" order by ").push(Snippet::join(terms, ", "));
+    }
+    if let Some(limit) = plan.limit {
+        s.push_sql(" limit ")
+            .push(Snippet::int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    }
+    if plan.offset > 0 {
+        s.push_sql(" offset ")
+            .push(Snippet::int(i64::try_from(plan.offset).unwrap_or(i64::MAX)));
+    }
+    s
+}
+
+/// The alias of the root level in every statement.
+pub const ROOT_ALIAS: &str = "pgrst_t";
+
+/// The rows of a read (no wrapping): used as the `pgrst_source` CTE and for EXPLAIN.
+pub fn read_rows(plan: &ReadPlan) -> Snippet {
+    level(plan, ROOT_ALIAS, None, Mode::Rows)
+}
+
+/// `select 1 …` over the root with its filters (and `!inner` embeds) for an exact count.
+pub fn read_count(plan: &ReadPlan) -> Snippet {
+    level(plan, ROOT_ALIAS, None, Mode::Count)
+}
+
+/// Options of the final statement.
+#[derive(Debug, Clone, Default)]
+pub struct StatementOptions {
+    /// Count the whole result set (exact count) with this query.
+    pub count: Option<Snippet>,
+    /// Primary-key columns for the `Location` header of an insert.
+    pub location_columns: Vec<String>,
+}
+
+/// Wraps `prefix` (CTEs ending with `pgrst_source as (…)`, or nothing) and the rows query into
+/// PostgREST's result row: `(total, page_total, body, response_headers, response_status,
+/// location)`.
+pub fn statement(
+    ctes: Snippet,
+    rows: Snippet,
+    shape: BodyShape,
+    options: StatementOptions,
+) -> Snippet {
+    let mut s = Snippet::sql("with ");
+    if !ctes.is_empty() {
+        s.push(ctes).push_sql(", ");
+    }
+    s.push_sql("pgrst_rows as (").push(rows).push_sql(") select ");
+    match options.count {
+        Some(count) => {
+            s.push_sql("(select count(*) from (")
+                .push(count)
+                .push_sql(") as pgrst_count)::int8");
+        }
+        None => {
+            s.push_sql("null::int8");
+        }
+    }
+    s.push_sql(", count(pgrst_rows)::int8, ");
+    s.push_sql(match shape {
+        BodyShape::Array => "coalesce(json_agg(pgrst_rows), '[]')::text",
+        BodyShape::Object => "coalesce((json_agg(pgrst_rows)->0)::text, 'null')",
+        BodyShape::ScalarArray => "coalesce(json_agg(pgrst_rows.pgrst_scalar), '[]')::text",
+        BodyShape::Scalar => "coalesce((json_agg(pgrst_rows.pgrst_scalar)->0)::text, 'null')",
+        BodyShape::None => "null::text",
+    });
+    s.push_sql(
+        ", nullif(current_setting('response.headers', true), ''), \
+         nullif(current_setting('response.status', true), ''), ",
+    );
+    if options.location_columns.is_empty() {
+        s.push_sql("null::text");
+    } else {
+        s.push_sql("(select concat_ws('&', ");
+        let parts = options.location_columns.iter().map(|column| {
+            let mut p = Snippet::param(format!("{column}=eq."));
+            p.push_sql("::text || pgrst_source.").push_ident(column).push_sql("::text");
+            p
+        });
+        s.push(Snippet::join(parts, ", "));
+        s.push_sql(") from pgrst_source limit 1)");
+    }
+    s.push_sql(" from pgrst_rows");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn films() -> ReadPlan {
+        let mut plan = ReadPlan::new(Source::Table {
+            schema: "public".into(),
+            name: "films".into(),
+        });
+        plan.select.push(SelectExpr::Column {
+            column: ColumnRef::new("title"),
+            alias: "title".into(),
+            cast: None,
+        });
+        plan
+    }
+
+    #[test]
+    fn a_filtered_ordered_page_is_one_select_with_parameters() {
+        let mut plan = films();
+        plan.filter.push(Condition::Compare {
+            column: ColumnRef::new("year"),
+            op: ">",
+            operand: Operand::Value("2000".into()),
+        });
+        plan.order.push(OrderExpr {
+            target: OrderTarget::Column(ColumnRef::new("title")),
+            descending: true,
+            nulls: Some(Nulls::Last),
+        });
+        plan.limit = Some(10);
+        plan.offset = 5;
+        let (sql, params) = read_rows(&plan).render();
+        assert_eq!(
+            sql,
+            "select \"pgrst_t\".\"title\" as \"title\" from \"public\".\"films\" as \"pgrst_t\" \
+             where \"pgrst_t\".\"year\" > $1 order by \"pgrst_t\".\"title\" desc nulls last limit 10 offset 5"
+        );
+        assert_eq!(params.len(), 1);
+    }
+
+    #[test]
+    fn embeds_are_lateral_json_subqueries() {
+        let mut plan = films();
+        let mut child = ReadPlan::new(Source::Table {
+            schema: "public".into(),
+            name: "roles".into(),
+        });
+        child.select.push(SelectExpr::Star);
+        plan.embeds.push(Embed {
+            name: "roles".into(),
+            plan: child,
+            join: Join::Columns(vec![("id".into(), "film_id".into())]),
+            to_one: false,
+            inner: true,
+        });
+        plan.select.push(SelectExpr::Embed { embed: 0 });
+        let (sql, _) = read_rows(&plan).render();
+        assert!(sql.contains("left join lateral (select json_agg(\"pgrst_t_0_row\") as \"v\" from (select \"pgrst_t_0_t\".* from \"public\".\"roles\" as \"pgrst_t_0_t\" where \"pgrst_t_0_t\".\"film_id\" = \"pgrst_t\".\"id\")"), "{sql}");
+        assert!(sql.contains("coalesce(\"pgrst_t_0\".\"v\", '[]'::json) as \"roles\""), "{sql}");
+        assert!(sql.contains("where \"pgrst_t_0\".\"v\" is not null"), "{sql}");
+    }
+
+    #[test]
+    fn cast_types_are_canonical_quoted_names_or_refused() {
+        assert_eq!(cast_type("int").map(|s| s.render().0), Some("\"int4\"".into()));
+        assert_eq!(cast_type("text[]").map(|s| s.render().0), Some("\"text\"[]".into()));
+        assert!(cast_type("text); drop table x; --").is_none());
+        assert!(cast_type("").is_none());
+    }
+
+    #[test]
+    fn json_path_keys_are_parameters() {
+        let mut plan = films();
+        plan.select = vec![SelectExpr::Column {
+            column: ColumnRef {
+                column: "data".into(),
+                json_path: vec![
+                    JsonStep::Key { key: "a'b".into(), as_text: false },
+                    JsonStep::Index { index: -1, as_text: true },
+                ],
+            },
+            alias: "x".into(),
+            cast: None,
+        }];
+        let (sql, params) = read_rows(&plan).render();
+        assert!(sql.starts_with("select (\"pgrst_t\".\"data\"->$1::text->>(-1)) as \"x\""), "{sql}");
+        assert_eq!(params[0].0.as_deref(), Some("a'b"));
+    }
+}

@@ -1,0 +1,189 @@
+//! The plan tree shared by the API front ends: what to read (relation, columns, conditions,
+//! order, range, embedded relations) and what to write, resolved against the schema cache but
+//! free of any front end's syntax. [`crate::emit`] turns it into one SQL statement.
+
+/// A step of a JSON path: `->key`, `->0`, `->>key`, `->>0`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JsonStep {
+    Key { key: String, as_text: bool },
+    Index { index: i64, as_text: bool },
+}
+
+/// A column of the current level, optionally followed by a JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnRef {
+    pub column: String,
+    pub json_path: Vec<JsonStep>,
+}
+
+impl ColumnRef {
+    pub fn new(column: impl Into<String>) -> ColumnRef {
+        ColumnRef {
+            column: column.into(),
+            json_path: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Aggregate {
+    Count,
+    Sum,
+    Avg,
+    Max,
+    Min,
+}
+
+/// One output field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelectExpr {
+    /// Every column of the relation (`*`).
+    Star,
+    Column {
+        column: ColumnRef,
+        /// The JSON key in the output.
+        alias: String,
+        /// A validated, canonical type name (see `crate::emit::cast_type`).
+        cast: Option<String>,
+    },
+    /// `count()` (column `None`) or `agg(column)`.
+    Aggregate {
+        function: Aggregate,
+        column: Option<ColumnRef>,
+        alias: String,
+        cast: Option<String>,
+    },
+    /// An embedded relation's value (`Embed::alias` names it).
+    Embed { embed: usize },
+    /// The columns of a to-one embedded relation, spread into this level.
+    Spread { embed: usize, columns: Vec<String> },
+}
+
+/// A comparison value: bind parameters only.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// `op $1`
+    Value(String),
+    /// `op ANY($1)` / `op ALL($1)` with an array literal.
+    Any(String),
+    All(String),
+}
+
+/// A boolean condition over the current level.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    And(Vec<Condition>),
+    Or(Vec<Condition>),
+    Not(Box<Condition>),
+    /// `column <op> operand`; `op` is one of a fixed set of SQL operators.
+    Compare {
+        column: ColumnRef,
+        op: &'static str,
+        operand: Operand,
+    },
+    /// `column IS [NOT] NULL|TRUE|FALSE|UNKNOWN` (`what` is fixed SQL).
+    Is {
+        column: ColumnRef,
+        what: &'static str,
+    },
+    /// Full-text search: `column @@ function([language,] $value)`.
+    TextSearch {
+        column: ColumnRef,
+        function: &'static str,
+        language: Option<String>,
+        value: String,
+    },
+    /// An embedded relation exists (`rel=not.is.null`) or not (`rel=is.null`).
+    EmbedPresent { embed: usize, present: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nulls {
+    First,
+    Last,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderTarget {
+    Column(ColumnRef),
+    /// A column of a to-one embed.
+    EmbedColumn { embed: usize, column: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderExpr {
+    pub target: OrderTarget,
+    pub descending: bool,
+    pub nulls: Option<Nulls>,
+}
+
+/// What a level reads from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Table { schema: String, name: String },
+    /// A set-returning function over the parent row (computed relationship).
+    ComputedOverParent { schema: String, function: String },
+    /// A named CTE of the statement (the rows of a write or of a function call).
+    Cte(&'static str),
+}
+
+/// How an embedded level joins its parent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Join {
+    /// `child.c = parent.p` for each `(parent column, child column)`.
+    Columns(Vec<(String, String)>),
+    /// Through a junction table: `(parent column, junction column)` and
+    /// `(child column, junction column)` pairs.
+    Junction {
+        schema: String,
+        table: String,
+        parent: Vec<(String, String)>,
+        child: Vec<(String, String)>,
+    },
+    /// The source already depends on the parent row.
+    Computed,
+}
+
+/// An embedded relation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Embed {
+    /// The JSON key in the output.
+    pub name: String,
+    pub plan: ReadPlan,
+    pub join: Join,
+    pub to_one: bool,
+    /// `!inner`: parent rows without a match are dropped.
+    pub inner: bool,
+}
+
+/// One level of a read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadPlan {
+    pub source: Source,
+    pub select: Vec<SelectExpr>,
+    pub filter: Vec<Condition>,
+    pub order: Vec<OrderExpr>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+    pub embeds: Vec<Embed>,
+}
+
+impl ReadPlan {
+    pub fn new(source: Source) -> ReadPlan {
+        ReadPlan {
+            source,
+            select: Vec::new(),
+            filter: Vec::new(),
+            order: Vec::new(),
+            limit: None,
+            offset: 0,
+            embeds: Vec::new(),
+        }
+    }
+
+    pub fn has_aggregates(&self) -> bool {
+        self.select
+            .iter()
+            .any(|s| matches!(s, SelectExpr::Aggregate { .. }))
+    }
+}
