@@ -75,3 +75,28 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn headers_never_panic(
+        accept in "[a-z/*+;=., \"|0-9q]{0,40}",
+        prefer in "[a-z=,\\- 0-9/_]{0,40}",
+        range in "[0-9\\-]{0,12}",
+        profile in "[a-z]{0,6}",
+    ) {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in [("accept", &accept), ("prefer", &prefer), ("range", &range), ("accept-profile", &profile)] {
+            if let Ok(v) = http::HeaderValue::from_str(v) {
+                h.insert(k, v);
+            }
+        }
+        let cfg = RequestConfig::default();
+        if let Err(e) = parse_request(&cfg, &http::Method::GET, "/t", Some("select=*"), &h) {
+            prop_assert!(is_request_error(&e), "{:?}", e.body());
+        }
+        let _ = crate::range::parse_range_header(&range);
+        let _ = crate::media::parse_accept(Some(&accept));
+    }
+}

@@ -93,7 +93,7 @@ pub fn parse_range_header(value: &str) -> Option<Result<RowRange, RangeError>> {
     }
     Some(Ok(RowRange {
         offset,
-        limit: Some(last - offset + 1),
+        limit: Some((last - offset).saturating_add(1)),
     }))
 }
 
@@ -124,7 +124,7 @@ pub fn content_range(offset: u64, rows: u64, total: Option<u64>) -> String {
     if rows == 0 || total == Some(0) {
         format!("*/{total_s}")
     } else {
-        format!("{}-{}/{total_s}", offset, offset + rows - 1)
+        format!("{}-{}/{total_s}", offset, offset.saturating_add(rows - 1))
     }
 }
 
@@ -149,6 +149,11 @@ mod tests {
         assert_eq!(parse_range_header("-9"), None);
         assert_eq!(parse_range_header("a-b"), None);
         assert_eq!(parse_range_header(""), None);
+        assert_eq!(
+            parse_range_header("0-18446744073709551615"),
+            Some(Ok(r(0, Some(u64::MAX))))
+        );
+        assert_eq!(parse_range_header("0-99999999999999999999999"), None);
     }
 
     #[test]
