@@ -2,7 +2,8 @@
 //!
 //! This crate turns the parts of an HTTP request addressed to `/rest/v1` (method, path, query
 //! string, headers and body) into a typed [`request::ApiRequest`] — or a PostgREST-compatible
-//! [`error::ApiError`] — without any I/O. Later stages (planner, SQL emitter, executor) consume
+//! [`error::ApiError`] — without any I/O (modules `ast`, `query`, `preferences`, `range`, `media`,
+//! `payload`, `request`). Later stages (planner, SQL emitter, [`execute`], [`pg_error`]) consume
 //! the typed request.
 //!
 //! Entry points: [`request::parse_request`] for the request line and headers,
