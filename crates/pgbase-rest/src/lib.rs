@@ -12,9 +12,13 @@
 pub mod ast;
 pub mod error;
 pub mod execute;
+mod fuzzy;
+pub mod handler;
 pub mod media;
+pub mod openapi;
 pub mod payload;
 pub mod pg_error;
+pub mod plan;
 pub mod preferences;
 pub mod query;
 pub mod range;

@@ -2,8 +2,8 @@
 //! `LEFT JOIN LATERAL` subqueries aggregated to JSON by Postgres, and [`statement`] wraps a
 //! level into PostgREST's result shape (total, page count, body, response GUCs, location).
 
-use crate::plan::*;
 use crate::Snippet;
+use crate::plan::*;
 
 /// The body a statement aggregates its rows into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,7 +179,11 @@ fn embed_value(alias: &str, index: usize) -> Snippet {
 fn condition(cond: &Condition, alias: &str) -> Snippet {
     match cond {
         Condition::And(items) | Condition::Or(items) if items.is_empty() => {
-            Snippet::sql(if matches!(cond, Condition::And(_)) { "true" } else { "false" })
+            Snippet::sql(if matches!(cond, Condition::And(_)) {
+                "true"
+            } else {
+                "false"
+            })
         }
         Condition::And(items) => group(items, alias, " and "),
         Condition::Or(items) => group(items, alias, " or "),
@@ -220,9 +224,12 @@ fn condition(cond: &Condition, alias: &str) -> Snippet {
             value,
         } => {
             let mut s = column_ref(alias, column);
-            s.push_sql(" @@ ").push(Snippet::sql(function)).push_sql("(");
+            s.push_sql(" @@ ")
+                .push(Snippet::sql(function))
+                .push_sql("(");
             if let Some(lang) = language {
-                s.push(Snippet::param(lang.clone())).push_sql("::regconfig, ");
+                s.push(Snippet::param(lang.clone()))
+                    .push_sql("::regconfig, ");
             }
             s.push(Snippet::param(value.clone())).push_sql(")");
             s
@@ -271,12 +278,7 @@ enum Mode {
     Count,
 }
 
-fn level(
-    plan: &ReadPlan,
-    alias: &str,
-    parent: Option<(&str, &Join)>,
-    mode: Mode,
-) -> Snippet {
+fn level(plan: &ReadPlan, alias: &str, parent: Option<(&str, &Join)>, mode: Mode) -> Snippet {
     let mut s = Snippet::sql("select ");
     match mode {
         Mode::Rows => s.push(select_list(plan, alias)),
@@ -291,7 +293,9 @@ fn level(
                 for (parent_col, child_col) in pairs {
                     let mut c = Snippet::ident(alias);
                     c.push_sql(".").push_ident(child_col).push_sql(" = ");
-                    c.push_ident(parent_alias).push_sql(".").push_ident(parent_col);
+                    c.push_ident(parent_alias)
+                        .push_sql(".")
+                        .push_ident(parent_col);
                     conditions.push(c);
                 }
             }
@@ -317,7 +321,9 @@ fn level(
                 for (parent_col, junction_col) in parent_pairs {
                     let mut c = Snippet::ident(&junction_alias);
                     c.push_sql(".").push_ident(junction_col).push_sql(" = ");
-                    c.push_ident(parent_alias).push_sql(".").push_ident(parent_col);
+                    c.push_ident(parent_alias)
+                        .push_sql(".")
+                        .push_ident(parent_col);
                     conditions.push(c);
                 }
             }
@@ -344,7 +350,9 @@ fn level(
         if embed.to_one {
             s.push_sql(" limit 1");
         }
-        s.push_sql(") as ").push_ident(&child_alias).push_sql(" on true");
+        s.push_sql(") as ")
+            .push_ident(&child_alias)
+            .push_sql(" on true");
         if embed.inner {
             let mut c = embed_value(alias, index);
             c.push_sql(" is not null");
@@ -353,7 +361,8 @@ fn level(
     }
     conditions.extend(plan.filter.iter().map(|c| condition(c, alias)));
     if !conditions.is_empty() {
-        s.push_sql(" where ").push(Snippet::join(conditions, " and "));
+        s.push_sql(" where ")
+            .push(Snippet::join(conditions, " and "));
     }
     if mode == Mode::Count {
         return s;
@@ -374,27 +383,8 @@ fn level(
         }
     }
     if !plan.order.is_empty() {
-        let terms = plan.order.iter().map(|o| {
-            let mut t = match &o.target {
-                OrderTarget::Column(c) => column_ref(alias, c),
-                OrderTarget::EmbedColumn { embed, column } => {
-                    let mut t = Snippet::sql("(");
-                    t.push(embed_value(alias, *embed))
-                        .push_sql("::jsonb -> ")
-                        .push(Snippet::param(column.clone()))
-                        .push_sql("::text)");
-                    t
-                }
-            };
-            t.push_sql(if o.descending { " desc" } else { " asc" });
-            match o.nulls {
-                Some(Nulls::First) => t.push_sql(" nulls first"),
-                Some(Nulls::Last) => t.push_sql(" nulls last"),
-                None => &mut t,
-            };
-            t
-        });
-        s.push_sql(" order by ").push(Snippet::join(terms, ", "));
+        s.push_sql(" order by ")
+            .push(order_terms(&plan.order, alias));
     }
     if let Some(limit) = plan.limit {
         s.push_sql(" limit ")
@@ -405,6 +395,30 @@ fn level(
             .push(Snippet::int(i64::try_from(plan.offset).unwrap_or(i64::MAX)));
     }
     s
+}
+
+fn order_terms(order: &[OrderExpr], alias: &str) -> Snippet {
+    let terms = order.iter().map(|o| {
+        let mut t = match &o.target {
+            OrderTarget::Column(c) => column_ref(alias, c),
+            OrderTarget::EmbedColumn { embed, column } => {
+                let mut t = Snippet::sql("(");
+                t.push(embed_value(alias, *embed))
+                    .push_sql("::jsonb -> ")
+                    .push(Snippet::param(column.clone()))
+                    .push_sql("::text)");
+                t
+            }
+        };
+        t.push_sql(if o.descending { " desc" } else { " asc" });
+        match o.nulls {
+            Some(Nulls::First) => t.push_sql(" nulls first"),
+            Some(Nulls::Last) => t.push_sql(" nulls last"),
+            None => &mut t,
+        };
+        t
+    });
+    Snippet::join(terms, ", ")
 }
 
 /// The alias of the root level in every statement.
@@ -442,7 +456,9 @@ pub fn statement(
     if !ctes.is_empty() {
         s.push(ctes).push_sql(", ");
     }
-    s.push_sql("pgrst_rows as (").push(rows).push_sql(") select ");
+    s.push_sql("pgrst_rows as (")
+        .push(rows)
+        .push_sql(") select ");
     match options.count {
         Some(count) => {
             s.push_sql("(select count(*) from (")
@@ -471,13 +487,215 @@ pub fn statement(
         s.push_sql("(select concat_ws('&', ");
         let parts = options.location_columns.iter().map(|column| {
             let mut p = Snippet::param(format!("{column}=eq."));
-            p.push_sql("::text || pgrst_source.").push_ident(column).push_sql("::text");
+            p.push_sql("::text || pgrst_source.")
+                .push_ident(column)
+                .push_sql("::text");
             p
         });
         s.push(Snippet::join(parts, ", "));
         s.push_sql(") from pgrst_source limit 1)");
     }
     s.push_sql(" from pgrst_rows");
+    s
+}
+
+/// The CTEs of a write, ending with `pgrst_source` (the affected rows).
+pub fn write_ctes(plan: &WritePlan) -> Snippet {
+    let table = Snippet::qualified(&plan.schema, &plan.table);
+    let mut s = Snippet::sql("pgrst_payload as (select ");
+    match &plan.body {
+        Some(body) => s
+            .push(Snippet::param(body.clone()))
+            .push_sql("::json as j), "),
+        None => s.push_sql("null::json as j), "),
+    };
+    let quoted =
+        |columns: &[String]| Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ");
+    match &plan.write {
+        Write::Insert {
+            columns,
+            on_conflict,
+        } => {
+            s.push_sql("pgrst_body as (select * from json_populate_recordset(null::")
+                .push(table.clone())
+                .push_sql(", (select case when json_typeof(j) = 'array' then j else json_build_array(j) end from pgrst_payload))), ");
+            s.push_sql("pgrst_source as (insert into ")
+                .push(table.clone())
+                .push_sql(" as ")
+                .push_ident(ROOT_ALIAS);
+            if columns.is_empty() {
+                s.push_sql(" default values");
+            } else {
+                s.push_sql(" (")
+                    .push(quoted(columns))
+                    .push_sql(") select ")
+                    .push(quoted(columns))
+                    .push_sql(" from pgrst_body");
+            }
+            if let Some((keys, action)) = on_conflict {
+                s.push_sql(" on conflict (")
+                    .push(quoted(keys))
+                    .push_sql(")");
+                let updatable: Vec<&String> =
+                    columns.iter().filter(|c| !keys.contains(c)).collect();
+                if *action == ConflictAction::DoNothing
+                    || updatable.is_empty() && columns.is_empty()
+                {
+                    s.push_sql(" do nothing");
+                } else {
+                    let targets = if updatable.is_empty() {
+                        columns.iter().collect()
+                    } else {
+                        updatable
+                    };
+                    s.push_sql(" do update set ");
+                    s.push(Snippet::join(
+                        targets.into_iter().map(|c| {
+                            let mut set = Snippet::ident(c);
+                            set.push_sql(" = excluded.").push_ident(c);
+                            set
+                        }),
+                        ", ",
+                    ));
+                }
+            }
+            s.push_sql(" returning ")
+                .push_ident(ROOT_ALIAS)
+                .push_sql(".*)");
+        }
+        Write::Update {
+            columns,
+            filter,
+            order,
+            limit,
+        } => {
+            s.push_sql("pgrst_body as (select * from json_populate_record(null::")
+                .push(table.clone())
+                .push_sql(", (select j from pgrst_payload))), ");
+            s.push_sql("pgrst_source as (update ")
+                .push(table.clone())
+                .push_sql(" as ")
+                .push_ident(ROOT_ALIAS)
+                .push_sql(" set ");
+            if columns.is_empty() {
+                // Nothing to set: PostgREST answers with no rows affected.
+                s.push_sql("ctid = ")
+                    .push_ident(ROOT_ALIAS)
+                    .push_sql(".ctid from pgrst_body where false");
+            } else {
+                s.push(Snippet::join(
+                    columns.iter().map(|c| {
+                        let mut set = Snippet::ident(c);
+                        set.push_sql(" = pgrst_body.").push_ident(c);
+                        set
+                    }),
+                    ", ",
+                ));
+                s.push_sql(" from pgrst_body")
+                    .push(write_where(&table, filter, order, *limit));
+            }
+            s.push_sql(" returning ")
+                .push_ident(ROOT_ALIAS)
+                .push_sql(".*)");
+        }
+        Write::Delete {
+            filter,
+            order,
+            limit,
+        } => {
+            s.push_sql("pgrst_source as (delete from ")
+                .push(table.clone())
+                .push_sql(" as ")
+                .push_ident(ROOT_ALIAS)
+                .push(write_where(&table, filter, order, *limit))
+                .push_sql(" returning ")
+                .push_ident(ROOT_ALIAS)
+                .push_sql(".*)");
+        }
+    }
+    s
+}
+
+/// ` where …` of an update or delete; with `limit`, the rows are picked by ctid in order.
+fn write_where(
+    table: &Snippet,
+    filter: &[Condition],
+    order: &[OrderExpr],
+    limit: Option<u64>,
+) -> Snippet {
+    let Some(limit) = limit else {
+        if filter.is_empty() {
+            return Snippet::new();
+        }
+        let mut s = Snippet::sql(" where ");
+        s.push(Snippet::join(
+            filter.iter().map(|c| condition(c, ROOT_ALIAS)),
+            " and ",
+        ));
+        return s;
+    };
+    let mut picked = ReadPlan::new(Source::Table {
+        schema: String::new(),
+        name: String::new(),
+    });
+    picked.filter = filter.to_vec();
+    picked.order = order.to_vec();
+    picked.limit = Some(limit);
+    let inner_alias = "pgrst_pick";
+    let mut s = Snippet::sql(" where ");
+    s.push_ident(ROOT_ALIAS)
+        .push_sql(".ctid = any(array(select ")
+        .push_ident(inner_alias)
+        .push_sql(".ctid from ")
+        .push(table.clone())
+        .push_sql(" as ")
+        .push_ident(inner_alias);
+    if !filter.is_empty() {
+        s.push_sql(" where ").push(Snippet::join(
+            filter.iter().map(|c| condition(c, inner_alias)),
+            " and ",
+        ));
+    }
+    if !order.is_empty() {
+        s.push_sql(" order by ")
+            .push(order_terms(order, inner_alias));
+    }
+    s.push_sql(" limit ")
+        .push(Snippet::int(i64::try_from(limit).unwrap_or(i64::MAX)))
+        .push_sql("))");
+    s
+}
+
+/// The `pgrst_source` CTE of a function call.
+pub fn call_cte(plan: &CallPlan) -> Snippet {
+    let mut call = Snippet::qualified(&plan.schema, &plan.function);
+    call.push_sql("(");
+    match &plan.args {
+        CallArgs::Named(args) => {
+            call.push(Snippet::join(
+                args.iter().map(|(name, value)| {
+                    let mut a = Snippet::ident(name);
+                    a.push_sql(" := ");
+                    a.push(match value {
+                        Some(v) => Snippet::param(v.clone()),
+                        None => Snippet::null_param(),
+                    });
+                    a
+                }),
+                ", ",
+            ));
+        }
+        CallArgs::SingleJson(body) => {
+            call.push(Snippet::param(body.clone()));
+        }
+    }
+    call.push_sql(")");
+    let mut s = Snippet::sql("pgrst_source as (select ");
+    if plan.scalar {
+        s.push(call).push_sql(" as pgrst_scalar)");
+    } else {
+        s.push_sql("* from ").push(call).push_sql(" as pgrst_call)");
+    }
     s
 }
 
@@ -540,14 +758,26 @@ mod tests {
         plan.select.push(SelectExpr::Embed { embed: 0 });
         let (sql, _) = read_rows(&plan).render();
         assert!(sql.contains("left join lateral (select json_agg(\"pgrst_t_0_row\") as \"v\" from (select \"pgrst_t_0_t\".* from \"public\".\"roles\" as \"pgrst_t_0_t\" where \"pgrst_t_0_t\".\"film_id\" = \"pgrst_t\".\"id\")"), "{sql}");
-        assert!(sql.contains("coalesce(\"pgrst_t_0\".\"v\", '[]'::json) as \"roles\""), "{sql}");
-        assert!(sql.contains("where \"pgrst_t_0\".\"v\" is not null"), "{sql}");
+        assert!(
+            sql.contains("coalesce(\"pgrst_t_0\".\"v\", '[]'::json) as \"roles\""),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("where \"pgrst_t_0\".\"v\" is not null"),
+            "{sql}"
+        );
     }
 
     #[test]
     fn cast_types_are_canonical_quoted_names_or_refused() {
-        assert_eq!(cast_type("int").map(|s| s.render().0), Some("\"int4\"".into()));
-        assert_eq!(cast_type("text[]").map(|s| s.render().0), Some("\"text\"[]".into()));
+        assert_eq!(
+            cast_type("int").map(|s| s.render().0),
+            Some("\"int4\"".into())
+        );
+        assert_eq!(
+            cast_type("text[]").map(|s| s.render().0),
+            Some("\"text\"[]".into())
+        );
         assert!(cast_type("text); drop table x; --").is_none());
         assert!(cast_type("").is_none());
     }
@@ -559,15 +789,24 @@ mod tests {
             column: ColumnRef {
                 column: "data".into(),
                 json_path: vec![
-                    JsonStep::Key { key: "a'b".into(), as_text: false },
-                    JsonStep::Index { index: -1, as_text: true },
+                    JsonStep::Key {
+                        key: "a'b".into(),
+                        as_text: false,
+                    },
+                    JsonStep::Index {
+                        index: -1,
+                        as_text: true,
+                    },
                 ],
             },
             alias: "x".into(),
             cast: None,
         }];
         let (sql, params) = read_rows(&plan).render();
-        assert!(sql.starts_with("select (\"pgrst_t\".\"data\"->$1::text->>(-1)) as \"x\""), "{sql}");
+        assert!(
+            sql.starts_with("select (\"pgrst_t\".\"data\"->$1::text->>(-1)) as \"x\""),
+            "{sql}"
+        );
         assert_eq!(params[0].0.as_deref(), Some("a'b"));
     }
 }

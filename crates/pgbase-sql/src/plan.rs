@@ -94,7 +94,10 @@ pub enum Condition {
         value: String,
     },
     /// An embedded relation exists (`rel=not.is.null`) or not (`rel=is.null`).
-    EmbedPresent { embed: usize, present: bool },
+    EmbedPresent {
+        embed: usize,
+        present: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +110,10 @@ pub enum Nulls {
 pub enum OrderTarget {
     Column(ColumnRef),
     /// A column of a to-one embed.
-    EmbedColumn { embed: usize, column: String },
+    EmbedColumn {
+        embed: usize,
+        column: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -120,9 +126,15 @@ pub struct OrderExpr {
 /// What a level reads from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Source {
-    Table { schema: String, name: String },
+    Table {
+        schema: String,
+        name: String,
+    },
     /// A set-returning function over the parent row (computed relationship).
-    ComputedOverParent { schema: String, function: String },
+    ComputedOverParent {
+        schema: String,
+        function: String,
+    },
     /// A named CTE of the statement (the rows of a write or of a function call).
     Cte(&'static str),
 }
@@ -186,4 +198,61 @@ impl ReadPlan {
             .iter()
             .any(|s| matches!(s, SelectExpr::Aggregate { .. }))
     }
+}
+
+/// What an insert does when a row conflicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictAction {
+    DoNothing,
+    /// Update the inserted columns from the new row.
+    Merge,
+}
+
+/// A write on one table; its rows are the `pgrst_source` CTE.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// `columns` from every element of the JSON body (an object or an array of objects).
+    Insert {
+        columns: Vec<String>,
+        on_conflict: Option<(Vec<String>, ConflictAction)>,
+    },
+    /// `columns` set from the JSON body object on the rows matching `filter`.
+    Update {
+        columns: Vec<String>,
+        filter: Vec<Condition>,
+        order: Vec<OrderExpr>,
+        limit: Option<u64>,
+    },
+    Delete {
+        filter: Vec<Condition>,
+        order: Vec<OrderExpr>,
+        limit: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePlan {
+    pub schema: String,
+    pub table: String,
+    pub write: Write,
+    /// The request body as JSON text: one bind parameter however many rows it holds.
+    pub body: Option<String>,
+}
+
+/// A function call; its rows are the `pgrst_source` CTE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallPlan {
+    pub schema: String,
+    pub function: String,
+    pub args: CallArgs,
+    /// Scalar results are exposed as the column `pgrst_scalar`.
+    pub scalar: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallArgs {
+    /// `name := $n` for each argument (`None` = SQL NULL).
+    Named(Vec<(String, Option<String>)>),
+    /// The whole JSON body as the single unnamed json/jsonb argument.
+    SingleJson(String),
 }

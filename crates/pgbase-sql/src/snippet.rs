@@ -156,7 +156,10 @@ mod tests {
             .push_sql(" and b = ")
             .push(Snippet::param("x'; drop table t; --"));
         let (sql, params) = s.render();
-        assert_eq!(sql, "select \"public\".\"we\"\"ird\" where a = $1 and b = $2");
+        assert_eq!(
+            sql,
+            "select \"public\".\"we\"\"ird\" where a = $1 and b = $2"
+        );
         assert_eq!(params.len(), 2);
         assert_eq!(params[1].0.as_deref(), Some("x'; drop table t; --"));
     }

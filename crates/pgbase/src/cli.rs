@@ -114,7 +114,10 @@ mod tests {
         let cli = Cli::command();
         for name in ["dev", "serve", "migrate", "keys", "sql"] {
             let sub = cli.find_subcommand(name);
-            assert!(sub.and_then(|s| s.get_about()).is_some(), "{name} has no help");
+            assert!(
+                sub.and_then(|s| s.get_about()).is_some(),
+                "{name} has no help"
+            );
         }
     }
 }

@@ -45,7 +45,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             dev::run(&dir, fresh, settings).await?;
         }
         Command::Serve { settings } => {
-            let settings = Settings::resolve(settings, &config_path(Path::new(".")), explicit_config)?;
+            let settings =
+                Settings::resolve(settings, &config_path(Path::new(".")), explicit_config)?;
             serve(settings).await?;
         }
         Command::Migrate {
@@ -186,15 +187,20 @@ pub fn print_report(report: &pgbase_migrate::MigrateReport) {
 /// Runs `query` with the simple protocol and prints each result set.
 async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> anyhow::Result<()> {
     use tokio_postgres::SimpleQueryMessage;
-    let messages = client.simple_query(query).await.map_err(|e| match e.as_db_error() {
-        Some(db) => anyhow!(
-            "{} (SQLSTATE {}){}",
-            db.message(),
-            db.code().code(),
-            db.hint().map(|h| format!("\nhint: {h}")).unwrap_or_default()
-        ),
-        None => anyhow!(e),
-    })?;
+    let messages = client
+        .simple_query(query)
+        .await
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => anyhow!(
+                "{} (SQLSTATE {}){}",
+                db.message(),
+                db.code().code(),
+                db.hint()
+                    .map(|h| format!("\nhint: {h}"))
+                    .unwrap_or_default()
+            ),
+            None => anyhow!(e),
+        })?;
     let mut header_printed = false;
     for message in messages {
         match message {
@@ -216,8 +222,9 @@ async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> an
                     }
                     println!("{}", serde_json::Value::Object(object));
                 } else {
-                    let values: Vec<&str> =
-                        (0..row.len()).map(|i| row.get(i).unwrap_or("NULL")).collect();
+                    let values: Vec<&str> = (0..row.len())
+                        .map(|i| row.get(i).unwrap_or("NULL"))
+                        .collect();
                     println!("{}", values.join("\t"));
                 }
             }

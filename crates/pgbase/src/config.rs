@@ -55,7 +55,10 @@ pub enum LogFormat {
 const ENV_NAMES: &[(&str, &[&str])] = &[
     ("db_url", &["DATABASE_URL", "PGBASE_DB_URL", "PGRST_DB_URI"]),
     ("db_schemas", &["PGBASE_DB_SCHEMAS", "PGRST_DB_SCHEMAS"]),
-    ("db_anon_role", &["PGBASE_DB_ANON_ROLE", "PGRST_DB_ANON_ROLE"]),
+    (
+        "db_anon_role",
+        &["PGBASE_DB_ANON_ROLE", "PGRST_DB_ANON_ROLE"],
+    ),
     ("db_pool", &["PGBASE_DB_POOL", "PGRST_DB_POOL"]),
     ("db_max_rows", &["PGBASE_DB_MAX_ROWS", "PGRST_DB_MAX_ROWS"]),
     (
@@ -83,7 +86,9 @@ pub enum ConfigError {
         value: String,
         message: String,
     },
-    #[error("jwt_secret must be at least 32 characters (it has {0}); generate one with `openssl rand -hex 32`")]
+    #[error(
+        "jwt_secret must be at least 32 characters (it has {0}); generate one with `openssl rand -hex 32`"
+    )]
     ShortSecret(usize),
 }
 
@@ -135,11 +140,13 @@ impl Settings {
             })?;
             table.insert((*key).to_string(), parsed);
         }
-        table.try_into().map_err(|e: toml::de::Error| ConfigError::Env {
-            name: "environment".into(),
-            value: String::new(),
-            message: e.to_string(),
-        })
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                name: "environment".into(),
+                value: String::new(),
+                message: e.to_string(),
+            })
     }
 
     /// `self` wins over `lower` wherever it is set.
@@ -159,7 +166,11 @@ impl Settings {
     }
 
     /// flags > environment > file.
-    pub fn resolve(flags: Settings, file: &Path, explicit_file: bool) -> Result<Settings, ConfigError> {
+    pub fn resolve(
+        flags: Settings,
+        file: &Path,
+        explicit_file: bool,
+    ) -> Result<Settings, ConfigError> {
         let env = Settings::from_env(|name| std::env::var(name).ok())?;
         let file = Settings::from_file(file, explicit_file)?;
         Ok(flags.or(env).or(file))
@@ -225,11 +236,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unknown_file_keys_are_rejected_with_the_key_named() -> Result<(), Box<dyn std::error::Error>> {
+    fn unknown_file_keys_are_rejected_with_the_key_named() -> Result<(), Box<dyn std::error::Error>>
+    {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("pgbase.toml");
         std::fs::write(&path, "db_schemas = \"api\"\ndb_shemas = \"x\"\n")?;
-        let err = Settings::from_file(&path, true).err().map(|e| e.to_string());
+        let err = Settings::from_file(&path, true)
+            .err()
+            .map(|e| e.to_string());
         let err = err.unwrap_or_default();
         assert!(err.contains("db_shemas"), "{err}");
         Ok(())
@@ -244,7 +258,11 @@ mod tests {
             _ => None,
         })?;
         assert_eq!(env.db_schemas.as_deref(), Some("api,public"));
-        assert_eq!(env.port, Some(4000), "pgbase's own name wins over the alias");
+        assert_eq!(
+            env.port,
+            Some(4000),
+            "pgbase's own name wins over the alias"
+        );
         let file = Settings {
             port: Some(1),
             db_anon_role: Some("web_anon".into()),

@@ -19,7 +19,10 @@ pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, DbError> {
 
 /// A lazily connecting pool: building it never touches the network, so the server comes up
 /// (and `/health` says 503) while the database is unreachable.
-pub fn pool(config: tokio_postgres::Config, size: usize) -> Result<deadpool_postgres::Pool, DbError> {
+pub fn pool(
+    config: tokio_postgres::Config,
+    size: usize,
+) -> Result<deadpool_postgres::Pool, DbError> {
     let manager = deadpool_postgres::Manager::from_config(
         config,
         NoTls,

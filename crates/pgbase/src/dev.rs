@@ -47,7 +47,9 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     // Local state never belongs in the project's repository.
     let _ = std::fs::write(state.join(".gitignore"), "*\n");
     if settings.db_url.is_some() {
-        tracing::warn!("dev runs its own database; the configured db_url is ignored (use `pgbase serve` for an existing one)");
+        tracing::warn!(
+            "dev runs its own database; the configured db_url is ignored (use `pgbase serve` for an existing one)"
+        );
     }
 
     let mut options = pgbase_devdb::ClusterOptions::new(state.join("db"));
@@ -90,14 +92,19 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     println!("  Database URL:     {db_url}");
     println!("  anon key:         {}", api_keys.anon);
     println!("  service_role key: {}", api_keys.service_role);
-    println!("Watching {} for new migrations. Ctrl-C to stop.", migrations.display());
+    println!(
+        "Watching {} for new migrations. Ctrl-C to stop.",
+        migrations.display()
+    );
     println!();
 
     let watcher = tokio::spawn(watch_migrations(migrator, migrations));
     let served = server::serve(listener, server::app(app_state), runtime::shutdown_signal()).await;
     watcher.abort();
     let _ = std::fs::remove_file(running_file(dir));
-    tokio::task::spawn_blocking(move || drop(cluster)).await.ok();
+    tokio::task::spawn_blocking(move || drop(cluster))
+        .await
+        .ok();
     served?;
     Ok(())
 }

@@ -88,8 +88,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_secret_is_created_once_and_keys_carry_their_role() -> Result<(), Box<dyn std::error::Error>>
-    {
+    fn the_secret_is_created_once_and_keys_carry_their_role()
+    -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join(".pgbase/jwt_secret");
         let first = load_or_create_secret(&path)?;

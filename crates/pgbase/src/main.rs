@@ -1,21 +1,12 @@
 //! `pgbase`: the binary. Parses the command line, sets up logging, and runs one command; every
-//! command's work lives in its own module.
-
-mod cli;
-mod commands;
-mod config;
-mod db;
-mod dev;
-mod keys;
-mod metrics;
-mod runtime;
-mod server;
+//! command's work lives in the library's modules.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::config::LogFormat;
+use pgbase::config::LogFormat;
+use pgbase::{cli, commands, config};
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -23,11 +23,22 @@ pub async fn start(config: Config) -> Result<AppState, db::DbError> {
         config.db_schemas.clone(),
         ListenOptions::default(),
     ));
+    let rest = Arc::new(pgbase_rest::handler::RestState {
+        pool: pool.clone(),
+        catalog: catalog.clone(),
+        config: pgbase_rest::request::RequestConfig {
+            schemas: config.db_schemas.clone(),
+            allow_tx_override: true,
+            ..pgbase_rest::request::RequestConfig::default()
+        },
+        max_rows: config.db_max_rows.and_then(|n| u64::try_from(n).ok()),
+    });
     Ok(AppState {
         config: Arc::new(config),
         pool,
         catalog,
         metrics: Arc::new(Metrics::default()),
+        rest,
     })
 }
 

@@ -10,7 +10,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use serde_json::json;
 
 use crate::config::Config;
@@ -23,14 +23,112 @@ pub struct AppState {
     pub pool: deadpool_postgres::Pool,
     pub catalog: Arc<pgbase_catalog::CatalogHandle>,
     pub metrics: Arc<Metrics>,
+    pub rest: Arc<pgbase_rest::handler::RestState>,
 }
+
+/// Request bodies above this size are refused with 413.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn app(state: AppState) -> Router {
     Router::new()
+        .route("/rest/v1", any(rest))
+        .route("/rest/v1/", any(rest))
+        .route("/rest/v1/{*path}", any(rest))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(cors())
         .with_state(state)
+}
+
+/// CORS as PostgREST answers it: any origin, the request's headers echoed, and the headers
+/// clients read (Content-Range above all) exposed.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+    let expose = [
+        "content-encoding",
+        "content-location",
+        "content-range",
+        "content-type",
+        "date",
+        "location",
+        "server",
+        "transfer-encoding",
+        "range-unit",
+        "preference-applied",
+    ]
+    .map(HeaderName::from_static);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+            Method::HEAD,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers(expose)
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(86400))
+}
+
+/// Everything under `/rest/v1`: the PostgREST-compatible API.
+async fn rest(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts
+        .uri
+        .path()
+        .strip_prefix("/rest/v1")
+        .unwrap_or("/")
+        .to_string();
+    let path = if path.is_empty() {
+        "/".to_string()
+    } else {
+        path
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = pgbase_rest::error::ApiError::new(
+                "PGRST102",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("Request body exceeds the limit of {MAX_BODY_BYTES} bytes"),
+            )
+            .with_hint("Send fewer rows per request");
+            return to_response(pgbase_rest::handler::RestResponse::from_error(&error));
+        }
+    };
+    let identity = pgbase_rest::handler::Identity::anonymous(&state.config.db_anon_role);
+    let response = pgbase_rest::handler::handle(
+        &state.rest,
+        &identity,
+        &parts.method,
+        &path,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+    )
+    .await;
+    to_response(response)
+}
+
+fn to_response(rest: pgbase_rest::handler::RestResponse) -> Response {
+    let mut response = Response::new(axum::body::Body::from(rest.body));
+    *response.status_mut() = rest.status;
+    let headers = response.headers_mut();
+    for (name, value) in rest.headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::try_from(name),
+            axum::http::HeaderValue::try_from(value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    response
 }
 
 /// 200 with the schema version when the database answers, 503 otherwise.

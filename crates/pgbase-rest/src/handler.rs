@@ -1,0 +1,796 @@
+//! The REST request handler: parse → plan → execute → shape the response (status,
+//! `Content-Range`, `Location`, `Preference-Applied`, GUC-set headers and status, CSV). It is
+//! framework-free: the binary adapts [`RestResponse`] to its HTTP server.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use pgbase_catalog::{CatalogHandle, ReturnShape, SchemaCache, Volatility};
+use pgbase_sql::Snippet;
+use pgbase_sql::emit::{self, BodyShape, StatementOptions};
+use pgbase_sql::plan::{CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, Write, WritePlan};
+use serde_json::Value;
+
+use crate::ast::{Operation, QuantOperator, SelectItem};
+use crate::error::ApiError;
+use crate::execute::{self, RequestSettings, TxEnd};
+use crate::media::MediaType;
+use crate::payload::{Payload, parse_payload};
+use crate::plan::{self, PlanContext};
+use crate::preferences::{PreferCount, PreferHandling, PreferResolution, PreferReturn, PreferTx};
+use crate::range::{RowRange, content_range};
+use crate::request::{Action, ApiRequest, InvokeMethod, Mutation, RequestConfig, parse_request};
+
+/// Shared state of the REST API.
+pub struct RestState {
+    pub pool: deadpool_postgres::Pool,
+    pub catalog: Arc<CatalogHandle>,
+    pub config: RequestConfig,
+    /// `db-max-rows`.
+    pub max_rows: Option<u64>,
+}
+
+/// Who the request runs as (from the auth layer; anonymous → the anon role).
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub role: String,
+    pub claims: Value,
+    pub anonymous: bool,
+}
+
+impl Identity {
+    pub fn anonymous(role: &str) -> Identity {
+        Identity {
+            role: role.to_string(),
+            claims: serde_json::json!({ "role": role }),
+            anonymous: true,
+        }
+    }
+}
+
+/// A finished response.
+#[derive(Debug)]
+pub struct RestResponse {
+    pub status: StatusCode,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl RestResponse {
+    pub fn from_error(error: &ApiError) -> RestResponse {
+        let mut headers = vec![(
+            "content-type".to_string(),
+            "application/json; charset=utf-8".to_string(),
+        )];
+        headers.extend(error.headers.iter().cloned());
+        RestResponse {
+            status: error.status,
+            headers,
+            body: Bytes::from(error.body().to_string()),
+        }
+    }
+}
+
+/// Handles one request addressed to `/rest/v1{path}`.
+pub async fn handle(
+    state: &RestState,
+    identity: &Identity,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> RestResponse {
+    match handle_inner(state, identity, method, path, query, headers, body).await {
+        Ok(response) => response,
+        Err(error) => RestResponse::from_error(&error),
+    }
+}
+
+struct Prepared {
+    statement: Snippet,
+    read_only: bool,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Read { head: bool },
+    Create { representation: bool },
+    Modify { representation: bool },
+    Call { void: bool, head: bool },
+}
+
+async fn handle_inner(
+    state: &RestState,
+    identity: &Identity,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<RestResponse, ApiError> {
+    let request = parse_request(&state.config, method, path, query, headers)?;
+    let cache = state.catalog.current();
+    if state.catalog.version() <= 1 {
+        return Err(ApiError::new(
+            "PGRST002",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Could not query the database for the schema cache. Retrying.",
+        )
+        .with_header("Retry-After", "1"));
+    }
+    let ctx = PlanContext {
+        cache: &cache,
+        schema: &request.schema,
+        max_rows: state.max_rows,
+    };
+    if request.action.is_info() {
+        return Ok(options_response(&ctx, &request));
+    }
+    if let Action::SchemaRead { headers_only } = request.action {
+        return Ok(crate::openapi::response(
+            &cache,
+            &request.schema,
+            headers_only,
+        ));
+    }
+    let prepared = prepare(&ctx, &request, body)?;
+
+    let settings = RequestSettings {
+        search_path: format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema)),
+        role: identity.role.clone(),
+        claims: identity.claims.to_string(),
+        method: request.method.to_string(),
+        path: request.path.clone(),
+        headers: pairs_json(&request.headers),
+        cookies: pairs_json(&request.cookies),
+        timezone: request.preferences.timezone.clone(),
+        anonymous: identity.anonymous,
+    };
+    let end = match request.preferences.transaction {
+        Some(PreferTx::Rollback) => TxEnd::Rollback,
+        _ => TxEnd::Commit,
+    };
+    let singular = request.media_type.is_singular();
+    let max_affected = (request.preferences.handling == Some(PreferHandling::Strict))
+        .then(|| request.preferences.effective_max_affected())
+        .flatten();
+    let mut client = state.pool.get().await.map_err(|e| {
+        ApiError::new(
+            "PGRST000",
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Database connection error. Retrying the connection.",
+        )
+        .with_details(e.to_string())
+        .with_header("Retry-After", "1")
+    })?;
+    let is_write = !matches!(prepared.kind, Kind::Read { .. });
+    let output = execute::run(
+        &mut client,
+        &settings,
+        &prepared.statement,
+        prepared.read_only,
+        end,
+        |out| {
+            let rows = u64::try_from(out.page_total).unwrap_or(0);
+            if singular && rows != 1 && !matches!(prepared.kind, Kind::Call { void: true, .. }) {
+                return Err(ApiError::singularity(rows));
+            }
+            if is_write
+                && let Some(limit) = max_affected
+                && out.page_total > limit
+            {
+                return Err(ApiError::max_affected_violation(rows));
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    respond(&request, &prepared, output)
+}
+
+fn pairs_json(pairs: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, Value> = pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Value::Object(map).to_string()
+}
+
+fn select_or_star(select: &[SelectItem]) -> Vec<SelectItem> {
+    if select.is_empty() {
+        vec![SelectItem::star()]
+    } else {
+        select.to_vec()
+    }
+}
+
+fn body_shape(request: &ApiRequest) -> BodyShape {
+    if request.media_type.is_singular() {
+        BodyShape::Object
+    } else {
+        BodyShape::Array
+    }
+}
+
+fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<Prepared, ApiError> {
+    match &request.action {
+        Action::RelationRead {
+            relation,
+            headers_only,
+        } => {
+            let table = plan::find_table(ctx, relation)?;
+            let range = request.top_level_range.cap(ctx.max_rows);
+            let root = plan::read_plan(
+                ctx,
+                table,
+                Source::Table {
+                    schema: table.schema.clone(),
+                    name: table.name.clone(),
+                },
+                &select_or_star(&request.query.select),
+                &request.query,
+                &[],
+                range,
+            )?;
+            let count = request
+                .preferences
+                .count
+                .is_some_and(|c| {
+                    matches!(
+                        c,
+                        PreferCount::Exact | PreferCount::Planned | PreferCount::Estimated
+                    )
+                })
+                .then(|| emit::read_count(&root));
+            let statement = emit::statement(
+                Snippet::new(),
+                emit::read_rows(&root),
+                body_shape(request),
+                StatementOptions {
+                    count,
+                    location_columns: Vec::new(),
+                },
+            );
+            Ok(Prepared {
+                statement,
+                read_only: true,
+                kind: Kind::Read {
+                    head: *headers_only,
+                },
+            })
+        }
+        Action::RelationMut { relation, mutation } => {
+            let table = plan::find_table(ctx, relation)?;
+            let parsed = parse_payload(
+                body,
+                &request.content_type,
+                &request.action,
+                request.query.columns.as_deref(),
+            )?;
+            let body_text = match &parsed.payload {
+                Some(Payload::Json { raw, .. } | Payload::RawJson { raw }) => {
+                    Some(String::from_utf8_lossy(raw).into_owned())
+                }
+                Some(Payload::UrlEncoded { pairs, .. }) => {
+                    let map: serde_json::Map<String, Value> = pairs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
+                    Some(Value::Object(map).to_string())
+                }
+                _ => None,
+            };
+            let columns = plan::check_payload_columns(table, &parsed.columns)?;
+            let representation =
+                request.preferences.representation == Some(PreferReturn::Representation);
+            let headers_only =
+                request.preferences.representation == Some(PreferReturn::HeadersOnly);
+            let write = match mutation {
+                Mutation::Create => {
+                    let on_conflict = request.preferences.resolution.map(|r| {
+                        let keys = request
+                            .query
+                            .on_conflict
+                            .clone()
+                            .unwrap_or_else(|| table.primary_key.clone());
+                        let action = match r {
+                            PreferResolution::MergeDuplicates => ConflictAction::Merge,
+                            PreferResolution::IgnoreDuplicates => ConflictAction::DoNothing,
+                        };
+                        (keys, action)
+                    });
+                    plan::insert_plan(
+                        table,
+                        columns,
+                        body_text.unwrap_or_else(|| "[]".into()),
+                        on_conflict,
+                    )
+                }
+                Mutation::SingleUpsert => {
+                    check_put_filters(table, request, body_text.as_deref())?;
+                    plan::insert_plan(
+                        table,
+                        columns,
+                        body_text.unwrap_or_else(|| "{}".into()),
+                        Some((table.primary_key.clone(), ConflictAction::Merge)),
+                    )
+                }
+                Mutation::Update => WritePlan {
+                    schema: table.schema.clone(),
+                    table: table.name.clone(),
+                    write: Write::Update {
+                        columns,
+                        filter: plan::root_conditions(table, &request.query)?,
+                        order: plan::root_order(table, &request.query)?,
+                        limit: request.top_level_range.limit,
+                    },
+                    body: body_text,
+                },
+                Mutation::Delete => WritePlan {
+                    schema: table.schema.clone(),
+                    table: table.name.clone(),
+                    write: Write::Delete {
+                        filter: plan::root_conditions(table, &request.query)?,
+                        order: plan::root_order(table, &request.query)?,
+                        limit: request.top_level_range.limit,
+                    },
+                    body: None,
+                },
+            };
+            let returning = plan::read_plan(
+                ctx,
+                table,
+                Source::Cte("pgrst_source"),
+                &select_or_star(&request.query.select),
+                &request.query,
+                &[],
+                RowRange::default(),
+            )?;
+            let location_columns = if *mutation == Mutation::Create && headers_only {
+                table.primary_key.clone()
+            } else {
+                Vec::new()
+            };
+            let statement = emit::statement(
+                emit::write_ctes(&write),
+                emit::read_rows(&returning),
+                if representation {
+                    body_shape(request)
+                } else {
+                    BodyShape::None
+                },
+                StatementOptions {
+                    count: None,
+                    location_columns,
+                },
+            );
+            let kind = if *mutation == Mutation::Create {
+                Kind::Create { representation }
+            } else {
+                Kind::Modify { representation }
+            };
+            Ok(Prepared {
+                statement,
+                read_only: false,
+                kind,
+            })
+        }
+        Action::Routine { function, invoke } => prepare_call(ctx, request, function, *invoke, body),
+        _ => Err(ApiError::not_implemented("this request is not supported")),
+    }
+}
+
+/// PUT needs `eq` filters on exactly the primary key, matching the body (PGRST105/115).
+fn check_put_filters(
+    table: &pgbase_catalog::Table,
+    request: &ApiRequest,
+    body: Option<&str>,
+) -> Result<(), ApiError> {
+    let mut filtered = BTreeSet::new();
+    let mut values = Vec::new();
+    for f in &request.query.filters {
+        let is_eq = matches!(
+            &f.filter.expr.operation,
+            Operation::Quant {
+                op: QuantOperator::Equal,
+                quantifier: None,
+                ..
+            }
+        );
+        if !f.path.is_empty() || !is_eq || f.filter.expr.negated {
+            return Err(ApiError::invalid_put_filters());
+        }
+        filtered.insert(f.filter.field.name.clone());
+        if let Operation::Quant { value, .. } = &f.filter.expr.operation {
+            values.push((f.filter.field.name.clone(), value.clone()));
+        }
+    }
+    let pk: BTreeSet<String> = table.primary_key.iter().cloned().collect();
+    if pk.is_empty() || filtered != pk || !request.query.logic.is_empty() {
+        return Err(ApiError::invalid_put_filters());
+    }
+    let body: Value = body
+        .and_then(|b| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    for (column, value) in values {
+        let matches = match body.get(&column) {
+            Some(Value::String(s)) => *s == value,
+            Some(Value::Null) | None => false,
+            Some(other) => *other == Value::String(value.clone()) || other.to_string().eq(&value),
+        };
+        if !matches {
+            return Err(ApiError::put_matching_pk());
+        }
+    }
+    Ok(())
+}
+
+fn prepare_call(
+    ctx: &PlanContext<'_>,
+    request: &ApiRequest,
+    name: &str,
+    invoke: InvokeMethod,
+    body: Bytes,
+) -> Result<Prepared, ApiError> {
+    let (args, raw_body, head): (Vec<(String, Value)>, Option<String>, bool) = match invoke {
+        InvokeMethod::Read { headers_only } => (
+            request
+                .query
+                .rpc_args
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+            None,
+            headers_only,
+        ),
+        InvokeMethod::Post => {
+            let parsed = parse_payload(
+                body.clone(),
+                &request.content_type,
+                &request.action,
+                request.query.columns.as_deref(),
+            )?;
+            let raw = String::from_utf8_lossy(&body).into_owned();
+            let args = match parsed.payload {
+                Some(Payload::UrlEncoded { pairs, .. }) => pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+                _ => match serde_json::from_str::<Value>(&raw) {
+                    Ok(Value::Object(map)) => map.into_iter().collect(),
+                    _ => Vec::new(),
+                },
+            };
+            (args, (!raw.trim().is_empty()).then_some(raw), false)
+        }
+    };
+    let names: BTreeSet<String> = args.iter().map(|(k, _)| k.clone()).collect();
+    let function = plan::find_function(ctx, name, &names, raw_body.is_some())?;
+    let read = matches!(invoke, InvokeMethod::Read { .. });
+    if read && function.volatility == Volatility::Volatile {
+        return Err(ApiError::new(
+            "PGRST101",
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!(
+                "Cannot call the volatile function {}.{} with GET or HEAD",
+                function.schema, function.name
+            ),
+        )
+        .with_hint("Call it with POST, or declare it STABLE or IMMUTABLE if it does not write"));
+    }
+    let inputs: Vec<_> = function.input_args().collect();
+    let single_json = inputs.len() == 1
+        && inputs.first().is_some_and(|a| {
+            a.name.as_deref().unwrap_or("").is_empty()
+                && (a.type_name == "json" || a.type_name == "jsonb")
+        });
+    let call_args = if single_json {
+        CallArgs::SingleJson(raw_body.unwrap_or_else(|| "{}".into()))
+    } else {
+        CallArgs::Named(
+            args.iter()
+                .map(|(k, v)| {
+                    let type_name = inputs
+                        .iter()
+                        .find(|a| a.name.as_deref() == Some(k.as_str()))
+                        .map_or("", |a| a.type_name.as_str());
+                    (k.clone(), plan::json_arg_text(v, type_name))
+                })
+                .collect(),
+        )
+    };
+    let call = plan::call_plan(function, call_args);
+    let shape = function.return_shape();
+    let void = shape == ReturnShape::Void;
+    let (rows, body_shape) = match &shape {
+        ReturnShape::Relation(qname) => {
+            let table = ctx.cache.table(&qname.schema, &qname.name).ok_or_else(|| {
+                ApiError::not_implemented("the function's return table is not exposed")
+            })?;
+            let range = if function.returns_set {
+                request.top_level_range.cap(ctx.max_rows)
+            } else {
+                RowRange::default()
+            };
+            let plan = plan::read_plan(
+                ctx,
+                table,
+                Source::Cte("pgrst_source"),
+                &select_or_star(&request.query.select),
+                &request.query,
+                &[],
+                range,
+            )?;
+            let shape = if function.returns_set && !request.media_type.is_singular() {
+                BodyShape::Array
+            } else {
+                BodyShape::Object
+            };
+            (emit::read_rows(&plan), shape)
+        }
+        ReturnShape::Composite | ReturnShape::Record => {
+            let mut plan = ReadPlan::new(Source::Cte("pgrst_source"));
+            plan.select.push(SelectExpr::Star);
+            let range = request.top_level_range.cap(ctx.max_rows);
+            plan.limit = range.limit;
+            plan.offset = range.offset;
+            let shape = if function.returns_set && !request.media_type.is_singular() {
+                BodyShape::Array
+            } else {
+                BodyShape::Object
+            };
+            (emit::read_rows(&plan), shape)
+        }
+        _ => {
+            let mut plan = ReadPlan::new(Source::Cte("pgrst_source"));
+            plan.select.push(SelectExpr::Star);
+            let shape = if function.returns_set {
+                BodyShape::ScalarArray
+            } else {
+                BodyShape::Scalar
+            };
+            (emit::read_rows(&plan), shape)
+        }
+    };
+    let statement = emit::statement(
+        emit::call_cte(&call),
+        rows,
+        if void { BodyShape::None } else { body_shape },
+        StatementOptions {
+            count: request
+                .preferences
+                .should_count()
+                .then(|| Snippet::sql("select 1 from pgrst_source")),
+            location_columns: Vec::new(),
+        },
+    );
+    Ok(Prepared {
+        statement,
+        read_only: read || function.volatility != Volatility::Volatile,
+        kind: Kind::Call { void, head },
+    })
+}
+
+fn content_type(media: &MediaType) -> String {
+    match media {
+        MediaType::Any => "application/json; charset=utf-8".to_string(),
+        other => other.content_type(),
+    }
+}
+
+fn respond(
+    request: &ApiRequest,
+    prepared: &Prepared,
+    output: execute::Output,
+) -> Result<RestResponse, ApiError> {
+    let rows = u64::try_from(output.page_total).unwrap_or(0);
+    let total = output.total.and_then(|t| u64::try_from(t).ok());
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut body = output.body.unwrap_or_default();
+    let (mut status, send_body) = match prepared.kind {
+        Kind::Read { head } => {
+            let offset = request.top_level_range.offset;
+            if let Some(total) = total
+                && offset > 0
+                && offset >= total
+                && rows == 0
+            {
+                return Err(ApiError::invalid_range(
+                    crate::error::RangeError::OutOfBounds {
+                        lower: offset,
+                        total,
+                    },
+                ));
+            }
+            headers.push(("content-range".into(), content_range(offset, rows, total)));
+            let partial = total.is_some_and(|t| rows < t && rows > 0);
+            (
+                if partial {
+                    StatusCode::PARTIAL_CONTENT
+                } else {
+                    StatusCode::OK
+                },
+                !head,
+            )
+        }
+        Kind::Create { representation } => {
+            headers.push(("content-range".into(), content_range(0, 0, None)));
+            if let Some(location) = output.location.filter(|l| !l.is_empty()) {
+                headers.push((
+                    "location".into(),
+                    format!("/{}?{}", relation_name(request), location),
+                ));
+            }
+            (StatusCode::CREATED, representation)
+        }
+        Kind::Modify { representation } => {
+            headers.push((
+                "content-range".into(),
+                if rows == 0 {
+                    "*/*".to_string()
+                } else {
+                    format!("0-{}/*", rows - 1)
+                },
+            ));
+            if representation {
+                (StatusCode::OK, true)
+            } else {
+                (StatusCode::NO_CONTENT, false)
+            }
+        }
+        Kind::Call { void, head } => {
+            if void {
+                (StatusCode::NO_CONTENT, false)
+            } else {
+                headers.push((
+                    "content-range".into(),
+                    content_range(request.top_level_range.offset, rows, total),
+                ));
+                (StatusCode::OK, !head)
+            }
+        }
+    };
+    if let Some(applied) = request.preferences.applied_header() {
+        headers.push(("preference-applied".into(), applied));
+    }
+    if let Some(raw) = output.response_headers {
+        let parsed: Result<Vec<serde_json::Map<String, Value>>, _> = serde_json::from_str(&raw);
+        let Ok(list) = parsed else {
+            return Err(ApiError::new(
+                "PGRST111",
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "response.headers guc must be a JSON array composed of objects with a single key and a string value",
+            ));
+        };
+        for object in list {
+            for (name, value) in object {
+                let value = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_string);
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                headers.push((name.to_ascii_lowercase(), value));
+            }
+        }
+    }
+    if let Some(raw) = output.response_status {
+        status = raw
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .ok_or_else(|| {
+                ApiError::new(
+                    "PGRST112",
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "response.status guc must be a valid status code",
+                )
+            })?;
+    }
+    if send_body {
+        let media = &request.media_type;
+        if *media == MediaType::Csv {
+            body = json_to_csv(&body);
+        }
+        if !headers.iter().any(|(n, _)| n == "content-type") {
+            headers.push(("content-type".into(), content_type(media)));
+        }
+    } else {
+        body.clear();
+    }
+    Ok(RestResponse {
+        status,
+        headers,
+        body: Bytes::from(body),
+    })
+}
+
+fn relation_name(request: &ApiRequest) -> &str {
+    match &request.action {
+        Action::RelationMut { relation, .. } | Action::RelationRead { relation, .. } => relation,
+        _ => "",
+    }
+}
+
+/// A JSON array of objects as CSV (header from the first object's keys, RFC 4180 quoting).
+fn json_to_csv(json: &str) -> String {
+    let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(json).unwrap_or_default();
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    let columns: Vec<&String> = first.keys().collect();
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
+    let mut out = columns
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    for row in &rows {
+        out.push('\n');
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|c| match row.get(*c) {
+                None | Some(Value::Null) => String::new(),
+                Some(Value::String(s)) => quote(s),
+                Some(other) => quote(&other.to_string()),
+            })
+            .collect();
+        out.push_str(&cells.join(","));
+    }
+    out
+}
+
+fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> RestResponse {
+    let allow = match &request.action {
+        Action::RelationInfo { relation } => match ctx.cache.table(ctx.schema, relation) {
+            Some(table) => {
+                let mut methods = vec!["OPTIONS", "GET", "HEAD"];
+                if table.insertable {
+                    methods.push("POST");
+                    if !table.primary_key.is_empty() {
+                        methods.push("PUT");
+                    }
+                }
+                if table.updatable {
+                    methods.push("PATCH");
+                }
+                if table.deletable {
+                    methods.push("DELETE");
+                }
+                methods.join(",")
+            }
+            None => "OPTIONS,GET,HEAD".to_string(),
+        },
+        Action::RoutineInfo { function } => {
+            let volatile = ctx
+                .cache
+                .function_overloads(ctx.schema, function)
+                .iter()
+                .any(|f| f.volatility == Volatility::Volatile);
+            if volatile {
+                "OPTIONS,POST"
+            } else {
+                "OPTIONS,GET,HEAD,POST"
+            }
+            .to_string()
+        }
+        _ => "OPTIONS,GET,HEAD".to_string(),
+    };
+    RestResponse {
+        status: StatusCode::OK,
+        headers: vec![("allow".into(), allow)],
+        body: Bytes::new(),
+    }
+}
+
+/// Keeps the schema cache type in the public signature of callers that build a state.
+pub type Cache = SchemaCache;

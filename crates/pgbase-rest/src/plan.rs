@@ -1,0 +1,870 @@
+//! The planner: a parsed [`ApiRequest`] resolved against the schema cache into the shared plan
+//! tree of `pgbase-sql` — tables and columns checked (with "Perhaps you meant" hints),
+//! relationships found for embeds (PGRST200/201), filters, order and ranges placed on the right
+//! level, writes and function calls shaped. No I/O.
+
+use std::collections::BTreeSet;
+
+use http::StatusCode;
+use pgbase_catalog::{Cardinality, Function, Link, Relationship, ReturnShape, SchemaCache, Table};
+use pgbase_sql::plan::Aggregate;
+use pgbase_sql::plan::{
+    CallArgs, CallPlan, ColumnRef, Condition, ConflictAction, Embed, Join, JsonStep, Nulls,
+    Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, SelectExpr, Source, Write,
+    WritePlan,
+};
+
+use crate::ast::{
+    AggregateFunction, EmbedSelect, Field, Filter, JoinType, JsonOperand, JsonOperation,
+    LogicOperator, LogicTree, OpExpr, Operation, OrderDirection, OrderNulls, OrderTarget,
+    OrderTerm, Quantifier, SelectItem,
+};
+use crate::error::ApiError;
+use crate::fuzzy::closest;
+use crate::query::QueryParams;
+use crate::range::RowRange;
+
+/// Everything the planner needs besides the request.
+pub struct PlanContext<'a> {
+    pub cache: &'a SchemaCache,
+    pub schema: &'a str,
+    pub max_rows: Option<u64>,
+}
+
+/// `Could not find the table 's.t' in the schema cache` (PGRST205, 404).
+pub fn find_table<'a>(ctx: &PlanContext<'a>, name: &str) -> Result<&'a Table, ApiError> {
+    if let Some(table) = ctx.cache.table(ctx.schema, name) {
+        return Ok(table);
+    }
+    let mut error = ApiError::new(
+        "PGRST205",
+        StatusCode::NOT_FOUND,
+        format!(
+            "Could not find the table '{}.{}' in the schema cache",
+            ctx.schema, name
+        ),
+    );
+    let names: Vec<&str> = ctx
+        .cache
+        .tables_in(ctx.schema)
+        .map(|t| t.name.as_str())
+        .collect();
+    if let Some(near) = closest(name, names) {
+        error = error.with_hint(format!(
+            "Perhaps you meant the table '{}.{}'",
+            ctx.schema, near
+        ));
+    }
+    Err(error)
+}
+
+fn unknown_column(table: &Table, column: &str) -> ApiError {
+    let mut error = ApiError::new(
+        "42703",
+        StatusCode::BAD_REQUEST,
+        format!("column {}.{} does not exist", table.name, column),
+    );
+    if let Some(near) = closest(column, table.columns.iter().map(|c| c.name.as_str())) {
+        error = error.with_hint(format!(
+            "Perhaps you meant to reference the column \"{}.{}\".",
+            table.name, near
+        ));
+    }
+    error
+}
+
+/// PGRST204: a payload or `columns=` key that is not a column.
+fn unknown_payload_column(table: &Table, column: &str) -> ApiError {
+    let mut error = ApiError::new(
+        "PGRST204",
+        StatusCode::BAD_REQUEST,
+        format!(
+            "Could not find the '{}' column of '{}' in the schema cache",
+            column, table.name
+        ),
+    );
+    if let Some(near) = closest(column, table.columns.iter().map(|c| c.name.as_str())) {
+        error = error.with_hint(format!("Perhaps you meant the '{near}' column"));
+    }
+    error
+}
+
+fn check_column(table: &Table, column: &str) -> Result<(), ApiError> {
+    if table.column(column).is_some() {
+        Ok(())
+    } else {
+        Err(unknown_column(table, column))
+    }
+}
+
+fn column_ref(field: &Field) -> ColumnRef {
+    ColumnRef {
+        column: field.name.clone(),
+        json_path: field
+            .json_path
+            .iter()
+            .map(|op| {
+                let (operand, as_text) = match op {
+                    JsonOperation::Arrow(o) => (o, false),
+                    JsonOperation::DoubleArrow(o) => (o, true),
+                };
+                match operand {
+                    JsonOperand::Key(key) => JsonStep::Key {
+                        key: key.clone(),
+                        as_text,
+                    },
+                    JsonOperand::Index(index) => JsonStep::Index {
+                        index: *index,
+                        as_text,
+                    },
+                }
+            })
+            .collect(),
+    }
+}
+
+fn invalid_cast(cast: &str) -> ApiError {
+    ApiError::new(
+        "PGRST100",
+        StatusCode::BAD_REQUEST,
+        format!("failed to parse select parameter: unknown cast type \"{cast}\""),
+    )
+    .with_hint("Cast to a plain type name such as text, int, numeric, json or date")
+}
+
+fn validated_cast(cast: &Option<String>) -> Result<Option<String>, ApiError> {
+    match cast {
+        Some(c) if pgbase_sql::emit::cast_type(c).is_none() => Err(invalid_cast(c)),
+        other => Ok(other.clone()),
+    }
+}
+
+/// The name an embed is addressed by in filters/order paths: its alias, else the relation.
+fn embed_key(embed: &EmbedSelect) -> &str {
+    embed.alias.as_deref().unwrap_or(&embed.relation)
+}
+
+/// Builds the read plan of `table` for `select` at `path`, with the query's filters, order and
+/// ranges for that path.
+pub fn read_plan(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    source: Source,
+    select: &[SelectItem],
+    query: &QueryParams,
+    path: &[String],
+    range: RowRange,
+) -> Result<ReadPlan, ApiError> {
+    let mut plan = ReadPlan::new(source);
+    let mut embed_keys: Vec<String> = Vec::new();
+    for item in select {
+        match item {
+            SelectItem::Field(field) => {
+                if field.is_star() {
+                    plan.select.push(SelectExpr::Star);
+                    continue;
+                }
+                if let Some(function) = field.aggregate {
+                    let column = if field.field.name == "*" {
+                        None
+                    } else {
+                        check_column(table, &field.field.name)?;
+                        Some(column_ref(&field.field))
+                    };
+                    let function = match function {
+                        AggregateFunction::Count => Aggregate::Count,
+                        AggregateFunction::Sum => Aggregate::Sum,
+                        AggregateFunction::Avg => Aggregate::Avg,
+                        AggregateFunction::Max => Aggregate::Max,
+                        AggregateFunction::Min => Aggregate::Min,
+                    };
+                    let default_alias = match function {
+                        Aggregate::Count => "count",
+                        Aggregate::Sum => "sum",
+                        Aggregate::Avg => "avg",
+                        Aggregate::Max => "max",
+                        Aggregate::Min => "min",
+                    };
+                    if let Some(cast) = &field.cast
+                        && column.is_some()
+                    {
+                        validated_cast(&Some(cast.clone()))?;
+                    }
+                    plan.select.push(SelectExpr::Aggregate {
+                        function,
+                        column: column.map(|mut c| {
+                            // A cast on the column applies before aggregating: keep it simple
+                            // and aggregate the column itself.
+                            c.json_path.shrink_to_fit();
+                            c
+                        }),
+                        alias: field
+                            .alias
+                            .clone()
+                            .unwrap_or_else(|| default_alias.to_string()),
+                        cast: validated_cast(&field.aggregate_cast)?,
+                    });
+                    continue;
+                }
+                check_column(table, &field.field.name)?;
+                plan.select.push(SelectExpr::Column {
+                    column: column_ref(&field.field),
+                    alias: field
+                        .alias
+                        .clone()
+                        .unwrap_or_else(|| field.field.output_name()),
+                    cast: validated_cast(&field.cast)?,
+                });
+            }
+            SelectItem::Relation(embed) | SelectItem::Spread(embed) => {
+                let spread = matches!(item, SelectItem::Spread(_));
+                let relationship = find_relationship(ctx, table, embed)?;
+                let target = ctx
+                    .cache
+                    .table(&relationship.target.schema, &relationship.target.name)
+                    .ok_or_else(|| no_relationship(ctx, table, &embed.relation))?;
+                let mut child_path = path.to_vec();
+                child_path.push(embed_key(embed).to_string());
+                let child_range = query
+                    .ranges
+                    .get(&child_path)
+                    .copied()
+                    .unwrap_or_default()
+                    .cap(ctx.max_rows);
+                let (source, join) = join_of(relationship, target);
+                let children = if embed.children.is_empty() && !spread {
+                    Vec::new()
+                } else {
+                    embed.children.clone()
+                };
+                let child = read_plan(
+                    ctx,
+                    target,
+                    source,
+                    &children,
+                    query,
+                    &child_path,
+                    child_range,
+                )?;
+                let to_one = relationship.is_to_one();
+                if spread && !to_one {
+                    return Err(ApiError::new(
+                        "PGRST119",
+                        StatusCode::BAD_REQUEST,
+                        format!("A spread operation on '{}' is not possible", embed.relation),
+                    )
+                    .with_details(
+                        "'".to_string()
+                            + &table.name
+                            + "' and '"
+                            + &embed.relation
+                            + "' do not form a many-to-one or one-to-one relationship",
+                    )
+                    .with_hint("Spread only to-one relationships"));
+                }
+                let index = plan.embeds.len();
+                let spread_columns = if spread {
+                    spread_columns(target, &child)
+                } else {
+                    Vec::new()
+                };
+                plan.embeds.push(Embed {
+                    name: embed
+                        .alias
+                        .clone()
+                        .unwrap_or_else(|| embed.relation.clone()),
+                    plan: child,
+                    join,
+                    to_one,
+                    inner: embed.join_type == Some(JoinType::Inner),
+                });
+                embed_keys.push(embed_key(embed).to_string());
+                if spread {
+                    plan.select.push(SelectExpr::Spread {
+                        embed: index,
+                        columns: spread_columns,
+                    });
+                } else if !embed.children.is_empty() {
+                    plan.select.push(SelectExpr::Embed { embed: index });
+                }
+            }
+        }
+    }
+    if select.is_empty() && path.is_empty() {
+        plan.select.push(SelectExpr::Star);
+    }
+
+    for filter in query.filters.iter().filter(|f| f.path == path) {
+        plan.filter
+            .push(filter_condition(table, &plan, &embed_keys, &filter.filter)?);
+    }
+    for logic in query.logic.iter().filter(|l| l.path == path) {
+        plan.filter
+            .push(logic_condition(table, &plan, &embed_keys, &logic.tree)?);
+    }
+    for order in query.order.iter().filter(|o| o.path == path) {
+        for term in &order.terms {
+            plan.order
+                .push(order_expr(table, &plan, &embed_keys, term)?);
+        }
+    }
+    // Filters and order on embeds that are not selected.
+    let known_child_paths: BTreeSet<Vec<String>> = embed_keys
+        .iter()
+        .map(|k| {
+            let mut p = path.to_vec();
+            p.push(k.clone());
+            p
+        })
+        .collect();
+    let orphan = query
+        .filters
+        .iter()
+        .map(|f| &f.path)
+        .chain(query.logic.iter().map(|l| &l.path))
+        .chain(query.order.iter().map(|o| &o.path))
+        .find(|p| {
+            p.len() == path.len() + 1 && p.starts_with(path) && !known_child_paths.contains(*p)
+        });
+    if let Some(p) = orphan {
+        return Err(ApiError::not_embedded(p.last().map_or("", String::as_str)));
+    }
+    plan.limit = range.limit;
+    plan.offset = range.offset;
+    Ok(plan)
+}
+
+fn spread_columns(target: &Table, child: &ReadPlan) -> Vec<String> {
+    let mut out = Vec::new();
+    for expr in &child.select {
+        match expr {
+            SelectExpr::Star => out.extend(target.columns.iter().map(|c| c.name.clone())),
+            SelectExpr::Column { alias, .. } | SelectExpr::Aggregate { alias, .. } => {
+                out.push(alias.clone())
+            }
+            SelectExpr::Embed { embed } => {
+                if let Some(e) = child.embeds.get(*embed) {
+                    out.push(e.name.clone());
+                }
+            }
+            SelectExpr::Spread { columns, .. } => out.extend(columns.iter().cloned()),
+        }
+    }
+    out
+}
+
+fn join_of(relationship: &Relationship, target: &Table) -> (Source, Join) {
+    let table_source = Source::Table {
+        schema: target.schema.clone(),
+        name: target.name.clone(),
+    };
+    match &relationship.link {
+        Link::ForeignKey { columns, .. } => (table_source, Join::Columns(columns.clone())),
+        Link::Junction(junction) => (
+            table_source,
+            Join::Junction {
+                schema: junction.table.schema.clone(),
+                table: junction.table.name.clone(),
+                parent: junction.source_columns.clone(),
+                child: junction.target_columns.clone(),
+            },
+        ),
+        Link::Computed { function, .. } => (
+            Source::ComputedOverParent {
+                schema: function.schema.clone(),
+                function: function.name.clone(),
+            },
+            Join::Computed,
+        ),
+    }
+}
+
+fn no_relationship(ctx: &PlanContext<'_>, table: &Table, target: &str) -> ApiError {
+    let mut error = ApiError::new(
+        "PGRST200",
+        StatusCode::BAD_REQUEST,
+        format!(
+            "Could not find a relationship between '{}' and '{}' in the schema cache",
+            table.name, target
+        ),
+    )
+    .with_details(format!(
+        "Searched for a foreign key relationship between '{}' and '{}' in the schema '{}', but no matches were found.",
+        table.name, target, ctx.schema
+    ));
+    let names: Vec<&str> = ctx
+        .cache
+        .relationships_from(&table.schema, &table.name)
+        .iter()
+        .map(|r| r.target.name.as_str())
+        .collect();
+    if let Some(near) = closest(target, names) {
+        error = error.with_hint(format!("Perhaps you meant '{near}' instead of '{target}'."));
+    }
+    error
+}
+
+fn relationship_matches_name(rel: &Relationship, name: &str) -> bool {
+    if rel.target.name == name {
+        return true;
+    }
+    match &rel.link {
+        // `parent(*)` by the FK column name, or by the constraint name.
+        Link::ForeignKey {
+            constraint,
+            columns,
+            ..
+        } => {
+            constraint == name
+                || (rel.cardinality != Cardinality::OneToMany
+                    && columns.len() == 1
+                    && columns.first().is_some_and(|(source, _)| source == name))
+        }
+        _ => false,
+    }
+}
+
+fn relationship_matches_hint(rel: &Relationship, hint: &str) -> bool {
+    match &rel.link {
+        Link::ForeignKey {
+            constraint,
+            columns,
+            ..
+        } => constraint == hint || columns.iter().any(|(s, t)| s == hint || t == hint),
+        Link::Junction(j) => {
+            j.table.name == hint || j.source_constraint == hint || j.target_constraint == hint
+        }
+        Link::Computed { function, .. } => function.name == hint,
+    }
+}
+
+fn find_relationship<'a>(
+    ctx: &'a PlanContext<'_>,
+    table: &Table,
+    embed: &EmbedSelect,
+) -> Result<&'a Relationship, ApiError> {
+    let candidates: Vec<&Relationship> = ctx
+        .cache
+        .relationships_from(&table.schema, &table.name)
+        .iter()
+        .filter(|r| relationship_matches_name(r, &embed.relation))
+        .filter(|r| {
+            embed
+                .hint
+                .as_deref()
+                .is_none_or(|h| relationship_matches_hint(r, h))
+        })
+        .collect();
+    match candidates.as_slice() {
+        [] => Err(no_relationship(ctx, table, &embed.relation)),
+        [one] => Ok(one),
+        many => Err(ambiguous(table, &embed.relation, many)),
+    }
+}
+
+fn describe(rel: &Relationship) -> String {
+    let cols = |pairs: &[(String, String)], first: bool| {
+        pairs
+            .iter()
+            .map(|(s, t)| if first { s.clone() } else { t.clone() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match &rel.link {
+        Link::ForeignKey {
+            constraint,
+            columns,
+            ..
+        } => format!(
+            "{} using {}({}) and {}({})",
+            constraint,
+            rel.source.name,
+            cols(columns, true),
+            rel.target.name,
+            cols(columns, false)
+        ),
+        Link::Junction(j) => format!(
+            "{} using {} and {}",
+            j.table, j.source_constraint, j.target_constraint
+        ),
+        Link::Computed { function, .. } => format!("{function}"),
+    }
+}
+
+fn ambiguous(table: &Table, target: &str, many: &[&Relationship]) -> ApiError {
+    let details: Vec<serde_json::Value> = many
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "cardinality": r.cardinality.as_str(),
+                "embedding": format!("{} with {}", table.name, r.target.name),
+                "relationship": describe(r),
+            })
+        })
+        .collect();
+    let options: Vec<String> = many
+        .iter()
+        .map(|r| {
+            let hint = match &r.link {
+                Link::Junction(j) => j.table.name.clone(),
+                Link::Computed { function, .. } => function.name.clone(),
+                Link::ForeignKey { constraint, .. } => constraint.clone(),
+            };
+            format!("'{target}!{hint}'")
+        })
+        .collect();
+    ApiError::new(
+        "PGRST201",
+        StatusCode::MULTIPLE_CHOICES,
+        format!(
+            "Could not embed because more than one relationship was found for '{}' and '{}'",
+            table.name, target
+        ),
+    )
+    .with_details_json(serde_json::Value::Array(details))
+    .with_hint(format!(
+        "Try changing '{}' to one of the following: {}. Find the desired relationship in the 'details' key.",
+        target,
+        options.join(", ")
+    ))
+}
+
+fn embed_index(embed_keys: &[String], name: &str) -> Option<usize> {
+    embed_keys.iter().position(|k| k == name)
+}
+
+fn filter_condition(
+    table: &Table,
+    plan: &ReadPlan,
+    embed_keys: &[String],
+    filter: &Filter,
+) -> Result<Condition, ApiError> {
+    // `rel=is.null` / `rel=not.is.null` on an embedded resource: anti/semi join.
+    if filter.field.json_path.is_empty()
+        && table.column(&filter.field.name).is_none()
+        && let Some(index) = embed_index(embed_keys, &filter.field.name)
+    {
+        return match &filter.expr.operation {
+            Operation::Is(crate::ast::IsValue::Null) => Ok(Condition::EmbedPresent {
+                embed: index,
+                present: filter.expr.negated,
+            }),
+            Operation::Is(crate::ast::IsValue::NotNull) => Ok(Condition::EmbedPresent {
+                embed: index,
+                present: !filter.expr.negated,
+            }),
+            _ => Err(ApiError::unacceptable_filter(&filter.field.name)),
+        };
+    }
+    let _ = plan;
+    check_column(table, &filter.field.name)?;
+    Ok(op_condition(column_ref(&filter.field), &filter.expr))
+}
+
+fn array_literal(values: &[String]) -> String {
+    let items: Vec<String> = values
+        .iter()
+        .map(|v| format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", items.join(","))
+}
+
+fn op_condition(column: ColumnRef, expr: &OpExpr) -> Condition {
+    let condition = match &expr.operation {
+        Operation::Quant {
+            op,
+            quantifier,
+            value,
+        } => Condition::Compare {
+            column,
+            op: op.sql(),
+            operand: match quantifier {
+                None => Operand::Value(value.clone()),
+                Some(Quantifier::Any) => Operand::Any(value.clone()),
+                Some(Quantifier::All) => Operand::All(value.clone()),
+            },
+        },
+        Operation::Simple { op, value } => Condition::Compare {
+            column,
+            op: op.sql(),
+            operand: Operand::Value(value.clone()),
+        },
+        Operation::In(values) => Condition::Compare {
+            column,
+            op: "=",
+            operand: Operand::Any(array_literal(values)),
+        },
+        Operation::Is(value) => Condition::Is {
+            column,
+            what: value.sql(),
+        },
+        Operation::IsDistinctFrom(value) => Condition::Compare {
+            column,
+            op: "is distinct from",
+            operand: Operand::Value(value.clone()),
+        },
+        Operation::Fts {
+            op,
+            language,
+            value,
+        } => Condition::TextSearch {
+            column,
+            function: op.function(),
+            language: language.clone(),
+            value: value.clone(),
+        },
+    };
+    if expr.negated {
+        Condition::Not(Box::new(condition))
+    } else {
+        condition
+    }
+}
+
+fn logic_condition(
+    table: &Table,
+    plan: &ReadPlan,
+    embed_keys: &[String],
+    tree: &LogicTree,
+) -> Result<Condition, ApiError> {
+    match tree {
+        LogicTree::Filter(filter) => filter_condition(table, plan, embed_keys, filter),
+        LogicTree::Expr {
+            negated,
+            op,
+            children,
+        } => {
+            let items = children
+                .iter()
+                .map(|c| logic_condition(table, plan, embed_keys, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            let group = match op {
+                LogicOperator::And => Condition::And(items),
+                LogicOperator::Or => Condition::Or(items),
+            };
+            Ok(if *negated {
+                Condition::Not(Box::new(group))
+            } else {
+                group
+            })
+        }
+    }
+}
+
+fn order_expr(
+    table: &Table,
+    plan: &ReadPlan,
+    embed_keys: &[String],
+    term: &OrderTerm,
+) -> Result<OrderExpr, ApiError> {
+    let target = match &term.target {
+        OrderTarget::Field(field) => {
+            check_column(table, &field.name)?;
+            PlanOrderTarget::Column(column_ref(field))
+        }
+        OrderTarget::Relation { relation, field } => {
+            let index = embed_index(embed_keys, relation)
+                .filter(|i| plan.embeds.get(*i).is_some_and(|e| e.to_one))
+                .ok_or_else(|| ApiError::related_order_not_to_one(&table.name, relation))?;
+            PlanOrderTarget::EmbedColumn {
+                embed: index,
+                column: field.name.clone(),
+            }
+        }
+    };
+    Ok(OrderExpr {
+        target,
+        descending: term.direction == Some(OrderDirection::Desc),
+        nulls: term.nulls.map(|n| match n {
+            OrderNulls::First => Nulls::First,
+            OrderNulls::Last => Nulls::Last,
+        }),
+    })
+}
+
+/// The write for a POST/PATCH/PUT/DELETE on `table`, its filters resolved.
+pub struct WriteRequest<'a> {
+    pub table: &'a Table,
+    pub columns: Vec<String>,
+    pub body: Option<String>,
+}
+
+/// Checks payload columns against the table (PGRST204).
+pub fn check_payload_columns(
+    table: &Table,
+    columns: &BTreeSet<String>,
+) -> Result<Vec<String>, ApiError> {
+    columns
+        .iter()
+        .map(|c| {
+            if table.column(c).is_some() {
+                Ok(c.clone())
+            } else {
+                Err(unknown_payload_column(table, c))
+            }
+        })
+        .collect()
+}
+
+/// Root-level filters of a PATCH/DELETE/PUT (no embeds at that level).
+pub fn root_conditions(table: &Table, query: &QueryParams) -> Result<Vec<Condition>, ApiError> {
+    let empty = ReadPlan::new(Source::Cte("pgrst_source"));
+    let mut out = Vec::new();
+    for filter in query.filters.iter().filter(|f| f.path.is_empty()) {
+        out.push(filter_condition(table, &empty, &[], &filter.filter)?);
+    }
+    for logic in query.logic.iter().filter(|l| l.path.is_empty()) {
+        out.push(logic_condition(table, &empty, &[], &logic.tree)?);
+    }
+    Ok(out)
+}
+
+/// Root-level order of a PATCH/DELETE with `limit`.
+pub fn root_order(table: &Table, query: &QueryParams) -> Result<Vec<OrderExpr>, ApiError> {
+    let empty = ReadPlan::new(Source::Cte("pgrst_source"));
+    let mut out = Vec::new();
+    for order in query.order.iter().filter(|o| o.path.is_empty()) {
+        for term in &order.terms {
+            out.push(order_expr(table, &empty, &[], term)?);
+        }
+    }
+    Ok(out)
+}
+
+/// An insert (or upsert) plan.
+pub fn insert_plan(
+    table: &Table,
+    columns: Vec<String>,
+    body: String,
+    on_conflict: Option<(Vec<String>, ConflictAction)>,
+) -> WritePlan {
+    WritePlan {
+        schema: table.schema.clone(),
+        table: table.name.clone(),
+        write: Write::Insert {
+            columns,
+            on_conflict,
+        },
+        body: Some(body),
+    }
+}
+
+/// The function to call: overloads chosen by argument names (PGRST202/203).
+pub fn find_function<'a>(
+    ctx: &PlanContext<'a>,
+    name: &str,
+    arg_names: &BTreeSet<String>,
+    raw_json_body: bool,
+) -> Result<&'a Function, ApiError> {
+    let overloads = ctx.cache.function_overloads(ctx.schema, name);
+    let matching: Vec<&Function> = overloads
+        .iter()
+        .filter(|f| {
+            let inputs: Vec<_> = f.input_args().collect();
+            if raw_json_body
+                && inputs.len() == 1
+                && inputs.first().is_some_and(|a| {
+                    a.name.as_deref().unwrap_or("").is_empty()
+                        && (a.type_name == "json" || a.type_name == "jsonb")
+                })
+            {
+                return true;
+            }
+            let named: BTreeSet<&str> = inputs.iter().filter_map(|a| a.name.as_deref()).collect();
+            let required: BTreeSet<&str> = inputs
+                .iter()
+                .filter(|a| !a.has_default)
+                .filter_map(|a| a.name.as_deref())
+                .collect();
+            arg_names.iter().all(|k| named.contains(k.as_str()))
+                && required.iter().all(|r| arg_names.contains(*r))
+                && inputs.iter().all(|a| a.name.is_some() || a.has_default)
+        })
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok(one),
+        [] => {
+            let args: Vec<&str> = arg_names.iter().map(String::as_str).collect();
+            let mut error = ApiError::new(
+                "PGRST202",
+                StatusCode::NOT_FOUND,
+                format!(
+                    "Could not find the function {}.{}({}) in the schema cache",
+                    ctx.schema,
+                    name,
+                    args.join(", ")
+                ),
+            )
+            .with_details(format!(
+                "Searched for the function {}.{} with parameters {} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+                ctx.schema,
+                name,
+                args.join(", ")
+            ));
+            let names: Vec<&str> = ctx.cache.functions().filter(|f| f.schema == ctx.schema).map(|f| f.name.as_str()).collect();
+            if overloads.is_empty()
+                && let Some(near) = closest(name, names)
+            {
+                error = error.with_hint(format!(
+                    "Perhaps you meant to call the function {}.{}",
+                    ctx.schema, near
+                ));
+            }
+            Err(error)
+        }
+        _ => Err(ApiError::new(
+            "PGRST203",
+            StatusCode::MULTIPLE_CHOICES,
+            format!(
+                "Could not choose the best candidate function between: {}",
+                matching
+                    .iter()
+                    .map(|f| format!(
+                        "{}.{}({})",
+                        f.schema,
+                        f.name,
+                        f.input_args()
+                            .map(|a| format!("{} => {}", a.name.as_deref().unwrap_or(""), a.type_name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .with_hint("Try renaming the parameters or the function itself in the database so function overloading can be resolved")),
+    }
+}
+
+/// A call plan: named arguments as text parameters (JSON values that are not strings are
+/// passed as their JSON text, arrays as Postgres array literals for array parameters).
+pub fn call_plan(function: &Function, args: CallArgs) -> CallPlan {
+    CallPlan {
+        schema: function.schema.clone(),
+        function: function.name.clone(),
+        args,
+        scalar: matches!(
+            function.return_shape(),
+            ReturnShape::Scalar | ReturnShape::Void | ReturnShape::Pseudo
+        ),
+    }
+}
+
+/// Turns a JSON value into the text Postgres parses for a parameter of `type_name`.
+pub fn json_arg_text(value: &serde_json::Value, type_name: &str) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(items) if type_name.ends_with("[]") => {
+            let texts: Vec<String> = items
+                .iter()
+                .map(|i| match json_arg_text(i, "") {
+                    None => "NULL".to_string(),
+                    Some(t) => format!("\"{}\"", t.replace('\\', "\\\\").replace('"', "\\\"")),
+                })
+                .collect();
+            Some(format!("{{{}}}", texts.join(",")))
+        }
+        other => Some(other.to_string()),
+    }
+}
