@@ -43,11 +43,12 @@ pub struct SearchPaths {
 }
 
 impl SearchPaths {
-    /// The process's `PATH` and `/usr/lib/postgresql`.
+    /// The process's `PATH` and `/usr/lib/postgresql` (or `$PGBASE_PG_ROOT` when set).
     pub fn from_env() -> Self {
         SearchPaths {
             path: std::env::var_os("PATH"),
-            versioned_root: PathBuf::from("/usr/lib/postgresql"),
+            versioned_root: std::env::var_os("PGBASE_PG_ROOT")
+                .map_or_else(|| PathBuf::from("/usr/lib/postgresql"), PathBuf::from),
         }
     }
 }

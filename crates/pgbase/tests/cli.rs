@@ -1,0 +1,283 @@
+//! The built binary end to end: `pgbase dev` (banner, /health, migrations applied and watched,
+//! restart reusing the cluster, Ctrl-C leaving no postgres), and the CLI's failure modes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pgbase");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A plain HTTP/1.0 GET; returns (status, body).
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+struct Dev {
+    child: Child,
+    banner: Vec<String>,
+}
+
+/// Starts `pgbase dev` and waits for its banner (the line that says it is watching).
+fn start_dev(dir: &Path, port: u16, extra: &[&str]) -> Dev {
+    let mut child = Command::new(BIN)
+        .args(["dev", "--dir"])
+        .arg(dir)
+        .args(["--port", &port.to_string()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn pgbase dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut banner = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                let done = line.starts_with("Watching");
+                banner.push(line);
+                if done {
+                    break;
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("pgbase dev printed no banner: {banner:?}");
+            }
+        }
+    }
+    Dev { child, banner }
+}
+
+fn stop(dev: &mut Dev) {
+    // SIGINT, as Ctrl-C sends.
+    let pid = i32::try_from(dev.child.id()).expect("pid");
+    unsafe {
+        libc::kill(pid, libc::SIGINT);
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(Some(status)) = dev.child.try_wait() {
+            assert!(status.success(), "pgbase dev exited with {status}");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pgbase dev did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn postmaster_pid(dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(dir.join(".pgbase/db/pgdata/postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
+}
+
+#[test]
+fn dev_serves_watches_migrations_restarts_fast_and_leaves_no_postgres() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = project.path();
+    std::fs::create_dir_all(dir.join("migrations")).expect("mkdir");
+    std::fs::write(
+        dir.join("migrations/001_notes.sql"),
+        "create table notes (id int primary key, body text); insert into notes values (1, 'hi');",
+    )
+    .expect("write");
+    let port = free_port();
+
+    let mut dev = start_dev(dir, port, &[]);
+    let banner = dev.banner.join("\n");
+    for needle in [
+        "API URL:",
+        "Database URL:",
+        "anon key:",
+        "service_role key:",
+    ] {
+        assert!(banner.contains(needle), "banner lacks {needle}: {banner}");
+    }
+    let (status, body) = http_get(port, "/health");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"database\":\"reachable\""), "{body}");
+    let (status, body) = http_get(port, "/rest/v1/notes?select=body");
+    assert_eq!((status, body.as_str()), (200, "[{\"body\":\"hi\"}]"));
+
+    // A new migration is applied without a restart, within a second or so.
+    std::fs::write(
+        dir.join("migrations/002_tags.sql"),
+        "create table tags (name text primary key); insert into tags values ('new');",
+    )
+    .expect("write");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut seen = (0, String::new());
+    while Instant::now() < deadline {
+        seen = http_get(port, "/rest/v1/tags");
+        if seen.0 == 200 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(seen.0, 200, "new migration not served: {}", seen.1);
+
+    let pid = postmaster_pid(dir).expect("postmaster.pid while running");
+    stop(&mut dev);
+    assert!(
+        !pgbase_devdb::process_alive(pid),
+        "postgres {pid} outlived pgbase dev"
+    );
+
+    // The second start reuses the cluster and its data, and is ready within 5 s.
+    let started = Instant::now();
+    let mut dev = start_dev(dir, port, &[]);
+    let ready = started.elapsed();
+    assert!(
+        ready < Duration::from_secs(5),
+        "second start took {ready:?}"
+    );
+    let (_, body) = http_get(port, "/rest/v1/notes?select=body");
+    assert_eq!(body, "[{\"body\":\"hi\"}]");
+    stop(&mut dev);
+
+    // --fresh wipes the database; migrations are applied again from scratch.
+    let mut dev = start_dev(dir, port, &["--fresh"]);
+    let (_, body) = http_get(port, "/rest/v1/notes?select=body");
+    assert_eq!(body, "[{\"body\":\"hi\"}]");
+    stop(&mut dev);
+}
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("DATABASE_URL")
+        .env_remove("PGBASE_JWT_SECRET")
+        .output()
+        .expect("run pgbase");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn dev_without_postgres_binaries_says_how_to_install_them_and_exits_2() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let empty_path = empty.path().to_string_lossy().into_owned();
+    let dir = project.path().to_string_lossy().into_owned();
+    let (code, stderr) = run(
+        &["dev", "--dir", &dir],
+        &[("PATH", &empty_path), ("PGBASE_PG_ROOT", &empty_path)],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("apt-get install postgresql"), "{stderr}");
+}
+
+#[test]
+fn serve_needs_a_database_and_a_secret() {
+    let (code, stderr) = run(&["serve"], &[]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    let (code, stderr) = run(&["serve", "--db-url", "postgres://x@127.0.0.1:1/x"], &[]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("JWT secret"), "{stderr}");
+}
+
+#[test]
+fn unknown_config_keys_are_refused() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let config = project.path().join("pgbase.toml");
+    std::fs::write(&config, "db_shemas = \"api\"\n").expect("write");
+    let config = config.to_string_lossy().into_owned();
+    let (code, stderr) = run(&["serve", "--config", &config], &[]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("db_shemas"), "{stderr}");
+}
+
+#[test]
+fn serve_refuses_a_port_in_use() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let secret = "a".repeat(32);
+    let (code, stderr) = run(
+        &[
+            "serve",
+            "--db-url",
+            "postgres://x@127.0.0.1:1/x",
+            "--jwt-secret",
+            &secret,
+            "--port",
+            &port,
+        ],
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("already in use"), "{stderr}");
+}
+
+#[test]
+fn migrate_new_creates_a_timestamped_file() {
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = project.path().to_string_lossy().into_owned();
+    let output = Command::new(BIN)
+        .args(["migrate", "--dir", &dir, "new", "add_todos"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let created = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    assert!(created.ends_with("_add_todos.sql"), "{created}");
+    assert!(Path::new(&created).exists());
+}
+
+#[test]
+fn migrate_reports_a_failing_file_with_line_and_column() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let db = runtime.block_on(pgbase_testkit::test_db());
+    let project = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(project.path().join("migrations")).expect("mkdir");
+    std::fs::write(
+        project.path().join("migrations/001_bad.sql"),
+        "create table ok (x int);\nselect nope from ok;\n",
+    )
+    .expect("write");
+    let dir = project.path().to_string_lossy().into_owned();
+    let (code, stderr) = run(&["migrate", "--dir", &dir, "--db-url", &db.url], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("001_bad.sql:2:8: column \"nope\" does not exist"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 | select nope from ok;"), "{stderr}");
+}
