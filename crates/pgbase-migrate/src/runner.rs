@@ -57,7 +57,10 @@ pub async fn migrate(
 
 /// Installs or upgrades only the system schemas (the test harness's template uses this).
 pub async fn apply_system_schemas(client: &mut Client) -> Result<(), MigrateError> {
-    with_lock(client, async |client| system_pending(client).await.map(drop)).await
+    with_lock(client, async |client| {
+        system_pending(client).await.map(drop)
+    })
+    .await
 }
 
 /// Each migration of `migrations_dir` with its state, plus history rows whose file is gone.
@@ -135,10 +138,7 @@ type History = HashMap<String, (String, chrono::DateTime<chrono::Utc>)>;
 
 async fn history(client: &Client) -> Result<History, MigrateError> {
     let exists: bool = client
-        .query_one(
-            "select to_regclass('pgbase.migrations') is not null",
-            &[],
-        )
+        .query_one("select to_regclass('pgbase.migrations') is not null", &[])
         .await?
         .get(0);
     if !exists {

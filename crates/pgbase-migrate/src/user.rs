@@ -77,7 +77,10 @@ pub fn discover(dir: &Path) -> Result<Vec<MigrationFile>, MigrateError> {
         paths.push(path);
     }
     paths.sort();
-    paths.into_iter().map(|path| read_migration(&path)).collect()
+    paths
+        .into_iter()
+        .map(|path| read_migration(&path))
+        .collect()
 }
 
 fn read_migration(path: &Path) -> Result<MigrationFile, MigrateError> {

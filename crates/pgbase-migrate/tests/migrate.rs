@@ -15,14 +15,22 @@ async fn applies_files_in_name_order_once_and_records_history() {
     let mut client = db.connect().await;
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "002_insert.sql", "insert into t values (2);");
-    write(dir.path(), "001_create.sql", "create table t (x int); insert into t values (1);");
+    write(
+        dir.path(),
+        "001_create.sql",
+        "create table t (x int); insert into t values (1);",
+    );
     write(dir.path(), "README.md", "not a migration");
 
-    let report = migrate(&mut client, Some(dir.path())).await.expect("migrate");
+    let report = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect("migrate");
     let applied: Vec<_> = report.applied.iter().map(|a| a.version.as_str()).collect();
     assert_eq!(applied, ["001_create", "002_insert"]);
 
-    let again = migrate(&mut client, Some(dir.path())).await.expect("second run");
+    let again = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect("second run");
     assert!(again.applied.is_empty() && again.system_applied.is_empty());
 
     let rows = client
@@ -46,11 +54,19 @@ async fn an_edited_applied_migration_is_refused_by_name() {
     let mut client = db.connect().await;
     let dir = tempfile::tempdir().expect("tempdir");
     write(dir.path(), "001_create.sql", "create table t (x int);");
-    migrate(&mut client, Some(dir.path())).await.expect("migrate");
-    write(dir.path(), "001_create.sql", "create table t (x int, y int);");
+    migrate(&mut client, Some(dir.path()))
+        .await
+        .expect("migrate");
+    write(
+        dir.path(),
+        "001_create.sql",
+        "create table t (x int, y int);",
+    );
     write(dir.path(), "002_more.sql", "create table u (x int);");
 
-    let err = migrate(&mut client, Some(dir.path())).await.expect_err("edited file");
+    let err = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect_err("edited file");
     assert!(matches!(err, MigrateError::ChecksumMismatch { .. }));
     assert!(err.to_string().contains("001_create.sql"), "{err}");
     let pending: bool = client
@@ -74,21 +90,29 @@ async fn a_failing_migration_reports_line_and_column_and_rolls_back_whole() {
         "001_bad.sql",
         "create table good (x int);\n\ncreate table bad (\n  y int,\n  z nosuchtype\n);\n",
     );
-    let err = migrate(&mut client, Some(dir.path())).await.expect_err("must fail");
+    let err = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect_err("must fail");
     let MigrateError::Failed(failure) = &err else {
         panic!("expected a located failure, got {err}");
     };
     assert_eq!((failure.line, failure.column), (5, 5), "{err}");
     assert!(failure.message.contains("nosuchtype"));
     let text = err.to_string();
-    assert!(text.contains("001_bad.sql:5:5: type \"nosuchtype\" does not exist"), "{text}");
+    assert!(
+        text.contains("001_bad.sql:5:5: type \"nosuchtype\" does not exist"),
+        "{text}"
+    );
     assert!(text.contains("5 |   z nosuchtype\n        ^"), "{text}");
     let good_absent: bool = client
         .query_one("select to_regclass('good') is null", &[])
         .await
         .expect("query")
         .get(0);
-    assert!(good_absent, "the file's first statement was rolled back too");
+    assert!(
+        good_absent,
+        "the file's first statement was rolled back too"
+    );
     let recorded: i64 = client
         .query_one("select count(*) from pgbase.migrations", &[])
         .await
@@ -107,7 +131,9 @@ async fn errors_without_a_position_point_at_the_failing_statement() {
         "001_dup.sql",
         "create table a (x int);\n-- again:\n  create table a (x int);\n",
     );
-    let err = migrate(&mut client, Some(dir.path())).await.expect_err("must fail");
+    let err = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect_err("must fail");
     let MigrateError::Failed(failure) = &err else {
         panic!("expected a located failure, got {err}");
     };
@@ -132,7 +158,9 @@ async fn concurrent_runs_apply_each_file_once() {
         let mut client = db.connect().await;
         let path = dir.path().to_path_buf();
         handles.push(tokio::spawn(async move {
-            migrate(&mut client, Some(&path)).await.map(|r| r.applied.len())
+            migrate(&mut client, Some(&path))
+                .await
+                .map(|r| r.applied.len())
         }));
     }
     let mut total = 0;
