@@ -281,3 +281,63 @@ fn migrate_reports_a_failing_file_with_line_and_column() {
     );
     assert!(stderr.contains("2 | select nope from ok;"), "{stderr}");
 }
+
+#[test]
+fn serve_comes_up_with_an_unreachable_database_and_health_says_503() {
+    let db_port = free_port(); // nothing listens there
+    let port = free_port();
+    let secret = "b".repeat(32);
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--port",
+            &port.to_string(),
+            "--jwt-secret",
+            &secret,
+        ])
+        .args([
+            "--db-url",
+            &format!("postgres://postgres@127.0.0.1:{db_port}/postgres"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = (0, String::new());
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            seen = http_get(port, "/health");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen.0, 503, "{}", seen.1);
+    assert!(seen.1.contains("unreachable"), "{}", seen.1);
+}
+
+#[test]
+fn sql_runs_statements_and_prints_rows() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let db = runtime.block_on(pgbase_testkit::test_db());
+    let output = Command::new(BIN)
+        .args(["sql", "--db-url", &db.url, "--json"])
+        .arg("create table t (x int); insert into t values (7); select x, 'a' as y from t")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(r#"{"x":"7","y":"a"}"#), "{stdout}");
+    let output = Command::new(BIN)
+        .args(["sql", "--db-url", &db.url, "select nope"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("42703"));
+}
