@@ -1,7 +1,7 @@
 //! The executor: one transaction per request. `BEGIN` (read only for GET/HEAD), one
 //! `set_config` prelude carrying the role, claims and request GUCs, the main statement (prepared
 //! and cached), the caller's checks, then `COMMIT` — or `ROLLBACK` for `Prefer: tx=rollback` and
-//! failed checks. The prelude and main statement are pipelined in one round trip.
+//! failed checks. Reads are one pipelined round trip; writes two (the commit waits for checks).
 
 use pgbase_sql::{Snippet, TextParam};
 use tokio_postgres::types::ToSql;
@@ -64,15 +64,11 @@ pub async fn run(
 ) -> Result<Output, ApiError> {
     let anonymous = settings.anonymous;
     let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
-    let tx = client
-        .build_transaction()
-        .read_only(read_only)
-        .start()
-        .await
-        .map_err(db)?;
     let (sql, params) = statement.render();
-    let prelude = tx.prepare_cached(PRELUDE).await.map_err(db)?;
-    let main = tx.prepare_cached(&sql).await.map_err(db)?;
+    // Cached per connection: a round trip only the first time a connection sees the SQL.
+    let (prelude, main) =
+        tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
+            .map_err(db)?;
     let prelude_params: [&(dyn ToSql + Sync); 8] = [
         &settings.search_path,
         &settings.role,
@@ -87,11 +83,41 @@ pub async fn run(
         .iter()
         .map(|p: &TextParam| p as &(dyn ToSql + Sync))
         .collect();
-    let (_, row) = tokio::try_join!(
-        tx.query_one(&prelude, &prelude_params),
-        tx.query_one(&main, &main_params)
-    )
-    .map_err(db)?;
+    let begin = if read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    };
+    let client: &tokio_postgres::Client = client;
+    // A read-only transaction that commits changes nothing, so reads send BEGIN, the prelude,
+    // the statement and COMMIT in one pipelined round trip and check afterwards. Writes wait
+    // for the statement's result before deciding between COMMIT and ROLLBACK. Every request
+    // of a pipeline is sent on the first poll, so an early error still leaves the connection
+    // outside any transaction (COMMIT of a failed transaction rolls back).
+    let one_trip = read_only && end == TxEnd::Commit;
+    let row = if one_trip {
+        let (_, _, row, _) = tokio::try_join!(
+            client.batch_execute(begin),
+            client.query_one(&prelude, &prelude_params),
+            client.query_one(&main, &main_params),
+            client.batch_execute("commit"),
+        )
+        .map_err(db)?;
+        row
+    } else {
+        let started = tokio::try_join!(
+            client.batch_execute(begin),
+            client.query_one(&prelude, &prelude_params),
+            client.query_one(&main, &main_params),
+        );
+        match started {
+            Ok((_, _, row)) => row,
+            Err(error) => {
+                client.batch_execute("rollback").await.map_err(db)?;
+                return Err(db(error));
+            }
+        }
+    };
     let output = Output {
         total: row.try_get(0).map_err(db)?,
         page_total: row.try_get(1).map_err(db)?,
@@ -100,13 +126,15 @@ pub async fn run(
         response_status: row.try_get(4).map_err(db)?,
         location: row.try_get(5).ok().flatten(),
     };
-    if let Err(error) = check(&output) {
-        tx.rollback().await.map_err(db)?;
-        return Err(error);
+    let checked = check(&output);
+    if !one_trip {
+        let finish = if checked.is_ok() && end == TxEnd::Commit {
+            "commit"
+        } else {
+            "rollback"
+        };
+        client.batch_execute(finish).await.map_err(db)?;
     }
-    match end {
-        TxEnd::Commit => tx.commit().await.map_err(db)?,
-        TxEnd::Rollback => tx.rollback().await.map_err(db)?,
-    }
+    checked?;
     Ok(output)
 }
