@@ -237,6 +237,7 @@ create function net.wait_until_running() returns void
 language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
 begin
   for i in 1 .. 100 loop
+    perform pg_stat_clear_snapshot();
     if exists (select from pg_stat_activity where application_name = 'pgbase-net-worker'
                and datname = current_database()) then
       return;

@@ -1,0 +1,713 @@
+//! The pg_cron-compatible scheduler: fires the jobs of `cron.job` and logs each run in
+//! `cron.job_run_details` (schema `sql/0005_cron.sql`).
+//!
+//! **Leader election.** Every pgbase process runs [`run`]; each one opens a dedicated session
+//! and tries `pg_try_advisory_lock(lock_key)`. The one that gets it is the leader and the only
+//! one firing jobs; the others retry every `leader_retry`. The lock lives as long as the
+//! leader's session, so a process that dies hands over within `leader_retry`. A new leader
+//! fires only seconds after the one it took over in, so a tick is never fired twice.
+//!
+//! **Ticks.** The leader reads the database clock once a second, as local wall time in
+//! `timezone` (GMT by default, as upstream), and fires every job whose schedule matches one of
+//! the seconds since the previous tick (at most an hour back; after a longer gap, or when the
+//! wall clock goes back, it resumes at the current second). Five-field schedules match at second
+//! 0 of their minutes (`$` = last day of the month; day of month and day of week match if either
+//! does, as Vixie cron); `N seconds` jobs fire when the Unix time is a multiple of N; `@reboot`
+//! jobs fire once when a process becomes leader.
+//!
+//! **Runs.** A job never overlaps itself: a due slot that passes while it runs is queued and
+//! runs right after (cron-style jobs queue every missed slot, `N seconds` jobs at most one, as
+//! pg_cron). At most `max_running_jobs` run at once. Each run gets a fresh session (like pg_cron's
+//! libpq connection per run, so session state never leaks between runs or into the request
+//! pool) that switches to the job's `username` with `set_config('role', ..)` and the configured
+//! `statement_timeout`, then sends the command as one simple query: several statements form one
+//! implicit transaction, and `VACUUM`/`CALL` work. The run row goes `starting` → `running` →
+//! `succeeded` / `failed`; `return_message` is `"<n> row(s)"` for a query returning rows, the
+//! command tag for others (reconstructed from the last statement's verb: tokio-postgres does not
+//! expose the server's tag), or `ERROR:  <message>` on failure.
+//!
+//! **Caveat.** The role switch happens inside the session of pgbase's login, so a job can `RESET
+//! ROLE` to that login. Give pgbase a login that owns nothing and is granted only the API roles
+//! (and BYPASSRLS, so the leader sees every user's jobs), or schedule jobs only as trusted roles.
+//!
+//! **Upkeep.** Every `maintenance_interval` the leader deletes runs that ended more than
+//! `run_retention` ago (pg_cron keeps them forever; #416) and calls `pgmq.run_maintenance()`
+//! (partitions of partitioned queues).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Timelike};
+use croner::parser::{CronParser, Seconds, Year};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_postgres::{AsyncMessage, Client, NoTls, SimpleQueryMessage};
+
+use crate::{ShutdownSignal, pg_error_text, stopped};
+
+/// Scheduler settings (pg_cron's GUCs where one exists).
+#[derive(Debug, Clone)]
+pub struct CronConfig {
+    /// Run the scheduler in this process (default true).
+    pub enabled: bool,
+    /// Time zone of the schedules, any name Postgres knows (`cron.timezone`; default `GMT`).
+    pub timezone: String,
+    /// `statement_timeout` of every run; `None` = none (default).
+    pub statement_timeout: Option<Duration>,
+    /// Runs at once across all jobs (`cron.max_running_jobs`; default 32).
+    pub max_running_jobs: usize,
+    /// Delete finished runs older than this from `cron.job_run_details`; `None` keeps them
+    /// forever (upstream). Default 7 days.
+    pub run_retention: Option<Duration>,
+    /// Key of the leader's advisory lock (default: a fixed pgbase constant).
+    pub lock_key: i64,
+    /// How often a non-leader retries the lock, and the wait after a lost connection (default 2 s).
+    pub leader_retry: Duration,
+    /// How often the leader prunes run history and maintains pgmq partitions (default 60 s).
+    pub maintenance_interval: Duration,
+}
+
+/// Default advisory lock key of the cron leader (`'pgbase_cron'` as bytes, roughly).
+pub const DEFAULT_LOCK_KEY: i64 = 0x7067_6261_7365_6372;
+
+impl Default for CronConfig {
+    fn default() -> Self {
+        CronConfig {
+            enabled: true,
+            timezone: "GMT".to_string(),
+            statement_timeout: None,
+            max_running_jobs: 32,
+            run_retention: Some(Duration::from_secs(7 * 24 * 3600)),
+            lock_key: DEFAULT_LOCK_KEY,
+            leader_retry: Duration::from_secs(2),
+            maintenance_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why the scheduler could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum CronError {
+    #[error(
+        "invalid schedule: {0}; use cron format (e.g. 5 4 * * *), or interval format '[1-59] seconds'"
+    )]
+    InvalidSchedule(String),
+    #[error("could not connect to the database: {0}")]
+    Connect(String),
+    #[error("database error while {doing}: {message}")]
+    Db {
+        doing: &'static str,
+        message: String,
+    },
+    #[error("could not take a pooled connection: {0}")]
+    Pool(String),
+    #[error("invalid cron time zone {zone:?}: {message}")]
+    TimeZone { zone: String, message: String },
+    #[error("another process is the cron leader")]
+    NotLeader,
+    #[error("the cron leader's database session was lost")]
+    LeaderLost,
+}
+
+fn db_err(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> CronError {
+    move |e| CronError::Db {
+        doing,
+        message: pg_error_text(&e),
+    }
+}
+
+/// A parsed `cron.job.schedule`.
+#[derive(Debug, Clone)]
+pub enum Schedule {
+    /// Five cron fields or an @-special other than @reboot.
+    Cron(Box<croner::Cron>),
+    /// `'N seconds'`, 1 ≤ N ≤ 59.
+    Seconds(u32),
+    /// `@reboot` / `@restart`: once when a process becomes leader.
+    Reboot,
+}
+
+impl Schedule {
+    /// Parses a schedule as pg_cron 1.6 accepts it.
+    pub fn parse(text: &str) -> Result<Schedule, CronError> {
+        let invalid = || CronError::InvalidSchedule(text.to_string());
+        let trimmed = text.trim();
+        if trimmed.is_empty() || text.len() >= 1000 {
+            return Err(invalid());
+        }
+        let words: Vec<&str> = trimmed.split_whitespace().collect();
+        if let [n, unit] = words.as_slice() {
+            let unit = unit.to_ascii_lowercase();
+            if unit == "second" || unit == "seconds" {
+                return match n.parse::<u32>() {
+                    Ok(n) if (1..=59).contains(&n) => Ok(Schedule::Seconds(n)),
+                    _ => Err(invalid()),
+                };
+            }
+        }
+        let pattern = match trimmed {
+            "@reboot" | "@restart" => return Ok(Schedule::Reboot),
+            "@yearly" | "@annually" => "0 0 1 1 *".to_string(),
+            "@monthly" => "0 0 1 * *".to_string(),
+            "@weekly" => "0 0 * * 0".to_string(),
+            "@daily" | "@midnight" => "0 0 * * *".to_string(),
+            "@hourly" => "0 * * * *".to_string(),
+            s if s.starts_with('@') => return Err(invalid()),
+            _ => {
+                if words.len() != 5 {
+                    return Err(invalid());
+                }
+                let mut fields: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+                fields[2] = fields[2].replace('$', "L");
+                fields.join(" ")
+            }
+        };
+        let parser = CronParser::builder()
+            .seconds(Seconds::Disallowed)
+            .year(Year::Disallowed)
+            .dom_and_dow(false)
+            .build();
+        parser
+            .parse(&pattern)
+            .map(|c| Schedule::Cron(Box::new(c)))
+            .map_err(|_| invalid())
+    }
+
+    /// Whether the job is due at the whole second `t` (local wall time of the scheduler).
+    pub fn is_due(&self, t: NaiveDateTime) -> bool {
+        match self {
+            Schedule::Cron(c) => t.second() == 0 && c.is_time_matching(&t).unwrap_or(false),
+            Schedule::Seconds(n) => t.and_utc().timestamp().rem_euclid(i64::from(*n)) == 0,
+            Schedule::Reboot => false,
+        }
+    }
+}
+
+/// Runs the scheduler until `signal` says stop: competes for leadership, and fires jobs while
+/// leader. Errors are logged and retried; this only returns on shutdown.
+pub async fn run(
+    config: CronConfig,
+    db: tokio_postgres::Config,
+    pool: deadpool_postgres::Pool,
+    mut signal: ShutdownSignal,
+) {
+    let mut was_leader = false;
+    loop {
+        if *signal.borrow() {
+            return;
+        }
+        match lead(&config, &db, &pool, &mut signal, &mut was_leader).await {
+            Ok(()) => return,
+            Err(CronError::NotLeader) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cron scheduler: retrying in {:?}", config.leader_retry)
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(config.leader_retry) => {}
+            _ = stopped(&mut signal) => return,
+        }
+    }
+}
+
+struct JobState {
+    command: String,
+    username: String,
+    active: bool,
+    schedule: Result<Schedule, String>,
+    running: bool,
+    pending: u32,
+}
+
+#[derive(Clone)]
+struct RunContext {
+    db: tokio_postgres::Config,
+    pool: deadpool_postgres::Pool,
+    permits: Arc<Semaphore>,
+    statement_timeout: Option<Duration>,
+}
+
+async fn lead(
+    config: &CronConfig,
+    db: &tokio_postgres::Config,
+    pool: &deadpool_postgres::Pool,
+    signal: &mut ShutdownSignal,
+    was_leader: &mut bool,
+) -> Result<(), CronError> {
+    let mut leader_db = db.clone();
+    leader_db.application_name("pgbase-cron-leader");
+    let (client, mut connection) = leader_db
+        .connect(NoTls)
+        .await
+        .map_err(|e| CronError::Connect(pg_error_text(&e)))?;
+    // Drive the connection; forward notifications. The channel closes when the session ends.
+    let (notify_tx, mut notify_rx) = mpsc::unbounded_channel::<()>();
+    let driver = tokio::spawn(async move {
+        loop {
+            match futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(AsyncMessage::Notification(_))) => {
+                    if notify_tx.send(()).is_err() {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+    });
+    let _abort_driver = AbortOnDrop(driver);
+
+    let locked: bool = client
+        .query_one("select pg_try_advisory_lock($1)", &[&config.lock_key])
+        .await
+        .map_err(db_err("taking the cron leader lock"))?
+        .get(0);
+    if !locked {
+        if *was_leader {
+            tracing::info!("cron scheduler: another process is the leader now");
+            *was_leader = false;
+        }
+        return Err(CronError::NotLeader);
+    }
+    client
+        .batch_execute("listen cron_job_changed")
+        .await
+        .map_err(db_err("listening on cron_job_changed"))?;
+    let mut now = local_now(&client, &config.timezone).await?;
+    tracing::info!(timezone = %config.timezone, "cron scheduler: this process is the leader");
+    *was_leader = true;
+
+    client
+        .execute(
+            "update cron.job_run_details set status = 'failed', return_message = 'server restarted', \
+             end_time = clock_timestamp() \
+             where status in ('starting', 'running') \
+               and (job_pid is null or job_pid not in (select pid from pg_stat_activity where pid is not null))",
+            &[],
+        )
+        .await
+        .map_err(db_err("closing runs of a previous leader"))?;
+
+    let ctx = RunContext {
+        db: db.clone(),
+        pool: pool.clone(),
+        permits: Arc::new(Semaphore::new(config.max_running_jobs.max(1))),
+        statement_timeout: config.statement_timeout,
+    };
+    let mut jobs: HashMap<i64, JobState> = HashMap::new();
+    load_jobs(&client, &mut jobs).await?;
+    let mut running: JoinSet<i64> = JoinSet::new();
+
+    for (id, job) in jobs.iter_mut() {
+        if job.active && matches!(job.schedule, Ok(Schedule::Reboot)) {
+            fire(*id, job, &ctx, &mut running);
+        }
+    }
+
+    // Seconds up to and including `last` are done; the current one belonged to whoever led before.
+    let mut last = trunc_second(now);
+    let mut next_upkeep = Instant::now();
+    let result = loop {
+        let cur = trunc_second(now);
+        if cur > last {
+            let gap = (cur - last).num_seconds();
+            let mut s = if gap > 3600 {
+                cur
+            } else {
+                last + chrono::Duration::seconds(1)
+            };
+            while s <= cur {
+                for (id, job) in jobs.iter_mut() {
+                    if job.active && job.schedule.as_ref().is_ok_and(|sc| sc.is_due(s)) {
+                        fire(*id, job, &ctx, &mut running);
+                    }
+                }
+                s += chrono::Duration::seconds(1);
+            }
+            last = cur;
+        } else if (last - cur).num_seconds() > 3600 {
+            last = cur; // the clock went back more than an hour: start over
+        }
+        if Instant::now() >= next_upkeep {
+            upkeep(config, pool).await;
+            next_upkeep = Instant::now() + config.maintenance_interval;
+        }
+
+        let into_second = Duration::from_nanos(u64::from(now.nanosecond() % 1_000_000_000));
+        let wait = Duration::from_secs(1).saturating_sub(into_second) + Duration::from_millis(2);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            n = notify_rx.recv() => match n {
+                Some(()) => {
+                    while notify_rx.try_recv().is_ok() {}
+                    if let Err(e) = load_jobs(&client, &mut jobs).await {
+                        break Err(e);
+                    }
+                }
+                None => break Err(CronError::LeaderLost),
+            },
+            Some(done) = running.join_next(), if !running.is_empty() => {
+                if let Ok(id) = done
+                    && let Some(job) = jobs.get_mut(&id)
+                {
+                    job.running = false;
+                    if job.pending > 0 && job.active {
+                        job.pending -= 1;
+                        fire(id, job, &ctx, &mut running);
+                    } else {
+                        job.pending = 0;
+                    }
+                }
+            }
+            _ = stopped(signal) => break Ok(()),
+        }
+        now = match local_now(&client, &config.timezone).await {
+            Ok(t) => t,
+            Err(e) => break Err(e),
+        };
+    };
+    // Let running jobs finish (they log their own end) before giving up the lock.
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    result
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn trunc_second(t: NaiveDateTime) -> NaiveDateTime {
+    t.with_nanosecond(0).unwrap_or(t)
+}
+
+async fn local_now(client: &Client, zone: &str) -> Result<NaiveDateTime, CronError> {
+    let row = client
+        .query_one(
+            "select (clock_timestamp() at time zone $1)::timestamp",
+            &[&zone],
+        )
+        .await
+        .map_err(|e| {
+            if e.as_db_error().is_some() {
+                CronError::TimeZone {
+                    zone: zone.to_string(),
+                    message: pg_error_text(&e),
+                }
+            } else {
+                CronError::LeaderLost
+            }
+        })?;
+    Ok(row.get(0))
+}
+
+async fn load_jobs(client: &Client, jobs: &mut HashMap<i64, JobState>) -> Result<(), CronError> {
+    let rows = client
+        .query(
+            "select jobid, schedule, command, username, active from cron.job \
+             where database = current_database()",
+            &[],
+        )
+        .await
+        .map_err(db_err("loading cron.job"))?;
+    let mut fresh = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let id: i64 = row.get(0);
+        let schedule_text: String = row.get(1);
+        let schedule = Schedule::parse(&schedule_text).map_err(|e| e.to_string());
+        if let Err(e) = &schedule {
+            tracing::warn!(jobid = id, error = %e, "cron: job skipped");
+        }
+        let (running, pending) = jobs
+            .get(&id)
+            .map(|j| (j.running, j.pending))
+            .unwrap_or((false, 0));
+        fresh.insert(
+            id,
+            JobState {
+                command: row.get(2),
+                username: row.get(3),
+                active: row.get(4),
+                schedule,
+                running,
+                pending,
+            },
+        );
+    }
+    *jobs = fresh;
+    Ok(())
+}
+
+fn fire(id: i64, job: &mut JobState, ctx: &RunContext, running: &mut JoinSet<i64>) {
+    if job.running {
+        job.pending = match job.schedule {
+            Ok(Schedule::Seconds(_)) => 1,
+            _ => job.pending.saturating_add(1),
+        };
+        return;
+    }
+    job.running = true;
+    let ctx = ctx.clone();
+    let command = job.command.clone();
+    let username = job.username.clone();
+    running.spawn(async move {
+        if let Err(e) = run_job(&ctx, id, &command, &username).await {
+            tracing::warn!(jobid = id, error = %e, "cron: could not run or log a job");
+        }
+        id
+    });
+}
+
+async fn run_job(
+    ctx: &RunContext,
+    jobid: i64,
+    command: &str,
+    username: &str,
+) -> Result<(), CronError> {
+    let runid: i64 = {
+        let log = ctx
+            .pool
+            .get()
+            .await
+            .map_err(|e| CronError::Pool(e.to_string()))?;
+        log.query_one(
+            "insert into cron.job_run_details (jobid, database, username, command, status, start_time) \
+             values ($1, current_database(), $2, $3, 'starting', clock_timestamp()) returning runid",
+            &[&jobid, &username, &command],
+        )
+        .await
+        .map_err(db_err("logging a cron run"))?
+        .get(0)
+    };
+    let outcome = match ctx.permits.acquire().await {
+        Ok(_permit) => execute(ctx, runid, command, username).await,
+        Err(_) => Err("scheduler stopped".to_string()),
+    };
+    let (status, message) = match outcome {
+        Ok(m) => ("succeeded", m),
+        Err(m) => ("failed", m),
+    };
+    tracing::debug!(jobid, runid, status, message = %message, "cron: run finished");
+    let log = ctx
+        .pool
+        .get()
+        .await
+        .map_err(|e| CronError::Pool(e.to_string()))?;
+    log.execute(
+        "update cron.job_run_details set status = $2, return_message = $3, end_time = clock_timestamp() \
+         where runid = $1",
+        &[&runid, &status, &message],
+    )
+    .await
+    .map_err(db_err("logging the end of a cron run"))?;
+    Ok(())
+}
+
+/// Runs one job in a fresh session; `Ok(return_message)` or `Err(return_message)`.
+async fn execute(
+    ctx: &RunContext,
+    runid: i64,
+    command: &str,
+    username: &str,
+) -> Result<String, String> {
+    let mut db = ctx.db.clone();
+    db.application_name("pgbase-cron-job");
+    let connected = tokio::time::timeout(Duration::from_secs(10), db.connect(NoTls)).await;
+    let (client, connection) = match connected {
+        Err(_) => return Err("job startup timeout".to_string()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %pg_error_text(&e), "cron: job connection failed");
+            return Err("connection failed".to_string());
+        }
+        Ok(Ok(pair)) => pair,
+    };
+    let driver = AbortOnDrop(tokio::spawn(async move {
+        let _ = connection.await;
+    }));
+    let error = |e: tokio_postgres::Error| format!("ERROR:  {}", pg_error_text(&e));
+    client
+        .execute(
+            "update cron.job_run_details set status = 'running', job_pid = pg_backend_pid() where runid = $1",
+            &[&runid],
+        )
+        .await
+        .map_err(error)?;
+    let timeout_ms = ctx
+        .statement_timeout
+        .map(|d| d.as_millis().to_string())
+        .unwrap_or_else(|| "0".to_string());
+    client
+        .execute(
+            "select set_config('statement_timeout', $2, false), set_config('role', $1, false)",
+            &[&username, &timeout_ms],
+        )
+        .await
+        .map_err(error)?;
+    let messages = client.simple_query(command).await.map_err(error)?;
+    drop(client);
+    drop(driver);
+    Ok(return_message(command, &messages))
+}
+
+/// pg_cron's `return_message` for a successful command: `"<n> row(s)"` when the last statement
+/// returned rows, else its command tag.
+fn return_message(command: &str, messages: &[SimpleQueryMessage]) -> String {
+    let mut last_count: Option<u64> = None;
+    let mut last_had_rows = false;
+    let mut current_has_rows = false;
+    for m in messages {
+        match m {
+            SimpleQueryMessage::RowDescription(_) => current_has_rows = true,
+            SimpleQueryMessage::CommandComplete(n) => {
+                last_count = Some(*n);
+                last_had_rows = current_has_rows;
+                current_has_rows = false;
+            }
+            _ => {}
+        }
+    }
+    let Some(n) = last_count else {
+        return String::new();
+    };
+    if last_had_rows {
+        return format!("{n} {}", if n == 1 { "row" } else { "rows" });
+    }
+    let verb = command
+        .split(';')
+        .map(str::trim)
+        .rfind(|s| !s.is_empty())
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_ascii_uppercase)
+        .unwrap_or_default();
+    match verb.as_str() {
+        "INSERT" => format!("INSERT 0 {n}"),
+        "UPDATE" | "DELETE" | "MERGE" | "COPY" | "FETCH" | "MOVE" => format!("{verb} {n}"),
+        "SELECT" => format!("SELECT {n}"),
+        _ => verb,
+    }
+}
+
+async fn upkeep(config: &CronConfig, pool: &deadpool_postgres::Pool) {
+    let client = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "cron upkeep: no pooled connection");
+            return;
+        }
+    };
+    if let Some(retention) = config.run_retention {
+        let secs = retention.as_secs_f64();
+        match client
+            .execute(
+                "delete from cron.job_run_details where end_time < now() - make_interval(secs => $1)",
+                &[&secs],
+            )
+            .await
+        {
+            Ok(n) if n > 0 => tracing::debug!(deleted = n, "cron: pruned run history"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %pg_error_text(&e), "cron: pruning run history failed"),
+        }
+    }
+    if let Err(e) = client
+        .batch_execute(
+            "do $$ begin if to_regprocedure('pgmq.run_maintenance()') is not null then \
+             perform pgmq.run_maintenance(); end if; end $$",
+        )
+        .await
+    {
+        tracing::warn!(error = %pg_error_text(&e), "cron: pgmq partition maintenance failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, mo, d)
+            .and_then(|d| d.and_hms_opt(h, mi, s))
+            .expect("valid test date")
+    }
+
+    #[test]
+    fn parses_what_pg_cron_accepts() {
+        for ok in [
+            "* * * * *",
+            "*/5 * * * *",
+            "0 9 * jan-mar mon-fri",
+            "0 0 $ * *",
+            "@hourly",
+            "@daily",
+            "@midnight",
+            "@annually",
+            " 30 sEcOnDs ",
+            "1 second",
+            "59 seconds",
+            "0 0 * * 7",
+        ] {
+            assert!(Schedule::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "0 seconds",
+            "60 seconds",
+            "-1 seconds",
+            "5 secondc",
+            "@restar",
+            "* * * *",
+            "",
+            "* * * 13 *",
+        ] {
+            assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(Schedule::parse("@reboot"), Ok(Schedule::Reboot)));
+    }
+
+    #[test]
+    fn due_times() {
+        let every5 = Schedule::parse("*/5 * * * *").expect("valid");
+        assert!(every5.is_due(at(2024, 5, 1, 10, 15, 0)));
+        assert!(!every5.is_due(at(2024, 5, 1, 10, 15, 1)));
+        assert!(!every5.is_due(at(2024, 5, 1, 10, 16, 0)));
+
+        let last_day = Schedule::parse("0 12 $ * *").expect("valid");
+        assert!(last_day.is_due(at(2024, 2, 29, 12, 0, 0)));
+        assert!(!last_day.is_due(at(2024, 2, 28, 12, 0, 0)));
+        assert!(last_day.is_due(at(2023, 2, 28, 12, 0, 0)));
+
+        // Vixie: day of month OR day of week when both are restricted.
+        let either = Schedule::parse("0 0 1 * mon").expect("valid");
+        assert!(either.is_due(at(2024, 5, 1, 0, 0, 0))); // a Wednesday, the 1st
+        assert!(either.is_due(at(2024, 5, 6, 0, 0, 0))); // a Monday
+
+        let hourly = Schedule::parse("@hourly").expect("valid");
+        assert!(hourly.is_due(at(2024, 5, 1, 7, 0, 0)));
+        assert!(!hourly.is_due(at(2024, 5, 1, 7, 1, 0)));
+
+        let ten = Schedule::parse("10 seconds").expect("valid");
+        assert!(ten.is_due(at(2024, 5, 1, 7, 0, 20)));
+        assert!(!ten.is_due(at(2024, 5, 1, 7, 0, 21)));
+    }
+
+    #[test]
+    fn return_messages() {
+        use SimpleQueryMessage::CommandComplete;
+        assert_eq!(
+            return_message("delete from t", &[CommandComplete(5)]),
+            "DELETE 5"
+        );
+        assert_eq!(
+            return_message("insert into t values (1);", &[CommandComplete(1)]),
+            "INSERT 0 1"
+        );
+        assert_eq!(return_message("vacuum", &[CommandComplete(0)]), "VACUUM");
+    }
+}

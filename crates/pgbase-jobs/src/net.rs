@@ -1,0 +1,607 @@
+//! The pg_net-compatible HTTP worker: sends the requests of `net.http_request_queue` and records
+//! the outcomes in `net._http_response` (schema `sql/0006_net.sql`).
+//!
+//! **Waking.** A dedicated session (application name `pgbase-net-worker`, which
+//! `net.check_worker_is_up()` looks for) LISTENs on `pgbase_net`; the queue's insert trigger
+//! notifies it when the enqueuing transaction commits. A slow safety poll (`poll_interval`)
+//! covers lost notifications and expired leases. There is no fixed one-second sleep.
+//!
+//! **Claiming.** Rows are claimed with `FOR UPDATE SKIP LOCKED`, oldest first, by setting a
+//! lease (`claimed_until` = now + the request's timeout + `lease_margin`) in a committed
+//! statement; the worker then sends them concurrently (at most `concurrency` in flight per
+//! process) and writes each response, in batches, with the deletion of its request in one
+//! statement. Several pgbase processes share the queue. If a process dies after claiming, its
+//! rows are claimed again when their lease expires: delivery is **at-least-once** (a request may
+//! be sent twice, as with pg_net, whose aborted batches come back), and a request is never
+//! lost while some pgbase process runs.
+//!
+//! **Requests.** http and https only (others get `error_msg = 'Unsupported protocol'`),
+//! redirects followed (up to 10), each request with its own `timeout_milliseconds`. The
+//! optional deny-list (`deny_private_networks`, off by default) refuses loopback, private,
+//! link-local, shared, unique-local and unspecified addresses, checked on every resolved address
+//! (so DNS rebinding is covered) and on every redirect.
+//!
+//! **Responses.** `status_code`, `content_type`, `headers` (a JSON object; repeated headers
+//! joined with `, `), `content` (the body as text, invalid UTF-8 replaced), `timed_out`, and
+//! `error_msg` (curl-style texts: `Timeout of N ms reached...`, `Couldn't connect to server`,
+//! `Couldn't resolve host name`). Responses older than `ttl` (6 h) are deleted.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use serde_json::{Map, Value, json};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::{ShutdownSignal, pg_error_text, stopped};
+
+/// Net worker settings.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// Run the worker in this process (default true).
+    pub enabled: bool,
+    /// Requests in flight at once in this process (default 200).
+    pub concurrency: usize,
+    /// Most rows claimed per statement (pg_net's `batch_size`; default 200).
+    pub batch_size: i64,
+    /// Responses older than this are deleted (pg_net's `ttl`; default 6 hours).
+    pub ttl: Duration,
+    /// Safety poll when no notification arrives (default 10 s).
+    pub poll_interval: Duration,
+    /// Added to a request's timeout to form its claim lease (default 30 s).
+    pub lease_margin: Duration,
+    /// Refuse private, loopback and link-local destinations (default false; SSRF guard).
+    pub deny_private_networks: bool,
+    /// `User-Agent` of the requests.
+    pub user_agent: String,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig {
+            enabled: true,
+            concurrency: 200,
+            batch_size: 200,
+            ttl: Duration::from_secs(6 * 3600),
+            poll_interval: Duration::from_secs(10),
+            lease_margin: Duration::from_secs(30),
+            deny_private_networks: false,
+            user_agent: concat!("pg_net/0.14 (pgbase ", env!("CARGO_PKG_VERSION"), ")").to_string(),
+        }
+    }
+}
+
+/// Why the net worker could not start or continue.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("could not build the HTTP client: {0}")]
+    Client(String),
+    #[error("could not take a pooled connection: {0}")]
+    Pool(String),
+    #[error("database error while {doing}: {message}")]
+    Db {
+        doing: &'static str,
+        message: String,
+    },
+}
+
+/// One claimed row of `net.http_request_queue`.
+#[derive(Debug, Clone)]
+struct Request {
+    id: i64,
+    method: String,
+    url: String,
+    headers: Option<Value>,
+    body: Option<Vec<u8>>,
+    timeout_ms: i32,
+}
+
+/// One row for `net._http_response`.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    id: i64,
+    status_code: Option<i32>,
+    content_type: Option<String>,
+    headers: Option<Value>,
+    content: Option<String>,
+    timed_out: bool,
+    error_msg: Option<String>,
+}
+
+/// Runs the worker until `signal` says stop. Database errors are logged and retried; only a
+/// client that cannot be built ends it early.
+pub async fn run(
+    config: NetConfig,
+    db: tokio_postgres::Config,
+    pool: deadpool_postgres::Pool,
+    mut signal: ShutdownSignal,
+) -> Result<(), NetError> {
+    let http = build_client(&config)?;
+    let wake = Arc::new(Notify::new());
+    let listener = tokio::spawn(listen(db, wake.clone(), signal.clone()));
+    let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
+    let writer = tokio::spawn(write_outcomes(pool.clone(), done_rx));
+    let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+    let mut next_expiry = Instant::now();
+
+    loop {
+        if *signal.borrow() {
+            break;
+        }
+        if Instant::now() >= next_expiry {
+            expire(&pool, config.ttl).await;
+            next_expiry = Instant::now() + Duration::from_secs(60);
+        }
+        // Wait for at least one free slot, then claim as many rows as there are free slots.
+        let first = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stopped(&mut signal) => break,
+        };
+        let free = (permits.available_permits() + 1) as i64;
+        let limit = free.min(config.batch_size.max(1));
+        let claimed = match claim(&pool, limit, config.lease_margin).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(error = %e, "net worker: claiming requests failed");
+                drop(first);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped(&mut signal) => break,
+                }
+                continue;
+            }
+        };
+        let full = claimed.len() as i64 == limit;
+        let mut first = Some(first);
+        for request in claimed {
+            let permit = match first.take() {
+                Some(p) => p,
+                None => match permits.clone().acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let (http, tx, deny) = (http.clone(), done_tx.clone(), config.deny_private_networks);
+            tokio::spawn(async move {
+                let outcome = send(&http, request, deny).await;
+                let _ = tx.send(outcome);
+                drop(permit);
+            });
+        }
+        drop(first);
+        if full {
+            continue;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(config.poll_interval) => {}
+            _ = stopped(&mut signal) => break,
+        }
+    }
+    // In-flight requests finish (bounded by their timeouts) and their outcomes are written.
+    drop(done_tx);
+    let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
+    listener.abort();
+    Ok(())
+}
+
+fn build_client(config: &NetConfig) -> Result<reqwest::Client, NetError> {
+    let deny = config.deny_private_networks;
+    let redirect = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else if !matches!(attempt.url().scheme(), "http" | "https") {
+            attempt.error("Unsupported protocol")
+        } else if deny && url_host_denied(attempt.url()) {
+            attempt.error("destination address is not allowed")
+        } else {
+            attempt.follow()
+        }
+    });
+    let mut builder = reqwest::Client::builder()
+        .user_agent(config.user_agent.clone())
+        .redirect(redirect)
+        .no_proxy()
+        .pool_max_idle_per_host(config.concurrency.max(1));
+    if deny {
+        builder = builder.dns_resolver(Arc::new(DenyPrivateResolver));
+    }
+    builder.build().map_err(|e| NetError::Client(e.to_string()))
+}
+
+/// Keeps the LISTEN session up and turns notifications into wake-ups.
+async fn listen(db: tokio_postgres::Config, wake: Arc<Notify>, mut signal: ShutdownSignal) {
+    let mut db = db;
+    db.application_name("pgbase-net-worker");
+    loop {
+        match db.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+                let driver = tokio::spawn(async move {
+                    loop {
+                        match futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await
+                        {
+                            Some(Ok(AsyncMessage::Notification(_))) => {
+                                if tx.send(()).is_err() {
+                                    return;
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(_)) | None => return,
+                        }
+                    }
+                });
+                match client.batch_execute("listen pgbase_net").await {
+                    Ok(()) => {
+                        // Requests may have arrived while not listening.
+                        wake.notify_one();
+                        loop {
+                            tokio::select! {
+                                n = rx.recv() => match n {
+                                    Some(()) => wake.notify_one(),
+                                    None => break,
+                                },
+                                _ = stopped(&mut signal) => {
+                                    driver.abort();
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %pg_error_text(&e), "net worker: LISTEN failed")
+                    }
+                }
+                driver.abort();
+            }
+            Err(e) => {
+                tracing::warn!(error = %pg_error_text(&e), "net worker: cannot connect to listen")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stopped(&mut signal) => return,
+        }
+    }
+}
+
+async fn claim(
+    pool: &deadpool_postgres::Pool,
+    limit: i64,
+    margin: Duration,
+) -> Result<Vec<Request>, NetError> {
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| NetError::Pool(e.to_string()))?;
+    let margin_ms = margin.as_millis() as f64;
+    let rows = client
+        .query(
+            "update net.http_request_queue q \
+             set claimed_until = clock_timestamp() + make_interval(secs => (q.timeout_milliseconds + $2::float8) / 1000.0) \
+             from (select id from net.http_request_queue \
+                   where claimed_until is null or claimed_until < clock_timestamp() \
+                   order by id limit $1::bigint for update skip locked) c \
+             where q.id = c.id \
+             returning q.id, q.method::text, q.url, q.headers, q.body, q.timeout_milliseconds",
+            &[&limit, &margin_ms],
+        )
+        .await
+        .map_err(|e| NetError::Db {
+            doing: "claiming requests",
+            message: pg_error_text(&e),
+        })?;
+    let mut requests: Vec<Request> = rows
+        .iter()
+        .map(|r| Request {
+            id: r.get(0),
+            method: r.get(1),
+            url: r.get(2),
+            headers: r.get(3),
+            body: r.get(4),
+            timeout_ms: r.get(5),
+        })
+        .collect();
+    requests.sort_by_key(|r| r.id);
+    Ok(requests)
+}
+
+/// Writes outcomes in batches: each response is inserted and its request deleted in one
+/// statement, so a request is done exactly when its response exists.
+async fn write_outcomes(pool: deadpool_postgres::Pool, mut rx: mpsc::UnboundedReceiver<Outcome>) {
+    let mut batch: Vec<Outcome> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 500 {
+            match rx.try_recv() {
+                Ok(o) => batch.push(o),
+                Err(_) => break,
+            }
+        }
+        let mut attempts = 0;
+        loop {
+            match write_batch(&pool, &batch).await {
+                Ok(()) => break,
+                Err(e) => {
+                    attempts += 1;
+                    tracing::warn!(error = %e, attempts, "net worker: writing responses failed");
+                    if attempts >= 5 {
+                        // The requests keep their lease and are sent again when it expires.
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
+                }
+            }
+        }
+        batch.clear();
+    }
+}
+
+async fn write_batch(pool: &deadpool_postgres::Pool, batch: &[Outcome]) -> Result<(), NetError> {
+    let ids: Vec<i64> = batch.iter().map(|o| o.id).collect();
+    let rows: Vec<Value> = batch
+        .iter()
+        .map(|o| {
+            json!({
+                "id": o.id,
+                "status_code": o.status_code,
+                "content_type": o.content_type,
+                "headers": o.headers,
+                "content": o.content,
+                "timed_out": o.timed_out,
+                "error_msg": o.error_msg,
+            })
+        })
+        .collect();
+    let rows = Value::Array(rows);
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| NetError::Pool(e.to_string()))?;
+    client
+        .execute(
+            "with done as (delete from net.http_request_queue where id = any($1)) \
+             insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg) \
+             select id, status_code, content_type, headers, content, timed_out, error_msg \
+             from jsonb_to_recordset($2) as x(id bigint, status_code int, content_type text, headers jsonb, \
+                                              content text, timed_out boolean, error_msg text)",
+            &[&ids, &rows],
+        )
+        .await
+        .map_err(|e| NetError::Db {
+            doing: "writing responses",
+            message: pg_error_text(&e),
+        })?;
+    Ok(())
+}
+
+async fn expire(pool: &deadpool_postgres::Pool, ttl: Duration) {
+    let client = match pool.get().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "net worker: no pooled connection to expire responses");
+            return;
+        }
+    };
+    let secs = ttl.as_secs_f64();
+    if let Err(e) = client
+        .execute(
+            "delete from net._http_response where created < now() - make_interval(secs => $1)",
+            &[&secs],
+        )
+        .await
+    {
+        tracing::warn!(error = %pg_error_text(&e), "net worker: expiring responses failed");
+    }
+}
+
+async fn send(http: &reqwest::Client, request: Request, deny: bool) -> Outcome {
+    let id = request.id;
+    let failed = |msg: String| Outcome {
+        id,
+        error_msg: Some(msg),
+        ..Outcome::default()
+    };
+    let url = match reqwest::Url::parse(&request.url) {
+        Ok(u) => u,
+        Err(e) => return failed(format!("URL using bad/illegal format or missing URL ({e})")),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return failed("Unsupported protocol".to_string());
+    }
+    if deny && url_host_denied(&url) {
+        return failed("destination address is not allowed".to_string());
+    }
+    let method = match request.method.to_ascii_uppercase().as_str() {
+        "GET" => reqwest::Method::GET,
+        "POST" => reqwest::Method::POST,
+        "DELETE" => reqwest::Method::DELETE,
+        other => return failed(format!("unsupported method {other}")),
+    };
+    let timeout = Duration::from_millis(u64::try_from(request.timeout_ms.max(1)).unwrap_or(1));
+    let mut builder = http.request(method, url).timeout(timeout);
+    if let Some(Value::Object(headers)) = &request.headers {
+        for (k, v) in headers {
+            let v = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            builder = builder.header(k.as_str(), v);
+        }
+    }
+    if let Some(body) = request.body {
+        builder = builder.body(body);
+    }
+    let started = Instant::now();
+    let result = async {
+        let response = builder.send().await?;
+        let status = response.status().as_u16();
+        let mut headers = Map::new();
+        for (name, value) in response.headers() {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            match headers.get_mut(name.as_str()) {
+                Some(Value::String(existing)) => {
+                    existing.push_str(", ");
+                    existing.push_str(&value);
+                }
+                _ => {
+                    headers.insert(name.as_str().to_string(), Value::String(value));
+                }
+            }
+        }
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let body = response.bytes().await?;
+        Ok::<_, reqwest::Error>((status, headers, content_type, body))
+    }
+    .await;
+    match result {
+        Ok((status, headers, content_type, body)) => Outcome {
+            id,
+            status_code: Some(i32::from(status)),
+            content_type,
+            headers: Some(Value::Object(headers)),
+            content: Some(String::from_utf8_lossy(&body).into_owned()),
+            timed_out: false,
+            error_msg: None,
+        },
+        Err(e) if e.is_timeout() => Outcome {
+            id,
+            timed_out: true,
+            error_msg: Some(format!(
+                "Timeout of {} ms reached. Total time: {:.3} ms",
+                request.timeout_ms,
+                started.elapsed().as_secs_f64() * 1000.0
+            )),
+            ..Outcome::default()
+        },
+        Err(e) => {
+            let detail = error_chain(&e);
+            tracing::debug!(id, error = %detail, "net worker: request failed");
+            let msg = if e.is_connect() {
+                if detail.contains("dns error") || detail.contains("failed to lookup") {
+                    "Couldn't resolve host name".to_string()
+                } else if detail.contains("not allowed") {
+                    "destination address is not allowed".to_string()
+                } else {
+                    "Couldn't connect to server".to_string()
+                }
+            } else {
+                detail
+            };
+            failed(msg)
+        }
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn url_host_denied(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return true;
+    };
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip_denied(ip),
+        Err(_) => host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost"),
+    }
+}
+
+/// Whether an address belongs to the ranges the SSRF deny-list refuses.
+pub fn ip_denied(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
+                || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return ip_denied(IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00 // unique local
+                || (s[0] & 0xffc0) == 0xfe80 // link local
+        }
+    }
+}
+
+/// A resolver that drops denied addresses and fails when none is left.
+struct DenyPrivateResolver;
+
+impl Resolve for DenyPrivateResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !ip_denied(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err(format!("{host}: destination address is not allowed").into());
+            }
+            let addrs: Addrs = Box::new(addrs.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deny_list() {
+        for denied in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(ip_denied(denied.parse().expect("ip")), "{denied}");
+        }
+        for allowed in ["1.1.1.1", "8.8.8.8", "2606:4700::1111"] {
+            assert!(!ip_denied(allowed.parse().expect("ip")), "{allowed}");
+        }
+        let url = reqwest::Url::parse("http://localhost:8080/").expect("url");
+        assert!(url_host_denied(&url));
+    }
+}
+#[cfg(test)]
+mod client_tests {
+    #[test]
+    fn client_builds() {
+        super::build_client(&super::NetConfig::default()).expect("client");
+    }
+}

@@ -1,0 +1,474 @@
+//! The cron system schema and the scheduler against a real Postgres.
+
+use std::time::Duration;
+
+use pgbase_jobs::CronConfig;
+use tokio::sync::watch;
+use tokio_postgres::Client;
+
+async fn err(client: &Client, sql: &str) -> (String, Option<String>) {
+    match client.batch_execute(sql).await {
+        Ok(()) => panic!("expected an error from {sql}"),
+        Err(e) => match e.as_db_error() {
+            Some(d) => (d.message().to_string(), d.hint().map(str::to_string)),
+            None => (e.to_string(), None),
+        },
+    }
+}
+
+async fn one_i64(client: &Client, sql: &str) -> i64 {
+    client
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .get(0)
+}
+
+#[tokio::test]
+async fn schedule_unschedule_alter_and_errors() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    let a = one_i64(&c, "select cron.schedule('*/5 * * * *', 'select 1')").await;
+    let b = one_i64(&c, "select cron.schedule('nightly', '0 3 * * *', 'vacuum')").await;
+    let b2 = one_i64(
+        &c,
+        "select cron.schedule('nightly', '0 4 * * *', 'vacuum analyze')",
+    )
+    .await;
+    assert_eq!(b, b2, "same name updates the job");
+    assert_ne!(a, b);
+    let row = c
+        .query_one(
+            "select schedule, command, database = current_database(), username = current_user, active, nodename \
+             from cron.job where jobname = 'nightly'",
+            &[],
+        )
+        .await
+        .expect("job row");
+    assert_eq!(row.get::<_, String>(0), "0 4 * * *");
+    assert_eq!(row.get::<_, String>(1), "vacuum analyze");
+    assert!(row.get::<_, bool>(2) && row.get::<_, bool>(3) && row.get::<_, bool>(4));
+    assert_eq!(row.get::<_, String>(5), "localhost");
+
+    for ok in [
+        "0 0 $ * *",
+        "@hourly",
+        "@reboot",
+        " 30 sEcOnDs ",
+        "1 second",
+        "0 9 * jan-mar mon-fri",
+        "0 0 * * 7",
+    ] {
+        c.execute("select cron.schedule($1, 'select 1')", &[&ok])
+            .await
+            .unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+    }
+    for bad in [
+        "0 seconds",
+        "60 seconds",
+        "-1 seconds",
+        "5 secondc",
+        "@restar",
+        "*/60 * * * *",
+        "*/0 * * * *",
+        "* * * 13 *",
+        "* * 0 * *",
+        "* * * *",
+    ] {
+        let (msg, hint) = err(&c, &format!("select cron.schedule('{bad}', 'select 1')")).await;
+        assert_eq!(msg, format!("invalid schedule: {bad}"));
+        assert_eq!(
+            hint.as_deref(),
+            Some("Use cron format (e.g. 5 4 * * *), or interval format '[1-59] seconds'")
+        );
+    }
+
+    assert_eq!(
+        err(&c, "select cron.alter_job(1)").await.0,
+        "no updates specified"
+    );
+    assert_eq!(
+        err(&c, "select cron.alter_job(9999, command => 'x')")
+            .await
+            .0,
+        "Job 9999 does not exist or you don't own it"
+    );
+    c.execute(
+        "select cron.alter_job($1, schedule => '1 2 3 4 5', active => false)",
+        &[&a],
+    )
+    .await
+    .expect("alter");
+    let row = c
+        .query_one(
+            "select schedule, active from cron.job where jobid = $1",
+            &[&a],
+        )
+        .await
+        .expect("altered");
+    assert_eq!(row.get::<_, String>(0), "1 2 3 4 5");
+    assert!(!row.get::<_, bool>(1));
+
+    assert!(
+        err(
+            &c,
+            "select cron.schedule_in_database('x', '* * * * *', 'select 1', 'elsewhere')"
+        )
+        .await
+        .0
+        .contains("cannot schedule a job in database \"elsewhere\"")
+    );
+    let other = one_i64(
+        &c,
+        "select cron.schedule_in_database('x', '* * * * *', 'select 1', current_database(), 'authenticated', false)",
+    )
+    .await;
+    assert!(other > 0);
+
+    assert_eq!(
+        err(&c, "select cron.unschedule(9999)").await.0,
+        "could not find valid entry for job 9999"
+    );
+    assert_eq!(
+        err(&c, "select cron.unschedule('nope')").await.0,
+        "could not find valid entry for job 'nope'"
+    );
+    let ok: bool = c
+        .query_one("select cron.unschedule('nightly')", &[])
+        .await
+        .expect("unschedule by name")
+        .get(0);
+    assert!(ok);
+    let ok: bool = c
+        .query_one("select cron.unschedule($1::bigint)", &[&a])
+        .await
+        .expect("unschedule by id")
+        .get(0);
+    assert!(ok);
+}
+
+#[tokio::test]
+async fn users_see_and_change_only_their_own_jobs() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    let admin_job = one_i64(&c, "select cron.schedule('admin', '* * * * *', 'select 1')").await;
+    c.batch_execute(
+        "insert into cron.job_run_details (jobid, username, status) values (1, 'postgres', 'succeeded'), (2, 'authenticated', 'succeeded')",
+    )
+    .await
+    .expect("runs");
+    c.batch_execute("set role authenticated")
+        .await
+        .expect("role");
+    assert_eq!(one_i64(&c, "select count(*) from cron.job").await, 0);
+    assert_eq!(
+        one_i64(&c, "select count(*) from cron.job_run_details").await,
+        1
+    );
+    let mine = one_i64(&c, "select cron.schedule('mine', '* * * * *', 'select 1')").await;
+    assert_eq!(one_i64(&c, "select count(*) from cron.job").await, 1);
+    assert_eq!(
+        err(&c, &format!("select cron.unschedule({admin_job})"))
+            .await
+            .0,
+        format!("could not find valid entry for job {admin_job}")
+    );
+    assert!(
+        err(&c, "select cron.alter_job(1, command => 'x')")
+            .await
+            .0
+            .contains("permission denied")
+    );
+    assert!(
+        err(
+            &c,
+            "select cron.schedule_in_database('y', '* * * * *', 'select 1', current_database())"
+        )
+        .await
+        .0
+        .contains("permission denied")
+    );
+    assert!(err(&c, "insert into cron.job (schedule, command, username) values ('* * * * *', 'x', 'postgres')")
+        .await
+        .0
+        .contains("row-level security"));
+    let ok: bool = c
+        .query_one("select cron.unschedule($1::bigint)", &[&mine])
+        .await
+        .expect("own job")
+        .get(0);
+    assert!(ok);
+    c.batch_execute("reset role; grant authenticated to service_role; set role service_role")
+        .await
+        .expect("service role");
+    let (msg, _) = err(
+        &c,
+        "select cron.schedule_in_database('z', '* * * * *', 'select 1', current_database(), 'anon')",
+    )
+    .await;
+    assert_eq!(msg, "must be superuser to create a job for another role");
+}
+
+fn fast_config() -> CronConfig {
+    CronConfig {
+        leader_retry: Duration::from_millis(200),
+        ..CronConfig::default()
+    }
+}
+
+async fn wait_for(c: &Client, sql: &str, want: i64, within: Duration) -> i64 {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let n = one_i64(c, sql).await;
+        if n >= want || tokio::time::Instant::now() >= deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_second_job_runs_and_logs_success_and_failure() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "create table public.ticks (at timestamptz default now(), who text default current_user);
+         grant insert, select on public.ticks to authenticated;
+         select cron.schedule('ok', '1 seconds', 'insert into public.ticks default values');
+         select cron.schedule('bad', '1 seconds', 'select * from no_such_table');
+         select cron.schedule_in_database('as-user', '1 seconds', 'insert into public.ticks default values', current_database(), 'authenticated');
+         select cron.schedule('rows', '1 seconds', 'select 1 union all select 2');
+         select cron.schedule('off', '1 seconds', 'select 1');
+         select cron.alter_job((select jobid from cron.job where jobname = 'off'), active => false);",
+    )
+    .await
+    .expect("setup");
+    let (stop, signal) = watch::channel(false);
+    let worker = tokio::spawn(pgbase_jobs::cron::run(
+        fast_config(),
+        db.config.clone(),
+        db.pool(4),
+        signal,
+    ));
+    let done = wait_for(
+        &c,
+        "select count(*) from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'bad' and d.status = 'failed'",
+        2,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(
+        done >= 2,
+        "the failing job ran and failed twice, got {done}"
+    );
+    let _ = stop.send(true);
+    worker.await.expect("worker");
+
+    let ok = c
+        .query_one(
+            "select count(*), min(return_message), bool_and(end_time >= start_time), bool_and(job_pid is not null) \
+             from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'ok' and d.status = 'succeeded'",
+            &[],
+        )
+        .await
+        .expect("ok runs");
+    assert!(ok.get::<_, i64>(0) >= 2);
+    assert_eq!(
+        ok.get::<_, Option<String>>(1).as_deref(),
+        Some("INSERT 0 1")
+    );
+    assert!(ok.get::<_, bool>(2) && ok.get::<_, bool>(3));
+    let failed: String = c
+        .query_one(
+            "select return_message from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'bad' limit 1",
+            &[],
+        )
+        .await
+        .expect("failed run")
+        .get(0);
+    assert_eq!(failed, "ERROR:  relation \"no_such_table\" does not exist");
+    let rows: String = c
+        .query_one(
+            "select return_message from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'rows' limit 1",
+            &[],
+        )
+        .await
+        .expect("rows run")
+        .get(0);
+    assert_eq!(rows, "2 rows");
+    // The job ran as the role that scheduled it.
+    assert!(
+        one_i64(
+            &c,
+            "select count(*) from public.ticks where who = 'authenticated'"
+        )
+        .await
+            >= 1
+    );
+    assert!(
+        one_i64(
+            &c,
+            "select count(*) from public.ticks where who = 'postgres'"
+        )
+        .await
+            >= 1
+    );
+    assert_eq!(
+        one_i64(&c, "select count(*) from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'off'").await,
+        0
+    );
+    assert_eq!(
+        one_i64(
+            &c,
+            "select count(*) from cron.job_run_details where status in ('starting', 'running')"
+        )
+        .await,
+        0,
+        "runs finished before the worker stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_never_overlaps_itself_and_times_out() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "create table public.spans (s timestamptz, e timestamptz);
+         select cron.schedule('slow', '1 seconds', 'insert into public.spans select clock_timestamp(), clock_timestamp() + interval ''1500 ms'' from pg_sleep(1.5)');
+         select cron.schedule('too-slow', '1 seconds', 'select pg_sleep(5)');",
+    )
+    .await
+    .expect("setup");
+    let (stop, signal) = watch::channel(false);
+    let config = CronConfig {
+        statement_timeout: Some(Duration::from_millis(2500)),
+        ..fast_config()
+    };
+    let worker = tokio::spawn(pgbase_jobs::cron::run(
+        config,
+        db.config.clone(),
+        db.pool(4),
+        signal,
+    ));
+    wait_for(
+        &c,
+        "select count(*) from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'too-slow' and d.status = 'failed'",
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = stop.send(true);
+    worker.await.expect("worker");
+
+    let overlaps = one_i64(
+        &c,
+        "select count(*) from cron.job_run_details a join cron.job_run_details b \
+           on a.jobid = b.jobid and a.runid < b.runid \
+         where a.status = 'succeeded' and b.status = 'succeeded' and b.start_time < a.end_time",
+    )
+    .await;
+    assert_eq!(
+        overlaps, 0,
+        "no run of a job starts before its previous one ended"
+    );
+    assert!(one_i64(&c, "select count(*) from public.spans").await >= 2);
+    let msg: String = c
+        .query_one(
+            "select return_message from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'too-slow' and d.status = 'failed' limit 1",
+            &[],
+        )
+        .await
+        .expect("timeout run")
+        .get(0);
+    assert_eq!(msg, "ERROR:  canceling statement due to statement timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_fire_each_tick_once() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "create table public.fired (at timestamptz default clock_timestamp());
+         select cron.schedule('tick', '1 seconds', 'insert into public.fired default values');",
+    )
+    .await
+    .expect("setup");
+    let (stop_a, signal_a) = watch::channel(false);
+    let (stop_b, signal_b) = watch::channel(false);
+    let a = tokio::spawn(pgbase_jobs::cron::run(
+        fast_config(),
+        db.config.clone(),
+        db.pool(4),
+        signal_a,
+    ));
+    let b = tokio::spawn(pgbase_jobs::cron::run(
+        fast_config(),
+        db.config.clone(),
+        db.pool(4),
+        signal_b,
+    ));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let start = std::time::Instant::now();
+    let before = one_i64(&c, "select count(*) from public.fired").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Stop one (whichever leads, the other takes over within leader_retry) and go on.
+    let _ = stop_a.send(true);
+    a.await.expect("a");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = one_i64(&c, "select count(*) from public.fired").await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let _ = stop_b.send(true);
+    b.await.expect("b");
+    let fired = (after - before) as f64;
+    assert!(
+        fired <= elapsed + 1.0,
+        "fired {fired} times in {elapsed:.1} s: a tick fired twice"
+    );
+    assert!(
+        fired >= elapsed - 3.0,
+        "fired {fired} times in {elapsed:.1} s: too many ticks lost"
+    );
+    let dupes = one_i64(
+        &c,
+        "select count(*) from (select date_trunc('second', start_time) from cron.job_run_details group by 1 having count(*) > 1) d",
+    )
+    .await;
+    assert_eq!(dupes, 0, "two runs started within one second");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_run_details_are_pruned() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "insert into cron.job_run_details (jobid, status, start_time, end_time) values
+           (1, 'succeeded', now() - interval '2 days', now() - interval '2 days'),
+           (1, 'succeeded', now() - interval '1 minute', now() - interval '1 minute');",
+    )
+    .await
+    .expect("setup");
+    let (stop, signal) = watch::channel(false);
+    let config = CronConfig {
+        run_retention: Some(Duration::from_secs(24 * 3600)),
+        ..fast_config()
+    };
+    let worker = tokio::spawn(pgbase_jobs::cron::run(
+        config,
+        db.config.clone(),
+        db.pool(2),
+        signal,
+    ));
+    let left = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let n = one_i64(&c, "select count(*) from cron.job_run_details").await;
+            if n == 1 || tokio::time::Instant::now() > deadline {
+                break n;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let _ = stop.send(true);
+    worker.await.expect("worker");
+    assert_eq!(left, 1);
+}

@@ -1,0 +1,521 @@
+//! The pgmq system schema against a real Postgres: every function, its errors, and concurrent
+//! consumers.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+use tokio_postgres::Client;
+
+async fn err(client: &Client, sql: &str) -> String {
+    match client.batch_execute(sql).await {
+        Ok(()) => panic!("expected an error from {sql}"),
+        Err(e) => e
+            .as_db_error()
+            .map(|d| d.message().to_string())
+            .unwrap_or_else(|| e.to_string()),
+    }
+}
+
+async fn ids(client: &Client, sql: &str) -> Vec<i64> {
+    client
+        .query(sql, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn queue_lifecycle_send_read_archive_delete() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute("select pgmq.create('MyQueue'); select pgmq.create('MyQueue');")
+        .await
+        .expect("create twice is fine");
+    let tables = ids(
+        &c,
+        "select count(*) from pg_tables where schemaname = 'pgmq' and tablename in ('q_myqueue', 'a_myqueue')",
+    )
+    .await;
+    assert_eq!(tables, vec![2]);
+    let row = c
+        .query_one(
+            "select queue_name, is_partitioned, is_unlogged from pgmq.list_queues()",
+            &[],
+        )
+        .await
+        .expect("list");
+    assert_eq!(row.get::<_, String>(0), "MyQueue");
+    assert!(!row.get::<_, bool>(1) && !row.get::<_, bool>(2));
+
+    assert_eq!(
+        ids(&c, "select * from pgmq.send('MyQueue', '{\"a\":1}')").await,
+        vec![1]
+    );
+    assert_eq!(
+        ids(
+            &c,
+            "select * from pgmq.send('MyQueue', '{\"a\":2}', '{\"h\":1}'::jsonb)"
+        )
+        .await,
+        vec![2]
+    );
+    // Delayed by seconds and by a timestamp: not visible yet.
+    assert_eq!(
+        ids(&c, "select * from pgmq.send('MyQueue', '{\"a\":3}', 60)").await,
+        vec![3]
+    );
+    assert_eq!(
+        ids(&c, "select * from pgmq.send('MyQueue', '{\"a\":4}', '{}'::jsonb, now() + interval '1 hour')").await,
+        vec![4]
+    );
+    assert_eq!(
+        ids(
+            &c,
+            "select * from pgmq.send_batch('MyQueue', array['{\"b\":1}', '{\"b\":2}']::jsonb[])"
+        )
+        .await,
+        vec![5, 6]
+    );
+    assert_eq!(
+        ids(
+            &c,
+            "select * from pgmq.send_batch('MyQueue', array['{\"c\":1}']::jsonb[], array['{\"x\":1}']::jsonb[], 0)"
+        )
+        .await,
+        vec![7]
+    );
+
+    // read: FIFO among visible, read_ct incremented, hidden for vt.
+    let rows = c
+        .query(
+            "select msg_id, read_ct, message, headers from pgmq.read('MyQueue', 30, 3)",
+            &[],
+        )
+        .await
+        .expect("read");
+    let got: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(got, vec![1, 2, 5]);
+    assert_eq!(rows[0].get::<_, i32>(1), 1);
+    assert_eq!(rows[0].get::<_, Value>(2), json!({"a": 1}));
+    assert_eq!(rows[1].get::<_, Option<Value>>(3), Some(json!({"h": 1})));
+    assert_eq!(
+        ids(&c, "select msg_id from pgmq.read('MyQueue', 30, 10)").await,
+        vec![6, 7]
+    );
+    assert!(
+        ids(&c, "select msg_id from pgmq.read('MyQueue', 30, 10)")
+            .await
+            .is_empty()
+    );
+
+    // conditional read
+    c.batch_execute("select pgmq.create('cond'); select pgmq.send('cond', '{\"k\":\"x\"}'); select pgmq.send('cond', '{\"k\":\"y\"}');")
+        .await
+        .expect("cond");
+    assert_eq!(
+        ids(
+            &c,
+            "select msg_id from pgmq.read('cond', 30, 10, '{\"k\":\"y\"}')"
+        )
+        .await,
+        vec![2]
+    );
+
+    // set_vt makes a message visible again; read_ct goes on counting.
+    assert_eq!(
+        ids(&c, "select msg_id from pgmq.set_vt('MyQueue', 1, 0)").await,
+        vec![1]
+    );
+    let again = c
+        .query_one(
+            "select msg_id, read_ct from pgmq.read('MyQueue', 30, 1)",
+            &[],
+        )
+        .await
+        .expect("reread");
+    assert_eq!((again.get::<_, i64>(0), again.get::<_, i32>(1)), (1, 2));
+    assert!(
+        ids(&c, "select msg_id from pgmq.set_vt('MyQueue', 999, 0)")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        ids(
+            &c,
+            "select msg_id from pgmq.set_vt('MyQueue', array[5,6]::bigint[], now())"
+        )
+        .await,
+        vec![5, 6]
+    );
+
+    // archive and delete, single and array
+    let r = c
+        .query_one(
+            "select pgmq.archive('MyQueue', 1::bigint), pgmq.delete('MyQueue', 2::bigint), pgmq.delete('MyQueue', 999::bigint)",
+            &[],
+        )
+        .await
+        .expect("archive/delete");
+    assert!(r.get::<_, bool>(0) && r.get::<_, bool>(1) && !r.get::<_, bool>(2));
+    assert_eq!(
+        ids(
+            &c,
+            "select * from pgmq.archive('MyQueue', array[5, 6, 999]::bigint[])"
+        )
+        .await,
+        vec![5, 6]
+    );
+    assert_eq!(
+        ids(
+            &c,
+            "select * from pgmq.delete('MyQueue', array[7, 999]::bigint[])"
+        )
+        .await,
+        vec![7]
+    );
+    let archived = c
+        .query_one("select count(*), min(read_ct) from pgmq.a_myqueue", &[])
+        .await
+        .expect("archive table");
+    assert_eq!(archived.get::<_, i64>(0), 3);
+    assert!(archived.get::<_, i32>(1) >= 1);
+
+    // pop removes the visible head
+    c.batch_execute("select pgmq.set_vt('MyQueue', 3, 0)")
+        .await
+        .expect("vt");
+    let popped = ids(&c, "select msg_id from pgmq.pop('MyQueue')").await;
+    assert_eq!(popped, vec![3]);
+    assert!(
+        ids(&c, "select msg_id from pgmq.pop('MyQueue', 5)")
+            .await
+            .is_empty()
+    );
+
+    // metrics
+    let m = c
+        .query_one(
+            "select queue_name, queue_length, total_messages, queue_visible_length, oldest_msg_age_sec from pgmq.metrics('MyQueue')",
+            &[],
+        )
+        .await
+        .expect("metrics");
+    assert_eq!(m.get::<_, String>(0), "MyQueue");
+    assert_eq!(m.get::<_, i64>(1), 1); // msg 4, delayed
+    assert_eq!(m.get::<_, i64>(2), 7);
+    assert_eq!(m.get::<_, i64>(3), 0);
+    assert!(m.get::<_, Option<i32>>(4).is_some());
+    assert_eq!(
+        ids(&c, "select count(*) from pgmq.metrics_all()").await,
+        vec![2]
+    );
+
+    assert_eq!(ids(&c, "select pgmq.purge_queue('MyQueue')").await, vec![1]);
+    let dropped = c
+        .query_one(
+            "select pgmq.drop_queue('MyQueue'), pgmq.drop_queue('MyQueue')",
+            &[],
+        )
+        .await
+        .expect("drop");
+    assert!(dropped.get::<_, bool>(0));
+    assert!(!dropped.get::<_, bool>(1));
+    assert_eq!(
+        ids(
+            &c,
+            "select count(*) from pg_tables where schemaname = 'pgmq' and tablename like '%myqueue'"
+        )
+        .await,
+        vec![0]
+    );
+}
+
+#[tokio::test]
+async fn errors_match_upstream() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    for bad in ["a$b", "a;b", "a--b", "a'b"] {
+        let sql = format!("select pgmq.create($q${bad}$q$)");
+        assert_eq!(
+            err(&c, &sql).await,
+            "queue name contains invalid characters: $, ;, --, or \\'"
+        );
+    }
+    assert_eq!(
+        err(&c, &format!("select pgmq.create('{}')", "x".repeat(48))).await,
+        "queue name is too long, maximum length is 47 characters"
+    );
+    c.batch_execute(&format!("select pgmq.create('{}')", "x".repeat(47)))
+        .await
+        .expect("47 characters are fine");
+    c.batch_execute("select pgmq.create_unlogged('u')")
+        .await
+        .expect("unlogged");
+    let persistence: String = c
+        .query_one(
+            "select relpersistence::text from pg_class where oid = 'pgmq.q_u'::regclass",
+            &[],
+        )
+        .await
+        .expect("class")
+        .get(0);
+    assert_eq!(persistence, "u");
+    assert_eq!(
+        err(&c, "select pgmq.send_batch('u', array[]::jsonb[])").await,
+        "msgs cannot be NULL or empty"
+    );
+    assert_eq!(
+        err(
+            &c,
+            "select pgmq.send_batch('u', array['{}']::jsonb[], array['{}','{}']::jsonb[])"
+        )
+        .await,
+        "headers array length (2) must match msgs array length (1)"
+    );
+    assert!(
+        err(&c, "select pgmq.send('nosuch', '{}')")
+            .await
+            .contains("does not exist")
+    );
+    // drop of a missing queue: false plus a notice, not an error
+    let r: bool = c
+        .query_one("select pgmq.drop_queue('nosuch')", &[])
+        .await
+        .expect("drop missing")
+        .get(0);
+    assert!(!r);
+}
+
+#[tokio::test]
+async fn read_with_poll_waits_for_a_message() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute("select pgmq.create('p')")
+        .await
+        .expect("create");
+    let started = std::time::Instant::now();
+    let none = ids(
+        &c,
+        "select msg_id from pgmq.read_with_poll('p', 30, 1, 1, 50)",
+    )
+    .await;
+    assert!(none.is_empty());
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+
+    let c2 = db.connect().await;
+    let sender = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        c2.batch_execute("select pgmq.send('p', '{}')")
+            .await
+            .expect("send");
+    });
+    let got = ids(
+        &c,
+        "select msg_id from pgmq.read_with_poll('p', 30, 1, 5, 20)",
+    )
+    .await;
+    assert_eq!(got, vec![1]);
+    sender.await.expect("sender");
+}
+
+#[tokio::test]
+async fn rolled_back_read_leaves_the_message_and_send_notifies() {
+    let db = pgbase_testkit::test_db().await;
+    let mut c = db.connect().await;
+    c.batch_execute("select pgmq.create('Tx'); select pgmq.send('Tx', '{}');")
+        .await
+        .expect("setup");
+    let tx = c.transaction().await.expect("tx");
+    let r = tx
+        .query("select msg_id from pgmq.read('Tx', 30, 1)", &[])
+        .await
+        .expect("read");
+    assert_eq!(r.len(), 1);
+    tx.rollback().await.expect("rollback");
+    let r = c
+        .query_one("select msg_id, read_ct from pgmq.read('Tx', 30, 1)", &[])
+        .await
+        .expect("read again");
+    assert_eq!(r.get::<_, i32>(1), 1);
+
+    let channel: String = c
+        .query_one("select pgmq.notify_channel('Tx')", &[])
+        .await
+        .expect("channel")
+        .get(0);
+    assert_eq!(channel, "pgmq.q_tx.INSERT");
+    // A listener gets the notification on commit.
+    let (listener, mut conn) = db
+        .config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    let (ntx, mut nrx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match futures_util::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                    let _ = ntx.send(n.channel().to_string());
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+    });
+    listener
+        .batch_execute("listen \"pgmq.q_tx.INSERT\"")
+        .await
+        .expect("listen");
+    c.batch_execute("select pgmq.send('Tx', '{}')")
+        .await
+        .expect("send");
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), nrx.recv())
+        .await
+        .expect("notification in time");
+    assert_eq!(got.as_deref(), Some("pgmq.q_tx.INSERT"));
+}
+
+#[tokio::test]
+async fn partitioned_queues() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute("select pgmq.create_partitioned('part', '100', '1000', 2)")
+        .await
+        .expect("create");
+    let row = c
+        .query_one(
+            "select is_partitioned from pgmq.meta where queue_name = 'part'",
+            &[],
+        )
+        .await
+        .expect("meta");
+    assert!(row.get::<_, bool>(0));
+    let ids = ids(
+        &c,
+        "select * from pgmq.send_batch('part', array(select jsonb_build_object('i', g) from generate_series(1, 250) g))",
+    )
+    .await;
+    assert_eq!(ids.len(), 250);
+    let parts: Vec<String> = c
+        .query(
+            "select tableoid::regclass::text from pgmq.q_part group by 1 order by 1",
+            &[],
+        )
+        .await
+        .expect("parts")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        parts,
+        vec!["pgmq.q_part_p0", "pgmq.q_part_p100", "pgmq.q_part_p200"]
+    );
+    let read = c
+        .query("select msg_id from pgmq.read('part', 30, 5)", &[])
+        .await
+        .expect("read");
+    assert_eq!(read.len(), 5);
+    let archived = c
+        .query(
+            "select * from pgmq.archive('part', array[1,2,3]::bigint[])",
+            &[],
+        )
+        .await
+        .expect("archive");
+    assert_eq!(archived.len(), 3);
+    c.batch_execute("select pgmq.run_maintenance()")
+        .await
+        .expect("maintenance");
+    let m: i64 = c
+        .query_one("select queue_length from pgmq.metrics('part')", &[])
+        .await
+        .expect("metrics")
+        .get(0);
+    assert_eq!(m, 247);
+
+    // time-based partitions
+    c.batch_execute("select pgmq.create_partitioned('tpart', '1 day', '7 days')")
+        .await
+        .expect("create time partitioned");
+    c.batch_execute("select pgmq.send('tpart', '{}')")
+        .await
+        .expect("send");
+    let n: i64 = c
+        .query_one(
+            "select count(*) from pg_inherits where inhparent = 'pgmq.q_tpart'::regclass",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert!(n >= 5, "premade daily partitions plus default, got {n}");
+    assert!(
+        err(
+            &c,
+            "select pgmq.create_partitioned('bad', 'nonsense', '7 days')"
+        )
+        .await
+        .contains("invalid partition_interval")
+    );
+    assert!(
+        c.query_one("select pgmq.drop_queue('tpart')", &[])
+            .await
+            .expect("drop")
+            .get::<_, bool>(0)
+    );
+}
+
+/// 8 consumers take 10,000 messages: none lost, none delivered twice within its vt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumers_take_every_message_once() {
+    const N: i64 = 10_000;
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute("select pgmq.create('load')")
+        .await
+        .expect("create");
+    c.execute(
+        "select pgmq.send_batch('load', array(select jsonb_build_object('i', g) from generate_series(1, $1::bigint) g))",
+        &[&N],
+    )
+    .await
+    .expect("fill");
+    let mut consumers = Vec::new();
+    for _ in 0..8 {
+        let db = db.clone();
+        consumers.push(tokio::spawn(async move {
+            let c = db.connect().await;
+            let mut seen = Vec::new();
+            loop {
+                let rows = c
+                    .query("select msg_id from pgmq.read('load', 300, 50)", &[])
+                    .await
+                    .expect("read");
+                if rows.is_empty() {
+                    break;
+                }
+                let batch: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+                c.query("select * from pgmq.delete('load', $1::bigint[])", &[&batch])
+                    .await
+                    .expect("delete");
+                seen.extend(batch);
+            }
+            seen
+        }));
+    }
+    let mut all = Vec::new();
+    for consumer in consumers {
+        all.extend(consumer.await.expect("consumer"));
+    }
+    let distinct: HashSet<i64> = all.iter().copied().collect();
+    assert_eq!(all.len() as i64, N, "every message delivered exactly once");
+    assert_eq!(distinct.len() as i64, N);
+    let left: i64 = c
+        .query_one("select count(*) from pgmq.q_load", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 0);
+}
