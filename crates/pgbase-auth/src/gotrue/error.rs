@@ -1,0 +1,235 @@
+//! GoTrue's error responses: an HTTP status, a stable `error_code` and a message, rendered as
+//! `{"code": <status>, "error_code": "…", "msg": "…"}`, or — when the request says
+//! `X-Supabase-Api-Version: 2024-01-01` or later, as supabase-js does — as
+//! `{"code": "<error_code>", "message": "…"}`. Both carry the `x-sb-error-code` header.
+//! Internal failures are logged and answered with a generic message.
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode};
+use serde_json::json;
+
+/// The API version header supabase-js sends and GoTrue echoes.
+pub const API_VERSION_HEADER: &str = "x-supabase-api-version";
+/// The first dated API version (error bodies `{code, message}`).
+pub const API_VERSION_2024_01_01: &str = "2024-01-01";
+
+/// A failed auth request, as GoTrue reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GoTrueError {
+    #[error("Could not parse request body as JSON: {0}")]
+    BadJson(String),
+    #[error("{0}")]
+    Validation(String),
+    #[error("Signups not allowed for this instance")]
+    SignupDisabled,
+    #[error("Phone signups are disabled")]
+    PhoneProviderDisabled,
+    #[error("{message}")]
+    WeakPassword {
+        message: String,
+        reasons: Vec<String>,
+    },
+    #[error("User already registered")]
+    UserAlreadyExists,
+    #[error("A user with this email address has already been registered")]
+    EmailExists,
+    #[error("Invalid login credentials")]
+    InvalidCredentials,
+    #[error("Email not confirmed")]
+    EmailNotConfirmed,
+    #[error("User is banned")]
+    UserBanned,
+    #[error("unsupported_grant_type")]
+    UnsupportedGrantType,
+    #[error("Invalid Refresh Token: Refresh Token Not Found")]
+    RefreshTokenNotFound,
+    #[error("Invalid Refresh Token: Already Used")]
+    RefreshTokenAlreadyUsed,
+    #[error("Invalid Refresh Token: Session Expired")]
+    SessionExpired,
+    #[error("Session from session_id claim in JWT does not exist")]
+    SessionNotFound,
+    #[error("This endpoint requires a valid Bearer token")]
+    NoAuthorization,
+    #[error("invalid JWT: unable to parse or verify signature, {0}")]
+    BadJwt(String),
+    #[error("User from sub claim in JWT does not exist")]
+    UserFromJwtNotFound,
+    #[error("User not found")]
+    UserNotFound,
+    #[error("User not allowed")]
+    NotAdmin,
+    #[error("New password should be different from the old password.")]
+    SamePassword,
+    #[error("Request rate limit reached")]
+    RateLimited,
+    #[error("Not found")]
+    NotFound,
+    /// A database failure; the text is logged, never sent.
+    #[error("Database error: {0}")]
+    Database(String),
+    /// Any other server-side failure; the text is logged, never sent.
+    #[error("Internal error: {0}")]
+    Internal(String),
+}
+
+impl GoTrueError {
+    /// The HTTP status upstream answers with.
+    pub fn status(&self) -> StatusCode {
+        use GoTrueError::*;
+        match self {
+            BadJson(_)
+            | Validation(_)
+            | PhoneProviderDisabled
+            | InvalidCredentials
+            | EmailNotConfirmed
+            | UserBanned
+            | UnsupportedGrantType
+            | RefreshTokenNotFound
+            | RefreshTokenAlreadyUsed
+            | SessionExpired => StatusCode::BAD_REQUEST,
+            NoAuthorization => StatusCode::UNAUTHORIZED,
+            SessionNotFound | BadJwt(_) | UserFromJwtNotFound | NotAdmin => StatusCode::FORBIDDEN,
+            UserNotFound | NotFound => StatusCode::NOT_FOUND,
+            SignupDisabled
+            | WeakPassword { .. }
+            | UserAlreadyExists
+            | EmailExists
+            | SamePassword => StatusCode::UNPROCESSABLE_ENTITY,
+            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Database(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// GoTrue's machine-readable error code.
+    pub fn error_code(&self) -> &'static str {
+        use GoTrueError::*;
+        match self {
+            BadJson(_) => "bad_json",
+            Validation(_) => "validation_failed",
+            SignupDisabled => "signup_disabled",
+            PhoneProviderDisabled => "phone_provider_disabled",
+            WeakPassword { .. } => "weak_password",
+            UserAlreadyExists => "user_already_exists",
+            EmailExists => "email_exists",
+            InvalidCredentials => "invalid_credentials",
+            EmailNotConfirmed => "email_not_confirmed",
+            UserBanned => "user_banned",
+            UnsupportedGrantType => "unsupported_grant_type",
+            RefreshTokenNotFound => "refresh_token_not_found",
+            RefreshTokenAlreadyUsed => "refresh_token_already_used",
+            SessionExpired => "session_expired",
+            SessionNotFound => "session_not_found",
+            NoAuthorization => "no_authorization",
+            BadJwt(_) => "bad_jwt",
+            UserFromJwtNotFound | UserNotFound => "user_not_found",
+            NotAdmin => "not_admin",
+            SamePassword => "same_password",
+            RateLimited => "over_request_rate_limit",
+            NotFound => "not_found",
+            Database(_) | Internal(_) => "unexpected_failure",
+        }
+    }
+
+    /// The message clients see.
+    pub fn client_message(&self) -> String {
+        match self {
+            GoTrueError::Database(_) => "Database error querying schema".to_string(),
+            GoTrueError::Internal(_) => {
+                "Unexpected failure, please check server logs for more information".to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// The response body: the dated shape when `dated` (API version ≥ 2024-01-01), else the
+    /// legacy one.
+    pub fn body(&self, dated: bool) -> serde_json::Value {
+        let mut body = if dated {
+            json!({ "code": self.error_code(), "message": self.client_message() })
+        } else {
+            json!({
+                "code": self.status().as_u16(),
+                "error_code": self.error_code(),
+                "msg": self.client_message(),
+            })
+        };
+        if let GoTrueError::WeakPassword { reasons, .. } = self {
+            body["weak_password"] = json!({ "reasons": reasons });
+        }
+        body
+    }
+
+    /// The full response.
+    pub fn to_response(&self, dated: bool) -> Response {
+        if matches!(self, GoTrueError::Database(_) | GoTrueError::Internal(_)) {
+            tracing::error!(error = %self, "auth request failed");
+        }
+        let mut resp = (self.status(), axum::Json(self.body(dated))).into_response();
+        resp.headers_mut().insert(
+            "x-sb-error-code",
+            HeaderValue::from_static(self.error_code()),
+        );
+        if dated {
+            resp.headers_mut().insert(
+                API_VERSION_HEADER,
+                HeaderValue::from_static(API_VERSION_2024_01_01),
+            );
+        }
+        // Lets the router's version middleware re-render the body for dated clients.
+        resp.extensions_mut().insert(self.clone());
+        resp
+    }
+}
+
+impl IntoResponse for GoTrueError {
+    fn into_response(self) -> Response {
+        self.to_response(false)
+    }
+}
+
+impl From<tokio_postgres::Error> for GoTrueError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => GoTrueError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None => GoTrueError::Database(e.to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for GoTrueError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        GoTrueError::Database(format!("connection pool: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_follow_the_api_version() {
+        let e = GoTrueError::InvalidCredentials;
+        assert_eq!(
+            e.body(false),
+            json!({"code": 400, "error_code": "invalid_credentials", "msg": "Invalid login credentials"})
+        );
+        assert_eq!(
+            e.body(true),
+            json!({"code": "invalid_credentials", "message": "Invalid login credentials"})
+        );
+        let weak = GoTrueError::WeakPassword {
+            message: "Password should be at least 6 characters.".into(),
+            reasons: vec!["length".into()],
+        };
+        assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(weak.body(true)["weak_password"]["reasons"][0], "length");
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak() {
+        let e = GoTrueError::Database("relation auth.users: secret detail".into());
+        assert!(!e.body(true).to_string().contains("secret detail"));
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,16 @@
+//! pgbase auth: who a request is, and the Supabase Auth (GoTrue) compatible endpoints.
+//!
+//! - [`jwt`]: [`Authenticator`] turns request headers (`Authorization: Bearer`, `apikey`) into
+//!   an [`AuthContext`] (database role + claims), with PostgREST's JWT rules and errors.
+//! - [`gotrue`]: the `/auth/v1` router ([`router`], [`AuthState`], [`AuthConfig`]): sign-up,
+//!   password sign-in, refresh-token rotation, user, logout, settings, health and admin users,
+//!   over the `auth` schema of `sql/0002_auth.sql`.
+
+pub mod gotrue;
+pub mod jwt;
+
+pub use gotrue::{AuthConfig, AuthState, GoTrueError, router};
+pub use jwt::{
+    ApiKey, AuthContext, AuthError, Authenticator, JwksSource, JwtConfig, JwtConfigError,
+    RoleFilter,
+};
