@@ -1,0 +1,708 @@
+//! The `/auth/v1` API in process (`tower::ServiceExt::oneshot`) against a real Postgres: the
+//! calls supabase-js makes, their session and error shapes, refresh-token rotation and reuse,
+//! logout scopes, the admin API's role check and the failed sign-in rate limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use http::{HeaderMap, Method, Request, StatusCode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use pgbase_auth::{AuthConfig, AuthState, Authenticator, JwtConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters";
+
+struct Api {
+    app: Router,
+    _db: pgbase_testkit::TestDb,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+async fn api_with(tweak: impl FnOnce(&mut AuthConfig)) -> Api {
+    let db = pgbase_testkit::test_db().await;
+    let pool = db.pool(4);
+    let mut config = AuthConfig::new(SECRET);
+    config.bcrypt_cost = 4;
+    tweak(&mut config);
+    let authenticator = Arc::new(Authenticator::new(JwtConfig::with_secret(SECRET)).unwrap());
+    Api {
+        app: router(AuthState::new(pool, config, authenticator)),
+        _db: db,
+    }
+}
+
+async fn api() -> Api {
+    api_with(|_| {}).await
+}
+
+fn service_key() -> String {
+    key_for("service_role")
+}
+
+fn key_for(role: &str) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &json!({"iss": "pgbase", "role": role, "iat": 0, "exp": 4_000_000_000i64}),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(token) = bearer {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn signup(&self, email: &str, password: &str) -> Resp {
+        self.call(
+            Method::POST,
+            "/signup",
+            None,
+            &[],
+            Some(json!({"email": email, "password": password, "data": {"name": "Ada"}})),
+        )
+        .await
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> Resp {
+        self.call(
+            Method::POST,
+            "/token?grant_type=password",
+            None,
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    async fn refresh(&self, token: &str) -> Resp {
+        self.call(
+            Method::POST,
+            "/token?grant_type=refresh_token",
+            None,
+            &[],
+            Some(json!({"refresh_token": token})),
+        )
+        .await
+    }
+
+    async fn get_user(&self, access: &str) -> Resp {
+        self.call(Method::GET, "/user", Some(access), &[], None)
+            .await
+    }
+}
+
+fn claims(access: &str) -> Value {
+    let mut v = Validation::new(Algorithm::HS256);
+    v.set_audience(&["authenticated"]);
+    jsonwebtoken::decode::<Value>(access, &DecodingKey::from_secret(SECRET.as_bytes()), &v)
+        .unwrap()
+        .claims
+}
+
+fn assert_session(r: &Resp) {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for key in [
+        "access_token",
+        "refresh_token",
+        "expires_in",
+        "expires_at",
+        "user",
+    ] {
+        assert!(r.body.get(key).is_some(), "missing {key}: {}", r.body);
+    }
+    assert_eq!(r.body["token_type"], "bearer");
+    assert_eq!(r.body["expires_in"], 3600);
+}
+
+fn assert_error(r: &Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["error_code"], code, "{}", r.body);
+    assert_eq!(r.body["code"], status.as_u16());
+    assert!(r.body["msg"].is_string());
+    assert_eq!(r.headers["x-sb-error-code"], code);
+}
+
+#[tokio::test]
+async fn sign_up_returns_a_session_with_upstream_claims() {
+    let api = api().await;
+    let r = api.signup("  Ada@Example.COM ", "secret123").await;
+    assert_session(&r);
+    let user = &r.body["user"];
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["aud"], "authenticated");
+    assert_eq!(user["role"], "authenticated");
+    assert_eq!(user["user_metadata"]["name"], "Ada");
+    assert_eq!(user["user_metadata"]["email"], "ada@example.com");
+    assert_eq!(
+        user["app_metadata"],
+        json!({"provider": "email", "providers": ["email"]})
+    );
+    assert_eq!(user["identities"].as_array().unwrap().len(), 1);
+    assert_eq!(user["identities"][0]["provider"], "email");
+    assert!(user["email_confirmed_at"].is_string());
+    assert_eq!(user["is_anonymous"], false);
+    let c = claims(r.body["access_token"].as_str().unwrap());
+    assert_eq!(c["sub"], user["id"]);
+    assert_eq!(c["aud"], "authenticated");
+    assert_eq!(c["role"], "authenticated");
+    assert_eq!(c["email"], "ada@example.com");
+    assert_eq!(c["aal"], "aal1");
+    assert_eq!(c["amr"][0]["method"], "password");
+    assert_eq!(c["is_anonymous"], false);
+    assert!(c["session_id"].is_string());
+    assert_eq!(c["user_metadata"]["name"], "Ada");
+    assert_eq!(
+        c["exp"].as_i64().unwrap() - c["iat"].as_i64().unwrap(),
+        3600
+    );
+    // The same token gets the user back.
+    let me = api.get_user(r.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["id"], user["id"]);
+}
+
+#[tokio::test]
+async fn sign_up_validation_errors() {
+    let api = api().await;
+    assert_session(&api.signup("ada@example.com", "secret123").await);
+    // Duplicate, also with other casing.
+    let r = api.signup("ADA@example.com", "secret123").await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "user_already_exists");
+    assert_eq!(r.body["msg"], "User already registered");
+    // Weak password.
+    let r = api.signup("bob@example.com", "12345").await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
+    assert_eq!(r.body["weak_password"]["reasons"], json!(["length"]));
+    // Missing password, bad email, bad JSON.
+    let r = api.signup("bob@example.com", "").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    let r = api.signup("not-an-email", "secret123").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    let req = Request::post("/signup").body(Body::from("{oops")).unwrap();
+    let resp = api.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // With the dated API version (supabase-js), the body is {code, message}.
+    let r = api
+        .call(
+            Method::POST,
+            "/signup",
+            None,
+            &[("x-supabase-api-version", "2024-01-01")],
+            Some(json!({"email": "ada@example.com", "password": "secret123"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.body,
+        json!({"code": "user_already_exists", "message": "User already registered"})
+    );
+    assert_eq!(r.headers["x-supabase-api-version"], "2024-01-01");
+}
+
+#[tokio::test]
+async fn password_sign_in() {
+    let api = api().await;
+    api.signup("ada@example.com", "secret123").await;
+    let r = api.sign_in("ada@example.com", "wrong-password").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
+    assert_eq!(r.body["msg"], "Invalid login credentials");
+    let r = api.sign_in("nobody@example.com", "secret123").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
+    let r = api.sign_in("ADA@example.com", "secret123").await;
+    assert_session(&r);
+    assert!(r.body["user"]["last_sign_in_at"].is_string());
+    let r = api
+        .call(
+            Method::POST,
+            "/token?grant_type=magic",
+            None,
+            &[],
+            Some(json!({})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "unsupported_grant_type");
+}
+
+#[tokio::test]
+async fn users_imported_with_bcrypt_2a_hashes_sign_in() {
+    let api = api().await;
+    let client = api._db.connect().await;
+    let hash = bcrypt::hash_with_result("imported-pass", 4)
+        .unwrap()
+        .format_for_version(bcrypt::Version::TwoA);
+    assert!(hash.starts_with("$2a$"));
+    client
+        .execute(
+            "insert into auth.users (id, aud, role, email, encrypted_password, email_confirmed_at)
+             values (gen_random_uuid(), 'authenticated', 'authenticated', 'old@example.com', $1, now())",
+            &[&hash],
+        )
+        .await
+        .unwrap();
+    assert_session(&api.sign_in("old@example.com", "imported-pass").await);
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_concurrent_reuse_gets_the_same_child() {
+    let api = api().await;
+    let s = api.signup("ada@example.com", "secret123").await;
+    let r1 = s.body["refresh_token"].as_str().unwrap().to_string();
+    let r = api.refresh(&r1).await;
+    assert_session(&r);
+    let r2 = r.body["refresh_token"].as_str().unwrap().to_string();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        claims(r.body["access_token"].as_str().unwrap())["session_id"],
+        claims(s.body["access_token"].as_str().unwrap())["session_id"]
+    );
+    // Within the reuse interval (another tab refreshing at the same time): the current token.
+    let again = api.refresh(&r1).await;
+    assert_session(&again);
+    assert_eq!(again.body["refresh_token"], r2.as_str());
+    // The child keeps rotating.
+    let r3 = api.refresh(&r2).await;
+    assert_session(&r3);
+    assert_ne!(r3.body["refresh_token"], r2.as_str());
+    let r = api.refresh("no-such-token").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "refresh_token_not_found");
+}
+
+#[tokio::test]
+async fn reusing_a_revoked_refresh_token_ends_the_session() {
+    let api = api_with(|c| c.refresh_token_reuse_interval = Duration::ZERO).await;
+    let s = api.signup("ada@example.com", "secret123").await;
+    let access = s.body["access_token"].as_str().unwrap().to_string();
+    let r1 = s.body["refresh_token"].as_str().unwrap().to_string();
+    let r = api.refresh(&r1).await;
+    assert_session(&r);
+    let r2 = r.body["refresh_token"].as_str().unwrap().to_string();
+    let reuse = api.refresh(&r1).await;
+    assert_error(
+        &reuse,
+        StatusCode::BAD_REQUEST,
+        "refresh_token_already_used",
+    );
+    assert_eq!(reuse.body["msg"], "Invalid Refresh Token: Already Used");
+    // The whole session is gone: its newest refresh token and its access tokens no longer work.
+    let r = api.refresh(&r2).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let me = api.get_user(&access).await;
+    assert_error(&me, StatusCode::FORBIDDEN, "session_not_found");
+}
+
+#[tokio::test]
+async fn update_user_changes_metadata_password_and_email() {
+    let api = api().await;
+    let s = api.signup("ada@example.com", "secret123").await;
+    let access = s.body["access_token"].as_str().unwrap().to_string();
+    let other = api.sign_in("ada@example.com", "secret123").await;
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"data": {"theme": "dark", "name": null}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["user_metadata"]["theme"], "dark");
+    assert!(r.body["user_metadata"].get("name").is_none());
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"password": "secret123"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "same_password");
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"password": "abc"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "weak_password");
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"password": "new-secret"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_error(
+        &api.sign_in("ada@example.com", "secret123").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+    );
+    assert_session(&api.sign_in("ada@example.com", "new-secret").await);
+    // A password change ends the other sessions.
+    let me = api
+        .get_user(other.body["access_token"].as_str().unwrap())
+        .await;
+    assert_error(&me, StatusCode::FORBIDDEN, "session_not_found");
+    // Email change; a taken email is refused.
+    api.signup("bob@example.com", "secret123").await;
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"email": "BOB@example.com"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "email_exists");
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"email": "ada2@example.com"})),
+        )
+        .await;
+    assert_eq!(r.body["email"], "ada2@example.com");
+    // app_metadata needs an admin.
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"app_metadata": {"plan": "pro"}})),
+        )
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "not_admin");
+}
+
+#[tokio::test]
+async fn user_endpoint_needs_a_valid_token() {
+    let api = api().await;
+    let r = api.call(Method::GET, "/user", None, &[], None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "no_authorization");
+    let r = api.get_user("garbage").await;
+    assert_error(&r, StatusCode::FORBIDDEN, "bad_jwt");
+    // The anon key has no sub.
+    let r = api.get_user(&key_for("anon")).await;
+    assert_error(&r, StatusCode::FORBIDDEN, "bad_jwt");
+}
+
+#[tokio::test]
+async fn logout_scopes() {
+    let api = api().await;
+    api.signup("ada@example.com", "secret123").await;
+    let a = api.sign_in("ada@example.com", "secret123").await;
+    let b = api.sign_in("ada@example.com", "secret123").await;
+    let c = api.sign_in("ada@example.com", "secret123").await;
+    let token = |r: &Resp| r.body["access_token"].as_str().unwrap().to_string();
+    // local: only this session.
+    let r = api
+        .call(
+            Method::POST,
+            "/logout?scope=local",
+            Some(&token(&a)),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get_user(&token(&a)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api.get_user(&token(&b)).await.status, StatusCode::OK);
+    let refresh_a = api.refresh(a.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(refresh_a.status, StatusCode::BAD_REQUEST);
+    // others: every session but this one.
+    let r = api
+        .call(
+            Method::POST,
+            "/logout?scope=others",
+            Some(&token(&b)),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get_user(&token(&b)).await.status, StatusCode::OK);
+    assert_eq!(api.get_user(&token(&c)).await.status, StatusCode::FORBIDDEN);
+    // global (the default): all of them.
+    let d = api.sign_in("ada@example.com", "secret123").await;
+    let r = api
+        .call(Method::POST, "/logout", Some(&token(&b)), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(api.get_user(&token(&b)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(api.get_user(&token(&d)).await.status, StatusCode::FORBIDDEN);
+    let r = api.call(Method::POST, "/logout", None, &[], None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "no_authorization");
+}
+
+#[tokio::test]
+async fn admin_api_needs_the_service_role() {
+    let api = api().await;
+    let s = api.signup("ada@example.com", "secret123").await;
+    let user_token = s.body["access_token"].as_str().unwrap().to_string();
+    let r = api.call(Method::GET, "/admin/users", None, &[], None).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "no_authorization");
+    for token in [user_token.clone(), key_for("anon")] {
+        let r = api
+            .call(Method::GET, "/admin/users", Some(&token), &[], None)
+            .await;
+        assert_error(&r, StatusCode::FORBIDDEN, "not_admin");
+    }
+    let service = service_key();
+    let r = api
+        .call(Method::GET, "/admin/users", Some(&service), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["users"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["aud"], "authenticated");
+    assert_eq!(r.headers["x-total-count"], "1");
+    // Create, with metadata and a confirmed email; the new user can sign in.
+    let r = api
+        .call(
+            Method::POST,
+            "/admin/users",
+            Some(&service),
+            &[],
+            Some(
+                json!({"email": "eve@example.com", "password": "secret123", "email_confirm": true,
+                        "user_metadata": {"team": "red"}, "app_metadata": {"plan": "pro"}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let eve = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["app_metadata"]["plan"], "pro");
+    assert_eq!(r.body["app_metadata"]["provider"], "email");
+    assert_eq!(r.body["user_metadata"]["team"], "red");
+    assert_session(&api.sign_in("eve@example.com", "secret123").await);
+    let r = api
+        .call(
+            Method::POST,
+            "/admin/users",
+            Some(&service),
+            &[],
+            Some(json!({"email": "EVE@example.com", "password": "secret123"})),
+        )
+        .await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "email_exists");
+    // Get, update (ban), delete.
+    let path = format!("/admin/users/{eve}");
+    let r = api
+        .call(Method::GET, &path, Some(&service), &[], None)
+        .await;
+    assert_eq!(r.body["email"], "eve@example.com");
+    let r = api
+        .call(
+            Method::PUT,
+            &path,
+            Some(&service),
+            &[],
+            Some(json!({"ban_duration": "24h", "app_metadata": {"plan": "free"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body["banned_until"].is_string());
+    assert_eq!(r.body["app_metadata"]["plan"], "free");
+    assert_error(
+        &api.sign_in("eve@example.com", "secret123").await,
+        StatusCode::BAD_REQUEST,
+        "user_banned",
+    );
+    let r = api
+        .call(Method::DELETE, &path, Some(&service), &[], None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, json!({}));
+    let r = api
+        .call(Method::GET, &path, Some(&service), &[], None)
+        .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "user_not_found");
+    let r = api
+        .call(
+            Method::GET,
+            "/admin/users/not-a-uuid",
+            Some(&service),
+            &[],
+            None,
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    // The user's token cannot delete anyone.
+    let r = api
+        .call(Method::DELETE, &path, Some(&user_token), &[], None)
+        .await;
+    assert_error(&r, StatusCode::FORBIDDEN, "not_admin");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited_per_email() {
+    let api = api_with(|c| c.max_failed_signins_per_email = 3).await;
+    api.signup("ada@example.com", "secret123").await;
+    for _ in 0..3 {
+        let r = api.sign_in("ada@example.com", "wrong").await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
+    }
+    // Now even the right password is refused for a while.
+    let r = api.sign_in("ada@example.com", "secret123").await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit");
+    // Other emails are not affected.
+    api.signup("bob@example.com", "secret123").await;
+    assert_session(&api.sign_in("bob@example.com", "secret123").await);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_rate_limited_per_ip() {
+    let api = api_with(|c| {
+        c.max_failed_signins_per_ip = 2;
+        c.client_ip_header = Some("x-forwarded-for".into());
+    })
+    .await;
+    api.signup("ada@example.com", "secret123").await;
+    let attempt = |email: &'static str, ip: &'static str, pw: &'static str| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                "/token?grant_type=password",
+                None,
+                &[("x-forwarded-for", ip)],
+                Some(json!({"email": email, "password": pw})),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        attempt("x1@example.com", "10.0.0.1", "nope").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        attempt("x2@example.com", "10.0.0.1, 10.9.9.9", "nope")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let r = attempt("ada@example.com", "10.0.0.1", "secret123").await;
+    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit");
+    assert_session(&attempt("ada@example.com", "10.0.0.2", "secret123").await);
+}
+
+#[tokio::test]
+async fn settings_health_and_disabled_signup() {
+    let api = api_with(|c| c.disable_signup = true).await;
+    let r = api.call(Method::GET, "/settings", None, &[], None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["external"]["email"], true);
+    assert_eq!(r.body["disable_signup"], true);
+    assert_eq!(r.body["mailer_autoconfirm"], true);
+    let r = api.call(Method::GET, "/health", None, &[], None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["name"], "GoTrue");
+    let r = api.signup("ada@example.com", "secret123").await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "signup_disabled");
+    let r = api.call(Method::GET, "/nope", None, &[], None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn without_autoconfirm_sign_up_returns_the_user_and_sign_in_waits_for_confirmation() {
+    let api = api_with(|c| c.autoconfirm = false).await;
+    let r = api.signup("ada@example.com", "secret123").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.get("access_token").is_none());
+    assert_eq!(r.body["email"], "ada@example.com");
+    assert!(r.body.get("email_confirmed_at").is_none());
+    let r = api.sign_in("ada@example.com", "secret123").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "email_not_confirmed");
+}
+
+#[tokio::test]
+async fn works_through_the_authenticator_login_role() {
+    // The production server logs in as `authenticator`, not a superuser: the grants and the RLS
+    // policy of sql/0002_auth.sql must be enough.
+    let db = pgbase_testkit::test_db().await;
+    let mut pg = db.config.clone();
+    pg.user("authenticator");
+    let manager = deadpool_postgres::Manager::new(pg, tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(2)
+        .build()
+        .unwrap();
+    let mut config = AuthConfig::new(SECRET);
+    config.bcrypt_cost = 4;
+    let authenticator = Arc::new(Authenticator::new(JwtConfig::with_secret(SECRET)).unwrap());
+    let api = Api {
+        app: router(AuthState::new(pool, config, authenticator)),
+        _db: db,
+    };
+    let s = api.signup("ada@example.com", "secret123").await;
+    assert_session(&s);
+    let r = api.refresh(s.body["refresh_token"].as_str().unwrap()).await;
+    assert_session(&r);
+    let me = api.get_user(r.body["access_token"].as_str().unwrap()).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let r = api
+        .call(
+            Method::DELETE,
+            &format!("/admin/users/{}", me.body["id"].as_str().unwrap()),
+            Some(&service_key()),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+}
