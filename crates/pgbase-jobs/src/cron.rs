@@ -300,15 +300,19 @@ async fn lead(
     load_jobs(&client, &mut jobs).await?;
     let mut running: JoinSet<i64> = JoinSet::new();
 
+    let mut due: Vec<i64> = Vec::new();
     for (id, job) in jobs.iter_mut() {
-        if job.active && matches!(job.schedule, Ok(Schedule::Reboot)) {
-            fire(*id, job, &ctx, &mut running);
+        if job.active && matches!(job.schedule, Ok(Schedule::Reboot)) && claim_slot(job) {
+            due.push(*id);
         }
     }
+    start_runs(&client, &ctx, &mut jobs, &due, &mut running).await?;
 
     // Seconds up to and including `last` are done; the current one belonged to whoever led before.
     let mut last = trunc_second(now);
+    now = local_now(&client, &config.timezone).await?;
     let mut next_upkeep = Instant::now();
+    let mut upkeep_task: Option<tokio::task::JoinHandle<()>> = None;
     let result = loop {
         let cur = trunc_second(now);
         if cur > last {
@@ -318,20 +322,29 @@ async fn lead(
             } else {
                 last + chrono::Duration::seconds(1)
             };
+            due.clear();
             while s <= cur {
                 for (id, job) in jobs.iter_mut() {
-                    if job.active && job.schedule.as_ref().is_ok_and(|sc| sc.is_due(s)) {
-                        fire(*id, job, &ctx, &mut running);
+                    if job.active
+                        && job.schedule.as_ref().is_ok_and(|sc| sc.is_due(s))
+                        && claim_slot(job)
+                    {
+                        due.push(*id);
                     }
                 }
                 s += chrono::Duration::seconds(1);
             }
             last = cur;
+            if let Err(e) = start_runs(&client, &ctx, &mut jobs, &due, &mut running).await {
+                break Err(e);
+            }
         } else if (last - cur).num_seconds() > 3600 {
             last = cur; // the clock went back more than an hour: start over
         }
-        if Instant::now() >= next_upkeep {
-            upkeep(config, pool).await;
+        // Upkeep runs beside the ticks, never delaying them, one at a time.
+        if Instant::now() >= next_upkeep && upkeep_task.as_ref().is_none_or(|t| t.is_finished()) {
+            let (retention, pool) = (config.run_retention, pool.clone());
+            upkeep_task = Some(tokio::spawn(async move { upkeep(retention, &pool).await }));
             next_upkeep = Instant::now() + config.maintenance_interval;
         }
 
@@ -355,7 +368,10 @@ async fn lead(
                     job.running = false;
                     if job.pending > 0 && job.active {
                         job.pending -= 1;
-                        fire(id, job, &ctx, &mut running);
+                        job.running = true;
+                        if let Err(e) = start_runs(&client, &ctx, &mut jobs, &[id], &mut running).await {
+                            break Err(e);
+                        }
                     } else {
                         job.pending = 0;
                     }
@@ -445,47 +461,90 @@ async fn load_jobs(client: &Client, jobs: &mut HashMap<i64, JobState>) -> Result
     Ok(())
 }
 
-fn fire(id: i64, job: &mut JobState, ctx: &RunContext, running: &mut JoinSet<i64>) {
+/// Takes the job's run slot: true when it may start now, false when it runs already (the slot
+/// is then queued: every missed slot for cron-style jobs, at most one for `N seconds` jobs).
+fn claim_slot(job: &mut JobState) -> bool {
     if job.running {
         job.pending = match job.schedule {
             Ok(Schedule::Seconds(_)) => 1,
             _ => job.pending.saturating_add(1),
         };
-        return;
+        return false;
     }
     job.running = true;
-    let ctx = ctx.clone();
-    let command = job.command.clone();
-    let username = job.username.clone();
-    running.spawn(async move {
-        if let Err(e) = run_job(&ctx, id, &command, &username).await {
-            tracing::warn!(jobid = id, error = %e, "cron: could not run or log a job");
+    true
+}
+
+/// Logs the runs of `due` as `starting` in one statement (so `start_time` is the tick, not
+/// the moment a pooled connection frees up) and spawns them.
+async fn start_runs(
+    client: &Client,
+    ctx: &RunContext,
+    jobs: &mut HashMap<i64, JobState>,
+    due: &[i64],
+    running: &mut JoinSet<i64>,
+) -> Result<(), CronError> {
+    if due.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(due.len());
+    let mut users = Vec::with_capacity(due.len());
+    let mut commands = Vec::with_capacity(due.len());
+    for id in due {
+        if let Some(job) = jobs.get(id) {
+            ids.push(*id);
+            users.push(job.username.clone());
+            commands.push(job.command.clone());
         }
-        id
-    });
+    }
+    let rows = match client
+        .query(
+            "insert into cron.job_run_details (jobid, database, username, command, status, start_time) \
+             select j, current_database(), u, c, 'starting', clock_timestamp() \
+             from unnest($1::bigint[], $2::text[], $3::text[]) as t(j, u, c) \
+             returning jobid, runid",
+            &[&ids, &users, &commands],
+        )
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            for id in &ids {
+                if let Some(job) = jobs.get_mut(id) {
+                    job.running = false;
+                }
+            }
+            return Err(CronError::Db {
+                doing: "logging cron runs",
+                message: pg_error_text(&e),
+            });
+        }
+    };
+    for row in rows {
+        let jobid: i64 = row.get(0);
+        let runid: i64 = row.get(1);
+        let Some(job) = jobs.get(&jobid) else {
+            continue;
+        };
+        let ctx = ctx.clone();
+        let command = job.command.clone();
+        let username = job.username.clone();
+        running.spawn(async move {
+            if let Err(e) = run_job(&ctx, runid, &command, &username).await {
+                tracing::warn!(jobid, runid, error = %e, "cron: could not log the end of a run");
+            }
+            jobid
+        });
+    }
+    Ok(())
 }
 
 async fn run_job(
     ctx: &RunContext,
-    jobid: i64,
+    runid: i64,
     command: &str,
     username: &str,
 ) -> Result<(), CronError> {
-    let runid: i64 = {
-        let log = ctx
-            .pool
-            .get()
-            .await
-            .map_err(|e| CronError::Pool(e.to_string()))?;
-        log.query_one(
-            "insert into cron.job_run_details (jobid, database, username, command, status, start_time) \
-             values ($1, current_database(), $2, $3, 'starting', clock_timestamp()) returning runid",
-            &[&jobid, &username, &command],
-        )
-        .await
-        .map_err(db_err("logging a cron run"))?
-        .get(0)
-    };
     let outcome = match ctx.permits.acquire().await {
         Ok(_permit) => execute(ctx, runid, command, username).await,
         Err(_) => Err("scheduler stopped".to_string()),
@@ -494,7 +553,7 @@ async fn run_job(
         Ok(m) => ("succeeded", m),
         Err(m) => ("failed", m),
     };
-    tracing::debug!(jobid, runid, status, message = %message, "cron: run finished");
+    tracing::debug!(runid, status, message = %message, "cron: run finished");
     let log = ctx
         .pool
         .get()
@@ -594,7 +653,7 @@ fn return_message(command: &str, messages: &[SimpleQueryMessage]) -> String {
     }
 }
 
-async fn upkeep(config: &CronConfig, pool: &deadpool_postgres::Pool) {
+async fn upkeep(run_retention: Option<Duration>, pool: &deadpool_postgres::Pool) {
     let client = match pool.get().await {
         Ok(c) => c,
         Err(e) => {
@@ -602,7 +661,7 @@ async fn upkeep(config: &CronConfig, pool: &deadpool_postgres::Pool) {
             return;
         }
     };
-    if let Some(retention) = config.run_retention {
+    if let Some(retention) = run_retention {
         let secs = retention.as_secs_f64();
         match client
             .execute(
