@@ -23,12 +23,18 @@
 //! `statement_timeout`, then sends the command as one simple query: several statements form one
 //! implicit transaction, and `VACUUM`/`CALL` work. The run row goes `starting` → `running` →
 //! `succeeded` / `failed`; `return_message` is `"<n> row(s)"` for a query returning rows, the
-//! command tag for others (reconstructed from the last statement's verb: tokio-postgres does not
+//! command tag for others (rebuilt from the last statement's verb: tokio-postgres does not
 //! expose the server's tag), or `ERROR:  <message>` on failure.
 //!
-//! **Caveat.** The role switch happens inside the session of pgbase's login, so a job can `RESET
-//! ROLE` to that login. Give pgbase a login that owns nothing and is granted only the API roles
-//! (and BYPASSRLS, so the leader sees every user's jobs), or schedule jobs only as trusted roles.
+//! **Roles.** A superuser's job runs as above. Any other user's job runs inside
+//! `cron._run_as_<role oid>(command)`, a SECURITY DEFINER function owned by that user (created
+//! on first use by `cron._runner_for`): there Postgres refuses `SET ROLE`, `RESET ROLE` and
+//! `SET SESSION AUTHORIZATION`, so the job cannot climb back to pgbase's own login. Costs of
+//! that: transaction control (`COMMIT` in a called procedure) fails, and the command tag is
+//! rebuilt from the row count. A lone `VACUUM`/`ANALYZE` statement, which cannot run inside a
+//! function, runs directly. pgbase's login needs BYPASSRLS (the leader reads every user's
+//! jobs) and must be able to `SET ROLE` to, and own functions as, the users who schedule jobs
+//! (a superuser in development).
 //!
 //! **Upkeep.** Every `maintenance_interval` the leader deletes runs that ended more than
 //! `run_retention` ago (pg_cron keeps them forever; #416) and calls `pgmq.run_maintenance()`
@@ -598,6 +604,29 @@ async fn execute(
         )
         .await
         .map_err(error)?;
+    let superuser: bool = match client
+        .query_opt(
+            "select rolsuper from pg_roles where rolname = $1",
+            &[&username],
+        )
+        .await
+        .map_err(error)?
+    {
+        Some(row) => row.get(0),
+        None => return Err(format!("ERROR:  role \"{username}\" does not exist")),
+    };
+    // Non-superusers run through their SECURITY DEFINER runner, where switching roles back is
+    // impossible; a lone VACUUM/ANALYZE cannot run inside a function and cannot escalate.
+    let runner: Option<String> = if superuser || is_lone_maintenance(command) {
+        None
+    } else {
+        let proc: String = client
+            .query_one("select cron._runner_for($1)::text", &[&username])
+            .await
+            .map_err(error)?
+            .get(0);
+        Some(proc.trim_end_matches("(text)").to_string())
+    };
     let timeout_ms = ctx
         .statement_timeout
         .map(|d| d.as_millis().to_string())
@@ -609,10 +638,61 @@ async fn execute(
         )
         .await
         .map_err(error)?;
-    let messages = client.simple_query(command).await.map_err(error)?;
+    let message = match runner {
+        None => {
+            let messages = client.simple_query(command).await.map_err(error)?;
+            return_message(command, &messages)
+        }
+        Some(runner) => {
+            let n: i64 = client
+                .query_one(&format!("select {runner}($1)"), &[&command])
+                .await
+                .map_err(error)?
+                .get(0);
+            let verb = last_verb(command);
+            let rows = matches!(
+                verb.as_str(),
+                "SELECT" | "WITH" | "VALUES" | "TABLE" | "SHOW"
+            );
+            command_tag(&verb, u64::try_from(n).unwrap_or(0), rows)
+        }
+    };
     drop(client);
     drop(driver);
-    Ok(return_message(command, &messages))
+    Ok(message)
+}
+
+/// A single VACUUM or ANALYZE statement (no `;` but a trailing one).
+fn is_lone_maintenance(command: &str) -> bool {
+    let body = command.trim().trim_end_matches(';');
+    if body.contains(';') {
+        return false;
+    }
+    let verb = last_verb(body);
+    verb == "VACUUM" || verb == "ANALYZE" || verb == "ANALYSE"
+}
+
+/// The first word of the last non-empty `;`-separated statement, upper-cased.
+fn last_verb(command: &str) -> String {
+    command
+        .split(';')
+        .map(str::trim)
+        .rfind(|s| !s.is_empty())
+        .and_then(|s| s.split_whitespace().next())
+        .map(str::to_ascii_uppercase)
+        .unwrap_or_default()
+}
+
+fn command_tag(verb: &str, n: u64, returned_rows: bool) -> String {
+    if returned_rows {
+        return format!("{n} {}", if n == 1 { "row" } else { "rows" });
+    }
+    match verb {
+        "INSERT" => format!("INSERT 0 {n}"),
+        "UPDATE" | "DELETE" | "MERGE" | "COPY" | "FETCH" | "MOVE" => format!("{verb} {n}"),
+        "SELECT" => format!("SELECT {n}"),
+        _ => verb.to_string(),
+    }
 }
 
 /// pg_cron's `return_message` for a successful command: `"<n> row(s)"` when the last statement
@@ -635,22 +715,7 @@ fn return_message(command: &str, messages: &[SimpleQueryMessage]) -> String {
     let Some(n) = last_count else {
         return String::new();
     };
-    if last_had_rows {
-        return format!("{n} {}", if n == 1 { "row" } else { "rows" });
-    }
-    let verb = command
-        .split(';')
-        .map(str::trim)
-        .rfind(|s| !s.is_empty())
-        .and_then(|s| s.split_whitespace().next())
-        .map(str::to_ascii_uppercase)
-        .unwrap_or_default();
-    match verb.as_str() {
-        "INSERT" => format!("INSERT 0 {n}"),
-        "UPDATE" | "DELETE" | "MERGE" | "COPY" | "FETCH" | "MOVE" => format!("{verb} {n}"),
-        "SELECT" => format!("SELECT {n}"),
-        _ => verb,
-    }
+    command_tag(&last_verb(command), n, last_had_rows)
 }
 
 async fn upkeep(run_retention: Option<Duration>, pool: &deadpool_postgres::Pool) {

@@ -472,3 +472,96 @@ async fn old_run_details_are_pruned() {
     worker.await.expect("worker");
     assert_eq!(left, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_cannot_leave_its_role() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "create table public.who (name text);
+         grant insert on public.who to authenticated;
+         create table public.secret (x int);
+         revoke all on public.secret from anon, authenticated, service_role;
+         select cron.schedule_in_database('reset', '1 seconds', 'reset role; insert into public.who values (current_user)', current_database(), 'authenticated');
+         select cron.schedule_in_database('setrole', '1 seconds', 'select set_config(''role'', ''postgres'', false); insert into public.who values (current_user)', current_database(), 'authenticated');
+         select cron.schedule_in_database('auth', '1 seconds', 'set session authorization postgres; insert into public.who values (current_user)', current_database(), 'authenticated');
+         select cron.schedule_in_database('multi', '1 seconds', 'insert into public.who values (current_user); insert into public.who values (session_user)', current_database(), 'authenticated');
+         select cron.schedule_in_database('secret', '1 seconds', 'select * from public.secret', current_database(), 'authenticated');
+         select cron.schedule_in_database('vacuum', '1 seconds', 'vacuum public.who', current_database(), 'authenticated');",
+    )
+    .await
+    .expect("setup");
+    let (stop, signal) = watch::channel(false);
+    let worker = tokio::spawn(pgbase_jobs::cron::run(
+        fast_config(),
+        db.config.clone(),
+        db.pool(4),
+        signal,
+    ));
+    wait_for(
+        &c,
+        "select count(distinct jobid) from cron.job_run_details where status in ('succeeded', 'failed')",
+        6,
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = stop.send(true);
+    worker.await.expect("worker");
+    let message = |name: &'static str| {
+        let c = &c;
+        async move {
+            c.query_one(
+                "select d.status, d.return_message from cron.job_run_details d join cron.job j using (jobid) \
+                 where j.jobname = $1 and d.status in ('succeeded', 'failed') order by runid limit 1",
+                &[&name],
+            )
+            .await
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"))
+        }
+    };
+    assert_eq!(
+        message("reset").await,
+        (
+            "failed".to_string(),
+            "ERROR:  cannot set parameter \"role\" within security-definer function".to_string()
+        )
+    );
+    assert_eq!(message("setrole").await.0, "failed");
+    assert_eq!(
+        message("auth").await,
+        (
+            "failed".to_string(),
+            "ERROR:  cannot set parameter \"session_authorization\" within security-definer function".to_string()
+        )
+    );
+    assert_eq!(
+        message("multi").await,
+        ("succeeded".to_string(), "INSERT 0 1".to_string())
+    );
+    assert_eq!(
+        message("secret").await,
+        (
+            "failed".to_string(),
+            "ERROR:  permission denied for table secret".to_string()
+        )
+    );
+    assert_eq!(message("vacuum").await.0, "succeeded");
+    let names: Vec<String> = c
+        .query("select distinct name from public.who order by 1", &[])
+        .await
+        .expect("who")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // current_user inside the job is the job's user; session_user is pgbase's login.
+    assert_eq!(
+        names,
+        vec!["authenticated".to_string(), "postgres".to_string()]
+    );
+    assert_eq!(
+        one_i64(&c, "select count(*) from public.who where name = 'postgres'").await,
+        one_i64(&c, "select count(*) from cron.job_run_details d join cron.job j using (jobid) where j.jobname = 'multi' and d.status = 'succeeded'").await,
+        "only the session_user inserts say postgres"
+    );
+}
