@@ -641,3 +641,51 @@ grant all on all tables in schema pgmq to service_role;
 grant all on all sequences in schema pgmq to service_role;
 alter default privileges in schema pgmq grant all on tables to service_role;
 alter default privileges in schema pgmq grant all on sequences to service_role;
+
+-- ---------------------------------------------------------------------------------------------
+-- pgmq_public: the wrappers Supabase installs when queues are exposed through its REST API
+-- (`supabase.schema('pgmq_public').rpc('send', {...})`). They run as the caller, so a role
+-- reaches only the queues whose tables it was granted; add `pgmq_public` to the REST schemas
+-- to expose them.
+
+create schema if not exists pgmq_public;
+grant usage on schema pgmq_public to anon, authenticated, service_role;
+-- The wrappers call into pgmq: the API roles may resolve names there, nothing more (queue tables
+-- are granted per queue, e.g. `grant select, insert, update, delete on pgmq.q_jobs to authenticated`).
+grant usage on schema pgmq to anon, authenticated;
+
+create function pgmq_public.send(queue_name text, message jsonb, sleep_seconds integer default 0)
+returns setof bigint
+language sql set search_path = '' as $$
+  select * from pgmq.send(queue_name := queue_name, msg := message, delay := sleep_seconds);
+$$;
+
+create function pgmq_public.send_batch(queue_name text, messages jsonb[], sleep_seconds integer default 0)
+returns setof bigint
+language sql set search_path = '' as $$
+  select * from pgmq.send_batch(queue_name := queue_name, msgs := messages, delay := sleep_seconds);
+$$;
+
+create function pgmq_public.read(queue_name text, sleep_seconds integer, n integer)
+returns setof pgmq.message_record
+language sql set search_path = '' as $$
+  select * from pgmq.read(queue_name := queue_name, vt := sleep_seconds, qty := n);
+$$;
+
+create function pgmq_public.pop(queue_name text)
+returns setof pgmq.message_record
+language sql set search_path = '' as $$
+  select * from pgmq.pop(queue_name := queue_name);
+$$;
+
+create function pgmq_public.archive(queue_name text, message_id bigint)
+returns boolean
+language sql set search_path = '' as $$
+  select pgmq.archive(queue_name := queue_name, msg_id := message_id);
+$$;
+
+create function pgmq_public.delete(queue_name text, message_id bigint)
+returns boolean
+language sql set search_path = '' as $$
+  select pgmq.delete(queue_name := queue_name, msg_id := message_id);
+$$;

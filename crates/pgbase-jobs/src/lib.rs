@@ -56,12 +56,14 @@ impl JobsHandle {
     }
 }
 
-/// Starts the enabled workers on the current tokio runtime.
+/// Starts the enabled workers on the current tokio runtime. Keep the handle: dropping it stops
+/// the workers as [`JobsHandle::shutdown`] does, without waiting.
 ///
 /// `db` is used for the dedicated connections (the cron leader's lock and LISTEN, the net
-/// worker's LISTEN, one fresh session per cron run); `pool` for short bookkeeping statements.
-/// Both must reach the same database as a role that may `SET ROLE` to the users who schedule
-/// jobs (a superuser in development; see [`cron`] for managed databases).
+/// worker's LISTEN, one fresh session per cron run); `pool` for short statements (claiming
+/// requests, writing responses, logging runs): a few connections suffice, the request pool may
+/// be shared. Both must reach the same database as a role that may `SET ROLE` to the users who
+/// schedule jobs and has BYPASSRLS (a superuser in development; see [`cron`]).
 pub fn spawn(
     config: JobsConfig,
     db: tokio_postgres::Config,

@@ -519,3 +519,49 @@ async fn concurrent_consumers_take_every_message_once() {
         .get(0);
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn pgmq_public_wrappers_run_as_the_caller() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute("select pgmq.create('pub'); set role authenticated;")
+        .await
+        .expect("setup");
+    assert_eq!(
+        err(&c, "select pgmq_public.send('pub', '{}')").await,
+        "permission denied for table q_pub"
+    );
+    c.batch_execute(
+        "reset role; grant select, insert, update, delete on pgmq.q_pub, pgmq.a_pub to authenticated; set role authenticated;",
+    )
+    .await
+    .expect("grant");
+    assert_eq!(
+        ids(&c, "select * from pgmq_public.send('pub', '{\"a\":1}')").await,
+        vec![1]
+    );
+    assert_eq!(
+        ids(
+            &c,
+            "select * from pgmq_public.send_batch('pub', array['{}', '{}']::jsonb[])"
+        )
+        .await,
+        vec![2, 3]
+    );
+    assert_eq!(
+        ids(&c, "select msg_id from pgmq_public.read('pub', 30, 2)").await,
+        vec![1, 2]
+    );
+    assert_eq!(
+        ids(&c, "select msg_id from pgmq_public.pop('pub')").await,
+        vec![3]
+    );
+    let r = c
+        .query_one(
+            "select pgmq_public.archive('pub', 1), pgmq_public.delete('pub', 2)",
+            &[],
+        )
+        .await
+        .expect("archive/delete");
+    assert!(r.get::<_, bool>(0) && r.get::<_, bool>(1));
+}
