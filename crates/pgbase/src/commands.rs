@@ -114,8 +114,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let config = Config::from_settings(settings, db_url, secret, false)?;
     let listener = server::bind(&config).await?;
     let state = runtime::start(config).await?;
+    let jobs = runtime::spawn_jobs(&state.config, state.pool.clone())?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    server::serve(listener, server::app(state), runtime::shutdown_signal()).await?;
+    let served = server::serve(listener, server::app(state), runtime::shutdown_signal()).await;
+    jobs.shutdown().await;
+    served?;
     Ok(())
 }
 

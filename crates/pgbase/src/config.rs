@@ -41,6 +41,30 @@ pub struct Settings {
     /// Log format: pretty or json [default: pretty] [env: PGBASE_LOG_FORMAT]
     #[arg(long)]
     pub log_format: Option<LogFormat>,
+    /// Required `aud` of incoming JWTs [default: not checked] [env: PGBASE_JWT_AUD, PGRST_JWT_AUD]
+    #[arg(long)]
+    pub jwt_aud: Option<String>,
+    /// Where the role is in the JWT claims [default: .role] [env: PGBASE_JWT_ROLE_CLAIM_KEY, PGRST_JWT_ROLE_CLAIM_KEY]
+    #[arg(long)]
+    pub jwt_role_claim_key: Option<String>,
+    /// Extra verification keys: a JWKS as inline JSON, @FILE or an https URL [env: PGBASE_JWT_JWKS]
+    #[arg(long)]
+    pub jwt_jwks: Option<String>,
+    /// Run the cron and net workers in this process [default: true] [env: PGBASE_JOBS]
+    #[arg(long)]
+    pub jobs: Option<bool>,
+    /// Time zone of cron schedules [default: GMT] [env: PGBASE_CRON_TIMEZONE]
+    #[arg(long)]
+    pub cron_timezone: Option<String>,
+    /// Days of cron.job_run_details to keep; 0 keeps everything [default: 7] [env: PGBASE_CRON_RETENTION_DAYS]
+    #[arg(long)]
+    pub cron_retention_days: Option<u32>,
+    /// HTTP requests from SQL (net.*) in flight at once [default: 200] [env: PGBASE_NET_CONCURRENCY]
+    #[arg(long)]
+    pub net_concurrency: Option<usize>,
+    /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve] [env: PGBASE_NET_DENY_PRIVATE]
+    #[arg(long)]
+    pub net_deny_private: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -69,6 +93,17 @@ const ENV_NAMES: &[(&str, &[&str])] = &[
     ("listen", &["PGBASE_LISTEN", "PGRST_SERVER_HOST"]),
     ("port", &["PGBASE_PORT", "PGRST_SERVER_PORT"]),
     ("log_format", &["PGBASE_LOG_FORMAT"]),
+    ("jwt_aud", &["PGBASE_JWT_AUD", "PGRST_JWT_AUD"]),
+    (
+        "jwt_role_claim_key",
+        &["PGBASE_JWT_ROLE_CLAIM_KEY", "PGRST_JWT_ROLE_CLAIM_KEY"],
+    ),
+    ("jwt_jwks", &["PGBASE_JWT_JWKS"]),
+    ("jobs", &["PGBASE_JOBS"]),
+    ("cron_timezone", &["PGBASE_CRON_TIMEZONE"]),
+    ("cron_retention_days", &["PGBASE_CRON_RETENTION_DAYS"]),
+    ("net_concurrency", &["PGBASE_NET_CONCURRENCY"]),
+    ("net_deny_private", &["PGBASE_NET_DENY_PRIVATE"]),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -124,12 +159,16 @@ impl Settings {
                 continue;
             };
             let parsed = match *key {
-                "db_pool" | "db_max_rows" | "port" => value
-                    .trim()
-                    .parse::<i64>()
-                    .map(toml::Value::Integer)
-                    .map_err(|e| e.to_string()),
-                "db_plan_enabled" => parse_bool(&value).map(toml::Value::Boolean),
+                "db_pool" | "db_max_rows" | "port" | "cron_retention_days" | "net_concurrency" => {
+                    value
+                        .trim()
+                        .parse::<i64>()
+                        .map(toml::Value::Integer)
+                        .map_err(|e| e.to_string())
+                }
+                "db_plan_enabled" | "jobs" | "net_deny_private" => {
+                    parse_bool(&value).map(toml::Value::Boolean)
+                }
                 "log_format" => Ok(toml::Value::String(value.trim().to_ascii_lowercase())),
                 _ => Ok(toml::Value::String(value.clone())),
             };
@@ -162,6 +201,14 @@ impl Settings {
             listen: self.listen.or(lower.listen),
             port: self.port.or(lower.port),
             log_format: self.log_format.or(lower.log_format),
+            jwt_aud: self.jwt_aud.or(lower.jwt_aud),
+            jwt_role_claim_key: self.jwt_role_claim_key.or(lower.jwt_role_claim_key),
+            jwt_jwks: self.jwt_jwks.or(lower.jwt_jwks),
+            jobs: self.jobs.or(lower.jobs),
+            cron_timezone: self.cron_timezone.or(lower.cron_timezone),
+            cron_retention_days: self.cron_retention_days.or(lower.cron_retention_days),
+            net_concurrency: self.net_concurrency.or(lower.net_concurrency),
+            net_deny_private: self.net_deny_private.or(lower.net_deny_private),
         }
     }
 
@@ -197,17 +244,26 @@ pub struct Config {
     pub jwt_secret: String,
     pub listen: String,
     pub port: u16,
+    pub jwt_aud: Option<String>,
+    pub jwt_role_claim_key: String,
+    pub jwt_jwks: Option<String>,
+    pub jobs: bool,
+    pub cron_timezone: String,
+    pub cron_retention_days: u32,
+    pub net_concurrency: usize,
+    pub net_deny_private: bool,
 }
 
 pub const DEFAULT_PORT: u16 = 54321;
 
 impl Config {
-    /// Fills defaults. `plan_default` is on for `dev`, off for `serve`.
+    /// Fills defaults. `dev` is true for `pgbase dev` (EXPLAIN on, SSRF guard off), false for
+    /// `serve`.
     pub fn from_settings(
         s: Settings,
         db_url: String,
         jwt_secret: String,
-        plan_default: bool,
+        dev: bool,
     ) -> Result<Config, ConfigError> {
         if jwt_secret.chars().count() < 32 {
             return Err(ConfigError::ShortSecret(jwt_secret.chars().count()));
@@ -223,10 +279,18 @@ impl Config {
             db_anon_role: s.db_anon_role.unwrap_or_else(|| "anon".into()),
             db_pool: s.db_pool.unwrap_or(10).max(1),
             db_max_rows: s.db_max_rows,
-            db_plan_enabled: s.db_plan_enabled.unwrap_or(plan_default),
+            db_plan_enabled: s.db_plan_enabled.unwrap_or(dev),
             jwt_secret,
             listen: s.listen.unwrap_or_else(|| "127.0.0.1".into()),
             port: s.port.unwrap_or(DEFAULT_PORT),
+            jwt_aud: s.jwt_aud,
+            jwt_role_claim_key: s.jwt_role_claim_key.unwrap_or_else(|| ".role".into()),
+            jwt_jwks: s.jwt_jwks,
+            jobs: s.jobs.unwrap_or(true),
+            cron_timezone: s.cron_timezone.unwrap_or_else(|| "GMT".into()),
+            cron_retention_days: s.cron_retention_days.unwrap_or(7),
+            net_concurrency: s.net_concurrency.unwrap_or(200).max(1),
+            net_deny_private: s.net_deny_private.unwrap_or(!dev),
         })
     }
 }

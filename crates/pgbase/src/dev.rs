@@ -89,6 +89,7 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     println!("pgbase dev is running for {}", dir.display());
     println!("  API URL:          {api_url}");
     println!("  REST:             {api_url}/rest/v1");
+    println!("  Auth:             {api_url}/auth/v1");
     println!("  Database URL:     {db_url}");
     println!("  anon key:         {}", api_keys.anon);
     println!("  service_role key: {}", api_keys.service_role);
@@ -98,9 +99,11 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     );
     println!();
 
+    let jobs = runtime::spawn_jobs(&app_state.config, app_state.pool.clone())?;
     let watcher = tokio::spawn(watch_migrations(migrator, migrations));
     let served = server::serve(listener, server::app(app_state), runtime::shutdown_signal()).await;
     watcher.abort();
+    jobs.shutdown().await;
     let _ = std::fs::remove_file(running_file(dir));
     tokio::task::spawn_blocking(move || drop(cluster))
         .await

@@ -11,10 +11,67 @@ use crate::db;
 use crate::metrics::Metrics;
 use crate::server::AppState;
 
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error("invalid JWT configuration: {0}")]
+    Jwt(#[from] pgbase_auth::JwtConfigError),
+}
+
+/// The login requests switch roles from. Tokens may only name roles granted to it; when the
+/// server connects as a superuser (as `pgbase dev` does) the conventional `authenticator`
+/// stands in, so a token can never become the superuser.
+fn assumable_roles(
+    catalog: Arc<CatalogHandle>,
+    login: Option<String>,
+    anon_role: String,
+) -> pgbase_auth::RoleFilter {
+    pgbase_auth::RoleFilter::Callback(Arc::new(move |role: &str| {
+        if role == anon_role {
+            return true;
+        }
+        let cache = catalog.current();
+        let login = login
+            .as_deref()
+            .filter(|l| cache.role(l).is_some_and(|r| !r.superuser))
+            .unwrap_or("authenticator");
+        cache
+            .role(login)
+            .is_some_and(|r| r.member_of.iter().any(|m| m.role == role))
+    }))
+}
+
+fn jwt_config(
+    config: &Config,
+    catalog: Arc<CatalogHandle>,
+    login: Option<String>,
+) -> pgbase_auth::JwtConfig {
+    let jwks = config.jwt_jwks.as_ref().map(|source| {
+        if let Some(path) = source.strip_prefix('@') {
+            pgbase_auth::JwksSource::File(path.into())
+        } else if source.starts_with("http://") || source.starts_with("https://") {
+            pgbase_auth::JwksSource::Url(source.clone())
+        } else {
+            pgbase_auth::JwksSource::Inline(source.clone())
+        }
+    });
+    pgbase_auth::JwtConfig {
+        secret: Some(config.jwt_secret.clone()),
+        jwks,
+        audience: config.jwt_aud.clone(),
+        role_claim_key: config.jwt_role_claim_key.clone(),
+        anon_role: Some(config.db_anon_role.clone()),
+        assumable_roles: assumable_roles(catalog, login, config.db_anon_role.clone()),
+        ..pgbase_auth::JwtConfig::default()
+    }
+}
+
 /// Builds the state and starts the schema-cache listener (which loads the cache first and
 /// keeps retrying with backoff while the database is unreachable).
-pub async fn start(config: Config) -> Result<AppState, db::DbError> {
+pub async fn start(config: Config) -> Result<AppState, StartError> {
     let pg_config = db::parse_url(&config.db_url)?;
+    let login = pg_config.get_user().map(str::to_string);
     let pool = db::pool(pg_config.clone(), config.db_pool)?;
     let catalog = Arc::new(CatalogHandle::new(SchemaCache::empty(&config.db_schemas)));
     tokio::spawn(pgbase_catalog::listen_for_reloads(
@@ -33,13 +90,45 @@ pub async fn start(config: Config) -> Result<AppState, db::DbError> {
         },
         max_rows: config.db_max_rows.and_then(|n| u64::try_from(n).ok()),
     });
+    let authenticator = Arc::new(pgbase_auth::Authenticator::new(jwt_config(
+        &config,
+        catalog.clone(),
+        login,
+    ))?);
+    let auth = pgbase_auth::AuthState::new(
+        pool.clone(),
+        pgbase_auth::AuthConfig::new(config.jwt_secret.clone()),
+        authenticator.clone(),
+    );
     Ok(AppState {
         config: Arc::new(config),
         pool,
         catalog,
         metrics: Arc::new(Metrics::default()),
         rest,
+        authenticator,
+        auth,
     })
+}
+
+/// Starts the cron scheduler and the net worker (unless `jobs = false`).
+pub fn spawn_jobs(
+    config: &Config,
+    pool: deadpool_postgres::Pool,
+) -> Result<pgbase_jobs::JobsHandle, db::DbError> {
+    let mut jobs = pgbase_jobs::JobsConfig::default();
+    jobs.cron.enabled = config.jobs;
+    jobs.cron.timezone = config.cron_timezone.clone();
+    jobs.cron.run_retention = (config.cron_retention_days > 0)
+        .then(|| Duration::from_secs(u64::from(config.cron_retention_days) * 24 * 3600));
+    jobs.net.enabled = config.jobs;
+    jobs.net.concurrency = config.net_concurrency;
+    jobs.net.deny_private_networks = config.net_deny_private;
+    Ok(pgbase_jobs::spawn(
+        jobs,
+        db::parse_url(&config.db_url)?,
+        pool,
+    ))
 }
 
 /// Waits (up to `limit`) for the first schema-cache load, so `dev` prints its banner when the

@@ -24,6 +24,8 @@ pub struct AppState {
     pub catalog: Arc<pgbase_catalog::CatalogHandle>,
     pub metrics: Arc<Metrics>,
     pub rest: Arc<pgbase_rest::handler::RestState>,
+    pub authenticator: Arc<pgbase_auth::Authenticator>,
+    pub auth: pgbase_auth::AuthState,
 }
 
 /// Request bodies above this size are refused with 413.
@@ -36,9 +38,10 @@ pub fn app(state: AppState) -> Router {
         .route("/rest/v1/{*path}", any(rest))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state.clone())
+        .nest("/auth/v1", pgbase_auth::router(state.auth.clone()))
+        .layer(middleware::from_fn_with_state(state, observe))
         .layer(cors())
-        .with_state(state)
 }
 
 /// CORS as PostgREST answers it: any origin, the request's headers echoed, and the headers
@@ -102,7 +105,14 @@ async fn rest(State(state): State<AppState>, request: Request) -> Response {
             return to_response(pgbase_rest::handler::RestResponse::from_error(&error));
         }
     };
-    let identity = pgbase_rest::handler::Identity::anonymous(&state.config.db_anon_role);
+    let identity = match state.authenticator.authenticate(&parts.headers).await {
+        Ok(context) => pgbase_rest::handler::Identity {
+            role: context.role,
+            claims: context.claims,
+            anonymous: context.anonymous,
+        },
+        Err(error) => return auth_error(&error),
+    };
     let response = pgbase_rest::handler::handle(
         &state.rest,
         &identity,
@@ -114,6 +124,22 @@ async fn rest(State(state): State<AppState>, request: Request) -> Response {
     )
     .await;
     to_response(response)
+}
+
+/// A rejected token: PostgREST's 401 body and `WWW-Authenticate` header.
+fn auth_error(error: &pgbase_auth::AuthError) -> Response {
+    let mut headers = vec![(
+        "content-type".to_string(),
+        "application/json; charset=utf-8".to_string(),
+    )];
+    if let Some(value) = error.www_authenticate() {
+        headers.push(("www-authenticate".to_string(), value));
+    }
+    to_response(pgbase_rest::handler::RestResponse {
+        status: error.status(),
+        headers,
+        body: error.body().to_string().into(),
+    })
 }
 
 fn to_response(rest: pgbase_rest::handler::RestResponse) -> Response {
@@ -255,8 +281,11 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServeError::Serve)
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .map_err(ServeError::Serve)
 }
