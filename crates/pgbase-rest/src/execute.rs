@@ -37,6 +37,39 @@ pub struct Output {
     pub response_status: Option<String>,
     /// Primary-key query string of the first inserted row (`Location` header).
     pub location: Option<String>,
+    /// Rows an insert inserted (as opposed to updated through `on conflict`).
+    pub inserted: Option<i64>,
+    /// The planner's row estimate of the count query (`count=planned|estimated`).
+    pub planned_total: Option<i64>,
+}
+
+/// A column read as UTF-8 text whatever its type (json and text EXPLAIN output).
+struct RawText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for RawText {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let bytes = if *ty == tokio_postgres::types::Type::JSONB {
+            raw.get(1..).unwrap_or_default()
+        } else {
+            raw
+        };
+        Ok(RawText(String::from_utf8_lossy(bytes).into_owned()))
+    }
+
+    fn accepts(_ty: &tokio_postgres::types::Type) -> bool {
+        true
+    }
+}
+
+/// `Plan Rows` of the top node of an `EXPLAIN (FORMAT JSON)` document.
+fn plan_rows(explain_json: &str) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_str(explain_json).ok()?;
+    let rows = value.get(0)?.get("Plan")?.get("Plan Rows")?;
+    rows.as_i64()
+        .or_else(|| rows.as_f64().map(|f| f.round() as i64))
 }
 
 /// How the transaction ends when everything succeeded.
@@ -54,10 +87,12 @@ const PRELUDE: &str = "select set_config('search_path', $1, true), set_config('r
 
 /// Runs `statement` inside the request transaction. `check` sees the output before the
 /// transaction ends; an error from it rolls everything back.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     client: &mut deadpool_postgres::Object,
     settings: &RequestSettings,
     statement: &Snippet,
+    count_plan: Option<&Snippet>,
     read_only: bool,
     end: TxEnd,
     check: impl FnOnce(&Output) -> Result<(), ApiError>,
@@ -69,6 +104,34 @@ pub async fn run(
     let (prelude, main) =
         tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
             .map_err(db)?;
+    let explain = match count_plan {
+        Some(snippet) => {
+            let mut explained = Snippet::sql("explain (format json) ");
+            explained.push(snippet.clone());
+            let (text, params) = explained.render();
+            Some((client.prepare_cached(&text).await.map_err(db)?, params))
+        }
+        None => None,
+    };
+    let explain_params: Vec<&(dyn ToSql + Sync)> = explain
+        .as_ref()
+        .map(|(_, params)| {
+            params
+                .iter()
+                .map(|p: &TextParam| p as &(dyn ToSql + Sync))
+                .collect()
+        })
+        .unwrap_or_default();
+    let planned = async {
+        match &explain {
+            Some((statement, _)) => {
+                let row = client.query_one(statement, &explain_params).await?;
+                let text: RawText = row.try_get(0)?;
+                Ok(plan_rows(&text.0))
+            }
+            None => Ok::<_, tokio_postgres::Error>(None),
+        }
+    };
     let prelude_params: [&(dyn ToSql + Sync); 8] = [
         &settings.search_path,
         &settings.role,
@@ -95,23 +158,25 @@ pub async fn run(
     // of a pipeline is sent on the first poll, so an early error still leaves the connection
     // outside any transaction (COMMIT of a failed transaction rolls back).
     let one_trip = read_only && end == TxEnd::Commit;
-    let row = if one_trip {
-        let (_, _, row, _) = tokio::try_join!(
+    let (row, planned_total) = if one_trip {
+        let (_, _, row, planned, _) = tokio::try_join!(
             client.batch_execute(begin),
             client.query_one(&prelude, &prelude_params),
             client.query_one(&main, &main_params),
+            planned,
             client.batch_execute("commit"),
         )
         .map_err(db)?;
-        row
+        (row, planned)
     } else {
         let started = tokio::try_join!(
             client.batch_execute(begin),
             client.query_one(&prelude, &prelude_params),
             client.query_one(&main, &main_params),
+            planned,
         );
         match started {
-            Ok((_, _, row)) => row,
+            Ok((_, _, row, planned)) => (row, planned),
             Err(error) => {
                 client.batch_execute("rollback").await.map_err(db)?;
                 return Err(db(error));
@@ -125,6 +190,8 @@ pub async fn run(
         response_headers: row.try_get(3).map_err(db)?,
         response_status: row.try_get(4).map_err(db)?,
         location: row.try_get(5).ok().flatten(),
+        inserted: row.try_get(6).ok().flatten(),
+        planned_total,
     };
     let checked = check(&output);
     if !one_trip {
@@ -137,4 +204,51 @@ pub async fn run(
     }
     checked?;
     Ok(output)
+}
+
+/// Runs `EXPLAIN (options) statement` inside the request transaction (prelude included) and
+/// rolls back, so `analyze` of a write changes nothing. Returns the output lines (one JSON
+/// document for `format json`).
+pub async fn explain(
+    client: &mut deadpool_postgres::Object,
+    settings: &RequestSettings,
+    statement: &Snippet,
+    read_only: bool,
+) -> Result<Vec<String>, ApiError> {
+    let anonymous = settings.anonymous;
+    let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
+    let (sql, params) = statement.render();
+    let (prelude, main) =
+        tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
+            .map_err(db)?;
+    let prelude_params: [&(dyn ToSql + Sync); 8] = [
+        &settings.search_path,
+        &settings.role,
+        &settings.claims,
+        &settings.method,
+        &settings.path,
+        &settings.headers,
+        &settings.cookies,
+        &settings.timezone,
+    ];
+    let main_params: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p: &TextParam| p as &(dyn ToSql + Sync))
+        .collect();
+    let begin = if read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    };
+    let client: &tokio_postgres::Client = client;
+    let result = tokio::try_join!(
+        client.batch_execute(begin),
+        client.query_one(&prelude, &prelude_params),
+        client.query(&main, &main_params),
+    );
+    client.batch_execute("rollback").await.map_err(db)?;
+    let (_, _, rows) = result.map_err(db)?;
+    rows.iter()
+        .map(|row| row.try_get::<_, RawText>(0).map(|t| t.0).map_err(db))
+        .collect()
 }

@@ -16,10 +16,12 @@ use serde_json::Value;
 use crate::ast::{Operation, QuantOperator, SelectItem};
 use crate::error::ApiError;
 use crate::execute::{self, RequestSettings, TxEnd};
-use crate::media::MediaType;
+use crate::media::{MediaType, PlanFormat, PlanOption};
 use crate::payload::{Payload, parse_payload};
 use crate::plan::{self, PlanContext};
-use crate::preferences::{PreferCount, PreferHandling, PreferResolution, PreferReturn, PreferTx};
+use crate::preferences::{
+    PreferCount, PreferHandling, PreferMissing, PreferResolution, PreferReturn, PreferTx,
+};
 use crate::range::{RowRange, content_range};
 use crate::request::{Action, ApiRequest, InvokeMethod, Mutation, RequestConfig, parse_request};
 
@@ -93,13 +95,18 @@ struct Prepared {
     statement: Snippet,
     read_only: bool,
     kind: Kind,
+    /// The count query to EXPLAIN for `count=planned|estimated`.
+    count_plan: Option<Snippet>,
+    /// `count=estimated`: the exact count is trusted up to this many rows.
+    estimate_above: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Read { head: bool },
-    Create { representation: bool },
-    Modify { representation: bool },
+    Create { representation: bool, upsert: bool },
+    Put { representation: bool },
+    Modify { representation: bool, patch: bool },
     Call { void: bool, head: bool },
 }
 
@@ -167,11 +174,33 @@ async fn handle_inner(
         .with_details(e.to_string())
         .with_header("Retry-After", "1")
     })?;
+    if let MediaType::Plan {
+        format, options, ..
+    } = &request.media_type
+    {
+        let lines = execute::explain(
+            &mut client,
+            &settings,
+            &explain_statement(&prepared.statement, *format, options),
+            prepared.read_only,
+        )
+        .await?;
+        let body = match format {
+            PlanFormat::Json => lines.concat(),
+            PlanFormat::Text => lines.join("\n"),
+        };
+        return Ok(RestResponse {
+            status: StatusCode::OK,
+            headers: vec![("content-type".into(), request.media_type.content_type())],
+            body: Bytes::from(body),
+        });
+    }
     let is_write = !matches!(prepared.kind, Kind::Read { .. });
     let output = execute::run(
         &mut client,
         &settings,
         &prepared.statement,
+        prepared.count_plan.as_ref(),
         prepared.read_only,
         end,
         |out| {
@@ -192,6 +221,25 @@ async fn handle_inner(
     respond(&request, &prepared, output)
 }
 
+/// `EXPLAIN (FORMAT …, options…) statement`; the options come from a fixed set.
+fn explain_statement(statement: &Snippet, format: PlanFormat, options: &[PlanOption]) -> Snippet {
+    let mut s = Snippet::sql(match format {
+        PlanFormat::Json => "explain (format json",
+        PlanFormat::Text => "explain (format text",
+    });
+    for option in options {
+        s.push_sql(match option {
+            PlanOption::Analyze => ", analyze",
+            PlanOption::Verbose => ", verbose",
+            PlanOption::Settings => ", settings",
+            PlanOption::Buffers => ", buffers",
+            PlanOption::Wal => ", wal",
+        });
+    }
+    s.push_sql(") ").push(statement.clone());
+    s
+}
+
 fn pairs_json(pairs: &[(String, String)]) -> String {
     let map: serde_json::Map<String, Value> = pairs
         .iter()
@@ -208,12 +256,28 @@ fn select_or_star(select: &[SelectItem]) -> Vec<SelectItem> {
     }
 }
 
-fn body_shape(request: &ApiRequest) -> BodyShape {
-    if request.media_type.is_singular() {
-        BodyShape::Object
-    } else {
-        BodyShape::Array
+/// The media type whose body is produced (the `for=` type of a plan request).
+fn output_media(request: &ApiRequest) -> &MediaType {
+    match &request.media_type {
+        MediaType::Plan { for_type, .. } => for_type,
+        other => other,
     }
+}
+
+fn body_shape(request: &ApiRequest) -> BodyShape {
+    match output_media(request) {
+        MediaType::Csv => BodyShape::Csv,
+        m if m.is_singular() => BodyShape::Object,
+        _ => BodyShape::Array,
+    }
+}
+
+/// `nulls=stripped` was asked for.
+fn strip_nulls(request: &ApiRequest) -> bool {
+    matches!(
+        output_media(request),
+        MediaType::ArrayJsonStripped | MediaType::SingularJson { strip_nulls: true }
+    )
 }
 
 fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<Prepared, ApiError> {
@@ -236,16 +300,22 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                 &[],
                 range,
             )?;
-            let count = request
-                .preferences
-                .count
-                .is_some_and(|c| {
-                    matches!(
-                        c,
-                        PreferCount::Exact | PreferCount::Planned | PreferCount::Estimated
-                    )
-                })
-                .then(|| emit::read_count(&root));
+            let (count, count_plan, estimate_above) = match request.preferences.count {
+                Some(PreferCount::Exact) => (Some(emit::read_count(&root)), None, None),
+                Some(PreferCount::Planned) => (None, Some(emit::read_count(&root)), None),
+                Some(PreferCount::Estimated) => match ctx.max_rows {
+                    // Exact up to db-max-rows, then the planner's estimate.
+                    Some(max) => {
+                        let mut limited = emit::read_count(&root);
+                        limited.push_sql(" limit ").push(Snippet::int(
+                            i64::try_from(max.saturating_add(1)).unwrap_or(i64::MAX),
+                        ));
+                        (Some(limited), Some(emit::read_count(&root)), Some(max))
+                    }
+                    None => (Some(emit::read_count(&root)), None, None),
+                },
+                None => (None, None, None),
+            };
             let statement = emit::statement(
                 Snippet::new(),
                 emit::read_rows(&root),
@@ -253,6 +323,8 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                 StatementOptions {
                     count,
                     location_columns: Vec::new(),
+                    inserted: false,
+                    strip_nulls: strip_nulls(request),
                 },
             );
             Ok(Prepared {
@@ -261,6 +333,8 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                 kind: Kind::Read {
                     head: *headers_only,
                 },
+                count_plan,
+                estimate_above,
             })
         }
         Action::RelationMut { relation, mutation } => {
@@ -289,6 +363,8 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                 request.preferences.representation == Some(PreferReturn::Representation);
             let headers_only =
                 request.preferences.representation == Some(PreferReturn::HeadersOnly);
+            let missing_default = request.preferences.missing == Some(PreferMissing::Default)
+                && matches!(parsed.payload, Some(Payload::RawJson { .. }));
             let write = match mutation {
                 Mutation::Create => {
                     let on_conflict = request.preferences.resolution.map(|r| {
@@ -303,12 +379,16 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                         };
                         (keys, action)
                     });
-                    plan::insert_plan(
-                        table,
-                        columns,
-                        body_text.unwrap_or_else(|| "[]".into()),
-                        on_conflict,
-                    )
+                    if let Some((keys, _)) = &on_conflict {
+                        plan::check_payload_columns(table, &keys.iter().cloned().collect())?;
+                    }
+                    let body = body_text.unwrap_or_else(|| "[]".into());
+                    let groups = if missing_default {
+                        plan::missing_default_groups(&columns, &body)?
+                    } else {
+                        Vec::new()
+                    };
+                    plan::insert_plan(table, columns, body, on_conflict, groups)
                 }
                 Mutation::SingleUpsert => {
                     check_put_filters(table, request, body_text.as_deref())?;
@@ -317,36 +397,52 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                         columns,
                         body_text.unwrap_or_else(|| "{}".into()),
                         Some((table.primary_key.clone(), ConflictAction::Merge)),
+                        Vec::new(),
                     )
                 }
-                Mutation::Update => WritePlan {
-                    schema: table.schema.clone(),
-                    table: table.name.clone(),
-                    write: Write::Update {
-                        columns,
-                        filter: plan::root_conditions(table, &request.query)?,
-                        order: plan::root_order(table, &request.query)?,
-                        limit: request.top_level_range.limit,
-                    },
-                    body: body_text,
-                },
+                Mutation::Update => {
+                    let defaults = match (&body_text, missing_default) {
+                        (Some(body), true) => plan::missing_update_columns(&columns, body),
+                        _ => Vec::new(),
+                    };
+                    let columns = columns
+                        .into_iter()
+                        .filter(|c| !defaults.contains(c))
+                        .collect();
+                    WritePlan {
+                        schema: table.schema.clone(),
+                        table: table.name.clone(),
+                        write: Write::Update {
+                            columns,
+                            defaults,
+                            filter: plan::root_conditions(ctx, table, &request.query)?,
+                            order: plan::root_order(ctx, table, &request.query)?,
+                            limit: request.top_level_range.limit,
+                        },
+                        body: body_text,
+                    }
+                }
                 Mutation::Delete => WritePlan {
                     schema: table.schema.clone(),
                     table: table.name.clone(),
                     write: Write::Delete {
-                        filter: plan::root_conditions(table, &request.query)?,
-                        order: plan::root_order(table, &request.query)?,
+                        filter: plan::root_conditions(ctx, table, &request.query)?,
+                        order: plan::root_order(ctx, table, &request.query)?,
                         limit: request.top_level_range.limit,
                     },
                     body: None,
                 },
             };
+            // The root filters chose the written rows; only embed-level ones shape the output.
+            let mut output_query = request.query.clone();
+            output_query.filters.retain(|f| !f.path.is_empty());
+            output_query.logic.retain(|l| !l.path.is_empty());
             let returning = plan::read_plan(
                 ctx,
                 table,
                 Source::Cte("pgrst_source"),
                 &select_or_star(&request.query.select),
-                &request.query,
+                &output_query,
                 &[],
                 RowRange::default(),
             )?;
@@ -355,6 +451,7 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
             } else {
                 Vec::new()
             };
+            let inserts = matches!(mutation, Mutation::Create | Mutation::SingleUpsert);
             let statement = emit::statement(
                 emit::write_ctes(&write),
                 emit::read_rows(&returning),
@@ -364,19 +461,36 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                     BodyShape::None
                 },
                 StatementOptions {
-                    count: None,
+                    count: request
+                        .preferences
+                        .should_count()
+                        .then(|| Snippet::sql("select 1 from pgrst_source")),
                     location_columns,
+                    inserted: inserts,
+                    strip_nulls: strip_nulls(request),
                 },
             );
-            let kind = if *mutation == Mutation::Create {
-                Kind::Create { representation }
-            } else {
-                Kind::Modify { representation }
+            let kind = match mutation {
+                Mutation::Create => Kind::Create {
+                    representation,
+                    upsert: request.preferences.resolution.is_some(),
+                },
+                Mutation::SingleUpsert => Kind::Put { representation },
+                Mutation::Update => Kind::Modify {
+                    representation,
+                    patch: true,
+                },
+                Mutation::Delete => Kind::Modify {
+                    representation,
+                    patch: false,
+                },
             };
             Ok(Prepared {
                 statement,
                 read_only: false,
                 kind,
+                count_plan: None,
+                estimate_above: None,
             })
         }
         Action::Routine { function, invoke } => prepare_call(ctx, request, function, *invoke, body),
@@ -506,11 +620,31 @@ fn prepare_call(
     let call = plan::call_plan(function, call_args);
     let shape = function.return_shape();
     let void = shape == ReturnShape::Void;
-    let (rows, body_shape) = match &shape {
+    let synthetic;
+    let row_table = match &shape {
         ReturnShape::Relation(qname) => {
-            let table = ctx.cache.table(&qname.schema, &qname.name).ok_or_else(|| {
+            Some(ctx.cache.table(&qname.schema, &qname.name).ok_or_else(|| {
                 ApiError::not_implemented("the function's return table is not exposed")
-            })?;
+            })?)
+        }
+        ReturnShape::Composite => {
+            match function
+                .return_type
+                .relation
+                .as_ref()
+                .and_then(|r| ctx.cache.table(&r.schema, &r.name))
+            {
+                Some(table) if !function.has_out_args => Some(table),
+                _ => {
+                    synthetic = plan::output_table(function)?;
+                    Some(&synthetic)
+                }
+            }
+        }
+        _ => None,
+    };
+    let (rows, body_shape, count) = match row_table {
+        Some(table) => {
             let range = if function.returns_set {
                 request.top_level_range.cap(ctx.max_rows)
             } else {
@@ -525,35 +659,32 @@ fn prepare_call(
                 &[],
                 range,
             )?;
-            let shape = if function.returns_set && !request.media_type.is_singular() {
-                BodyShape::Array
-            } else {
+            let shape = if !function.returns_set {
                 BodyShape::Object
+            } else {
+                body_shape(request)
             };
-            (emit::read_rows(&plan), shape)
+            (emit::read_rows(&plan), shape, emit::read_count(&plan))
         }
-        ReturnShape::Composite | ReturnShape::Record => {
+        None => {
             let mut plan = ReadPlan::new(Source::Cte("pgrst_source"));
             plan.select.push(SelectExpr::Star);
-            let range = request.top_level_range.cap(ctx.max_rows);
-            plan.limit = range.limit;
-            plan.offset = range.offset;
-            let shape = if function.returns_set && !request.media_type.is_singular() {
-                BodyShape::Array
-            } else {
-                BodyShape::Object
+            let shape = match (&shape, function.returns_set) {
+                (ReturnShape::Record, true) => body_shape(request),
+                (ReturnShape::Record, false) => BodyShape::Object,
+                (_, true) => BodyShape::ScalarArray,
+                (_, false) => BodyShape::Scalar,
             };
-            (emit::read_rows(&plan), shape)
-        }
-        _ => {
-            let mut plan = ReadPlan::new(Source::Cte("pgrst_source"));
-            plan.select.push(SelectExpr::Star);
-            let shape = if function.returns_set {
-                BodyShape::ScalarArray
-            } else {
-                BodyShape::Scalar
-            };
-            (emit::read_rows(&plan), shape)
+            if function.returns_set {
+                let range = request.top_level_range.cap(ctx.max_rows);
+                plan.limit = range.limit;
+                plan.offset = range.offset;
+            }
+            (
+                emit::read_rows(&plan),
+                shape,
+                Snippet::sql("select 1 from pgrst_source"),
+            )
         }
     };
     let statement = emit::statement(
@@ -561,17 +692,18 @@ fn prepare_call(
         rows,
         if void { BodyShape::None } else { body_shape },
         StatementOptions {
-            count: request
-                .preferences
-                .should_count()
-                .then(|| Snippet::sql("select 1 from pgrst_source")),
+            count: request.preferences.should_count().then_some(count),
             location_columns: Vec::new(),
+            inserted: false,
+            strip_nulls: strip_nulls(request),
         },
     );
     Ok(Prepared {
         statement,
         read_only: read || function.volatility != Volatility::Volatile,
         kind: Kind::Call { void, head },
+        count_plan: None,
+        estimate_above: None,
     })
 }
 
@@ -588,26 +720,38 @@ fn respond(
     output: execute::Output,
 ) -> Result<RestResponse, ApiError> {
     let rows = u64::try_from(output.page_total).unwrap_or(0);
-    let total = output.total.and_then(|t| u64::try_from(t).ok());
+    let exact = output.total.and_then(|t| u64::try_from(t).ok());
+    let planned = output.planned_total.and_then(|t| u64::try_from(t).ok());
+    let total = match (prepared.estimate_above, exact, planned) {
+        // count=estimated: exact up to db-max-rows, then the larger of the two.
+        (Some(max), Some(exact), Some(planned)) if exact > max => Some(exact.max(planned)),
+        (Some(_), Some(exact), _) => Some(exact),
+        (None, None, Some(planned)) => Some(planned),
+        (_, exact, _) => exact,
+    };
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut body = output.body.unwrap_or_default();
+    let write_range = |rows: u64| match total {
+        Some(total) => format!("*/{total}"),
+        None if rows > 0 => "*/*".to_string(),
+        None => "*/*".to_string(),
+    };
     let (mut status, send_body) = match prepared.kind {
         Kind::Read { head } => {
             let offset = request.top_level_range.offset;
             if let Some(total) = total
-                && offset > 0
-                && offset >= total
-                && rows == 0
+                && offset > total
             {
-                return Err(ApiError::invalid_range(
-                    crate::error::RangeError::OutOfBounds {
+                return Err(
+                    ApiError::invalid_range(crate::error::RangeError::OutOfBounds {
                         lower: offset,
                         total,
-                    },
-                ));
+                    })
+                    .with_header("Content-Range", format!("*/{total}")),
+                );
             }
             headers.push(("content-range".into(), content_range(offset, rows, total)));
-            let partial = total.is_some_and(|t| rows < t && rows > 0);
+            let partial = total.is_some_and(|t| rows < t);
             (
                 if partial {
                     StatusCode::PARTIAL_CONTENT
@@ -617,23 +761,43 @@ fn respond(
                 !head,
             )
         }
-        Kind::Create { representation } => {
-            headers.push(("content-range".into(), content_range(0, 0, None)));
+        Kind::Create {
+            representation,
+            upsert,
+        } => {
+            headers.push(("content-range".into(), write_range(rows)));
             if let Some(location) = output.location.filter(|l| !l.is_empty()) {
                 headers.push((
                     "location".into(),
                     format!("/{}?{}", relation_name(request), location),
                 ));
             }
-            (StatusCode::CREATED, representation)
+            let status = if upsert && rows > 0 && output.inserted == Some(0) {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            (status, representation)
         }
-        Kind::Modify { representation } => {
+        Kind::Put { representation } => {
+            headers.push(("content-range".into(), write_range(rows)));
+            if representation {
+                (StatusCode::OK, true)
+            } else {
+                (StatusCode::NO_CONTENT, false)
+            }
+        }
+        Kind::Modify {
+            representation,
+            patch,
+        } => {
+            let total_s = total.map_or_else(|| "*".to_string(), |t| t.to_string());
             headers.push((
                 "content-range".into(),
-                if rows == 0 {
-                    "*/*".to_string()
+                if rows == 0 || !patch {
+                    format!("*/{total_s}")
                 } else {
-                    format!("0-{}/*", rows - 1)
+                    format!("0-{}/{total_s}", rows - 1)
                 },
             ));
             if representation {
@@ -646,11 +810,17 @@ fn respond(
             if void {
                 (StatusCode::NO_CONTENT, false)
             } else {
-                headers.push((
-                    "content-range".into(),
-                    content_range(request.top_level_range.offset, rows, total),
-                ));
-                (StatusCode::OK, !head)
+                let offset = request.top_level_range.offset;
+                headers.push(("content-range".into(), content_range(offset, rows, total)));
+                let partial = total.is_some_and(|t| rows < t);
+                (
+                    if partial {
+                        StatusCode::PARTIAL_CONTENT
+                    } else {
+                        StatusCode::OK
+                    },
+                    !head,
+                )
             }
         }
     };
@@ -692,9 +862,6 @@ fn respond(
     }
     if send_body {
         let media = &request.media_type;
-        if *media == MediaType::Csv {
-            body = json_to_csv(&body);
-        }
         if !headers.iter().any(|(n, _)| n == "content-type") {
             headers.push(("content-type".into(), content_type(media)));
         }
@@ -713,40 +880,6 @@ fn relation_name(request: &ApiRequest) -> &str {
         Action::RelationMut { relation, .. } | Action::RelationRead { relation, .. } => relation,
         _ => "",
     }
-}
-
-/// A JSON array of objects as CSV (header from the first object's keys, RFC 4180 quoting).
-fn json_to_csv(json: &str) -> String {
-    let rows: Vec<serde_json::Map<String, Value>> = serde_json::from_str(json).unwrap_or_default();
-    let Some(first) = rows.first() else {
-        return String::new();
-    };
-    let columns: Vec<&String> = first.keys().collect();
-    let quote = |s: &str| {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_string()
-        }
-    };
-    let mut out = columns
-        .iter()
-        .map(|c| quote(c))
-        .collect::<Vec<_>>()
-        .join(",");
-    for row in &rows {
-        out.push('\n');
-        let cells: Vec<String> = columns
-            .iter()
-            .map(|c| match row.get(*c) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(s)) => quote(s),
-                Some(other) => quote(&other.to_string()),
-            })
-            .collect();
-        out.push_str(&cells.join(","));
-    }
-    out
 }
 
 fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> RestResponse {

@@ -9,9 +9,9 @@ use http::StatusCode;
 use pgbase_catalog::{Cardinality, Function, Link, Relationship, ReturnShape, SchemaCache, Table};
 use pgbase_sql::plan::Aggregate;
 use pgbase_sql::plan::{
-    CallArgs, CallPlan, ColumnRef, Condition, ConflictAction, Embed, Join, JsonStep, Nulls,
-    Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, SelectExpr, Source, Write,
-    WritePlan,
+    CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, InsertGroup,
+    Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, RowType,
+    SelectExpr, Source, Write, WritePlan,
 };
 
 use crate::ast::{
@@ -89,16 +89,97 @@ fn unknown_payload_column(table: &Table, column: &str) -> ApiError {
     error
 }
 
-fn check_column(table: &Table, column: &str) -> Result<(), ApiError> {
-    if table.column(column).is_some() {
-        Ok(())
-    } else {
-        Err(unknown_column(table, column))
+/// The relation a level reads, for resolving its column names.
+pub struct Scope<'c, 'a> {
+    pub ctx: &'c PlanContext<'a>,
+    pub table: &'c Table,
+    /// Rows of this level come from a CTE: computed fields cast the row to the table's type.
+    pub row_cast: Option<RowType>,
+}
+
+impl<'c, 'a> Scope<'c, 'a> {
+    /// A level reading `table` from `source`.
+    pub fn new(ctx: &'c PlanContext<'a>, table: &'c Table, source: &Source) -> Scope<'c, 'a> {
+        Scope {
+            ctx,
+            table,
+            row_cast: matches!(source, Source::Cte(_)).then(|| RowType {
+                schema: table.schema.clone(),
+                name: table.name.clone(),
+            }),
+        }
     }
+
+    /// A column of the table, or a computed field (`f(table) returns …`, not a set).
+    fn resolve(&self, field: &Field) -> Result<ColumnRef, ApiError> {
+        let mut column = column_ref(field);
+        if self.table.column(&field.name).is_some() {
+            return Ok(column);
+        }
+        match computed_field(self.ctx.cache, self.table, &field.name) {
+            Some(function) => {
+                column.computed = Some(ComputedField {
+                    schema: function.schema.clone(),
+                    function: function.name.clone(),
+                    row_cast: self.row_cast.clone(),
+                });
+                Ok(column)
+            }
+            None => Err(unknown_column(self.table, &field.name)),
+        }
+    }
+
+    /// Whether `field` is (or starts from) a `tsvector` value.
+    fn is_tsvector(&self, field: &Field) -> bool {
+        if !field.json_path.is_empty() {
+            return false;
+        }
+        match self.table.column(&field.name) {
+            Some(column) => column.data_type == "tsvector",
+            None => computed_field(self.ctx.cache, self.table, &field.name)
+                .is_some_and(|f| f.return_type.name == "tsvector"),
+        }
+    }
+}
+
+/// Whether `arg` takes a row of `table`.
+fn takes_row_of(cache: &SchemaCache, arg: &pgbase_catalog::FunctionArg, table: &Table) -> bool {
+    match cache
+        .type_by_oid(arg.type_oid)
+        .and_then(|t| t.relation.as_ref())
+    {
+        Some(rel) => rel.schema == table.schema && rel.name == table.name,
+        None => {
+            arg.type_name == table.name
+                || arg.type_name == format!("{}.{}", table.schema, table.name)
+        }
+    }
+}
+
+/// The computed field `name` of `table`: a function of the table's schema taking one row of
+/// the table and returning a single value.
+pub fn computed_field<'a>(
+    cache: &'a SchemaCache,
+    table: &Table,
+    name: &str,
+) -> Option<&'a Function> {
+    cache
+        .function_overloads(&table.schema, name)
+        .iter()
+        .find(|f| {
+            let inputs: Vec<_> = f.input_args().collect();
+            !f.returns_set
+                && !matches!(f.return_shape(), ReturnShape::Void | ReturnShape::Pseudo)
+                && inputs.len() == 1
+                && inputs
+                    .first()
+                    .is_some_and(|a| takes_row_of(cache, a, table))
+        })
 }
 
 fn column_ref(field: &Field) -> ColumnRef {
     ColumnRef {
+        computed: None,
         column: field.name.clone(),
         json_path: field
             .json_path
@@ -155,6 +236,7 @@ pub fn read_plan(
     path: &[String],
     range: RowRange,
 ) -> Result<ReadPlan, ApiError> {
+    let scope = Scope::new(ctx, table, &source);
     let mut plan = ReadPlan::new(source);
     let mut embed_keys: Vec<String> = Vec::new();
     for item in select {
@@ -168,8 +250,7 @@ pub fn read_plan(
                     let column = if field.field.name == "*" {
                         None
                     } else {
-                        check_column(table, &field.field.name)?;
-                        Some(column_ref(&field.field))
+                        Some(scope.resolve(&field.field)?)
                     };
                     let function = match function {
                         AggregateFunction::Count => Aggregate::Count,
@@ -206,9 +287,8 @@ pub fn read_plan(
                     });
                     continue;
                 }
-                check_column(table, &field.field.name)?;
                 plan.select.push(SelectExpr::Column {
-                    column: column_ref(&field.field),
+                    column: scope.resolve(&field.field)?,
                     alias: field
                         .alias
                         .clone()
@@ -231,7 +311,7 @@ pub fn read_plan(
                     .copied()
                     .unwrap_or_default()
                     .cap(ctx.max_rows);
-                let (source, join) = join_of(relationship, target);
+                let (source, join) = join_of(relationship, target, scope.row_cast.clone());
                 let children = if embed.children.is_empty() && !spread {
                     Vec::new()
                 } else {
@@ -295,17 +375,21 @@ pub fn read_plan(
     }
 
     for filter in query.filters.iter().filter(|f| f.path == path) {
-        plan.filter
-            .push(filter_condition(table, &plan, &embed_keys, &filter.filter)?);
+        plan.filter.push(filter_condition(
+            &scope,
+            &plan,
+            &embed_keys,
+            &filter.filter,
+        )?);
     }
     for logic in query.logic.iter().filter(|l| l.path == path) {
         plan.filter
-            .push(logic_condition(table, &plan, &embed_keys, &logic.tree)?);
+            .push(logic_condition(&scope, &plan, &embed_keys, &logic.tree)?);
     }
     for order in query.order.iter().filter(|o| o.path == path) {
         for term in &order.terms {
             plan.order
-                .push(order_expr(table, &plan, &embed_keys, term)?);
+                .push(order_expr(&scope, &plan, &embed_keys, term)?);
         }
     }
     // Filters and order on embeds that are not selected.
@@ -353,7 +437,11 @@ fn spread_columns(target: &Table, child: &ReadPlan) -> Vec<String> {
     out
 }
 
-fn join_of(relationship: &Relationship, target: &Table) -> (Source, Join) {
+fn join_of(
+    relationship: &Relationship,
+    target: &Table,
+    parent_cast: Option<RowType>,
+) -> (Source, Join) {
     let table_source = Source::Table {
         schema: target.schema.clone(),
         name: target.name.clone(),
@@ -373,6 +461,7 @@ fn join_of(relationship: &Relationship, target: &Table) -> (Source, Join) {
             Source::ComputedOverParent {
                 schema: function.schema.clone(),
                 function: function.name.clone(),
+                parent_cast,
             },
             Join::Computed,
         ),
@@ -534,11 +623,12 @@ fn embed_index(embed_keys: &[String], name: &str) -> Option<usize> {
 }
 
 fn filter_condition(
-    table: &Table,
+    scope: &Scope<'_, '_>,
     plan: &ReadPlan,
     embed_keys: &[String],
     filter: &Filter,
 ) -> Result<Condition, ApiError> {
+    let table = scope.table;
     // `rel=is.null` / `rel=not.is.null` on an embedded resource: anti/semi join.
     if filter.field.json_path.is_empty()
         && table.column(&filter.field.name).is_none()
@@ -557,8 +647,12 @@ fn filter_condition(
         };
     }
     let _ = plan;
-    check_column(table, &filter.field.name)?;
-    Ok(op_condition(column_ref(&filter.field), &filter.expr))
+    let column = scope.resolve(&filter.field)?;
+    Ok(op_condition(
+        column,
+        &filter.expr,
+        !scope.is_tsvector(&filter.field),
+    ))
 }
 
 fn array_literal(values: &[String]) -> String {
@@ -569,7 +663,7 @@ fn array_literal(values: &[String]) -> String {
     format!("{{{}}}", items.join(","))
 }
 
-fn op_condition(column: ColumnRef, expr: &OpExpr) -> Condition {
+fn op_condition(column: ColumnRef, expr: &OpExpr, to_tsvector: bool) -> Condition {
     let condition = match &expr.operation {
         Operation::Quant {
             op,
@@ -612,6 +706,7 @@ fn op_condition(column: ColumnRef, expr: &OpExpr) -> Condition {
             function: op.function(),
             language: language.clone(),
             value: value.clone(),
+            to_tsvector,
         },
     };
     if expr.negated {
@@ -622,13 +717,13 @@ fn op_condition(column: ColumnRef, expr: &OpExpr) -> Condition {
 }
 
 fn logic_condition(
-    table: &Table,
+    scope: &Scope<'_, '_>,
     plan: &ReadPlan,
     embed_keys: &[String],
     tree: &LogicTree,
 ) -> Result<Condition, ApiError> {
     match tree {
-        LogicTree::Filter(filter) => filter_condition(table, plan, embed_keys, filter),
+        LogicTree::Filter(filter) => filter_condition(scope, plan, embed_keys, filter),
         LogicTree::Expr {
             negated,
             op,
@@ -636,7 +731,7 @@ fn logic_condition(
         } => {
             let items = children
                 .iter()
-                .map(|c| logic_condition(table, plan, embed_keys, c))
+                .map(|c| logic_condition(scope, plan, embed_keys, c))
                 .collect::<Result<Vec<_>, _>>()?;
             let group = match op {
                 LogicOperator::And => Condition::And(items),
@@ -652,16 +747,14 @@ fn logic_condition(
 }
 
 fn order_expr(
-    table: &Table,
+    scope: &Scope<'_, '_>,
     plan: &ReadPlan,
     embed_keys: &[String],
     term: &OrderTerm,
 ) -> Result<OrderExpr, ApiError> {
+    let table = scope.table;
     let target = match &term.target {
-        OrderTarget::Field(field) => {
-            check_column(table, &field.name)?;
-            PlanOrderTarget::Column(column_ref(field))
-        }
+        OrderTarget::Field(field) => PlanOrderTarget::Column(scope.resolve(field)?),
         OrderTarget::Relation { relation, field } => {
             let index = embed_index(embed_keys, relation)
                 .filter(|i| plan.embeds.get(*i).is_some_and(|e| e.to_one))
@@ -707,25 +800,43 @@ pub fn check_payload_columns(
 }
 
 /// Root-level filters of a PATCH/DELETE/PUT (no embeds at that level).
-pub fn root_conditions(table: &Table, query: &QueryParams) -> Result<Vec<Condition>, ApiError> {
-    let empty = ReadPlan::new(Source::Cte("pgrst_source"));
+pub fn root_conditions(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    query: &QueryParams,
+) -> Result<Vec<Condition>, ApiError> {
+    let source = Source::Table {
+        schema: table.schema.clone(),
+        name: table.name.clone(),
+    };
+    let scope = Scope::new(ctx, table, &source);
+    let empty = ReadPlan::new(source);
     let mut out = Vec::new();
     for filter in query.filters.iter().filter(|f| f.path.is_empty()) {
-        out.push(filter_condition(table, &empty, &[], &filter.filter)?);
+        out.push(filter_condition(&scope, &empty, &[], &filter.filter)?);
     }
     for logic in query.logic.iter().filter(|l| l.path.is_empty()) {
-        out.push(logic_condition(table, &empty, &[], &logic.tree)?);
+        out.push(logic_condition(&scope, &empty, &[], &logic.tree)?);
     }
     Ok(out)
 }
 
 /// Root-level order of a PATCH/DELETE with `limit`.
-pub fn root_order(table: &Table, query: &QueryParams) -> Result<Vec<OrderExpr>, ApiError> {
-    let empty = ReadPlan::new(Source::Cte("pgrst_source"));
+pub fn root_order(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    query: &QueryParams,
+) -> Result<Vec<OrderExpr>, ApiError> {
+    let source = Source::Table {
+        schema: table.schema.clone(),
+        name: table.name.clone(),
+    };
+    let scope = Scope::new(ctx, table, &source);
+    let empty = ReadPlan::new(source);
     let mut out = Vec::new();
     for order in query.order.iter().filter(|o| o.path.is_empty()) {
         for term in &order.terms {
-            out.push(order_expr(table, &empty, &[], term)?);
+            out.push(order_expr(&scope, &empty, &[], term)?);
         }
     }
     Ok(out)
@@ -737,6 +848,7 @@ pub fn insert_plan(
     columns: Vec<String>,
     body: String,
     on_conflict: Option<(Vec<String>, ConflictAction)>,
+    groups: Vec<InsertGroup>,
 ) -> WritePlan {
     WritePlan {
         schema: table.schema.clone(),
@@ -744,8 +856,72 @@ pub fn insert_plan(
         write: Write::Insert {
             columns,
             on_conflict,
+            groups,
         },
         body: Some(body),
+    }
+}
+
+/// `Prefer: missing=default` with `?columns=`: the body elements grouped by the listed columns
+/// they carry, so each group's insert names only those and the rest take their DEFAULT. No
+/// groups when every element carries every column.
+pub fn missing_default_groups(
+    columns: &[String],
+    body: &str,
+) -> Result<Vec<InsertGroup>, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|_| ApiError::invalid_body("Empty or invalid json"))?;
+    let elements = match value {
+        serde_json::Value::Array(items) => items,
+        other => vec![other],
+    };
+    let mut groups: Vec<(Vec<String>, Vec<usize>)> = Vec::new();
+    for (index, element) in elements.iter().enumerate() {
+        let serde_json::Value::Object(object) = element else {
+            return Err(ApiError::invalid_body(
+                "All elements of the JSON array must be objects",
+            ));
+        };
+        let keys: Vec<String> = columns
+            .iter()
+            .filter(|c| object.contains_key(c.as_str()))
+            .cloned()
+            .collect();
+        match groups.iter_mut().find(|(k, _)| *k == keys) {
+            Some((_, positions)) => positions.push(index + 1),
+            None => groups.push((keys, vec![index + 1])),
+        }
+    }
+    if let [(keys, _)] = groups.as_slice()
+        && keys.len() == columns.len()
+    {
+        return Ok(Vec::new());
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(columns, positions)| InsertGroup {
+            columns,
+            positions: format!(
+                "{{{}}}",
+                positions
+                    .iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        })
+        .collect())
+}
+
+/// The columns of `columns` an update body object does not carry (`missing=default`).
+pub fn missing_update_columns(columns: &[String], body: &str) -> Vec<String> {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(object)) => columns
+            .iter()
+            .filter(|c| !object.contains_key(c.as_str()))
+            .cloned()
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -867,4 +1043,28 @@ pub fn json_arg_text(value: &serde_json::Value, type_name: &str) -> Option<Strin
         }
         other => Some(other.to_string()),
     }
+}
+
+/// A table-shaped description of a function's `OUT`/`TABLE` columns, so its rows can be
+/// selected, filtered and ordered like a relation's.
+pub fn output_table(function: &Function) -> Result<Table, ApiError> {
+    let columns: Vec<serde_json::Value> = function
+        .output_args()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let name = a.name.clone()?;
+            Some(serde_json::json!({
+                "name": name, "ordinal": i + 1, "data_type": a.type_name,
+                "nominal_type": a.type_name, "type_oid": a.type_oid, "base_type_oid": a.type_oid,
+                "element_type_oid": null, "nullable": true, "default": null,
+                "generation_expression": null, "comment": null, "max_length": null,
+            }))
+        })
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "oid": 0, "schema": function.schema, "name": function.name, "kind": "c",
+        "owner": function.owner, "comment": null, "insertable": false, "updatable": false,
+        "deletable": false, "rls_enabled": false, "rls_forced": false, "columns": columns,
+    }))
+    .map_err(|e| ApiError::not_implemented(format!("function result columns: {e}")))
 }

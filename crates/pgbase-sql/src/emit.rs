@@ -16,6 +16,9 @@ pub enum BodyShape {
     ScalarArray,
     /// The first `pgrst_scalar` value.
     Scalar,
+    /// CSV: a header line from the first row's keys, then each row's text form (PostgREST's
+    /// `asCsvF`).
+    Csv,
     /// No body, only counts.
     None,
 }
@@ -60,9 +63,31 @@ pub fn cast_type(name: &str) -> Option<Snippet> {
     Some(out)
 }
 
-fn column_ref(alias: &str, column: &ColumnRef) -> Snippet {
+/// `alias` as a whole-row value, cast to `cast` when given.
+fn row_value(alias: &str, cast: Option<&RowType>) -> Snippet {
     let mut out = Snippet::ident(alias);
-    out.push_sql(".").push_ident(&column.column);
+    if let Some(ty) = cast {
+        out.push_sql("::")
+            .push(Snippet::qualified(&ty.schema, &ty.name));
+    }
+    out
+}
+
+fn column_ref(alias: &str, column: &ColumnRef) -> Snippet {
+    let mut out = match &column.computed {
+        Some(computed) => {
+            let mut call = Snippet::qualified(&computed.schema, &computed.function);
+            call.push_sql("(")
+                .push(row_value(alias, computed.row_cast.as_ref()))
+                .push_sql(")");
+            call
+        }
+        None => {
+            let mut out = Snippet::ident(alias);
+            out.push_sql(".").push_ident(&column.column);
+            out
+        }
+    };
     for step in &column.json_path {
         match step {
             JsonStep::Key { key, as_text } => {
@@ -222,8 +247,19 @@ fn condition(cond: &Condition, alias: &str) -> Snippet {
             function,
             language,
             value,
+            to_tsvector,
         } => {
-            let mut s = column_ref(alias, column);
+            let mut s = if *to_tsvector {
+                let mut w = Snippet::sql("to_tsvector(");
+                if let Some(lang) = language {
+                    w.push(Snippet::param(lang.clone()))
+                        .push_sql("::regconfig, ");
+                }
+                w.push(column_ref(alias, column)).push_sql("::text)");
+                w
+            } else {
+                column_ref(alias, column)
+            };
             s.push_sql(" @@ ")
                 .push(Snippet::sql(function))
                 .push_sql("(");
@@ -255,11 +291,15 @@ fn group(items: &[Condition], alias: &str, separator: &'static str) -> Snippet {
 fn source(plan: &ReadPlan, alias: &str, parent_alias: Option<&str>) -> Snippet {
     let mut s = match &plan.source {
         Source::Table { schema, name } => Snippet::qualified(schema, name),
-        Source::ComputedOverParent { schema, function } => {
+        Source::ComputedOverParent {
+            schema,
+            function,
+            parent_cast,
+        } => {
             let mut f = Snippet::qualified(schema, function);
             f.push_sql("(");
             if let Some(parent) = parent_alias {
-                f.push_ident(parent);
+                f.push(row_value(parent, parent_cast.as_ref()));
             }
             f.push_sql(")");
             f
@@ -441,11 +481,16 @@ pub struct StatementOptions {
     pub count: Option<Snippet>,
     /// Primary-key columns for the `Location` header of an insert.
     pub location_columns: Vec<String>,
+    /// The statement is an insert: report how many rows were inserted (not updated by an
+    /// upsert) as the seventh column.
+    pub inserted: bool,
+    /// `json_strip_nulls` over the JSON body (`nulls=stripped`).
+    pub strip_nulls: bool,
 }
 
 /// Wraps `prefix` (CTEs ending with `pgrst_source as (…)`, or nothing) and the rows query into
 /// PostgREST's result row: `(total, page_total, body, response_headers, response_status,
-/// location)`.
+/// location, inserted)`.
 pub fn statement(
     ctes: Snippet,
     rows: Snippet,
@@ -470,13 +515,29 @@ pub fn statement(
         }
     }
     s.push_sql(", count(pgrst_rows)::int8, ");
+    let strip = options.strip_nulls
+        && matches!(
+            shape,
+            BodyShape::Array | BodyShape::Object | BodyShape::ScalarArray | BodyShape::Scalar
+        );
+    if strip {
+        s.push_sql("json_strip_nulls((");
+    }
     s.push_sql(match shape {
         BodyShape::Array => "coalesce(json_agg(pgrst_rows), '[]')::text",
         BodyShape::Object => "coalesce((json_agg(pgrst_rows)->0)::text, 'null')",
         BodyShape::ScalarArray => "coalesce(json_agg(pgrst_rows.pgrst_scalar), '[]')::text",
         BodyShape::Scalar => "coalesce((json_agg(pgrst_rows.pgrst_scalar)->0)::text, 'null')",
+        BodyShape::Csv => {
+            "(select coalesce(string_agg(pgrst_k, ','), '') from (select json_object_keys(pgrst_r) as pgrst_k \
+             from (select row_to_json(pgrst_h) as pgrst_r from pgrst_rows as pgrst_h limit 1) as pgrst_s) as pgrst_a) \
+             || E'\\n' || coalesce(string_agg(substring(pgrst_rows::text, 2, length(pgrst_rows::text) - 2), E'\\n'), '')"
+        }
         BodyShape::None => "null::text",
     });
+    if strip {
+        s.push_sql(")::json)::text");
+    }
     s.push_sql(
         ", nullif(current_setting('response.headers', true), ''), \
          nullif(current_setting('response.status', true), ''), ",
@@ -495,6 +556,11 @@ pub fn statement(
         s.push(Snippet::join(parts, ", "));
         s.push_sql(") from pgrst_source limit 1)");
     }
+    if options.inserted {
+        s.push_sql(", (select count(*) from pgrst_written where pgrst_inserted)::int8");
+    } else {
+        s.push_sql(", null::int8");
+    }
     s.push_sql(" from pgrst_rows");
     s
 }
@@ -509,62 +575,48 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
             .push_sql("::json as j), "),
         None => s.push_sql("null::json as j), "),
     };
-    let quoted =
-        |columns: &[String]| Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ");
+
     match &plan.write {
         Write::Insert {
             columns,
             on_conflict,
+            groups,
         } => {
-            s.push_sql("pgrst_body as (select * from json_populate_recordset(null::")
-                .push(table.clone())
-                .push_sql(", (select case when json_typeof(j) = 'array' then j else json_build_array(j) end from pgrst_payload))), ");
-            s.push_sql("pgrst_source as (insert into ")
-                .push(table.clone())
-                .push_sql(" as ")
-                .push_ident(ROOT_ALIAS);
-            if columns.is_empty() {
-                s.push_sql(" default values");
-            } else {
-                s.push_sql(" (")
-                    .push(quoted(columns))
-                    .push_sql(") select ")
-                    .push(quoted(columns))
-                    .push_sql(" from pgrst_body");
+            s.push_sql(
+                "pgrst_body as (select pgrst_e.n as pgrst_n, pgrst_r from json_array_elements(\
+                 (select case when json_typeof(j) = 'array' then j else json_build_array(j) end \
+                 from pgrst_payload)) with ordinality as pgrst_e(v, n), \
+                 lateral json_populate_record(null::",
+            )
+            .push(table.clone())
+            .push_sql(", pgrst_e.v) as pgrst_r), ");
+            let all = [InsertGroup {
+                columns: columns.clone(),
+                positions: String::new(),
+            }];
+            let groups: &[InsertGroup] = if groups.is_empty() { &all } else { groups };
+            let mut parts = Vec::new();
+            for (index, group) in groups.iter().enumerate() {
+                let name = format!("pgrst_w{index}");
+                s.push_ident(&name).push_sql(" as (");
+                s.push(insert_one(
+                    &table,
+                    &group.columns,
+                    (!group.positions.is_empty()).then_some(group.positions.as_str()),
+                    on_conflict.as_ref(),
+                ));
+                s.push_sql("), ");
+                let mut part = Snippet::sql("select * from ");
+                part.push_ident(&name);
+                parts.push(part);
             }
-            if let Some((keys, action)) = on_conflict {
-                s.push_sql(" on conflict (")
-                    .push(quoted(keys))
-                    .push_sql(")");
-                let updatable: Vec<&String> =
-                    columns.iter().filter(|c| !keys.contains(c)).collect();
-                if *action == ConflictAction::DoNothing
-                    || updatable.is_empty() && columns.is_empty()
-                {
-                    s.push_sql(" do nothing");
-                } else {
-                    let targets = if updatable.is_empty() {
-                        columns.iter().collect()
-                    } else {
-                        updatable
-                    };
-                    s.push_sql(" do update set ");
-                    s.push(Snippet::join(
-                        targets.into_iter().map(|c| {
-                            let mut set = Snippet::ident(c);
-                            set.push_sql(" = excluded.").push_ident(c);
-                            set
-                        }),
-                        ", ",
-                    ));
-                }
-            }
-            s.push_sql(" returning ")
-                .push_ident(ROOT_ALIAS)
-                .push_sql(".*)");
+            s.push_sql("pgrst_written as (")
+                .push(Snippet::join(parts, " union all "))
+                .push_sql("), pgrst_source as (select (pgrst_row).* from pgrst_written)");
         }
         Write::Update {
             columns,
+            defaults,
             filter,
             order,
             limit,
@@ -577,18 +629,25 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
                 .push_sql(" as ")
                 .push_ident(ROOT_ALIAS)
                 .push_sql(" set ");
-            if columns.is_empty() {
+            if columns.is_empty() && defaults.is_empty() {
                 // Nothing to set: PostgREST answers with no rows affected.
                 s.push_sql("ctid = ")
                     .push_ident(ROOT_ALIAS)
                     .push_sql(".ctid from pgrst_body where false");
             } else {
                 s.push(Snippet::join(
-                    columns.iter().map(|c| {
-                        let mut set = Snippet::ident(c);
-                        set.push_sql(" = pgrst_body.").push_ident(c);
-                        set
-                    }),
+                    columns
+                        .iter()
+                        .map(|c| {
+                            let mut set = Snippet::ident(c);
+                            set.push_sql(" = pgrst_body.").push_ident(c);
+                            set
+                        })
+                        .chain(defaults.iter().map(|c| {
+                            let mut set = Snippet::ident(c);
+                            set.push_sql(" = default");
+                            set
+                        })),
                     ", ",
                 ));
                 s.push_sql(" from pgrst_body")
@@ -613,6 +672,75 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
                 .push_sql(".*)");
         }
     }
+    s
+}
+
+/// One `insert … select … from pgrst_body [where position] [on conflict …] returning` over the
+/// body elements at `positions` (all when `None`), returning each row with whether it was
+/// inserted (not updated by `on conflict`).
+fn insert_one(
+    table: &Snippet,
+    columns: &[String],
+    positions: Option<&str>,
+    on_conflict: Option<&(Vec<String>, ConflictAction)>,
+) -> Snippet {
+    let quoted =
+        |columns: &[String]| Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ");
+    let mut s = Snippet::sql("insert into ");
+    s.push(table.clone())
+        .push_sql(" as ")
+        .push_ident(ROOT_ALIAS);
+    if !columns.is_empty() {
+        s.push_sql(" (").push(quoted(columns)).push_sql(")");
+    }
+    s.push_sql(" select ");
+    s.push(Snippet::join(
+        columns.iter().map(|c| {
+            let mut v = Snippet::sql("(pgrst_r).");
+            v.push_ident(c);
+            v
+        }),
+        ", ",
+    ));
+    s.push_sql(" from pgrst_body");
+    if let Some(positions) = positions {
+        s.push_sql(" where pgrst_n = any(")
+            .push(Snippet::param(positions))
+            .push_sql("::int8[])");
+    }
+    if let Some((keys, action)) = on_conflict {
+        if keys.is_empty() {
+            s.push_sql(" on conflict");
+        } else {
+            s.push_sql(" on conflict (")
+                .push(quoted(keys))
+                .push_sql(")");
+        }
+        let updatable: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
+        if *action == ConflictAction::DoNothing || columns.is_empty() || keys.is_empty() {
+            s.push_sql(" do nothing");
+        } else {
+            let targets = if updatable.is_empty() {
+                columns.iter().collect()
+            } else {
+                updatable
+            };
+            s.push_sql(" do update set ");
+            s.push(Snippet::join(
+                targets.into_iter().map(|c| {
+                    let mut set = Snippet::ident(c);
+                    set.push_sql(" = excluded.").push_ident(c);
+                    set
+                }),
+                ", ",
+            ));
+        }
+    }
+    s.push_sql(" returning ")
+        .push_ident(ROOT_ALIAS)
+        .push_sql(" as pgrst_row, ")
+        .push_ident(ROOT_ALIAS)
+        .push_sql(".xmax = 0 as pgrst_inserted");
     s
 }
 

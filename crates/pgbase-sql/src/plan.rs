@@ -9,11 +9,30 @@ pub enum JsonStep {
     Index { index: i64, as_text: bool },
 }
 
+/// A schema-qualified relation name, used where a row of the current level must be cast to
+/// the relation's row type (rows read from a CTE are anonymous records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowType {
+    pub schema: String,
+    pub name: String,
+}
+
+/// A computed field: `schema.function(row)` used like a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedField {
+    pub schema: String,
+    pub function: String,
+    /// Cast the row to this type before the call (rows of a CTE).
+    pub row_cast: Option<RowType>,
+}
+
 /// A column of the current level, optionally followed by a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnRef {
     pub column: String,
     pub json_path: Vec<JsonStep>,
+    /// Set when `column` names a computed field rather than a stored column.
+    pub computed: Option<ComputedField>,
 }
 
 impl ColumnRef {
@@ -21,6 +40,7 @@ impl ColumnRef {
         ColumnRef {
             column: column.into(),
             json_path: Vec::new(),
+            computed: None,
         }
     }
 }
@@ -86,12 +106,14 @@ pub enum Condition {
         column: ColumnRef,
         what: &'static str,
     },
-    /// Full-text search: `column @@ function([language,] $value)`.
+    /// Full-text search: `column @@ function([language,] $value)`; a column that is not a
+    /// `tsvector` is wrapped in `to_tsvector([language,] column)`.
     TextSearch {
         column: ColumnRef,
         function: &'static str,
         language: Option<String>,
         value: String,
+        to_tsvector: bool,
     },
     /// An embedded relation exists (`rel=not.is.null`) or not (`rel=is.null`).
     EmbedPresent {
@@ -134,6 +156,8 @@ pub enum Source {
     ComputedOverParent {
         schema: String,
         function: String,
+        /// Cast the parent row to this type first (a parent read from a CTE).
+        parent_cast: Option<RowType>,
     },
     /// A named CTE of the statement (the rows of a write or of a function call).
     Cte(&'static str),
@@ -200,6 +224,15 @@ impl ReadPlan {
     }
 }
 
+/// Elements of an insert body that carry the same keys (`Prefer: missing=default`): they are
+/// inserted naming only `columns`, so every other column takes its DEFAULT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InsertGroup {
+    pub columns: Vec<String>,
+    /// 1-based positions of the elements in the body, as a Postgres array literal (`{1,3}`).
+    pub positions: String,
+}
+
 /// What an insert does when a row conflicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConflictAction {
@@ -211,14 +244,18 @@ pub enum ConflictAction {
 /// A write on one table; its rows are the `pgrst_source` CTE.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// `columns` from every element of the JSON body (an object or an array of objects).
+    /// `columns` from every element of the JSON body (an object or an array of objects); with
+    /// `groups`, one insert per group of elements sharing the same keys.
     Insert {
         columns: Vec<String>,
         on_conflict: Option<(Vec<String>, ConflictAction)>,
+        groups: Vec<InsertGroup>,
     },
-    /// `columns` set from the JSON body object on the rows matching `filter`.
+    /// `columns` set from the JSON body object on the rows matching `filter`; `defaults` are set
+    /// to their DEFAULT (`Prefer: missing=default` with `columns=`).
     Update {
         columns: Vec<String>,
+        defaults: Vec<String>,
         filter: Vec<Condition>,
         order: Vec<OrderExpr>,
         limit: Option<u64>,

@@ -67,7 +67,7 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> TestResponse {
-        let mut builder = Request::builder().method(method).uri(uri);
+        let mut builder = Request::builder().method(method).uri(encode_uri(uri));
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
@@ -104,4 +104,76 @@ impl TestApp {
     pub async fn client(&self) -> tokio_postgres::Client {
         self.db.connect().await
     }
+}
+
+/// Percent-encodes the characters a URI may not carry literally (`"`, `{`, `^`, space, …), so
+/// tests can write query strings as a client library would before encoding them.
+pub fn encode_uri(uri: &str) -> String {
+    let mut out = String::with_capacity(uri.len());
+    for ch in uri.chars() {
+        match ch {
+            ' ' | '"' | '{' | '}' | '^' | '|' | '<' | '>' | '\\' | '`' => {
+                out.push_str(&format!("%{:02X}", ch as u32))
+            }
+            c if !c.is_ascii() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("%{b:02X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl TestApp {
+    /// Replaces the REST front end's request configuration (e.g. `plan_enabled`), keeping the
+    /// pool and schema cache.
+    pub fn configure_rest(&mut self, f: impl FnOnce(&mut pgbase_rest::request::RequestConfig)) {
+        let current = &self.state.rest;
+        let mut config = current.config.clone();
+        f(&mut config);
+        self.state.rest = std::sync::Arc::new(pgbase_rest::handler::RestState {
+            pool: current.pool.clone(),
+            catalog: current.catalog.clone(),
+            config,
+            max_rows: current.max_rows,
+        });
+    }
+
+    /// Sends `method uri` with headers and an optional body; `body` is JSON text.
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> TestResponse {
+        let method = Method::from_bytes(method.as_bytes()).expect("method");
+        self.request(method, uri, headers, body).await
+    }
+
+    /// `GET uri` with headers.
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> TestResponse {
+        self.request(Method::GET, uri, headers, None).await
+    }
+
+    /// Runs SQL as the superuser and returns the first column of each row as text.
+    pub async fn sql_texts(&self, sql: &str) -> Vec<Option<String>> {
+        let client = self.client().await;
+        let rows = client.simple_query(sql).await.expect("sql");
+        rows.into_iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(r.get(0).map(str::to_string)),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Asserts the status, printing the body on failure.
+#[track_caller]
+pub fn expect_status(r: &TestResponse, status: u16) {
+    assert_eq!(r.status.as_u16(), status, "body: {}", r.text);
 }
