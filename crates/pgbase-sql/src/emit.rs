@@ -915,6 +915,7 @@ mod tests {
         let mut plan = films();
         plan.select = vec![SelectExpr::Column {
             column: ColumnRef {
+                computed: None,
                 column: "data".into(),
                 json_path: vec![
                     JsonStep::Key {
