@@ -494,6 +494,10 @@ fn no_relationship(ctx: &PlanContext<'_>, table: &Table, target: &str) -> ApiErr
 }
 
 fn relationship_matches_name(rel: &Relationship, name: &str) -> bool {
+    // Computed relationships are addressed by their function's name only.
+    if let Link::Computed { function, .. } = &rel.link {
+        return function.name == name;
+    }
     if rel.target.name == name {
         return true;
     }
@@ -585,7 +589,12 @@ fn ambiguous(table: &Table, target: &str, many: &[&Relationship]) -> ApiError {
         .iter()
         .map(|r| {
             serde_json::json!({
-                "cardinality": r.cardinality.as_str(),
+                "cardinality": match r.cardinality {
+                    Cardinality::ManyToOne => "many-to-one",
+                    Cardinality::OneToMany => "one-to-many",
+                    Cardinality::OneToOne => "one-to-one",
+                    Cardinality::ManyToMany => "many-to-many",
+                },
                 "embedding": format!("{} with {}", table.name, r.target.name),
                 "relationship": describe(r),
             })

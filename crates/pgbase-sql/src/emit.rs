@@ -167,22 +167,14 @@ fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
                 let Some(e) = plan.embeds.get(*embed) else {
                     continue;
                 };
-                let value = embed_value(alias, *embed);
-                let mut s = if e.to_one {
-                    value
-                } else {
-                    let mut c = Snippet::sql("coalesce(");
-                    c.push(value).push_sql(", '[]'::json)");
-                    c
-                };
+                let mut s = embed_output(plan, alias, *embed, e);
                 s.push_sql(" as ").push_ident(&e.name);
                 items.push(s);
             }
             SelectExpr::Spread { embed, columns } => {
                 for column in columns {
-                    let mut s = embed_value(alias, *embed);
-                    s.push_sql("->").push(Snippet::param(column.clone()));
-                    s.push_sql("::text as ").push_ident(column);
+                    let mut s = spread_output(alias, *embed, column);
+                    s.push_sql(" as ").push_ident(column);
                     items.push(s);
                 }
             }
@@ -193,6 +185,33 @@ fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
         return Snippet::sql("null::int as \"pgrst_empty\"");
     }
     Snippet::join(items, ", ")
+}
+
+/// The output value of an embed: its JSON, `[]` for an empty to-many embed. Grouped levels
+/// (aggregates) use `jsonb`, which can be grouped by.
+fn embed_output(plan: &ReadPlan, alias: &str, index: usize, embed: &Embed) -> Snippet {
+    let value = embed_value(alias, index);
+    let mut s = if embed.to_one {
+        value
+    } else {
+        let mut c = Snippet::sql("coalesce(");
+        c.push(value).push_sql(", '[]'::json)");
+        c
+    };
+    if plan.has_aggregates() {
+        let mut wrapped = Snippet::sql("(");
+        wrapped.push(s).push_sql(")::jsonb");
+        s = wrapped;
+    }
+    s
+}
+
+fn spread_output(alias: &str, index: usize, column: &str) -> Snippet {
+    let mut s = embed_value(alias, index);
+    s.push_sql("::jsonb->")
+        .push(Snippet::param(column.to_string()));
+    s.push_sql("::text");
+    s
 }
 
 fn embed_value(alias: &str, index: usize) -> Snippet {
@@ -411,11 +430,21 @@ fn level(plan: &ReadPlan, alias: &str, parent: Option<(&str, &Join)>, mode: Mode
         let grouped: Vec<Snippet> = plan
             .select
             .iter()
-            .filter_map(|e| match e {
+            .flat_map(|e| match e {
                 SelectExpr::Column { column, cast, .. } => {
-                    Some(with_cast(column_ref(alias, column), cast))
+                    vec![with_cast(column_ref(alias, column), cast)]
                 }
-                _ => None,
+                SelectExpr::Embed { embed } => plan
+                    .embeds
+                    .get(*embed)
+                    .map(|e| embed_output(plan, alias, *embed, e))
+                    .into_iter()
+                    .collect(),
+                SelectExpr::Spread { embed, columns } => columns
+                    .iter()
+                    .map(|c| spread_output(alias, *embed, c))
+                    .collect(),
+                _ => Vec::new(),
             })
             .collect();
         if !grouped.is_empty() {
