@@ -21,7 +21,9 @@ pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
         "42501" => 403,
         "53400" => 500,
         "57P01" => 503,
-        "21000" => 500,
+        // Cardinality violations (a row upserted twice, a scalar subquery with several rows,
+        // pg-safeupdate) are caused by the request: 400 (PostgREST answers 500 for most).
+        "21000" => 400,
         _ if code.starts_with("PT") => {
             return code
                 .get(2..)

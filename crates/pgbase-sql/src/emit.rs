@@ -653,17 +653,23 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
             s.push_sql("pgrst_body as (select * from json_populate_record(null::")
                 .push(table.clone())
                 .push_sql(", (select j from pgrst_payload))), ");
+            if columns.is_empty() && defaults.is_empty() {
+                // Nothing to set: PostgREST answers with no rows affected.
+                s.push_sql("pgrst_source as (select ")
+                    .push_ident(ROOT_ALIAS)
+                    .push_sql(".* from ")
+                    .push(table.clone())
+                    .push_sql(" as ")
+                    .push_ident(ROOT_ALIAS)
+                    .push_sql(" where false)");
+                return s;
+            }
             s.push_sql("pgrst_source as (update ")
                 .push(table.clone())
                 .push_sql(" as ")
                 .push_ident(ROOT_ALIAS)
                 .push_sql(" set ");
-            if columns.is_empty() && defaults.is_empty() {
-                // Nothing to set: PostgREST answers with no rows affected.
-                s.push_sql("ctid = ")
-                    .push_ident(ROOT_ALIAS)
-                    .push_sql(".ctid from pgrst_body where false");
-            } else {
+            {
                 s.push(Snippet::join(
                     columns
                         .iter()
