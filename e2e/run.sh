@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End-to-end tests: real clients (supabase-js) against the built pgbase binary.
+#
+#   cargo build -p pgbase && cd e2e && ./run.sh [extra `node --test` arguments]
+#
+# PGBASE_BIN   the binary to test (default ../target/debug/pgbase; it is built only when it is
+#              missing and PGBASE_BIN was not given)
+# E2E_KEEP=1   keep the temporary project folder (server log, data) after the run
+#
+# Each run copies app/ to a fresh temporary folder, starts `pgbase dev --fresh` there on a free
+# port, waits for /health, reads the keys with `pgbase keys`, runs `node --test test/*.test.mjs`,
+# and always stops the server; it then checks that no Postgres of that data folder is left.
+# The exit code is the tests' exit code (or 1 when the server could not start or left Postgres
+# running).
+set -uo pipefail
+
+cd "$(dirname "$0")"
+E2E_DIR=$(pwd)
+
+log() { printf 'e2e: %s\n' "$*" >&2; }
+
+# --- binary ------------------------------------------------------------------------------------
+if [[ -n "${PGBASE_BIN:-}" ]]; then
+  BIN=$PGBASE_BIN
+  [[ -x $BIN ]] || { log "PGBASE_BIN=$BIN is not an executable"; exit 1; }
+else
+  BIN=../target/debug/pgbase
+  if [[ ! -x $BIN ]]; then
+    log "$BIN is missing; building it (cargo build -p pgbase)"
+    (cd .. && cargo build -p pgbase) || exit 1
+  fi
+fi
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+
+# --- node dependencies -------------------------------------------------------------------------
+command -v node >/dev/null || { log "node is not installed"; exit 1; }
+if [[ ! -d node_modules ]]; then
+  log "installing node dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error || exit 1
+fi
+
+# --- a private copy of the app on a free port --------------------------------------------------
+# Short path: Postgres puts its unix socket under DIR/.pgbase (107-byte limit).
+WORK=$(mktemp -d /tmp/pgbase-e2e.XXXXXX)
+chmod 755 "$WORK"   # as root, Postgres runs as `postgres`, which must reach the data folder
+APP=$WORK/app
+mkdir -p "$APP"
+cp -R app/migrations "$APP/"
+DATA=$APP/.pgbase/db
+SERVER_LOG=$WORK/server.log
+PORT=$(node -e '
+  const s = require("net").createServer();
+  s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });')
+
+SERVER_PID=
+NODE_PID=
+RC=1
+
+postgres_left() {
+  # pids of postgres processes started on this run's data folder
+  pgrep -f -- "-D $DATA/" 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  [[ $RC -eq 1 && $status -ne 0 ]] && RC=$status
+  if [[ -n $NODE_PID ]] && kill -0 "$NODE_PID" 2>/dev/null; then
+    kill -TERM "$NODE_PID" 2>/dev/null
+    wait "$NODE_PID" 2>/dev/null
+  fi
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null
+    for _ in $(seq 1 150); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "pgbase (pid $SERVER_PID) did not stop within 15 s of SIGTERM; killing it"
+      kill -KILL "$SERVER_PID" 2>/dev/null
+      RC=1
+    fi
+    wait "$SERVER_PID" 2>/dev/null
+  fi
+  # Postgres must be gone with the server (give the postmaster a moment to finish its shutdown).
+  local left=
+  for _ in $(seq 1 50); do
+    left=$(postgres_left)
+    [[ -z $left ]] && break
+    sleep 0.1
+  done
+  if [[ -n $left ]]; then
+    log "FAIL: postgres processes of $DATA are still running after pgbase stopped: $(echo $left)"
+    # stop the postmaster we caused, by the pid in its own pid file
+    if [[ -f $DATA/pgdata/postmaster.pid ]]; then
+      kill -TERM "$(head -1 "$DATA/pgdata/postmaster.pid")" 2>/dev/null
+    fi
+    RC=1
+  fi
+  if [[ $RC -ne 0 ]]; then
+    log "server log (last 40 lines of $SERVER_LOG):"
+    tail -n 40 "$SERVER_LOG" >&2 2>/dev/null
+  fi
+  if [[ -n ${E2E_KEEP:-} ]]; then
+    log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$RC"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+START=$EPOCHREALTIME
+elapsed() { awk -v a="$START" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+log "starting $BIN dev --dir $APP --fresh --port $PORT"
+"$BIN" dev --dir "$APP" --fresh --port "$PORT" >"$SERVER_LOG" 2>&1 &
+SERVER_PID=$!
+
+URL=http://127.0.0.1:$PORT
+ready=
+for _ in $(seq 1 600); do   # up to 60 s
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "pgbase dev exited before it was ready"
+    exit 1
+  fi
+  if [[ $(curl -s -o /dev/null -w '%{http_code}' "$URL/health" 2>/dev/null) == 200 ]]; then
+    ready=1
+    break
+  fi
+  sleep 0.1
+done
+[[ -n $ready ]] || { log "/health did not answer 200 within 60 s"; exit 1; }
+log "server ready on $URL after $(elapsed) s"
+
+KEYS=$("$BIN" keys --dir "$APP") || { log "pgbase keys failed"; exit 1; }
+ANON_KEY=$(awk '/^anon key:/ { print $NF }' <<<"$KEYS")
+SERVICE_KEY=$(awk '/^service_role key:/ { print $NF }' <<<"$KEYS")
+[[ -n $ANON_KEY && -n $SERVICE_KEY ]] || { log "cannot read the keys from: $KEYS"; exit 1; }
+
+# In the background + wait, so that a signal to this script runs the cleanup at once.
+PGBASE_URL=$URL PGBASE_ANON_KEY=$ANON_KEY PGBASE_SERVICE_KEY=$SERVICE_KEY PGBASE_DIR=$APP \
+  node --test "$@" test/*.test.mjs &
+NODE_PID=$!
+wait "$NODE_PID"
+RC=$?
+NODE_PID=
+log "tests finished with exit code $RC after $(elapsed) s"
+exit "$RC"
