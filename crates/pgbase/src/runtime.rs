@@ -86,6 +86,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         config: pgbase_rest::request::RequestConfig {
             schemas: config.db_schemas.clone(),
             allow_tx_override: true,
+            plan_enabled: config.db_plan_enabled,
             ..pgbase_rest::request::RequestConfig::default()
         },
         max_rows: config.db_max_rows.and_then(|n| u64::try_from(n).ok()),

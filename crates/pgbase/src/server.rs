@@ -106,10 +106,12 @@ async fn rest(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     let identity = match state.authenticator.authenticate(&parts.headers).await {
+        // PostgREST answers a permission error with 401 whenever the request runs as the anon
+        // role, token or not (supabase-js always sends the anon key as a bearer token).
         Ok(context) => pgbase_rest::handler::Identity {
+            anonymous: context.anonymous || context.role == state.config.db_anon_role,
             role: context.role,
             claims: context.claims,
-            anonymous: context.anonymous,
         },
         Err(error) => return auth_error(&error),
     };

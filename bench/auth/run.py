@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Auth benchmark (issue 4): password sign-ins/s and refreshes/s against /auth/v1, and
+authenticated GET throughput against anonymous GET of the same endpoint in the same run
+(target: >= 0.9, thanks to the verified-token cache).
+
+Usage: bench/auth/run.py [--bin target/release/pgbase] [--seconds 10] [--clients 16]
+Needs wrk on PATH (apt-get install wrk).
+"""
+import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url, body, headers=None):
+    req = urllib.request.Request(url, method="POST", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+def wrk(url, headers, clients, seconds):
+    args = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--latency", url]
+    for h in headers:
+        args += ["-H", h]
+    out = subprocess.run(args, capture_output=True, text=True).stdout
+    if "Non-2xx" in out:
+        sys.exit(f"errors in wrk run:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def rate(fn, threads, seconds):
+    """Calls fn() from `threads` threads for `seconds`; returns calls/s."""
+    count = [0]
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def worker(i):
+        n = 0
+        state = None
+        while time.time() < stop:
+            state = fn(i, state)
+            n += 1
+        with lock:
+            count[0] += n
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    started = time.time()
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return count[0] / (time.time() - started)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/pgbase"))
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--clients", type=int, default=16)
+    args = ap.parse_args()
+    project = tempfile.mkdtemp(prefix="pgbase-authbench-")
+    os.chmod(project, 0o755)
+    shutil.copytree(os.path.join(HERE, "migrations"), os.path.join(project, "migrations"))
+    port = free_port()
+    server = subprocess.Popen([args.bin, "dev", "--dir", project, "--port", str(port)], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn"})
+    try:
+        anon = None
+        for line in server.stdout:
+            if "anon key:" in line:
+                anon = line.split("anon key:")[1].strip()
+            if line.startswith("Watching"):
+                break
+        base = f"http://127.0.0.1:{port}"
+        users = [f"user{i}@bench.test" for i in range(args.clients)]
+        for email in users:
+            post(f"{base}/auth/v1/signup", {"email": email, "password": "bench-password"}, {"apikey": anon})
+        session = post(f"{base}/auth/v1/token?grant_type=password", {"email": users[0], "password": "bench-password"}, {"apikey": anon})
+        token = session["access_token"]
+
+        url = f"{base}/rest/v1/notes?select=id,body&limit=10"
+        anon_rps = wrk(url, [f"apikey: {anon}"], args.clients, args.seconds)
+        auth_rps = wrk(url, [f"apikey: {anon}", f"Authorization: Bearer {token}"], args.clients, args.seconds)
+
+        def sign_in(i, _):
+            post(f"{base}/auth/v1/token?grant_type=password", {"email": users[i], "password": "bench-password"}, {"apikey": anon})
+
+        def refresh(i, state):
+            if state is None:
+                state = post(f"{base}/auth/v1/token?grant_type=password", {"email": users[i], "password": "bench-password"}, {"apikey": anon})["refresh_token"]
+            return post(f"{base}/auth/v1/token?grant_type=refresh_token", {"refresh_token": state}, {"apikey": anon})["refresh_token"]
+
+        threads = min(args.clients, 8)
+        sign_ins = rate(sign_in, threads, args.seconds)
+        refreshes = rate(refresh, threads, args.seconds)
+        print(f"anonymous GET:     {anon_rps:8.0f} req/s  ({args.clients} clients)")
+        print(f"authenticated GET: {auth_rps:8.0f} req/s  ratio {auth_rps / anon_rps:.2f} (target >= 0.9)")
+        print(f"password sign-ins: {sign_ins:8.1f} /s    ({threads} threads; bcrypt cost 10)")
+        print(f"refreshes:         {refreshes:8.1f} /s    ({threads} threads; python client)")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        shutil.rmtree(project, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
