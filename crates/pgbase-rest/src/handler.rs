@@ -120,6 +120,21 @@ async fn handle_inner(
     body: Bytes,
 ) -> Result<RestResponse, ApiError> {
     let request = parse_request(&state.config, method, path, query, headers)?;
+    let mut response = handle_parsed(state, identity, &request, body).await?;
+    if request.negotiated_by_profile {
+        response
+            .headers
+            .push(("content-profile".into(), request.schema.clone()));
+    }
+    Ok(response)
+}
+
+async fn handle_parsed(
+    state: &RestState,
+    identity: &Identity,
+    request: &ApiRequest,
+    body: Bytes,
+) -> Result<RestResponse, ApiError> {
     let cache = state.catalog.current();
     if state.catalog.version() <= 1 {
         return Err(ApiError::new(
@@ -141,6 +156,7 @@ async fn handle_inner(
         return Ok(crate::openapi::response(
             &cache,
             &request.schema,
+            &identity.role,
             headers_only,
         ));
     }

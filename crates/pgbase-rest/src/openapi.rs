@@ -1,9 +1,10 @@
-//! `GET /rest/v1/`: an OpenAPI 3.0 description of the exposed schema — every table and view
-//! with its columns, and every function — built from the schema cache.
+//! `GET /rest/v1/`: an OpenAPI 3.0 description of the exposed schema — the tables and views
+//! (with the columns) and the functions the caller's role may use, each operation listed only
+//! when the role holds the privilege for it — built from the schema cache.
 
 use bytes::Bytes;
 use http::StatusCode;
-use pgbase_catalog::SchemaCache;
+use pgbase_catalog::{Object, Privilege, SchemaCache};
 use serde_json::{Map, Value, json};
 
 use crate::handler::RestResponse;
@@ -22,13 +23,32 @@ fn json_type(data_type: &str) -> Value {
     }
 }
 
-/// Builds the document for `schema`.
-pub fn document(cache: &SchemaCache, schema: &str) -> Value {
+/// Builds the document for `schema` as `role` sees it.
+pub fn document(cache: &SchemaCache, schema: &str, role: &str) -> Value {
     let mut paths = Map::new();
     let mut schemas = Map::new();
+    let can = |privilege, table: &str| cache.can_any_column(role, privilege, schema, table);
     for table in cache.tables_in(schema) {
+        let select = can(Privilege::Select, &table.name);
+        let insert = table.insertable && can(Privilege::Insert, &table.name);
+        let update = table.updatable && can(Privilege::Update, &table.name);
+        let delete = table.deletable
+            && cache.can(role, Privilege::Delete, Object::table(schema, &table.name));
+        if !(select || insert || update || delete) {
+            continue;
+        }
+        let visible: Vec<&str> = cache
+            .permitted_columns(role, Privilege::Select, schema, &table.name)
+            .into_iter()
+            .chain(cache.permitted_columns(role, Privilege::Insert, schema, &table.name))
+            .chain(cache.permitted_columns(role, Privilege::Update, schema, &table.name))
+            .collect();
         let mut properties = Map::new();
-        for column in &table.columns {
+        for column in table
+            .columns
+            .iter()
+            .filter(|c| visible.contains(&c.name.as_str()))
+        {
             let mut property = json_type(&column.data_type);
             if let Value::Object(map) = &mut property {
                 if let Some(comment) = &column.comment {
@@ -55,8 +75,10 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
         let rows = json!({ "description": "OK", "content": { "application/json": {
             "schema": { "type": "array", "items": reference } } } });
         let mut operations = Map::new();
-        operations.insert("get".into(), json!({ "tags": [table.name], "responses": { "200": rows.clone(), "206": { "description": "Partial Content" } } }));
-        if table.insertable {
+        if select {
+            operations.insert("get".into(), json!({ "tags": [table.name], "responses": { "200": rows.clone(), "206": { "description": "Partial Content" } } }));
+        }
+        if insert {
             operations.insert(
                 "post".into(),
                 json!({ "tags": [table.name],
@@ -64,7 +86,7 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
                 "responses": { "201": { "description": "Created" } } }),
             );
         }
-        if table.updatable {
+        if update {
             operations.insert(
                 "patch".into(),
                 json!({ "tags": [table.name],
@@ -72,7 +94,7 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
                 "responses": { "204": { "description": "No Content" }, "200": rows.clone() } }),
             );
         }
-        if table.deletable {
+        if delete {
             operations.insert(
                 "delete".into(),
                 json!({ "tags": [table.name],
@@ -81,7 +103,9 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
         }
         paths.insert(format!("/{}", table.name), Value::Object(operations));
     }
-    for function in cache.functions().filter(|f| f.schema == schema) {
+    for function in cache.functions().filter(|f| {
+        f.schema == schema && cache.can(role, Privilege::Execute, Object::Function(f.oid))
+    }) {
         let mut properties = Map::new();
         for arg in function.input_args() {
             if let Some(name) = &arg.name {
@@ -115,11 +139,12 @@ pub fn document(cache: &SchemaCache, schema: &str) -> Value {
     })
 }
 
-pub fn response(cache: &SchemaCache, schema: &str, headers_only: bool) -> RestResponse {
+/// The `GET /` response for `role`.
+pub fn response(cache: &SchemaCache, schema: &str, role: &str, headers_only: bool) -> RestResponse {
     let body = if headers_only {
         Bytes::new()
     } else {
-        Bytes::from(document(cache, schema).to_string())
+        Bytes::from(document(cache, schema, role).to_string())
     };
     RestResponse {
         status: StatusCode::OK,

@@ -1,0 +1,389 @@
+//! Schemas, OpenAPI, per-request settings and error paths through HTTP: Accept-Profile /
+//! Content-Profile (PGRST106), the OpenAPI document per role, request GUCs visible to SQL,
+//! read-only GETs, PGRST100 positions, routing errors, SQLSTATE → HTTP mapping (42501 → 401
+//! for anon), and a sweep of hostile query strings that must never yield a 500.
+
+mod common;
+
+use common::{TestApp, expect_status};
+use pgbase::config::Settings;
+use serde_json::json;
+
+const SCHEMA: &str = r#"
+create schema api;
+grant usage on schema api to anon, authenticated, service_role;
+create table api.things (id int primary key, name text);
+grant all on api.things to anon;
+insert into api.things values (1, 'api thing');
+create table public.notes (id int primary key, body text, owner text default 'x');
+insert into public.notes values (1, 'one', 'x'), (2, 'two', 'y');
+create table public.secrets (id int primary key, s text);
+revoke all on public.secrets from anon;
+create table public.parents (id int primary key);
+create table public.children (id int primary key, parent_id int references public.parents(id));
+create function public.whoami() returns json language sql stable as $$
+  select json_build_object(
+    'role', current_user,
+    'method', current_setting('request.method', true),
+    'path', current_setting('request.path', true),
+    'claims', current_setting('request.jwt.claims', true)::json,
+    'header', current_setting('request.headers', true)::json->>'x-test',
+    'cookie', current_setting('request.cookies', true)::json->>'sid',
+    'tz', current_setting('timezone'),
+    'search_path', current_setting('search_path'))
+$$;
+create function public.writes() returns int language sql volatile
+  as $$ insert into public.notes values (99, 'w') returning id $$;
+create view public.notes_writing as select id, body, public.writes() as w from public.notes;
+create function public.set_headers_trigger() returns trigger language plpgsql as $$ begin
+  perform set_config('response.headers', '[{"X-Inserted":"' || new.id || '"}]', true);
+  return new;
+end $$;
+create trigger notes_headers before insert on public.notes for each row
+  execute function public.set_headers_trigger();
+create function public.private_fn() returns int language sql stable as $$ select 1 $$;
+revoke execute on function public.private_fn() from public, anon;
+"#;
+
+async fn app() -> TestApp {
+    TestApp::with_settings(
+        SCHEMA,
+        Settings {
+            db_schemas: Some("public,api".into()),
+            ..Settings::default()
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn profiles_choose_the_schema() {
+    let app = app().await;
+    let r = app
+        .get_with("/rest/v1/things", &[("accept-profile", "api")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.json(), json!([{"id": 1, "name": "api thing"}]));
+    assert_eq!(r.header("content-profile"), Some("api"));
+    // the default schema is the first; several schemas → the profile is echoed
+    let r = app.get("/rest/v1/notes?select=id&id=eq.1").await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("content-profile"), Some("public"));
+    let r = app.get("/rest/v1/things").await;
+    expect_status(&r, 404);
+    assert_eq!(r.json()["code"], "PGRST205");
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/things?select=id",
+            &[
+                ("content-profile", "api"),
+                ("prefer", "return=representation"),
+            ],
+            Some(r#"{"id": 2, "name": "two"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.json(), json!([{"id": 2}]));
+    for (method, header) in [("GET", "accept-profile"), ("POST", "content-profile")] {
+        let r = app
+            .send(method, "/rest/v1/things", &[(header, "nope")], Some("{}"))
+            .await;
+        expect_status(&r, 406);
+        assert_eq!(r.json()["code"], "PGRST106");
+    }
+}
+
+#[tokio::test]
+async fn openapi_describes_what_the_role_can_use() {
+    let app = app().await;
+    let r = app.get("/rest/v1/").await;
+    expect_status(&r, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap_or_default()
+            .starts_with("application/openapi+json")
+    );
+    let doc = r.json();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("3.")
+    );
+    let paths = doc["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/notes"));
+    assert!(paths["/notes"].get("post").is_some());
+    assert!(paths.contains_key("/rpc/whoami"));
+    assert!(!paths.contains_key("/secrets"), "anon cannot use secrets");
+    assert!(
+        !paths.contains_key("/rpc/private_fn"),
+        "anon cannot execute private_fn"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["notes"]["properties"]["id"]["type"],
+        "integer"
+    );
+    let r = app
+        .get_with("/rest/v1/", &[("accept-profile", "api")])
+        .await;
+    assert!(
+        r.json()["paths"]
+            .as_object()
+            .expect("paths")
+            .contains_key("/things")
+    );
+    let r = app.send("HEAD", "/rest/v1/", &[], None).await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "");
+}
+
+#[tokio::test]
+async fn request_settings_reach_sql() {
+    let app = app().await;
+    let r = app
+        .get_with(
+            "/rest/v1/rpc/whoami",
+            &[
+                ("x-test", "hello"),
+                ("cookie", "sid=abc; other=1"),
+                ("prefer", "timezone=America/Lima"),
+            ],
+        )
+        .await;
+    expect_status(&r, 200);
+    let body = r.json();
+    assert_eq!(body["role"], "anon");
+    assert_eq!(body["method"], "GET");
+    assert_eq!(body["path"], "/rpc/whoami");
+    assert_eq!(body["claims"]["role"], "anon");
+    assert_eq!(body["header"], "hello");
+    assert_eq!(body["cookie"], "abc");
+    assert_eq!(body["tz"], "America/Lima");
+    assert!(
+        body["search_path"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("public")
+    );
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("timezone=America/Lima")
+    );
+
+    // GET runs read-only: a view that writes fails with 25006 → 405
+    let r = app.get("/rest/v1/notes_writing").await;
+    expect_status(&r, 405);
+    assert_eq!(r.json()["code"], "25006");
+
+    // response.headers set by a trigger during a write
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/notes",
+            &[],
+            Some(r#"{"id": 7, "body": "seven"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.header("x-inserted"), Some("7"));
+}
+
+#[tokio::test]
+async fn sqlstate_and_routing_errors() {
+    let app = app().await;
+    // permission denied for anon → 401
+    let r = app.get("/rest/v1/secrets").await;
+    expect_status(&r, 401);
+    assert_eq!(r.json()["code"], "42501");
+    let r = app.get("/rest/v1/rpc/private_fn").await;
+    assert!(
+        r.status.as_u16() == 401 || r.status.as_u16() == 404,
+        "{}",
+        r.text
+    );
+    // foreign key violation → 409
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/children",
+            &[],
+            Some(r#"{"id": 1, "parent_id": 5}"#),
+        )
+        .await;
+    expect_status(&r, 409);
+    assert_eq!(r.json()["code"], "23503");
+    // deeper paths, unknown verbs
+    let r = app.get("/rest/v1/notes/1").await;
+    expect_status(&r, 404);
+    assert_eq!(r.json()["code"], "PGRST125");
+    let r = app.send("TRACE", "/rest/v1/notes", &[], None).await;
+    assert!(r.status.is_client_error(), "{}", r.text);
+    // PGRST100 names the position
+    let r = app.get("/rest/v1/notes?select=id,body(").await;
+    expect_status(&r, 400);
+    let body = r.json();
+    assert_eq!(body["code"], "PGRST100");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("column"),
+        "{body}"
+    );
+    let r = app.get("/rest/v1/notes?id=eq").await;
+    expect_status(&r, 400);
+    assert_eq!(r.json()["code"], "PGRST100");
+    // table hint
+    let r = app.get("/rest/v1/note").await;
+    expect_status(&r, 404);
+    assert_eq!(
+        r.json()["hint"],
+        "Perhaps you meant the table 'public.notes'"
+    );
+}
+
+/// Hostile inputs the planner or Postgres must answer with a 4xx (never a 500).
+#[tokio::test]
+async fn hostile_query_strings_never_500() {
+    let app = app().await;
+    let queries = [
+        "select=id::text);drop table notes;--",
+        "select=%22id%22%22,body",
+        "select=id->>'x'",
+        "select=body->0->>-1",
+        "select=*,*",
+        "select=count(),count()",
+        "select=id.sum()::nonexistenttype",
+        "select=id::int[][]",
+        "select=id::pg_catalog.text",
+        "select=notes(*)",
+        "select=...notes(*)",
+        "select=a:b:c",
+        "select=id,!inner",
+        "order=id.asc.asc",
+        "order=body->x.desc",
+        "order=id;drop",
+        "id=eq.1);drop table notes;--",
+        "id=in.(1,2",
+        "id=in.((1))",
+        "id=in.(\"a\\\"b\")",
+        "body=fts(english'--).x",
+        "body=fts(nolang).x",
+        "body=like(some).{a}",
+        "id=eq(any).notarray",
+        "id=eq(any).{1,{2}}",
+        "or=(id.eq.1,or(id.eq.2,or(id.eq.3,or(id.eq.4,or(id.eq.5)))))",
+        "or=()",
+        "or=(,)",
+        "and=(id.eq.1",
+        "not.or=(id.eq.1)",
+        "id=not.not.eq.1",
+        "id=is.1",
+        "id=isdistinct.x",
+        "body->a->b=eq.1",
+        "body->>a=eq.1",
+        "id->0=eq.1",
+        "limit=-1",
+        "limit=99999999999999999999999",
+        "offset=-5",
+        "offset=18446744073709551615",
+        "notes.limit=1",
+        "x.y.z.order=id",
+        "%00=eq.1",
+        "id=eq.%00",
+        "select=%00",
+        "select=id%00",
+        "columns=id",
+        "on_conflict=id",
+        "id=cs.{1}",
+        "id=sl.[1,2)",
+        "id=match.(",
+        "body=adj.1",
+        "body=ov.x",
+        "select=id&select=body",
+        "order=",
+        "select=",
+        "=",
+        "&&&",
+        "id",
+        "id=",
+        "select=owner.max(),owner",
+        "select=body.avg()",
+        "select=id.count()::text,body",
+        "select=json_col->>key",
+        "select=id,id,id",
+        "id=gt.1e400",
+        "id=eq.99999999999999999999",
+    ];
+    for query in queries {
+        let r = app.get(&format!("/rest/v1/notes?{query}")).await;
+        assert!(
+            r.status.as_u16() < 500,
+            "GET ?{query} gave {}: {}",
+            r.status,
+            r.text
+        );
+        if !r.status.is_success() {
+            let body = r.json();
+            assert!(body.get("code").is_some(), "?{query}: {body}");
+        }
+    }
+    // writes and RPC with hostile bodies
+    let bodies = [
+        "[1, 2]",
+        "\"text\"",
+        "null",
+        "[{}, {}]",
+        "[[]]",
+        "{\"id\": {\"nested\": 1}}",
+        "{\"id\": [1]}",
+        "{\"id\": 1e999}",
+        "{\"id\": \"1\", \"body\": \"\\u0000\"}",
+    ];
+    for body in bodies {
+        for uri in [
+            "/rest/v1/notes",
+            "/rest/v1/notes?columns=id,body",
+            "/rest/v1/rpc/whoami",
+        ] {
+            let r = app.send("POST", uri, &[], Some(body)).await;
+            assert!(
+                r.status.as_u16() < 500,
+                "POST {uri} {body} gave {}: {}",
+                r.status,
+                r.text
+            );
+        }
+        let r = app
+            .send("PATCH", "/rest/v1/notes?id=eq.1", &[], Some(body))
+            .await;
+        assert!(
+            r.status.as_u16() < 500,
+            "PATCH {body} gave {}: {}",
+            r.status,
+            r.text
+        );
+    }
+    for (name, value) in [
+        ("range", "a-b"),
+        ("range", "5-1"),
+        (
+            "accept",
+            "application/vnd.pgrst.object+json;nulls=stripped, */*;q=abc",
+        ),
+        ("accept", ";;;"),
+        ("prefer", "count=bogus, return=nope, tx=maybe"),
+        ("prefer", "timezone=Not/AZone"),
+        ("accept-profile", ""),
+        ("content-type", "application/json; charset=latin1"),
+    ] {
+        let r = app.get_with("/rest/v1/notes", &[(name, value)]).await;
+        assert!(
+            r.status.as_u16() < 500,
+            "{name}: {value} gave {}: {}",
+            r.status,
+            r.text
+        );
+    }
+}
