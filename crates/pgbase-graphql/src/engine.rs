@@ -1,0 +1,312 @@
+//! From a request (`query`, `variables`, `operationName`) to a plan: the depth limit is
+//! checked before parsing, the document parsed with `graphql-parser` (its messages are
+//! pg_graphql's), the operation picked, variables coerced against their declared types,
+//! the top-level selection validated, and each top-level field compiled to one statement
+//! (or answered in Rust: `__typename`, introspection). No I/O happens here.
+
+use std::collections::HashMap;
+
+use graphql_parser::query::{
+    Definition, Document, OperationDefinition, SelectionSet, Type as AstType, VariableDefinition,
+};
+use serde_json::{Map, Value};
+
+use crate::compile::Compiler;
+use crate::error::GraphqlError;
+use crate::execute::Job;
+use crate::input::{coerce, literal};
+use crate::introspection;
+use crate::select::Ctx;
+use crate::types::{Reflected, TypeRef};
+
+/// Deepest nesting of `{`, `(` and `[` accepted (checked before parsing).
+pub const MAX_DEPTH: usize = 64;
+/// Most aliases accepted in one document.
+pub const MAX_ALIASES: usize = 200;
+
+/// A GraphQL request.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub query: String,
+    pub variables: Option<Value>,
+    pub operation_name: Option<String>,
+}
+
+/// A top-level field's plan.
+pub enum Planned {
+    Value(Value),
+    Sql(Job),
+    Failed(GraphqlError),
+}
+
+/// What to run for an operation.
+pub struct Plan {
+    pub mutation: bool,
+    pub fields: Vec<(String, Planned)>,
+}
+
+/// The deepest bracket nesting of a document, ignoring strings and comments.
+pub fn nesting_depth(query: &str) -> usize {
+    let bytes = query.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' => {
+                if bytes[i..].starts_with(b"\"\"\"") {
+                    i += 3;
+                    while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                    i += 2;
+                } else {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+            }
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
+}
+
+fn count_aliases<'a>(set: &SelectionSet<'a, &'a str>) -> usize {
+    use graphql_parser::query::Selection;
+    set.items
+        .iter()
+        .map(|s| match s {
+            Selection::Field(f) => usize::from(f.alias.is_some()) + count_aliases(&f.selection_set),
+            Selection::InlineFragment(i) => count_aliases(&i.selection_set),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+fn type_ref<'a>(t: &AstType<'a, &'a str>) -> TypeRef {
+    match t {
+        AstType::NamedType(n) => TypeRef::named(n),
+        AstType::ListType(inner) => type_ref(inner).list(),
+        AstType::NonNullType(inner) => type_ref(inner).non_null(),
+    }
+}
+
+fn single(message: impl Into<String>) -> Vec<GraphqlError> {
+    vec![GraphqlError::new(message)]
+}
+
+/// Coerces the request's variables against the operation's definitions.
+fn variables<'a>(
+    schema: &Reflected,
+    defs: &[VariableDefinition<'a, &'a str>],
+    given: Option<&Value>,
+) -> Result<Map<String, Value>, GraphqlError> {
+    let given = match given {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(GraphqlError::new("variables must be an object")),
+    };
+    let mut out = Map::new();
+    for def in defs {
+        let ty = type_ref(&def.var_type);
+        if schema.ty(ty.base()).is_none() {
+            return Err(GraphqlError::at(
+                format!("Unknown type {}", ty.base()),
+                def.position,
+            ));
+        }
+        let value = match given.get(def.name) {
+            Some(v) => v.clone(),
+            None => match &def.default_value {
+                Some(d) => literal(d, &Map::new()).unwrap_or(Value::Null),
+                None if ty.is_non_null() => {
+                    return Err(GraphqlError::at(
+                        format!(
+                            "Variable \"${}\" of required type \"{ty}\" was not provided.",
+                            def.name
+                        ),
+                        def.position,
+                    ));
+                }
+                None => continue,
+            },
+        };
+        let coerced = coerce(schema, &value, &ty).map_err(|e| e.or_at(def.position))?;
+        out.insert(def.name.to_string(), coerced);
+    }
+    Ok(out)
+}
+
+/// Parses and validates `request` against `schema` and compiles its top-level fields.
+pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlError>> {
+    let depth = nesting_depth(&request.query);
+    if depth > MAX_DEPTH {
+        return Err(single(format!(
+            "Query is nested too deeply: depth {depth} exceeds the limit of {MAX_DEPTH}"
+        )));
+    }
+    let doc: Document<'_, &str> =
+        graphql_parser::parse_query(&request.query).map_err(|e| single(e.to_string()))?;
+
+    let mut operations = Vec::new();
+    let mut fragments = HashMap::new();
+    for d in &doc.definitions {
+        match d {
+            Definition::Operation(op) => operations.push(op),
+            Definition::Fragment(f) => {
+                fragments.insert(f.name, f);
+            }
+        }
+    }
+    let aliases: usize = operations
+        .iter()
+        .map(|op| match op {
+            OperationDefinition::SelectionSet(s) => count_aliases(s),
+            OperationDefinition::Query(q) => count_aliases(&q.selection_set),
+            OperationDefinition::Mutation(m) => count_aliases(&m.selection_set),
+            OperationDefinition::Subscription(s) => count_aliases(&s.selection_set),
+        })
+        .sum::<usize>()
+        + fragments
+            .values()
+            .map(|f| count_aliases(&f.selection_set))
+            .sum::<usize>();
+    if aliases > MAX_ALIASES {
+        return Err(single(format!(
+            "Too many aliases: {aliases} exceeds the limit of {MAX_ALIASES}"
+        )));
+    }
+    fn name_of<'a>(op: &OperationDefinition<'a, &'a str>) -> Option<&'a str> {
+        match op {
+            OperationDefinition::SelectionSet(_) => None,
+            OperationDefinition::Query(q) => q.name,
+            OperationDefinition::Mutation(m) => m.name,
+            OperationDefinition::Subscription(s) => s.name,
+        }
+    }
+    if operations.len() > 1 && operations.iter().any(|op| name_of(op).is_none()) {
+        return Err(single(
+            "Anonymous operations must be the only defined operation",
+        ));
+    }
+    let mut names: Vec<&str> = operations.iter().filter_map(|op| name_of(op)).collect();
+    names.sort_unstable();
+    if names.windows(2).any(|w| w[0] == w[1]) {
+        return Err(single("Operation names must be unique"));
+    }
+    let op = match request.operation_name.as_deref() {
+        Some(wanted) => operations
+            .iter()
+            .find(|op| name_of(op) == Some(wanted))
+            .copied(),
+        None if operations.len() == 1 => Some(operations[0]),
+        None => None,
+    };
+    let Some(op) = op else {
+        return Err(single("Operation not found"));
+    };
+    let (mutation, defs, set) = match op {
+        OperationDefinition::SelectionSet(s) => (false, &[][..], s),
+        OperationDefinition::Query(q) => (false, &q.variable_definitions[..], &q.selection_set),
+        OperationDefinition::Mutation(m) => (true, &m.variable_definitions[..], &m.selection_set),
+        OperationDefinition::Subscription(_) => {
+            return Err(single("Subscriptions are not supported"));
+        }
+    };
+    let vars = variables(schema, defs, request.variables.as_ref()).map_err(|e| vec![e])?;
+    let root_name = if mutation { "Mutation" } else { "Query" };
+    let Some(root) = schema.ty(root_name) else {
+        return Err(single(format!("Unknown type {root_name}")));
+    };
+    let ctx = Ctx {
+        schema,
+        fragments,
+        variables: vars,
+    };
+    let sels = ctx.collect(root, &[set]).map_err(|e| vec![e])?;
+    if sels.is_empty() {
+        return Err(single("Selection set must not be empty"));
+    }
+    let compiler = Compiler::new(&ctx);
+    let mut fields = Vec::new();
+    for sel in &sels {
+        let planned = if sel.name == "__typename" {
+            Planned::Value(Value::String(root_name.into()))
+        } else if sel.name == "__schema" || sel.name == "__type" {
+            match introspection::resolve_root(&ctx, sel) {
+                Ok(v) => Planned::Value(v),
+                Err(e) => Planned::Failed(e),
+            }
+        } else {
+            match compiler.top_level(root, sel) {
+                Ok(statement) => Planned::Sql(Job {
+                    sql: statement.sql,
+                    at_most: statement.at_most,
+                }),
+                Err(e) => Planned::Failed(e.or_at(sel.pos)),
+            }
+        };
+        if mutation && let Planned::Failed(e) = planned {
+            return Err(vec![e]);
+        }
+        fields.push((sel.key.to_string(), planned));
+    }
+    Ok(Plan { mutation, fields })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depth_ignores_strings_and_comments() {
+        assert_eq!(nesting_depth("{ a { b } }"), 2);
+        assert_eq!(nesting_depth("{ a(x: \"{{{{\") }"), 2);
+        assert_eq!(nesting_depth("# {{{{\n{ a }"), 1);
+        assert_eq!(nesting_depth("{ a(x: \"\"\"{{{\"\"\") }"), 2);
+    }
+
+    #[test]
+    fn parse_errors_are_graphql_parser_messages() {
+        let schema = Reflected::default();
+        let errors = plan(
+            &schema,
+            &Request {
+                query: "{ account".into(),
+                ..Request::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            errors[0].to_string(),
+            "query parse error: Parse error at 1:10\nUnexpected end of input\nExpected }\n"
+        );
+    }
+
+    #[test]
+    fn hostile_nesting_is_refused_before_parsing() {
+        let q = "{".repeat(10_000);
+        let errors = plan(
+            &Reflected::default(),
+            &Request {
+                query: q,
+                ..Request::default()
+            },
+        )
+        .err()
+        .unwrap();
+        assert!(errors[0].to_string().contains("nested too deeply"));
+    }
+}

@@ -1,0 +1,118 @@
+//! The executor: one transaction per request, as the caller's role. `BEGIN` (read only for
+//! queries), one `set_config` prelude (search_path, role, JWT claims, method, path), then
+//! each top-level field's statement in order; `atMost` is checked after each mutation and
+//! any failure rolls the whole transaction back.
+
+use pgbase_sql::{Snippet, TextParam};
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+
+use crate::error::GraphqlError;
+
+/// Per-request session settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub search_path: String,
+    pub role: String,
+    pub claims: String,
+}
+
+/// A statement to run, with the `atMost` check of update/delete.
+pub struct Job {
+    pub sql: Snippet,
+    pub at_most: Option<(i64, &'static str)>,
+}
+
+/// Why the transaction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("could not get a database connection: {0}")]
+    Pool(String),
+    #[error("{0}")]
+    Db(String),
+    #[error("{0}")]
+    AtMost(&'static str),
+}
+
+impl From<ExecError> for GraphqlError {
+    fn from(e: ExecError) -> Self {
+        GraphqlError::Database(e.to_string())
+    }
+}
+
+const PRELUDE: &str = "select set_config('search_path', $1, true), set_config('role', $2, true), \
+    set_config('request.jwt.claims', $3, true), set_config('request.method', 'POST', true), \
+    set_config('request.path', '/graphql/v1', true)";
+
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// Runs `jobs` in one transaction; returns each statement's JSON.
+pub async fn run(
+    pool: &deadpool_postgres::Pool,
+    settings: &Settings,
+    read_only: bool,
+    jobs: &[Job],
+) -> Result<Vec<Value>, ExecError> {
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| ExecError::Pool(e.to_string()))?;
+    let db = |e: tokio_postgres::Error| ExecError::Db(db_message(&e));
+    let begin = if read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    };
+    let prelude = client.prepare_cached(PRELUDE).await.map_err(db)?;
+    let prelude_params: [&(dyn ToSql + Sync); 3] =
+        [&settings.search_path, &settings.role, &settings.claims];
+    let started = tokio::try_join!(
+        client.batch_execute(begin),
+        client.query_one(&prelude, &prelude_params)
+    );
+    if let Err(e) = started {
+        let _ = client.batch_execute("rollback").await;
+        return Err(db(e));
+    }
+    let mut out = Vec::with_capacity(jobs.len());
+    let result: Result<(), ExecError> = async {
+        for job in jobs {
+            let (sql, params) = job.sql.render();
+            let statement = client.prepare_cached(&sql).await.map_err(db)?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p: &TextParam| p as &(dyn ToSql + Sync))
+                .collect();
+            let row = client.query_one(&statement, &refs).await.map_err(db)?;
+            let text: Option<String> = row.try_get(0).map_err(db)?;
+            let count: Option<i64> = row.try_get(1).map_err(db)?;
+            if let (Some((max, message)), Some(count)) = (job.at_most, count)
+                && count > max
+            {
+                return Err(ExecError::AtMost(message));
+            }
+            let value = match text {
+                Some(t) => serde_json::from_str(&t).map_err(|e| ExecError::Db(e.to_string()))?,
+                None => Value::Null,
+            };
+            out.push(value);
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            client.batch_execute("commit").await.map_err(db)?;
+            Ok(out)
+        }
+        Err(e) => {
+            client.batch_execute("rollback").await.map_err(db)?;
+            Err(e)
+        }
+    }
+}

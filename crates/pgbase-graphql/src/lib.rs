@@ -1,0 +1,337 @@
+//! pgbase's GraphQL API, compatible with pg_graphql 1.5, served at `/graphql/v1`.
+//!
+//! The schema is reflected per role from the schema cache ([`reflect`]) and cached per
+//! (role, catalog version). A request is parsed and validated, each top-level field is
+//! compiled to one SQL statement whose JSON Postgres builds ([`compile`]), and all of them
+//! run in one transaction as the caller's role ([`execute`]). The HTTP layer here is
+//! framework-free: [`handle`] takes the method, query string, headers and body and returns
+//! status, headers and body.
+//!
+//! ```ignore
+//! let state = GraphqlState::new(pool, catalog, vec!["public".into()], true);
+//! let (status, headers, body) =
+//!     pgbase_graphql::handle(&state, "anon", &claims, &method, query, &headers, body).await;
+//! ```
+
+mod base64;
+pub mod compile;
+pub mod engine;
+pub mod error;
+pub mod execute;
+pub mod input;
+pub mod introspection;
+pub mod naming;
+pub mod reflect;
+pub mod select;
+pub mod types;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode, header};
+use pgbase_catalog::CatalogHandle;
+use pgbase_sql::quote_ident;
+use serde_json::{Map, Value};
+
+pub use engine::{Plan, Planned, Request};
+pub use error::GraphqlError;
+pub use types::Reflected;
+
+/// Shared state of the GraphQL endpoint.
+pub struct GraphqlState {
+    pub pool: deadpool_postgres::Pool,
+    pub catalog: Arc<CatalogHandle>,
+    /// Exposed schemas (the search path of requests).
+    pub schemas: Vec<String>,
+    /// Serve `__schema` / `__type` (a schema's `introspection: true` directive also does).
+    pub introspection: bool,
+    reflected: Mutex<HashMap<String, (u64, Arc<Reflected>)>>,
+}
+
+impl GraphqlState {
+    pub fn new(
+        pool: deadpool_postgres::Pool,
+        catalog: Arc<CatalogHandle>,
+        schemas: Vec<String>,
+        introspection: bool,
+    ) -> GraphqlState {
+        GraphqlState {
+            pool,
+            catalog,
+            schemas,
+            introspection,
+            reflected: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The schema `role` sees, reflected once per catalog version.
+    pub fn schema_for(&self, role: &str) -> Result<Arc<Reflected>, GraphqlError> {
+        let cache = self.catalog.current();
+        let version = cache.version;
+        if let Ok(map) = self.reflected.lock()
+            && let Some((v, schema)) = map.get(role)
+            && *v == version
+        {
+            return Ok(schema.clone());
+        }
+        let schema = Arc::new(
+            reflect::reflect(&cache, &self.schemas, role, self.introspection)
+                .map_err(|e| GraphqlError::Database(e.to_string()))?,
+        );
+        if let Ok(mut map) = self.reflected.lock() {
+            if map.len() > 256 {
+                map.clear();
+            }
+            map.insert(role.to_string(), (version, schema.clone()));
+        }
+        Ok(schema)
+    }
+}
+
+/// The result of one GraphQL request.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub data: Value,
+    pub errors: Vec<GraphqlError>,
+    /// The request failed before execution (parse/validation): HTTP 400 under
+    /// `application/graphql-response+json`.
+    pub request_error: bool,
+}
+
+impl Response {
+    fn failed(errors: Vec<GraphqlError>, request_error: bool) -> Response {
+        Response {
+            data: Value::Null,
+            errors,
+            request_error,
+        }
+    }
+
+    /// `{"data": ..., "errors": [...]}` (errors omitted when empty).
+    pub fn to_json(&self) -> Value {
+        let mut obj = Map::new();
+        obj.insert("data".into(), self.data.clone());
+        if !self.errors.is_empty() {
+            obj.insert(
+                "errors".into(),
+                Value::Array(self.errors.iter().map(GraphqlError::to_json).collect()),
+            );
+        }
+        Value::Object(obj)
+    }
+}
+
+/// Runs one GraphQL request as `role` with JWT `claims`.
+pub async fn execute(
+    state: &GraphqlState,
+    role: &str,
+    claims: &Value,
+    request: &Request,
+) -> Response {
+    let schema = match state.schema_for(role) {
+        Ok(s) => s,
+        Err(e) => return Response::failed(vec![e], false),
+    };
+    let plan = match engine::plan(&schema, request) {
+        Ok(p) => p,
+        Err(errors) => return Response::failed(errors, true),
+    };
+    let mut jobs = Vec::new();
+    let mut errors = Vec::new();
+    let mut slots = Vec::new();
+    for (key, planned) in plan.fields {
+        match planned {
+            Planned::Value(v) => slots.push((key, Some(v))),
+            Planned::Failed(e) => {
+                errors.push(e);
+                slots.push((key, Some(Value::Null)));
+            }
+            Planned::Sql(job) => {
+                jobs.push(job);
+                slots.push((key, None));
+            }
+        }
+    }
+    let mut results = Vec::new();
+    if !jobs.is_empty() {
+        let settings = execute::Settings {
+            search_path: state
+                .schemas
+                .iter()
+                .map(|s| quote_ident(s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            role: role.to_string(),
+            claims: claims.to_string(),
+        };
+        match execute::run(&state.pool, &settings, !plan.mutation, &jobs).await {
+            Ok(r) => results = r,
+            Err(e) => {
+                errors.push(e.into());
+                return Response::failed(errors, false);
+            }
+        }
+    }
+    let mut results = results.into_iter();
+    let mut data = Map::new();
+    let all_failed = !slots.is_empty() && errors.len() == slots.len();
+    for (key, value) in slots {
+        let v = match value {
+            Some(v) => v,
+            None => results.next().unwrap_or(Value::Null),
+        };
+        data.insert(key, v);
+    }
+    Response {
+        data: if all_failed {
+            Value::Null
+        } else {
+            Value::Object(data)
+        },
+        request_error: all_failed,
+        errors,
+    }
+}
+
+/// The GraphiQL page served to browsers.
+pub const GRAPHIQL_HTML: &str = include_str!("graphiql.html");
+
+fn accepts(headers: &HeaderMap, what: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|part| part.trim().starts_with(what)))
+}
+
+fn query_params(query: Option<&str>) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(&s.replace('+', " "))
+                .decode_utf8_lossy()
+                .into_owned()
+        };
+        out.insert(decode(k), decode(v));
+    }
+    out
+}
+
+fn parse_request(
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Request, (StatusCode, String)> {
+    let bad = |m: &str| (StatusCode::BAD_REQUEST, m.to_string());
+    if method == Method::GET {
+        let params = query_params(query);
+        let Some(q) = params.get("query") else {
+            return Err(bad("Missing query"));
+        };
+        let variables = match params.get("variables").filter(|v| !v.is_empty()) {
+            Some(v) => {
+                Some(serde_json::from_str(v).map_err(|_| bad("variables must be an object"))?)
+            }
+            None => None,
+        };
+        return Ok(Request {
+            query: q.clone(),
+            variables,
+            operation_name: params
+                .get("operationName")
+                .filter(|v| !v.is_empty())
+                .cloned(),
+        });
+    }
+    if method != Method::POST {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            "GraphQL requests use GET or POST".into(),
+        ));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if content_type.starts_with("application/graphql") && !content_type.contains("json") {
+        return Ok(Request {
+            query: String::from_utf8_lossy(body).into_owned(),
+            ..Request::default()
+        });
+    }
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| bad(&format!("Invalid JSON body: {e}")))?;
+    let Value::Object(mut obj) = value else {
+        return Err(bad("The request body must be a JSON object"));
+    };
+    let query = match obj.remove("query") {
+        Some(Value::String(q)) => q,
+        _ => return Err(bad("Missing query")),
+    };
+    let variables = match obj.remove("variables") {
+        Some(Value::String(s)) if !s.is_empty() => {
+            Some(serde_json::from_str(&s).map_err(|_| bad("variables must be an object"))?)
+        }
+        Some(Value::String(_)) | None => None,
+        Some(v) => Some(v),
+    };
+    let operation_name = match obj.remove("operationName") {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
+    Ok(Request {
+        query,
+        variables,
+        operation_name,
+    })
+}
+
+/// Handles one HTTP request to `/graphql/v1`: POST JSON (`query`, `variables`,
+/// `operationName`), POST `application/graphql`, GET with query parameters, or the
+/// GraphiQL page for a browser asking for `text/html`.
+pub async fn handle(
+    state: &GraphqlState,
+    identity_role: &str,
+    claims: &Value,
+    method: &Method,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<(String, String)>, Bytes) {
+    let has_query = query_params(query).contains_key("query");
+    if method == Method::GET && !has_query && accepts(headers, "text/html") {
+        return (
+            StatusCode::OK,
+            vec![("content-type".into(), "text/html; charset=utf-8".into())],
+            Bytes::from_static(GRAPHIQL_HTML.as_bytes()),
+        );
+    }
+    let graphql_response = accepts(headers, "application/graphql-response+json");
+    let content_type = if graphql_response {
+        "application/graphql-response+json; charset=utf-8"
+    } else {
+        "application/json; charset=utf-8"
+    };
+    let headers_out = vec![("content-type".to_string(), content_type.to_string())];
+    let request = match parse_request(method, query, headers, &body) {
+        Ok(r) => r,
+        Err((status, message)) => {
+            let body = Response::failed(vec![GraphqlError::Request(message)], true).to_json();
+            return (status, headers_out, Bytes::from(body.to_string()));
+        }
+    };
+    let response = execute(state, identity_role, claims, &request).await;
+    let status = if graphql_response && response.request_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        headers_out,
+        Bytes::from(response.to_json().to_string()),
+    )
+}

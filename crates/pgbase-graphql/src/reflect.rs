@@ -1,0 +1,941 @@
+//! Reflection: the schema cache seen through one role's privileges becomes pg_graphql's
+//! type system (tables with a primary key and at least one SELECT-able column, their
+//! connection/edge/filter/orderBy/input/response types, relationships from foreign keys
+//! and `foreign_keys` directives, enums, the standard scalars and filters, introspection
+//! types).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use pgbase_catalog::{Object, Privilege, RelKind, SchemaCache, Table};
+use serde_json::Value;
+
+use crate::naming::{self, DirectiveError, directive, enabled, str_key};
+use crate::types::{
+    ColumnInfo, EnumValue, Field, InputValue, Kind, Reflected, RelInfo, Resolve, Role, Scalar,
+    TableInfo, TypeDef, TypeRef,
+};
+
+/// Default page size (pg_graphql `max_rows`).
+pub const DEFAULT_MAX_ROWS: u64 = 30;
+
+const SIMPLE_SCALARS: [&str; 11] = [
+    "Int", "Float", "String", "Boolean", "BigInt", "BigFloat", "Date", "Time", "Datetime", "UUID",
+    "ID",
+];
+
+struct SchemaOpts {
+    inflect: bool,
+    max_rows: u64,
+}
+
+struct EnumDef {
+    name: String,
+    values: Vec<EnumValue>,
+    description: Option<String>,
+}
+
+/// Builds the schema `role` sees. `introspection` turns on `__schema`/`__type`.
+pub fn reflect(
+    cache: &SchemaCache,
+    schemas: &[String],
+    role: &str,
+    introspection: bool,
+) -> Result<Reflected, DirectiveError> {
+    let mut out = Reflected {
+        introspection,
+        ..Reflected::default()
+    };
+    let mut opts: HashMap<String, SchemaOpts> = HashMap::new();
+    for s in schemas {
+        let Some(schema) = cache.schema(s) else {
+            continue;
+        };
+        if !cache.can(role, Privilege::Usage, Object::Schema(s)) {
+            continue;
+        }
+        let d = directive(schema.comment.as_deref(), &format!("schema {s}"))?;
+        let inflect = d
+            .get("inflect_names")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let max_rows = d
+            .get("max_rows")
+            .and_then(Value::as_u64)
+            .unwrap_or(DEFAULT_MAX_ROWS);
+        if d.get("introspection").and_then(Value::as_bool) == Some(true) {
+            out.introspection = true;
+        }
+        opts.insert(s.clone(), SchemaOpts { inflect, max_rows });
+    }
+
+    // enums of exposed schemas
+    let mut enums: HashMap<u32, EnumDef> = HashMap::new();
+    for t in cache.enums() {
+        let Some(o) = opts.get(&t.schema) else {
+            continue;
+        };
+        let d = directive(t.comment.as_deref(), &format!("type {}", t.name))?;
+        let name = naming::type_name(&t.name, str_key(&d, "name"), o.inflect);
+        if !naming::is_valid_name(&name) {
+            continue;
+        }
+        let mappings = d.get("mappings");
+        let values = t
+            .enum_values
+            .iter()
+            .map(|v| EnumValue {
+                name: mappings
+                    .and_then(|m| m.get(v))
+                    .and_then(Value::as_str)
+                    .unwrap_or(v)
+                    .to_string(),
+                description: None,
+                value: v.clone(),
+            })
+            .filter(|v| naming::is_valid_name(&v.name))
+            .collect();
+        enums.insert(
+            t.oid,
+            EnumDef {
+                name,
+                values,
+                description: str_key(&d, "description").map(str::to_string),
+            },
+        );
+    }
+
+    // tables and their columns
+    struct Pending<'a> {
+        table: &'a Table,
+        directive: Value,
+        inflect: bool,
+        insert: bool,
+        update: bool,
+        delete: bool,
+    }
+    let mut pending: Vec<Pending> = Vec::new();
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for s in schemas {
+        let Some(o) = opts.get(s) else { continue };
+        for t in cache.tables_in(s) {
+            if !matches!(
+                t.kind,
+                RelKind::Table
+                    | RelKind::View
+                    | RelKind::MaterializedView
+                    | RelKind::ForeignTable
+                    | RelKind::PartitionedTable
+            ) {
+                continue;
+            }
+            let d = directive(
+                t.comment.as_deref(),
+                &format!("table {}.{}", t.schema, t.name),
+            )?;
+            let type_name = naming::type_name(&t.name, str_key(&d, "name"), o.inflect);
+            if !naming::is_valid_name(&type_name) || type_name.starts_with("__") {
+                continue;
+            }
+            let mut columns = Vec::new();
+            for c in &t.columns {
+                if !cache.can(role, Privilege::Select, Object::column(s, &t.name, &c.name)) {
+                    continue;
+                }
+                let cd = directive(c.comment.as_deref(), &format!("column {}", c.name))?;
+                let field = naming::field_name(&c.name, str_key(&cd, "name"), o.inflect);
+                if !naming::is_valid_name(&field) {
+                    continue;
+                }
+                let Some((scalar, list)) = column_scalar(cache, c, &enums) else {
+                    continue;
+                };
+                columns.push(ColumnInfo {
+                    sql: c.name.clone(),
+                    field,
+                    scalar,
+                    list,
+                    nullable: c.nullable,
+                    description: str_key(&cd, "description").map(str::to_string),
+                    max_length: c.max_length,
+                    insertable: t.insertable
+                        && c.is_writable()
+                        && cache.can(role, Privilege::Insert, Object::column(s, &t.name, &c.name)),
+                    updatable: t.updatable
+                        && c.is_writable()
+                        && cache.can(role, Privilege::Update, Object::column(s, &t.name, &c.name)),
+                });
+            }
+            if columns.is_empty() {
+                continue;
+            }
+            let pk_names: Vec<String> = match d.get("primary_key_columns") {
+                Some(Value::Array(cols)) => cols
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ if t.is_view() => Vec::new(),
+                _ => t.primary_key.clone(),
+            };
+            let pk: Option<Vec<usize>> = pk_names
+                .iter()
+                .map(|n| columns.iter().position(|c| &c.sql == n))
+                .collect();
+            let Some(pk) = pk.filter(|p| !p.is_empty()) else {
+                continue;
+            };
+            let max_rows = d
+                .get("max_rows")
+                .and_then(Value::as_u64)
+                .unwrap_or(o.max_rows);
+            let insert = columns.iter().any(|c| c.insertable);
+            let update = columns.iter().any(|c| c.updatable);
+            let delete =
+                t.deletable && cache.can(role, Privilege::Delete, Object::table(s, &t.name));
+            index.insert((t.schema.clone(), t.name.clone()), out.tables.len());
+            out.tables.push(TableInfo {
+                schema: t.schema.clone(),
+                name: t.name.clone(),
+                type_name,
+                description: str_key(&d, "description").map(str::to_string),
+                columns,
+                pk,
+                max_rows,
+                total_count: enabled(&d, "totalCount"),
+                relations: Vec::new(),
+            });
+            pending.push(Pending {
+                table: t,
+                directive: d,
+                inflect: o.inflect,
+                insert,
+                update,
+                delete,
+            });
+        }
+    }
+
+    // relationships: real foreign keys, then directive-declared ones
+    struct Fk {
+        local: usize,
+        foreign: usize,
+        local_cols: Vec<String>,
+        foreign_cols: Vec<String>,
+        local_name: Option<String>,
+        foreign_name: Option<String>,
+        unique: bool,
+        not_null: bool,
+    }
+    let mut fks: Vec<Fk> = Vec::new();
+    for fk in cache.all_foreign_keys() {
+        let (Some(&local), Some(&foreign)) = (
+            index.get(&(fk.schema.clone(), fk.table.clone())),
+            index.get(&(fk.referenced_schema.clone(), fk.referenced_table.clone())),
+        ) else {
+            continue;
+        };
+        let d = directive(fk.comment.as_deref(), &format!("constraint {}", fk.name))?;
+        let lt = pending[local].table;
+        let not_null = fk
+            .columns
+            .iter()
+            .all(|c| lt.column(c).is_some_and(|c| !c.nullable));
+        fks.push(Fk {
+            local,
+            foreign,
+            local_cols: fk.columns.clone(),
+            foreign_cols: fk.referenced_columns.clone(),
+            local_name: str_key(&d, "local_name").map(str::to_string),
+            foreign_name: str_key(&d, "foreign_name").map(str::to_string),
+            unique: fk.unique,
+            not_null,
+        });
+    }
+    for (local, p) in pending.iter().enumerate() {
+        let Some(Value::Array(list)) = p.directive.get("foreign_keys") else {
+            continue;
+        };
+        for item in list {
+            let strings = |k: &str| -> Vec<String> {
+                item.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (Some(fs), Some(ft)) = (
+                str_key(item, "foreign_schema"),
+                str_key(item, "foreign_table"),
+            ) else {
+                continue;
+            };
+            let Some(&foreign) = index.get(&(fs.to_string(), ft.to_string())) else {
+                continue;
+            };
+            let local_cols = strings("local_columns");
+            let unique = {
+                let t = p.table;
+                let mut sorted = local_cols.clone();
+                sorted.sort();
+                let same = |cols: &[String]| {
+                    let mut c = cols.to_vec();
+                    c.sort();
+                    c == sorted
+                };
+                same(
+                    &out.tables[local]
+                        .pk
+                        .iter()
+                        .map(|&i| out.tables[local].columns[i].sql.clone())
+                        .collect::<Vec<_>>(),
+                ) || t.unique_indexes.iter().any(|u| same(&u.columns))
+            };
+            fks.push(Fk {
+                local,
+                foreign,
+                local_cols,
+                foreign_cols: strings("foreign_columns"),
+                local_name: str_key(item, "local_name").map(str::to_string),
+                foreign_name: str_key(item, "foreign_name").map(str::to_string),
+                unique,
+                not_null: false,
+            });
+        }
+    }
+    for fk in &fks {
+        let cols_ok = |t: usize, cols: &[String]| {
+            !cols.is_empty()
+                && cols
+                    .iter()
+                    .all(|c| out.tables[t].columns.iter().any(|x| &x.sql == c))
+        };
+        if fk.local_cols.len() != fk.foreign_cols.len()
+            || !cols_ok(fk.local, &fk.local_cols)
+            || !cols_ok(fk.foreign, &fk.foreign_cols)
+        {
+            continue;
+        }
+        let pairs: Vec<(String, String)> = fk
+            .local_cols
+            .iter()
+            .cloned()
+            .zip(fk.foreign_cols.iter().cloned())
+            .collect();
+        // many-to-one on the FK holder
+        let foreign_type = out.tables[fk.foreign].type_name.clone();
+        let local_inflect = pending[fk.local].inflect;
+        let m2o_name = fk
+            .foreign_name
+            .clone()
+            .unwrap_or_else(|| singular_name(&fk.local_cols, &foreign_type, local_inflect));
+        let foreign_rls = pending[fk.foreign].table.rls_enabled;
+        push_relation(
+            &mut out.tables[fk.local],
+            RelInfo {
+                field: m2o_name,
+                target: fk.foreign,
+                pairs: pairs.clone(),
+                to_many: false,
+                nullable: !fk.not_null || foreign_rls,
+            },
+        );
+        // the reverse on the referenced table
+        let local_type = out.tables[fk.local].type_name.clone();
+        let foreign_inflect = pending[fk.foreign].inflect;
+        let reverse_name = fk.local_name.clone().unwrap_or_else(|| {
+            if fk.unique {
+                singular_name(&fk.foreign_cols, &local_type, foreign_inflect)
+            } else {
+                format!("{}Collection", naming::lower_first(&local_type))
+            }
+        });
+        push_relation(
+            &mut out.tables[fk.foreign],
+            RelInfo {
+                field: reverse_name,
+                target: fk.local,
+                pairs: pairs.iter().map(|(a, b)| (b.clone(), a.clone())).collect(),
+                to_many: !fk.unique,
+                nullable: true,
+            },
+        );
+    }
+
+    // types
+    add_standard_types(&mut out);
+    for e in enums.values() {
+        let mut ty = TypeDef::new(&e.name, Kind::Enum, Role::Plain);
+        ty.description = e.description.clone();
+        ty.enum_values = e.values.clone();
+        out.insert(ty);
+        let mut f = TypeDef::new(
+            &format!("{}Filter", e.name),
+            Kind::InputObject,
+            Role::ScalarFilter,
+        );
+        f.description = Some(format!(
+            "Boolean expression comparing fields on type \"{}\"",
+            e.name
+        ));
+        f.input_fields = vec![
+            InputValue::new("eq", TypeRef::named(&e.name)),
+            InputValue::new("in", TypeRef::required(&e.name).list()),
+            InputValue::new("is", TypeRef::named("FilterIs")),
+            InputValue::new("neq", TypeRef::named(&e.name)),
+        ];
+        out.insert(f);
+    }
+    let mut query = TypeDef::new("Query", Kind::Object, Role::Query);
+    query.description = Some("The root type for querying data".into());
+    let mut node_field = Field::new("node", TypeRef::named("Node"), Resolve::Node);
+    node_field.description = Some("Retrieve a record by its `ID`".into());
+    node_field.args = vec![InputValue {
+        description: Some("The record's `ID`".into()),
+        ..InputValue::new("nodeId", TypeRef::required("ID"))
+    }];
+    query.fields.push(node_field);
+    let mut mutation = TypeDef::new("Mutation", Kind::Object, Role::Mutation);
+    mutation.description = Some("The root type for creating and mutating data".into());
+    let mut node_iface = out
+        .types
+        .remove("Node")
+        .unwrap_or_else(|| TypeDef::new("Node", Kind::Interface, Role::Plain));
+
+    for (ti, p) in pending.iter().enumerate() {
+        let t = out.tables[ti].clone();
+        let n = t.type_name.as_str();
+        node_iface.possible_types.push(n.to_string());
+        let lower = naming::lower_first(n);
+        // node type
+        let mut node = TypeDef::new(n, Kind::Object, Role::Node(ti));
+        node.description = t.description.clone();
+        node.interfaces = vec!["Node".into()];
+        let mut id = Field::new("nodeId", TypeRef::required("ID"), Resolve::NodeId);
+        id.description = Some("Globally Unique Record Identifier".into());
+        node.fields.push(id);
+        for (ci, c) in t.columns.iter().enumerate() {
+            let mut f = Field::new(&c.field, c.output_type(), Resolve::Column(ci));
+            f.description = c.description.clone();
+            node.fields.push(f);
+        }
+        for (ri, r) in t.relations.iter().enumerate() {
+            let target = &out.tables[r.target];
+            let f = if r.to_many {
+                Field {
+                    args: connection_args(&target.type_name),
+                    ..Field::new(
+                        &r.field,
+                        TypeRef::named(&target.connection_type()),
+                        Resolve::Relation(ri),
+                    )
+                }
+            } else {
+                let ty = TypeRef::named(&target.type_name);
+                Field::new(
+                    &r.field,
+                    if r.nullable { ty } else { ty.non_null() },
+                    Resolve::Relation(ri),
+                )
+            };
+            node.fields.push(f);
+        }
+        out.insert(node);
+        // edge + connection
+        let mut edge = TypeDef::new(&format!("{n}Edge"), Kind::Object, Role::Edge(ti));
+        edge.fields = vec![
+            Field::new("cursor", TypeRef::required("String"), Resolve::Cursor),
+            Field::new("node", TypeRef::required(n), Resolve::EdgeNode),
+        ];
+        out.insert(edge);
+        let mut conn = TypeDef::new(&t.connection_type(), Kind::Object, Role::Connection(ti));
+        conn.fields = vec![
+            Field::new(
+                "edges",
+                TypeRef::required(&format!("{n}Edge")).list().non_null(),
+                Resolve::Edges,
+            ),
+            Field::new("pageInfo", TypeRef::required("PageInfo"), Resolve::PageInfo),
+        ];
+        if t.total_count {
+            let mut tc = Field::new("totalCount", TypeRef::required("Int"), Resolve::TotalCount);
+            tc.description =
+                Some("The total number of records matching the `filter` criteria".into());
+            conn.fields.push(tc);
+        }
+        out.insert(conn);
+        // filter
+        let mut filter = TypeDef::new(&format!("{n}Filter"), Kind::InputObject, Role::Filter(ti));
+        filter.description = Some(format!(
+            "Boolean expression comparing fields on type \"{n}\""
+        ));
+        let mut used: HashSet<String> = HashSet::new();
+        filter
+            .input_fields
+            .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
+        used.insert("nodeId".into());
+        for c in t.columns.iter().filter(|c| c.filterable()) {
+            let fname = if c.list {
+                if matches!(c.scalar, Scalar::Enum(_) | Scalar::Opaque) {
+                    continue;
+                }
+                format!("{}ListFilter", c.scalar.type_name())
+            } else {
+                format!("{}Filter", c.scalar.type_name())
+            };
+            if used.insert(c.field.clone()) {
+                filter
+                    .input_fields
+                    .push(InputValue::new(&c.field, TypeRef::named(&fname)));
+            }
+        }
+        let fname = format!("{n}Filter");
+        for (k, ty) in [
+            ("and", TypeRef::required(&fname).list()),
+            ("or", TypeRef::required(&fname).list()),
+            ("not", TypeRef::named(&fname)),
+        ] {
+            if used.insert(k.to_string()) {
+                let mut iv = InputValue::new(k, ty);
+                iv.description = Some(match k {
+                    "and" => "Returns true only if all its inner filters are true, otherwise returns false".into(),
+                    "or" => "Returns true if at least one of its inner filters is true, otherwise returns false".into(),
+                    _ => "Negates a filter".into(),
+                });
+                filter.input_fields.push(iv);
+            }
+        }
+        out.insert(filter);
+        // order by
+        let mut order = TypeDef::new(&format!("{n}OrderBy"), Kind::InputObject, Role::OrderBy(ti));
+        for c in t.columns.iter().filter(|c| c.filterable() && !c.list) {
+            order.input_fields.push(InputValue::new(
+                &c.field,
+                TypeRef::named("OrderByDirection"),
+            ));
+        }
+        out.insert(order);
+        // query fields
+        let mut coll = Field::new(
+            &format!("{lower}Collection"),
+            TypeRef::required(&t.connection_type()),
+            Resolve::Collection(ti),
+        );
+        coll.description = Some(format!("A pagable collection of type `{n}`"));
+        coll.args = connection_args(n);
+        query.fields.push(coll);
+        let pk_ok = t.pk.iter().all(|&i| {
+            let c = &t.columns[i];
+            !c.list
+                && matches!(
+                    c.scalar,
+                    Scalar::Int | Scalar::BigInt | Scalar::String | Scalar::Uuid
+                )
+        });
+        if pk_ok {
+            let mut by_pk = Field::new(
+                &format!("{lower}ByPk"),
+                TypeRef::named(n),
+                Resolve::ByPk(ti),
+            );
+            by_pk.description = Some(format!(
+                "Retrieve a record of type `{n}` by its primary key"
+            ));
+            by_pk.args =
+                t.pk.iter()
+                    .map(|&i| {
+                        InputValue::new(
+                            &t.columns[i].field,
+                            TypeRef::required(t.columns[i].scalar.type_name()),
+                        )
+                    })
+                    .collect();
+            query.fields.push(by_pk);
+        }
+        // mutations
+        let response = |kind: &str| -> TypeDef {
+            let mut r = TypeDef::new(
+                &format!("{n}{kind}Response"),
+                Kind::Object,
+                Role::Response(ti),
+            );
+            let mut ac = Field::new(
+                "affectedCount",
+                TypeRef::required("Int"),
+                Resolve::AffectedCount,
+            );
+            ac.description = Some("Count of the records impacted by the mutation".into());
+            let mut rec = Field::new(
+                "records",
+                TypeRef::required(n).list().non_null(),
+                Resolve::Records,
+            );
+            rec.description = Some("Array of records impacted by the mutation".into());
+            r.fields = vec![ac, rec];
+            r
+        };
+        if p.insert {
+            let mut input = TypeDef::new(
+                &format!("{n}InsertInput"),
+                Kind::InputObject,
+                Role::InsertInput(ti),
+            );
+            for c in t.columns.iter().filter(|c| c.insertable) {
+                input
+                    .input_fields
+                    .push(InputValue::new(&c.field, input_scalar(c)));
+            }
+            out.insert(input);
+            out.insert(response("Insert"));
+            let mut f = Field::new(
+                &format!("insertInto{n}Collection"),
+                TypeRef::named(&format!("{n}InsertResponse")),
+                Resolve::Insert(ti),
+            );
+            f.description = Some(format!("Adds one or more `{n}` records to the collection"));
+            f.args = vec![InputValue::new(
+                "objects",
+                TypeRef::required(&format!("{n}InsertInput"))
+                    .list()
+                    .non_null(),
+            )];
+            mutation.fields.push(f);
+        }
+        if p.update {
+            let mut input = TypeDef::new(
+                &format!("{n}UpdateInput"),
+                Kind::InputObject,
+                Role::UpdateInput(ti),
+            );
+            for c in t.columns.iter().filter(|c| c.updatable) {
+                input
+                    .input_fields
+                    .push(InputValue::new(&c.field, input_scalar(c)));
+            }
+            out.insert(input);
+            out.insert(response("Update"));
+            let mut f = Field::new(
+                &format!("update{n}Collection"),
+                TypeRef::required(&format!("{n}UpdateResponse")),
+                Resolve::Update(ti),
+            );
+            f.description = Some(format!(
+                "Updates zero or more records in the `{n}` collection"
+            ));
+            f.args = vec![
+                InputValue::new("set", TypeRef::required(&format!("{n}UpdateInput"))),
+                InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
+                InputValue {
+                    default: Some("1".into()),
+                    ..InputValue::new("atMost", TypeRef::required("Int"))
+                },
+            ];
+            mutation.fields.push(f);
+        }
+        if p.delete {
+            out.insert(response("Delete"));
+            let mut f = Field::new(
+                &format!("deleteFrom{n}Collection"),
+                TypeRef::required(&format!("{n}DeleteResponse")),
+                Resolve::Delete(ti),
+            );
+            f.description = Some(format!(
+                "Deletes zero or more records from the `{n}` collection"
+            ));
+            f.args = vec![
+                InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
+                InputValue {
+                    default: Some("1".into()),
+                    ..InputValue::new("atMost", TypeRef::required("Int"))
+                },
+            ];
+            mutation.fields.push(f);
+        }
+    }
+    out.insert(node_iface);
+    query.fields.sort_by(|a, b| a.name.cmp(&b.name));
+    out.insert(query);
+    if !mutation.fields.is_empty() {
+        mutation.fields.sort_by(|a, b| a.name.cmp(&b.name));
+        out.has_mutation = true;
+        out.insert(mutation);
+    }
+    if out.introspection {
+        crate::introspection::add_meta_types(&mut out);
+    }
+    Ok(out)
+}
+
+fn push_relation(t: &mut TableInfo, rel: RelInfo) {
+    let taken = rel.field == "nodeId"
+        || t.columns.iter().any(|c| c.field == rel.field)
+        || t.relations.iter().any(|r| r.field == rel.field);
+    if !taken && naming::is_valid_name(&rel.field) {
+        t.relations.push(rel);
+    }
+}
+
+/// pg_graphql's to-one relationship name: a single `x_id` (inflected) / `xId` column gives
+/// `x`, anything else the target type with a lower-case first letter.
+fn singular_name(cols: &[String], target_type: &str, inflect: bool) -> String {
+    if let [col] = cols {
+        let suffix = if inflect { "_id" } else { "Id" };
+        if let Some(stripped) = col.strip_suffix(suffix) {
+            return naming::lower_first(&naming::type_name(stripped, None, inflect));
+        }
+    }
+    naming::lower_first(target_type)
+}
+
+fn input_scalar(c: &ColumnInfo) -> TypeRef {
+    let base = TypeRef::named(c.scalar.type_name());
+    if c.list { base.list() } else { base }
+}
+
+fn connection_args(type_name: &str) -> Vec<InputValue> {
+    let described = |name: &str, ty: TypeRef, d: &str| InputValue {
+        description: Some(d.to_string()),
+        ..InputValue::new(name, ty)
+    };
+    vec![
+        described(
+            "first",
+            TypeRef::named("Int"),
+            "Query the first `n` records in the collection",
+        ),
+        described(
+            "last",
+            TypeRef::named("Int"),
+            "Query the last `n` records in the collection",
+        ),
+        described(
+            "before",
+            TypeRef::named("Cursor"),
+            "Query values in the collection before the provided cursor",
+        ),
+        described(
+            "after",
+            TypeRef::named("Cursor"),
+            "Query values in the collection after the provided cursor",
+        ),
+        described(
+            "offset",
+            TypeRef::named("Int"),
+            "Skip n values from the after cursor. Alternative to cursor pagination. Backward pagination not supported.",
+        ),
+        described(
+            "filter",
+            TypeRef::named(&format!("{type_name}Filter")),
+            "Filters to apply to the results set when querying from the collection",
+        ),
+        described(
+            "orderBy",
+            TypeRef::required(&format!("{type_name}OrderBy")).list(),
+            "Sort order to apply to the collection",
+        ),
+    ]
+}
+
+/// The scalar of a column (element scalar and `true` for arrays); `None` for composite columns.
+fn column_scalar(
+    cache: &SchemaCache,
+    c: &pgbase_catalog::Column,
+    enums: &HashMap<u32, EnumDef>,
+) -> Option<(Scalar, bool)> {
+    let resolve = |oid: u32| -> u32 {
+        cache
+            .type_by_oid(oid)
+            .and_then(|t| t.base_oid)
+            .unwrap_or(oid)
+    };
+    let (oid, list) = match c.element_type_oid {
+        Some(e) => (resolve(e), true),
+        None => (c.base_type_oid, false),
+    };
+    if let Some(t) = cache.type_by_oid(oid) {
+        if t.kind == "c" {
+            return None;
+        }
+        if t.is_array() {
+            // nested arrays: opaque
+            return Some((Scalar::Opaque, false));
+        }
+    }
+    if let Some(e) = enums.get(&oid) {
+        return Some((Scalar::Enum(e.name.clone()), list));
+    }
+    let scalar = match oid {
+        16 => Scalar::Boolean,
+        20 => Scalar::BigInt,
+        21 | 23 => Scalar::Int,
+        700 | 701 => Scalar::Float,
+        1700 => Scalar::BigFloat,
+        18 | 25 | 1042 | 1043 => Scalar::String,
+        2950 => Scalar::Uuid,
+        1082 => Scalar::Date,
+        1083 => Scalar::Time,
+        1114 | 1184 => Scalar::Datetime,
+        114 | 3802 => Scalar::Json,
+        _ if cache.type_by_oid(oid).is_some_and(|t| t.name == "citext") => Scalar::String,
+        _ => Scalar::Opaque,
+    };
+    Some((scalar, list))
+}
+
+fn add_standard_types(out: &mut Reflected) {
+    let scalar = |name: &str, d: Option<&str>| {
+        let mut t = TypeDef::new(name, Kind::Scalar, Role::Plain);
+        t.description = d.map(str::to_string);
+        t
+    };
+    for (name, d) in [
+        ("Int", None),
+        ("Float", None),
+        ("String", None),
+        ("Boolean", None),
+        ("ID", None),
+        (
+            "BigInt",
+            Some("An arbitrary size integer represented as a string"),
+        ),
+        (
+            "BigFloat",
+            Some("A high precision floating point value represented as a string"),
+        ),
+        (
+            "Cursor",
+            Some("A string representing a cursor for pagination"),
+        ),
+        ("Date", Some("A date without time information")),
+        ("Datetime", Some("A date and time")),
+        (
+            "JSON",
+            Some("A Javascript Object Notation value serialized as a string"),
+        ),
+        ("Opaque", Some("Any type not handled by the type system")),
+        ("Time", Some("A time without date information")),
+        ("UUID", Some("A universally unique identifier")),
+    ] {
+        out.insert(scalar(name, d));
+    }
+    let mut page_info = TypeDef::new("PageInfo", Kind::Object, Role::PageInfo);
+    page_info.fields = vec![
+        Field::new("endCursor", TypeRef::named("String"), Resolve::EndCursor),
+        Field::new(
+            "hasNextPage",
+            TypeRef::required("Boolean"),
+            Resolve::HasNextPage,
+        ),
+        Field::new(
+            "hasPreviousPage",
+            TypeRef::required("Boolean"),
+            Resolve::HasPreviousPage,
+        ),
+        Field::new(
+            "startCursor",
+            TypeRef::named("String"),
+            Resolve::StartCursor,
+        ),
+    ];
+    out.insert(page_info);
+    let mut node = TypeDef::new("Node", Kind::Interface, Role::Plain);
+    let mut id = Field::new("nodeId", TypeRef::required("ID"), Resolve::NodeId);
+    id.description = Some("Retrieves a record by `ID`".into());
+    node.fields.push(id);
+    out.insert(node);
+    let enum_ty = |name: &str, values: &[&str], d: &str| {
+        let mut t = TypeDef::new(name, Kind::Enum, Role::Plain);
+        t.description = Some(d.to_string());
+        t.enum_values = values
+            .iter()
+            .map(|v| EnumValue {
+                name: v.to_string(),
+                description: None,
+                value: v.to_string(),
+            })
+            .collect();
+        t
+    };
+    out.insert(enum_ty(
+        "FilterIs",
+        &["NULL", "NOT_NULL"],
+        "Boolean expression comparing whether a value is null or not",
+    ));
+    out.insert(enum_ty(
+        "OrderByDirection",
+        &[
+            "AscNullsFirst",
+            "AscNullsLast",
+            "DescNullsFirst",
+            "DescNullsLast",
+        ],
+        "Defines a per-field sorting order",
+    ));
+    let mut filters: BTreeMap<String, Vec<InputValue>> = BTreeMap::new();
+    filters.insert(
+        "IDFilter".into(),
+        vec![InputValue::new("eq", TypeRef::named("ID"))],
+    );
+    for s in [
+        "Int", "Float", "BigInt", "BigFloat", "Date", "Time", "Datetime", "String", "UUID",
+        "Boolean", "Opaque",
+    ] {
+        let ops: &[&str] = match s {
+            "Boolean" | "Opaque" => &["eq", "is"],
+            "UUID" => &["eq", "in", "is", "neq"],
+            "String" => &[
+                "eq",
+                "gt",
+                "gte",
+                "ilike",
+                "in",
+                "iregex",
+                "is",
+                "like",
+                "lt",
+                "lte",
+                "neq",
+                "regex",
+                "startsWith",
+            ],
+            _ => &["eq", "gt", "gte", "in", "is", "lt", "lte", "neq"],
+        };
+        let fields = ops
+            .iter()
+            .map(|op| {
+                let ty = match *op {
+                    "in" => TypeRef::required(s).list(),
+                    "is" => TypeRef::named("FilterIs"),
+                    _ => TypeRef::named(s),
+                };
+                InputValue::new(op, ty)
+            })
+            .collect();
+        filters.insert(format!("{s}Filter"), fields);
+    }
+    for s in SIMPLE_SCALARS.iter().filter(|s| **s != "ID") {
+        let list = TypeRef::required(s).list();
+        filters.insert(
+            format!("{s}ListFilter"),
+            vec![
+                InputValue::new("containedBy", list.clone()),
+                InputValue::new("contains", list.clone()),
+                InputValue::new("eq", list.clone()),
+                InputValue::new("is", TypeRef::named("FilterIs")),
+                InputValue::new("overlaps", list),
+            ],
+        );
+    }
+    for (name, fields) in filters {
+        let mut t = TypeDef::new(&name, Kind::InputObject, Role::ScalarFilter);
+        let subject = name.trim_end_matches("Filter");
+        t.description = Some(format!(
+            "Boolean expression comparing fields on type \"{subject}\""
+        ));
+        t.input_fields = fields;
+        out.insert(t);
+    }
+}

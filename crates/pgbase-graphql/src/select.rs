@@ -1,0 +1,258 @@
+//! Selection sets: fragments (named and inline, with cycle detection) are expanded for the
+//! concrete type, `@skip`/`@include` applied, fields with the same response key merged,
+//! and every field checked against the type (unknown fields named with a suggestion).
+//! Arguments are coerced against the field's argument definitions.
+
+use std::collections::HashMap;
+
+use graphql_parser::Pos;
+use graphql_parser::query::{
+    Directive, Field as AstField, FragmentDefinition, Selection, SelectionSet, TypeCondition,
+};
+use serde_json::{Map, Value};
+
+use crate::error::{GraphqlError, with_suggestion};
+use crate::input::{coerce, literal};
+use crate::types::{Field, Reflected, TypeDef};
+
+type Result<T> = std::result::Result<T, GraphqlError>;
+
+/// Per-operation context.
+pub struct Ctx<'q> {
+    pub schema: &'q Reflected,
+    pub fragments: HashMap<&'q str, &'q FragmentDefinition<'q, &'q str>>,
+    pub variables: Map<String, Value>,
+}
+
+/// One merged field of a selection.
+pub struct Sel<'q> {
+    /// Alias, or the field name.
+    pub key: &'q str,
+    pub name: &'q str,
+    pub pos: Pos,
+    pub ast: &'q AstField<'q, &'q str>,
+    pub sets: Vec<&'q SelectionSet<'q, &'q str>>,
+}
+
+const MAX_FRAGMENT_DEPTH: usize = 32;
+
+impl<'q> Ctx<'q> {
+    /// The fields selected on `ty` by `sets`, merged by response key, in document order.
+    pub fn collect(
+        &self,
+        ty: &TypeDef,
+        sets: &[&'q SelectionSet<'q, &'q str>],
+    ) -> Result<Vec<Sel<'q>>> {
+        let mut out: Vec<Sel<'q>> = Vec::new();
+        let mut stack: Vec<&'q str> = Vec::new();
+        for set in sets {
+            self.collect_into(ty, set, &mut out, &mut stack)?;
+        }
+        for sel in &out {
+            self.check_field(ty, sel)?;
+        }
+        Ok(out)
+    }
+
+    fn collect_into(
+        &self,
+        ty: &TypeDef,
+        set: &'q SelectionSet<'q, &'q str>,
+        out: &mut Vec<Sel<'q>>,
+        stack: &mut Vec<&'q str>,
+    ) -> Result<()> {
+        for item in &set.items {
+            match item {
+                Selection::Field(f) => {
+                    if !self.included(&f.directives)? {
+                        continue;
+                    }
+                    let key = f.alias.unwrap_or(f.name);
+                    match out.iter_mut().find(|s| s.key == key) {
+                        Some(existing) => {
+                            if existing.name != f.name || existing.ast.arguments != f.arguments {
+                                return Err(GraphqlError::at(
+                                    format!(
+                                        "Fields `{}` and `{}` are different",
+                                        existing.name, f.name
+                                    ),
+                                    f.position,
+                                ));
+                            }
+                            existing.sets.push(&f.selection_set);
+                        }
+                        None => out.push(Sel {
+                            key,
+                            name: f.name,
+                            pos: f.position,
+                            ast: f,
+                            sets: vec![&f.selection_set],
+                        }),
+                    }
+                }
+                Selection::FragmentSpread(spread) => {
+                    if !self.included(&spread.directives)? {
+                        continue;
+                    }
+                    let name = spread.fragment_name;
+                    let Some(frag) = self.fragments.get(name) else {
+                        return Err(GraphqlError::at(
+                            format!("Unknown fragment {name}"),
+                            spread.position,
+                        ));
+                    };
+                    if stack.contains(&name) {
+                        return Err(GraphqlError::new("Found a cycle between fragments"));
+                    }
+                    if stack.len() >= MAX_FRAGMENT_DEPTH {
+                        return Err(GraphqlError::new(format!(
+                            "Fragment cycle depth is greater than {MAX_FRAGMENT_DEPTH}"
+                        )));
+                    }
+                    let TypeCondition::On(cond) = frag.type_condition;
+                    if !self.applies(ty, cond)? {
+                        continue;
+                    }
+                    stack.push(name);
+                    self.collect_into(ty, &frag.selection_set, out, stack)?;
+                    stack.pop();
+                }
+                Selection::InlineFragment(inline) => {
+                    if !self.included(&inline.directives)? {
+                        continue;
+                    }
+                    if let Some(TypeCondition::On(cond)) = inline.type_condition
+                        && !self.applies(ty, cond)?
+                    {
+                        continue;
+                    }
+                    self.collect_into(ty, &inline.selection_set, out, stack)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a fragment on `cond` applies to objects of type `ty`.
+    fn applies(&self, ty: &TypeDef, cond: &str) -> Result<bool> {
+        if self.schema.ty(cond).is_none() {
+            return Err(GraphqlError::new(format!("Unknown type {cond}")));
+        }
+        Ok(ty.name == cond || ty.interfaces.iter().any(|i| i == cond))
+    }
+
+    /// `@skip(if:)` / `@include(if:)`.
+    fn included(&self, directives: &[Directive<'q, &'q str>]) -> Result<bool> {
+        for d in directives {
+            let (skip_when, label) = match d.name {
+                "skip" => (true, "@skip"),
+                "include" => (false, "@include"),
+                other => {
+                    return Err(GraphqlError::at(
+                        format!("Unknown directive {other}"),
+                        d.position,
+                    ));
+                }
+            };
+            let mut cond = None;
+            for (name, value) in &d.arguments {
+                if *name != "if" {
+                    return Err(GraphqlError::at(
+                        format!("Unknown argument to {label}: {name}"),
+                        d.position,
+                    ));
+                }
+                cond = literal(value, &self.variables);
+            }
+            let Some(Value::Bool(cond)) = cond else {
+                return Err(GraphqlError::at(
+                    format!("Value for \"if\" in {label} directive is required"),
+                    d.position,
+                ));
+            };
+            if cond == skip_when {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn check_field(&self, ty: &TypeDef, sel: &Sel<'q>) -> Result<()> {
+        if sel.name == "__typename" {
+            return Ok(());
+        }
+        if ty.name == "Query"
+            && self.schema.introspection
+            && (sel.name == "__schema" || sel.name == "__type")
+        {
+            return Ok(());
+        }
+        if ty.field(sel.name).is_none() {
+            let message = format!("Unknown field \"{}\" on type {}", sel.name, ty.name);
+            return Err(GraphqlError::at(
+                with_suggestion(message, sel.name, ty.fields.iter().map(|f| f.name.as_str())),
+                sel.pos,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The field's arguments, coerced; absent arguments without default are left out.
+    pub fn args(&self, field: &Field, sel: &Sel<'q>) -> Result<Map<String, Value>> {
+        let mut out = Map::new();
+        for (name, _) in &sel.ast.arguments {
+            if field.arg(name).is_none() {
+                let message = format!("Unknown argument \"{}\" on field \"{}\"", name, field.name);
+                return Err(GraphqlError::at(
+                    with_suggestion(message, name, field.args.iter().map(|a| a.name.as_str())),
+                    sel.pos,
+                ));
+            }
+        }
+        for def in &field.args {
+            let given = sel
+                .ast
+                .arguments
+                .iter()
+                .find(|(n, _)| *n == def.name)
+                .and_then(|(_, v)| literal(v, &self.variables));
+            let value = match given {
+                Some(v) => v,
+                None => match &def.default {
+                    Some(d) => serde_json::from_str(d).unwrap_or(Value::Null),
+                    None if def.ty.is_non_null() => {
+                        return Err(GraphqlError::at(
+                            format!(
+                                "Missing required argument \"{}\" on field \"{}\"",
+                                def.name, field.name
+                            ),
+                            sel.pos,
+                        ));
+                    }
+                    None => continue,
+                },
+            };
+            let coerced = coerce(self.schema, &value, &def.ty).map_err(|e| e.or_at(sel.pos))?;
+            out.insert(def.name.clone(), coerced);
+        }
+        Ok(out)
+    }
+}
+
+/// Leaf fields must have no selection; object fields must have one.
+pub fn check_leaf(sel: &Sel<'_>, leaf: bool) -> Result<()> {
+    let has = sel.sets.iter().any(|s| !s.items.is_empty());
+    if leaf && has {
+        return Err(GraphqlError::at(
+            format!("Field \"{}\" must not have a selection", sel.name),
+            sel.pos,
+        ));
+    }
+    if !leaf && !has {
+        return Err(GraphqlError::at(
+            format!("Field \"{}\" requires a selection set", sel.name),
+            sel.pos,
+        ));
+    }
+    Ok(())
+}

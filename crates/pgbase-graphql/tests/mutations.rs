@@ -1,0 +1,137 @@
+//! Mutations: insert, update and delete with `atMost`, rollback of the whole request.
+
+mod common;
+
+use common::env;
+use serde_json::json;
+
+#[tokio::test]
+async fn insert_returns_records_and_uses_defaults() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            r#"mutation($objs: [accountInsertInput!]!) {
+                insertIntoaccountCollection(objects: $objs) {
+                    affectedCount
+                    records { id email balance meta }
+                }
+            }"#,
+            json!({"objs": [
+                {"email": "new1@x.com", "meta": "{\"k\": [1]}"},
+                {"email": "new2@x.com", "balance": "5"}
+            ]}),
+        )
+        .await;
+    assert!(out.get("errors").is_none(), "{out}");
+    let r = &out["data"]["insertIntoaccountCollection"];
+    assert_eq!(r["affectedCount"], 2);
+    let mut records = r["records"].as_array().unwrap().clone();
+    records.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(
+        records,
+        vec![
+            json!({"id": 6, "email": "new1@x.com", "balance": "9007199254740993", "meta": "{\"k\": [1]}"}),
+            json!({"id": 7, "email": "new2@x.com", "balance": "5", "meta": null}),
+        ]
+    );
+    assert_eq!(
+        e.error("mutation { insertIntoaccountCollection(objects: []) { affectedCount } }")
+            .await,
+        "At least one record must be provided to objects"
+    );
+    let msg = e
+        .error(r#"mutation { insertIntoaccountCollection(objects: [{emial: "x"}]) { affectedCount } }"#)
+        .await;
+    assert!(
+        msg.starts_with("Input for type accountInsertInput contains extra keys [\"emial\"]"),
+        "{msg}"
+    );
+    assert!(msg.contains("Did you mean \"email\""), "{msg}");
+    let msg = e
+        .error(r#"mutation { insertIntoaccountCollection(objects: [{email: "waytoolongforvarchar20@x.com"}]) { affectedCount } }"#)
+        .await;
+    assert_eq!(
+        msg,
+        "Invalid input for String type. Maximum character length 20"
+    );
+}
+
+#[tokio::test]
+async fn update_and_delete_respect_at_most_and_roll_back() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { updateblogCollection(set: { description: "x" }, filter: { owner_id: { eq: 1 } }, atMost: 5) {
+                affectedCount records { id description }
+            } }"#,
+            json!({}),
+        )
+        .await;
+    assert!(out.get("errors").is_none(), "{out}");
+    assert_eq!(out["data"]["updateblogCollection"]["affectedCount"], 2);
+
+    // exceeding atMost (default 1) fails and rolls back the earlier field too
+    let out = e
+        .run(
+            "anon",
+            r#"mutation {
+                a: updateblogCollection(set: { name: "renamed" }, filter: { id: { eq: 3 } }) { affectedCount }
+                b: deleteFromblog_postCollection(filter: { blog_id: { eq: 1 } }) { affectedCount }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["data"], json!(null));
+    assert_eq!(
+        out["errors"][0]["message"],
+        "delete impacts too many records"
+    );
+    let data = e.data("{ blogByPk(id: 3) { name } }").await;
+    assert_eq!(data["blogByPk"]["name"], "B: Blog 3");
+    assert_eq!(
+        e.data("{ blog_postCollection { edges { cursor } } }").await["blog_postCollection"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { deleteFromblog_postCollection(filter: { title: { eq: "post two" } }) {
+                affectedCount records { title blog { name } }
+            } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"deleteFromblog_postCollection": {
+            "affectedCount": 1,
+            "records": [{"title": "post two", "blog": {"name": "A: Blog 1"}}]
+        }}})
+    );
+    assert_eq!(
+        e.error("mutation { updateblogCollection(set: {}) { affectedCount } }")
+            .await,
+        "At least one mapping must be provided to set argument"
+    );
+}
+
+#[tokio::test]
+async fn database_errors_come_back_as_messages() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { insertIntoblogCollection(objects: [{ owner_id: 99, name: "x" }]) { affectedCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["data"], json!(null));
+    let msg = out["errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("violates foreign key constraint"), "{msg}");
+}

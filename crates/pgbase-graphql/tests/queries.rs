@@ -1,0 +1,343 @@
+//! Query behaviour against a real Postgres: collections, pagination, cursors, filters,
+//! ordering, relationships, scalars, nodeId, byPk, fragments, variables.
+
+mod common;
+
+use common::env;
+use serde_json::json;
+
+#[tokio::test]
+async fn collection_with_node_ids_cursors_and_scalars() {
+    let e = env().await;
+    let data = e
+        .data(
+            r#"{ accountCollection(first: 1) {
+                edges { cursor node { nodeId id email created_at balance score meta tags } }
+            } }"#,
+        )
+        .await;
+    let edge = &data["accountCollection"]["edges"][0];
+    assert_eq!(edge["cursor"], "WzFd");
+    let node = &edge["node"];
+    assert_eq!(node["nodeId"], "WyJwdWJsaWMiLCAiYWNjb3VudCIsIDFd");
+    assert_eq!(node["id"], 1);
+    assert_eq!(node["email"], "aardvark@x.com");
+    assert_eq!(node["created_at"], "2024-01-02T03:04:05+00:00");
+    assert_eq!(node["balance"], "9007199254740993");
+    assert_eq!(node["score"], "1.50");
+    assert_eq!(node["meta"], "{\"a\": 1}");
+    assert_eq!(node["tags"], json!(["x", "y"]));
+}
+
+#[tokio::test]
+async fn default_order_is_primary_key_and_pages_link_up() {
+    let e = env().await;
+    let page1 = e
+        .data(
+            r#"{ accountCollection(first: 2) {
+                totalCount
+                pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+                edges { node { id } }
+            } }"#,
+        )
+        .await;
+    let c = &page1["accountCollection"];
+    assert_eq!(c["totalCount"], 5);
+    assert_eq!(
+        c["edges"],
+        json!([{"node": {"id": 1}}, {"node": {"id": 2}}])
+    );
+    assert_eq!(c["pageInfo"]["hasNextPage"], true);
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], false);
+    assert_eq!(c["pageInfo"]["startCursor"], "WzFd");
+    let end = c["pageInfo"]["endCursor"].as_str().unwrap().to_string();
+
+    let page2 = e
+        .data(&format!(
+            r#"{{ accountCollection(first: 2, after: "{end}") {{
+                pageInfo {{ hasNextPage hasPreviousPage }}
+                edges {{ node {{ id }} }}
+            }} }}"#
+        ))
+        .await;
+    let c = &page2["accountCollection"];
+    assert_eq!(
+        c["edges"],
+        json!([{"node": {"id": 3}}, {"node": {"id": 4}}])
+    );
+    assert_eq!(c["pageInfo"]["hasNextPage"], true);
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], true);
+
+    let last = e
+        .data(
+            r#"{ accountCollection(last: 2) {
+                pageInfo { hasNextPage hasPreviousPage startCursor }
+                edges { node { id } }
+            } }"#,
+        )
+        .await;
+    let c = &last["accountCollection"];
+    assert_eq!(
+        c["edges"],
+        json!([{"node": {"id": 4}}, {"node": {"id": 5}}])
+    );
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(c["pageInfo"]["hasNextPage"], false);
+    let start = c["pageInfo"]["startCursor"].as_str().unwrap().to_string();
+    let before = e
+        .data(&format!(
+            r#"{{ accountCollection(last: 2, before: "{start}") {{
+                pageInfo {{ hasNextPage hasPreviousPage }}
+                edges {{ node {{ id }} }} }} }}"#
+        ))
+        .await;
+    let c = &before["accountCollection"];
+    assert_eq!(
+        c["edges"],
+        json!([{"node": {"id": 2}}, {"node": {"id": 3}}])
+    );
+    assert_eq!(c["pageInfo"]["hasNextPage"], true);
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], true);
+
+    let offset = e
+        .data("{ accountCollection(first: 1, offset: 3) { edges { node { id } } pageInfo { hasPreviousPage } } }")
+        .await;
+    assert_eq!(offset["accountCollection"]["edges"][0]["node"]["id"], 4);
+    assert_eq!(
+        offset["accountCollection"]["pageInfo"]["hasPreviousPage"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn pagination_argument_errors() {
+    let e = env().await;
+    assert_eq!(
+        e.error("{ accountCollection(first: 1, last: 1) { edges { cursor } } }")
+            .await,
+        "only one of \"first\" and \"last\" may be provided"
+    );
+    assert_eq!(
+        e.error("{ accountCollection(first: 1, before: \"WzFd\") { edges { cursor } } }")
+            .await,
+        "\"first\" may only be used with \"after\""
+    );
+    assert_eq!(
+        e.error("{ accountCollection(first: -1) { edges { cursor } } }")
+            .await,
+        "`first` must be an unsigned integer"
+    );
+    assert_eq!(
+        e.error("{ accountCollection(after: \"WzEsMl0=\") { edges { cursor } } }")
+            .await,
+        "orderBy clause incompatible with pagination cursor"
+    );
+}
+
+#[tokio::test]
+async fn page_size_defaults_to_30_and_caps_first() {
+    let e = env().await;
+    e.sql("insert into account (email) select 'u' || g || '@x' from generate_series(1, 40) g")
+        .await;
+    let data = e
+        .data("{ a: accountCollection { edges { node { id } } } b: accountCollection(first: 100) { edges { node { id } } } }")
+        .await;
+    assert_eq!(data["a"]["edges"].as_array().unwrap().len(), 30);
+    assert_eq!(data["b"]["edges"].as_array().unwrap().len(), 30);
+}
+
+#[tokio::test]
+async fn filters_combine_with_and_or_not() {
+    let e = env().await;
+    let ids = |v: &serde_json::Value, coll: &str| -> Vec<i64> {
+        v[coll]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["id"].as_i64().unwrap())
+            .collect()
+    };
+    let cases = [
+        (r#"{ id: { eq: 2 } }"#, vec![2]),
+        (r#"{ id: { neq: 2 } }"#, vec![1, 3, 4, 5]),
+        (r#"{ id: { gt: 2, lte: 4 } }"#, vec![3, 4]),
+        (r#"{ id: { in: [1, 5] } }"#, vec![1, 5]),
+        (r#"{ email: { like: "%a%" } }"#, vec![1, 2, 3, 5]),
+        (r#"{ email: { ilike: "B%" } }"#, vec![2]),
+        (r#"{ email: { startsWith: "d" } }"#, vec![4]),
+        (r#"{ email: { regex: "^c" } }"#, vec![3]),
+        (r#"{ tags: { is: NULL } }"#, vec![2, 4, 5]),
+        (r#"{ tags: { contains: ["y"] } }"#, vec![1, 3]),
+        (r#"{ tags: { contains: "x" } }"#, vec![1]),
+        (r#"{ tags: { overlaps: ["x", "q"] } }"#, vec![1]),
+        (
+            r#"{ or: [{ id: { eq: 1 } }, { id: { eq: 3 } }] }"#,
+            vec![1, 3],
+        ),
+        (
+            r#"{ and: [{ id: { gt: 1 } }, { id: { lt: 3 } }] }"#,
+            vec![2],
+        ),
+        (r#"{ not: { id: { lt: 4 } } }"#, vec![4, 5]),
+        (r#"{ and: [], or: [], not: {} }"#, vec![1, 2, 3, 4, 5]),
+        (
+            r#"{ balance: { eq: "9007199254740993" }, id: { lt: 2 } }"#,
+            vec![1],
+        ),
+        (
+            r#"{ nodeId: { eq: "WyJwdWJsaWMiLCAiYWNjb3VudCIsIDFd" } }"#,
+            vec![1],
+        ),
+    ];
+    for (filter, expected) in cases {
+        let q =
+            format!("{{ accountCollection(filter: {filter}) {{ edges {{ node {{ id }} }} }} }}");
+        let out = e.run("anon", &q, json!({})).await;
+        assert!(out.get("errors").is_none(), "{filter}: {out}");
+        assert_eq!(ids(&out["data"], "accountCollection"), expected, "{filter}");
+    }
+    // enum filter
+    let data = e
+        .data(r#"{ blog_postCollection(filter: { status: { eq: published } }) { edges { node { title status } } } }"#)
+        .await;
+    assert_eq!(
+        data["blog_postCollection"]["edges"],
+        json!([{"node": {"title": "post one", "status": "published"}}])
+    );
+    assert_eq!(
+        e.error(r#"{ blogCollection(filter: { nodeId: { eq: "WyJwdWJsaWMiLCAiYWNjb3VudCIsIDFd" } }) { edges { cursor } } }"#)
+            .await,
+        "nodeId belongs to a different collection"
+    );
+}
+
+#[tokio::test]
+async fn order_by_with_nulls_and_primary_key_tie_break() {
+    let e = env().await;
+    let data = e
+        .data(r#"{ blog_postCollection(orderBy: [{ rank: DescNullsFirst }]) { edges { cursor node { title } } } }"#)
+        .await;
+    let titles: Vec<&str> = data["blog_postCollection"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["post three", "post one", "post two"]);
+    // the cursor holds the order column and the primary key
+    let cursor = data["blog_postCollection"]["edges"][1]["cursor"]
+        .as_str()
+        .unwrap();
+    let after = e
+        .data(&format!(
+            r#"{{ blog_postCollection(orderBy: [{{ rank: DescNullsFirst }}], after: "{cursor}") {{ edges {{ node {{ title }} }} }} }}"#
+        ))
+        .await;
+    assert_eq!(
+        after["blog_postCollection"]["edges"],
+        json!([{"node": {"title": "post two"}}])
+    );
+    // ties broken by the primary key
+    let data = e
+        .data(r#"{ blogCollection(orderBy: [{ owner_id: DescNullsLast }]) { edges { node { id } } } }"#)
+        .await;
+    assert_eq!(
+        data["blogCollection"]["edges"],
+        json!([{"node": {"id": 3}}, {"node": {"id": 1}}, {"node": {"id": 2}}])
+    );
+}
+
+#[tokio::test]
+async fn relationships_many_to_one_and_one_to_many() {
+    let e = env().await;
+    let data = e
+        .data(
+            r#"{ blogCollection(first: 1) { edges { node {
+                name
+                account { email }
+                blog_postCollection(orderBy: [{ title: AscNullsLast }]) {
+                    edges { node { title blog { id } } }
+                }
+            } } } }"#,
+        )
+        .await;
+    let node = &data["blogCollection"]["edges"][0]["node"];
+    assert_eq!(node["account"]["email"], "aardvark@x.com");
+    assert_eq!(
+        node["blog_postCollection"]["edges"],
+        json!([
+            {"node": {"title": "post one", "blog": {"id": 1}}},
+            {"node": {"title": "post two", "blog": {"id": 1}}}
+        ])
+    );
+    let data = e
+        .data("{ accountCollection(filter: {id: {eq: 2}}) { edges { node { blogCollection(first: 5) { edges { node { name } } } } } } }")
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"][0]["node"]["blogCollection"]["edges"],
+        json!([{"node": {"name": "B: Blog 3"}}])
+    );
+}
+
+#[tokio::test]
+async fn by_pk_and_node() {
+    let e = env().await;
+    let data = e
+        .data(r#"{ blogByPk(id: 2) { name } missing: blogByPk(id: 99) { name } }"#)
+        .await;
+    assert_eq!(data["blogByPk"]["name"], "A: Blog 2");
+    assert_eq!(data["missing"], json!(null));
+    let data = e
+        .data(
+            r#"{ node(nodeId: "WyJwdWJsaWMiLCAiYmxvZyIsIDFd") {
+                nodeId __typename
+                ... on blog { name }
+                ... on account { email }
+            } }"#,
+        )
+        .await;
+    assert_eq!(
+        data["node"],
+        json!({"nodeId": "WyJwdWJsaWMiLCAiYmxvZyIsIDFd", "__typename": "blog", "name": "A: Blog 1"})
+    );
+}
+
+#[tokio::test]
+async fn variables_fragments_aliases_and_directives() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            r#"query Q($id: Int!, $withEmail: Boolean!, $skipId: Boolean = true) {
+                __typename
+                first: accountCollection(filter: { id: { eq: $id } }) {
+                    __typename
+                    edges { node { ...F id @skip(if: $skipId) } }
+                }
+            }
+            fragment F on account { email @include(if: $withEmail) idAlias: id }"#,
+            json!({"id": 3, "withEmail": true}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"__typename": "Query", "first": {
+            "__typename": "accountConnection",
+            "edges": [{"node": {"email": "cat@x.com", "idAlias": 3}}]
+        }}})
+    );
+    let out = e
+        .run(
+            "anon",
+            "query Q($id: Int!) { blogByPk(id: $id) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["data"], json!(null));
+    assert!(
+        out["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("$id")
+    );
+}

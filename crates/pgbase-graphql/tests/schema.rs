@@ -1,0 +1,344 @@
+//! Reflection per role (privileges, RLS), naming and inflection, validation messages,
+//! introspection and the HTTP layer.
+
+mod common;
+
+use bytes::Bytes;
+use common::{env, env_with};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_role_without_select_does_not_see_the_table() {
+    let e = env_with("revoke select on blog_post from anon;").await;
+    let msg = e
+        .error("{ blog_postCollection { edges { cursor } } }")
+        .await;
+    assert!(
+        msg.starts_with("Unknown field \"blog_postCollection\" on type Query"),
+        "{msg}"
+    );
+    // the relationship to it disappears too
+    let msg = e
+        .error("{ blogCollection { edges { node { blog_postCollection { edges { cursor } } } } } }")
+        .await;
+    assert!(
+        msg.starts_with("Unknown field \"blog_postCollection\" on type blog"),
+        "{msg}"
+    );
+    // another role still sees it
+    let out = e
+        .run(
+            "authenticated",
+            "{ blog_postCollection { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert!(out.get("errors").is_none(), "{out}");
+    // column privileges
+    e.sql("revoke select on account from anon; grant select (id, email) on account to anon;")
+        .await;
+    e.reload().await;
+    let msg = e
+        .error("{ accountCollection { edges { node { meta } } } }")
+        .await;
+    assert!(
+        msg.starts_with("Unknown field \"meta\" on type account"),
+        "{msg}"
+    );
+    let data = e
+        .data("{ accountCollection(first: 1) { edges { node { id email } } } }")
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"][0]["node"]["email"],
+        "aardvark@x.com"
+    );
+}
+
+#[tokio::test]
+async fn row_level_security_limits_rows() {
+    let e = env_with(
+        "alter table blog enable row level security;
+         create policy own on blog for select to authenticated
+           using (owner_id = (current_setting('request.jwt.claims', true)::jsonb ->> 'sub')::int);",
+    )
+    .await;
+    let q = "{ blogCollection { edges { node { id } } } }";
+    let out = e
+        .run_claims(
+            "authenticated",
+            json!({"role": "authenticated", "sub": "2"}),
+            q,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out["data"]["blogCollection"]["edges"],
+        json!([{"node": {"id": 3}}])
+    );
+    let out = e
+        .run_claims(
+            "authenticated",
+            json!({"role": "authenticated", "sub": "1"}),
+            q,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out["data"]["blogCollection"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn inflection_and_name_directives() {
+    let e = env_with(
+        r#"comment on schema public is e'@graphql({"inflect_names": true})';
+           comment on column blog.description is e'@graphql({"name": "summary"})';"#,
+    )
+    .await;
+    let data = e
+        .data(
+            r#"{ blogPostCollection(first: 1) { edges { node { __typename blogId blog { summary owner { createdAt } } } } } }"#,
+        )
+        .await;
+    assert_eq!(
+        data["blogPostCollection"]["edges"][0]["node"],
+        json!({"__typename": "BlogPost", "blogId": 1, "blog": {"summary": "a desc1", "owner": {"createdAt": "2024-01-02T03:04:05+00:00"}}})
+    );
+    let data = e
+        .data("{ accountCollection(first: 1) { edges { node { blogCollection { edges { node { id } } } } } } }")
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"][0]["node"]["blogCollection"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field_and_suggest() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            "{ accountColection { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": null, "errors": [{
+            "message": "Unknown field \"accountColection\" on type Query. Did you mean \"accountCollection\"?",
+            "locations": [{"line": 1, "column": 3}]
+        }]})
+    );
+    let msg = e
+        .error("{ accountCollection(frist: 1) { edges { cursor } } }")
+        .await;
+    assert_eq!(
+        msg,
+        "Unknown argument \"frist\" on field \"accountCollection\". Did you mean \"first\"?"
+    );
+    let msg = e
+        .error("{ accountCollection { edges { node { emali } } } }")
+        .await;
+    assert_eq!(
+        msg,
+        "Unknown field \"emali\" on type account. Did you mean \"email\"?"
+    );
+    let msg = e
+        .error("{ accountCollection(first: \"x\") { edges { cursor } } }")
+        .await;
+    assert_eq!(msg, "Invalid input for Int type");
+    let msg = e.error("{ account").await;
+    assert!(
+        msg.starts_with("query parse error: Parse error at 1:10"),
+        "{msg}"
+    );
+    let msg = e
+        .error("subscription { accountCollection { edges { cursor } } }")
+        .await;
+    assert_eq!(msg, "Subscriptions are not supported");
+    let msg = e
+        .error("query A { __typename } query B { __typename }")
+        .await;
+    assert_eq!(msg, "Operation not found");
+    let msg = e
+        .error(
+            "{ a: accountCollection { edges { cursor } } a: blogCollection { edges { cursor } } }",
+        )
+        .await;
+    assert_eq!(
+        msg,
+        "Fields `accountCollection` and `blogCollection` are different"
+    );
+    let msg = e
+        .error("{ ...F } fragment F on Query { ...G } fragment G on Query { ...F }")
+        .await;
+    assert_eq!(msg, "Found a cycle between fragments");
+}
+
+#[tokio::test]
+async fn a_failing_query_field_leaves_the_others() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            "{ ok: blogByPk(id: 1) { id } bad: accountCollection(first: 1, last: 1) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["data"]["ok"], json!({"id": 1}));
+    assert_eq!(out["data"]["bad"], json!(null));
+    assert_eq!(
+        out["errors"][0]["message"],
+        "only one of \"first\" and \"last\" may be provided"
+    );
+}
+
+#[tokio::test]
+async fn introspection_describes_the_reflected_schema() {
+    let e = env().await;
+    let data = e
+        .data(
+            r#"{ __type(name: "blog") { kind name interfaces { name } fields { name type { kind name ofType { kind name } } } }
+                 __schema { queryType { name } mutationType { name } directives { name } } }"#,
+        )
+        .await;
+    let t = &data["__type"];
+    assert_eq!(t["kind"], "OBJECT");
+    assert_eq!(t["interfaces"], json!([{"name": "Node"}]));
+    let fields: Vec<&str> = t["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "nodeId",
+            "id",
+            "owner_id",
+            "name",
+            "description",
+            "account",
+            "blog_postCollection"
+        ]
+    );
+    assert_eq!(
+        t["fields"][0]["type"],
+        json!({"kind": "NON_NULL", "name": null, "ofType": {"kind": "SCALAR", "name": "ID"}})
+    );
+    assert_eq!(data["__schema"]["queryType"]["name"], "Query");
+    assert_eq!(data["__schema"]["mutationType"]["name"], "Mutation");
+    // off unless configured
+    let mut off = env().await;
+    off.state = pgbase_graphql::GraphqlState::new(
+        off.db.pool(2),
+        off.state.catalog.clone(),
+        vec!["public".into()],
+        false,
+    );
+    let msg = off.error("{ __schema { queryType { name } } }").await;
+    assert!(
+        msg.starts_with("Unknown field \"__schema\" on type Query"),
+        "{msg}"
+    );
+}
+
+async fn http(
+    e: &common::Env,
+    method: Method,
+    query: Option<&str>,
+    headers: &[(&'static str, &'static str)],
+    body: &str,
+) -> (StatusCode, Vec<(String, String)>, Value, String) {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(*k, HeaderValue::from_static(v));
+    }
+    let (status, headers, body) = pgbase_graphql::handle(
+        &e.state,
+        "anon",
+        &json!({"role": "anon"}),
+        &method,
+        query,
+        &map,
+        Bytes::from(body.to_string()),
+    )
+    .await;
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    (status, headers, value, text)
+}
+
+#[tokio::test]
+async fn http_transport_post_get_and_graphiql() {
+    let e = env().await;
+    let (status, headers, body, _) = http(
+        &e,
+        Method::POST,
+        None,
+        &[("content-type", "application/json")],
+        r#"{"query": "query Q($id: Int!) { blogByPk(id: $id) { name } }", "variables": {"id": 1}, "operationName": "Q"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[0].1, "application/json; charset=utf-8");
+    assert_eq!(body, json!({"data": {"blogByPk": {"name": "A: Blog 1"}}}));
+
+    let (status, _, body, _) = http(
+        &e,
+        Method::GET,
+        Some("query=%7BblogByPk(id%3A%202)%7Bname%7D%7D"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"data": {"blogByPk": {"name": "A: Blog 2"}}}));
+
+    let (status, headers, body, _) = http(
+        &e,
+        Method::POST,
+        None,
+        &[("accept", "application/graphql-response+json")],
+        r#"{"query": "{ nope }"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        headers[0]
+            .1
+            .starts_with("application/graphql-response+json")
+    );
+    assert_eq!(body["data"], json!(null));
+
+    let (status, headers, _, text) = http(
+        &e,
+        Method::GET,
+        None,
+        &[("accept", "text/html,application/xhtml+xml")],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers[0].1.starts_with("text/html"));
+    assert!(text.contains("GraphiQL"));
+
+    let (status, _, body, _) = http(&e, Method::POST, None, &[], "not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Invalid JSON body")
+    );
+}
