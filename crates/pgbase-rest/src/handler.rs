@@ -150,7 +150,7 @@ async fn handle_parsed(
         max_rows: state.max_rows,
     };
     if request.action.is_info() {
-        return Ok(options_response(&ctx, &request));
+        return Ok(options_response(&ctx, request));
     }
     if let Action::SchemaRead { headers_only } = request.action {
         return Ok(crate::openapi::response(
@@ -160,7 +160,7 @@ async fn handle_parsed(
             headers_only,
         ));
     }
-    let prepared = prepare(&ctx, &request, body)?;
+    let prepared = prepare(&ctx, request, body)?;
 
     let settings = RequestSettings {
         search_path: format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema)),
@@ -234,7 +234,7 @@ async fn handle_parsed(
         },
     )
     .await?;
-    respond(&request, &prepared, output)
+    respond(request, &prepared, output)
 }
 
 /// `EXPLAIN (FORMAT …, options…) statement`; the options come from a fixed set.

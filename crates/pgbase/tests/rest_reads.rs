@@ -494,7 +494,9 @@ async fn accept_json_object_csv_and_406() {
     expect_status(&r, 406);
     assert_eq!(r.json()["code"], "PGRST107");
 
-    // plan output is off unless enabled
+    // plan output is off unless enabled (db-plan-enabled; on in dev, which the harness uses)
+    let mut app = app;
+    app.configure_rest(|c| c.plan_enabled = false);
     let r = app
         .get_with(
             "/rest/v1/items",
