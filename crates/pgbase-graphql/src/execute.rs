@@ -68,9 +68,47 @@ pub async fn run(
     } else {
         "start transaction read write"
     };
-    let prelude = client.prepare_cached(PRELUDE).await.map_err(db)?;
+    let rendered: Vec<_> = jobs.iter().map(|j| j.sql.render()).collect();
+    let prepare = futures_util::future::try_join_all(
+        rendered.iter().map(|(sql, _)| client.prepare_cached(sql)),
+    );
+    let (prelude, statements) =
+        tokio::try_join!(client.prepare_cached(PRELUDE), prepare).map_err(db)?;
     let prelude_params: [&(dyn ToSql + Sync); 3] =
         [&settings.search_path, &settings.role, &settings.claims];
+    let param_refs: Vec<Vec<&(dyn ToSql + Sync)>> = rendered
+        .iter()
+        .map(|(_, params)| {
+            params
+                .iter()
+                .map(|p: &TextParam| p as &(dyn ToSql + Sync))
+                .collect()
+        })
+        .collect();
+    if read_only {
+        // one pipelined round trip: BEGIN, prelude, every statement, COMMIT
+        let client: &tokio_postgres::Client = &client;
+        let queries = futures_util::future::try_join_all(
+            statements
+                .iter()
+                .zip(&param_refs)
+                .map(|(st, params)| client.query_one(st, params)),
+        );
+        let result = tokio::try_join!(
+            client.batch_execute(begin),
+            client.query_one(&prelude, &prelude_params),
+            queries,
+            client.batch_execute("commit"),
+        );
+        return match result {
+            Ok((_, _, rows, _)) => rows.iter().map(|row| row_json(row, None)).collect(),
+            Err(e) => {
+                // a failed pipeline may leave the transaction open
+                let _ = client.batch_execute("rollback").await;
+                Err(db(e))
+            }
+        };
+    }
     let started = tokio::try_join!(
         client.batch_execute(begin),
         client.query_one(&prelude, &prelude_params)
@@ -81,26 +119,9 @@ pub async fn run(
     }
     let mut out = Vec::with_capacity(jobs.len());
     let result: Result<(), ExecError> = async {
-        for job in jobs {
-            let (sql, params) = job.sql.render();
-            let statement = client.prepare_cached(&sql).await.map_err(db)?;
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p: &TextParam| p as &(dyn ToSql + Sync))
-                .collect();
-            let row = client.query_one(&statement, &refs).await.map_err(db)?;
-            let text: Option<String> = row.try_get(0).map_err(db)?;
-            let count: Option<i64> = row.try_get(1).map_err(db)?;
-            if let (Some((max, message)), Some(count)) = (job.at_most, count)
-                && count > max
-            {
-                return Err(ExecError::AtMost(message));
-            }
-            let value = match text {
-                Some(t) => serde_json::from_str(&t).map_err(|e| ExecError::Db(e.to_string()))?,
-                None => Value::Null,
-            };
-            out.push(value);
+        for ((job, statement), params) in jobs.iter().zip(&statements).zip(&param_refs) {
+            let row = client.query_one(statement, params).await.map_err(db)?;
+            out.push(row_json(&row, job.at_most)?);
         }
         Ok(())
     }
@@ -114,5 +135,24 @@ pub async fn run(
             client.batch_execute("rollback").await.map_err(db)?;
             Err(e)
         }
+    }
+}
+
+/// The JSON of a statement's row, after the `atMost` check.
+fn row_json(
+    row: &tokio_postgres::Row,
+    at_most: Option<(i64, &'static str)>,
+) -> Result<Value, ExecError> {
+    let db = |e: tokio_postgres::Error| ExecError::Db(db_message(&e));
+    let text: Option<String> = row.try_get(0).map_err(db)?;
+    let count: Option<i64> = row.try_get(1).map_err(db)?;
+    if let (Some((max, message)), Some(count)) = (at_most, count)
+        && count > max
+    {
+        return Err(ExecError::AtMost(message));
+    }
+    match text {
+        Some(t) => serde_json::from_str(&t).map_err(|e| ExecError::Db(e.to_string())),
+        None => Ok(Value::Null),
     }
 }

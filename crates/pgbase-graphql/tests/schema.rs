@@ -342,3 +342,101 @@ async fn http_transport_post_get_and_graphiql() {
             .starts_with("Invalid JSON body")
     );
 }
+
+/// The full graphql-js introspection query answers without errors, and every type it
+/// references exists. With `PGBASE_GRAPHQL_DUMP=path` the result is written there (for
+/// checking it with graphql-js `buildClientSchema`).
+#[tokio::test]
+async fn full_introspection_query_is_self_consistent() {
+    let e = env().await;
+    let query = include_str!("fixtures/introspection.graphql");
+    let out = e.run("anon", query, json!({})).await;
+    assert!(out.get("errors").is_none(), "{out}");
+    if let Ok(path) = std::env::var("PGBASE_GRAPHQL_DUMP") {
+        std::fs::write(path, out.to_string()).unwrap();
+    }
+    let types = out["data"]["__schema"]["types"].as_array().unwrap();
+    let names: std::collections::HashSet<&str> =
+        types.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    fn base(t: &Value) -> &str {
+        match t["ofType"].is_null() {
+            true => t["name"].as_str().unwrap(),
+            false => base(&t["ofType"]),
+        }
+    }
+    for t in types {
+        let refs = ["fields", "inputFields"].iter().flat_map(|k| {
+            t[*k].as_array().into_iter().flatten().flat_map(|f| {
+                let mut v = vec![base(&f["type"])];
+                v.extend(
+                    f["args"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| base(&a["type"])),
+                );
+                v
+            })
+        });
+        for r in refs {
+            assert!(
+                names.contains(r),
+                "{} references missing type {r}",
+                t["name"]
+            );
+        }
+    }
+    for expected in [
+        "blog",
+        "blogConnection",
+        "blogEdge",
+        "blogFilter",
+        "blogOrderBy",
+        "blogInsertInput",
+        "blogUpdateInput",
+        "blogInsertResponse",
+        "blogUpdateResponse",
+        "blogDeleteResponse",
+        "post_status",
+        "post_statusFilter",
+        "PageInfo",
+        "Node",
+        "BigInt",
+        "Cursor",
+        "__Type",
+    ] {
+        assert!(names.contains(expected), "missing {expected}");
+    }
+}
+
+/// With `PGBASE_GRAPHQL_JS=<dir holding node_modules/graphql>`, graphql-js builds a client
+/// schema from our introspection and validates documents against it
+/// (`tests/fixtures/check_client_schema.js`). Skipped otherwise (needs node and npm).
+#[tokio::test]
+async fn graphql_js_builds_a_client_schema() {
+    let Ok(dir) = std::env::var("PGBASE_GRAPHQL_JS") else {
+        eprintln!("PGBASE_GRAPHQL_JS not set; skipping the graphql-js check");
+        return;
+    };
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            include_str!("fixtures/introspection.graphql"),
+            json!({}),
+        )
+        .await;
+    let dump = std::path::Path::new(&dir).join("pgbase-introspection.json");
+    std::fs::write(&dump, out.to_string()).unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/check_client_schema.js"
+    );
+    let status = std::process::Command::new("node")
+        .arg(script)
+        .arg(&dump)
+        .env("NODE_PATH", std::path::Path::new(&dir).join("node_modules"))
+        .status()
+        .expect("node");
+    assert!(status.success());
+}
