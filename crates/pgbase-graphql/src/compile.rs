@@ -14,7 +14,7 @@ use crate::base64;
 use crate::error::GraphqlError;
 use crate::input::{array_literal, sql_text};
 use crate::select::{Ctx, Sel, check_leaf};
-use crate::types::{ColumnInfo, Resolve, Scalar, TableInfo, TypeDef};
+use crate::types::{AggOp, ColumnInfo, Resolve, Scalar, TableInfo, TypeDef};
 
 type Result<T> = std::result::Result<T, GraphqlError>;
 
@@ -710,6 +710,16 @@ impl<'c, 'q> Compiler<'c, 'q> {
                     }
                     build_object(pi_pairs)
                 }
+                Resolve::Aggregate => {
+                    check_leaf(s, false)?;
+                    let agg = self.aggregate(t, &a, s)?;
+                    Snippet::sql("(select ")
+                        .then(agg)
+                        .then(from.clone())
+                        .then(Snippet::sql(" where "))
+                        .then(base_where.clone())
+                        .then(Snippet::sql(")"))
+                }
                 Resolve::TotalCount => {
                     check_leaf(s, true)?;
                     Snippet::sql("(select count(*)")
@@ -749,6 +759,66 @@ impl<'c, 'q> Compiler<'c, 'q> {
             .then(Snippet::sql(") select "))
             .then(build_object(pairs))
             .then(Snippet::sql(")")))
+    }
+
+    /// The `aggregate { count sum {..} avg {..} min {..} max {..} }` object over the rows
+    /// `alias` (an aggregate expression: the caller supplies FROM and WHERE).
+    fn aggregate(&self, t: usize, alias: &str, sel: &Sel<'q>) -> Result<Snippet> {
+        let table = self.table(t);
+        let ty = self.type_def(&format!("{}Aggregate", table.type_name))?;
+        let mut pairs = Vec::new();
+        for s in &self.ctx.collect(ty, &sel.sets)? {
+            let key = text_param(s.key);
+            if s.name == "__typename" {
+                pairs.push((key, text_param(&ty.name)));
+                continue;
+            }
+            match ty.field(s.name).map(|f| f.resolve) {
+                Some(Resolve::AggregateCount) => {
+                    check_leaf(s, true)?;
+                    pairs.push((key, Snippet::sql("count(*)::int")));
+                }
+                Some(Resolve::AggregateGroup(op)) => {
+                    check_leaf(s, false)?;
+                    let group_name = format!("{}{}AggregateResult", table.type_name, op.title());
+                    let group = self.type_def(&group_name)?;
+                    let mut inner = Vec::new();
+                    for g in &self.ctx.collect(group, &s.sets)? {
+                        let gkey = text_param(g.key);
+                        if g.name == "__typename" {
+                            inner.push((gkey, text_param(&group.name)));
+                            continue;
+                        }
+                        check_leaf(g, true)?;
+                        let Some(Resolve::Column(ci)) = group.field(g.name).map(|f| f.resolve)
+                        else {
+                            continue;
+                        };
+                        let c = &table.columns[ci];
+                        let column = col(alias, &c.sql);
+                        let func: &'static str = match (op, &c.scalar) {
+                            (AggOp::Sum, _) => "sum(",
+                            (AggOp::Avg, _) => "avg(",
+                            (AggOp::Min, Scalar::Boolean) => "bool_and(",
+                            (AggOp::Max, Scalar::Boolean) => "bool_or(",
+                            (AggOp::Min, _) => "min(",
+                            (AggOp::Max, _) => "max(",
+                        };
+                        let as_text = matches!(
+                            op.result(&c.scalar),
+                            Some(Scalar::BigInt | Scalar::BigFloat)
+                        );
+                        let expr = Snippet::sql(func)
+                            .then(column)
+                            .then(Snippet::sql(if as_text { ")::text" } else { ")" }));
+                        inner.push((gkey, expr));
+                    }
+                    pairs.push((key, build_object(inner)));
+                }
+                _ => {}
+            }
+        }
+        Ok(build_object(pairs))
     }
 
     /// The text Postgres should parse for a filter value on column `c` (enum names mapped

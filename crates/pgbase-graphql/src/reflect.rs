@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::naming::{self, DirectiveError, directive, enabled, str_key};
 use crate::types::{
-    ColumnInfo, EnumValue, Field, InputValue, Kind, Reflected, RelInfo, Resolve, Role, Scalar,
-    TableInfo, TypeDef, TypeRef,
+    AggOp, ColumnInfo, EnumValue, Field, InputValue, Kind, Reflected, RelInfo, Resolve, Role,
+    Scalar, TableInfo, TypeDef, TypeRef,
 };
 
 /// Default page size (pg_graphql `max_rows`).
@@ -202,6 +202,7 @@ pub fn reflect(
                 pk,
                 max_rows,
                 total_count: enabled(&d, "totalCount"),
+                aggregate: enabled(&d, "aggregate"),
                 relations: Vec::new(),
             });
             pending.push(Pending {
@@ -465,6 +466,46 @@ pub fn reflect(
             tc.description =
                 Some("The total number of records matching the `filter` criteria".into());
             conn.fields.push(tc);
+        }
+        if t.aggregate {
+            let mut agg = TypeDef::new(&format!("{n}Aggregate"), Kind::Object, Role::Aggregate(ti));
+            let mut count = Field::new("count", TypeRef::required("Int"), Resolve::AggregateCount);
+            count.description = Some("The number of records matching the query".into());
+            agg.fields.push(count);
+            for op in AggOp::ALL {
+                let fields: Vec<Field> = t
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.list)
+                    .filter_map(|(ci, c)| {
+                        op.result(&c.scalar).map(|r| {
+                            Field::new(&c.field, TypeRef::named(r.type_name()), Resolve::Column(ci))
+                        })
+                    })
+                    .collect();
+                if fields.is_empty() {
+                    continue;
+                }
+                let name = format!("{n}{}AggregateResult", op.title());
+                let mut group = TypeDef::new(&name, Kind::Object, Role::AggregateGroup(ti, op));
+                group.fields = fields;
+                out.insert(group);
+                agg.fields.push(Field::new(
+                    &op.title().to_lowercase(),
+                    TypeRef::named(&name),
+                    Resolve::AggregateGroup(op),
+                ));
+            }
+            out.insert(agg);
+            let mut f = Field::new(
+                "aggregate",
+                TypeRef::named(&format!("{n}Aggregate")),
+                Resolve::Aggregate,
+            );
+            f.description =
+                Some("Aggregate functions calculated on the collection of `{n}`".replace("{n}", n));
+            conn.fields.push(f);
         }
         out.insert(conn);
         // filter

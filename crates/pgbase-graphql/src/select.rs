@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{GraphqlError, with_suggestion};
 use crate::input::{coerce, literal};
-use crate::types::{Field, Reflected, TypeDef};
+use crate::types::{Field, Reflected, Role, TypeDef};
 
 type Result<T> = std::result::Result<T, GraphqlError>;
 
@@ -186,6 +186,15 @@ impl<'q> Ctx<'q> {
             && (sel.name == "__schema" || sel.name == "__type")
         {
             return Ok(());
+        }
+        if ty.field(sel.name).is_none()
+            && sel.name == "aggregate"
+            && matches!(ty.role, Role::Connection(_))
+        {
+            return Err(GraphqlError::at(
+                "enable the aggregate directive to use aggregates",
+                sel.pos,
+            ));
         }
         if ty.field(sel.name).is_none() {
             let message = format!("Unknown field \"{}\" on type {}", sel.name, ty.name);

@@ -113,6 +113,9 @@ pub enum Resolve {
     HasPreviousPage,
     StartCursor,
     EndCursor,
+    Aggregate,
+    AggregateCount,
+    AggregateGroup(AggOp),
     // mutation responses
     AffectedCount,
     Records,
@@ -120,6 +123,54 @@ pub enum Resolve {
     Schema,
     Type,
     Meta,
+}
+
+/// An aggregate function of `aggregate { sum avg min max }`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggOp {
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+impl AggOp {
+    pub const ALL: [AggOp; 4] = [AggOp::Sum, AggOp::Avg, AggOp::Min, AggOp::Max];
+
+    /// `Sum`, `Avg`, ... (type names).
+    pub fn title(self) -> &'static str {
+        match self {
+            AggOp::Sum => "Sum",
+            AggOp::Avg => "Avg",
+            AggOp::Min => "Min",
+            AggOp::Max => "Max",
+        }
+    }
+
+    /// The result scalar for a column of scalar `s`, `None` when not aggregatable.
+    pub fn result(self, s: &Scalar) -> Option<Scalar> {
+        let numeric = matches!(
+            s,
+            Scalar::Int | Scalar::BigInt | Scalar::Float | Scalar::BigFloat
+        );
+        match self {
+            AggOp::Sum if matches!(s, Scalar::Int) => Some(Scalar::BigInt),
+            AggOp::Sum | AggOp::Avg if numeric => Some(Scalar::BigFloat),
+            AggOp::Sum | AggOp::Avg => None,
+            AggOp::Min | AggOp::Max => match s {
+                Scalar::Int
+                | Scalar::BigInt
+                | Scalar::Float
+                | Scalar::BigFloat
+                | Scalar::String
+                | Scalar::Date
+                | Scalar::Time
+                | Scalar::Datetime
+                | Scalar::Boolean => Some(s.clone()),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// An argument or input-object field.
@@ -193,6 +244,8 @@ pub enum Role {
     OrderBy(usize),
     InsertInput(usize),
     UpdateInput(usize),
+    Aggregate(usize),
+    AggregateGroup(usize, AggOp),
     /// `IntFilter`, `StringListFilter`, ...: filter on one column.
     ScalarFilter,
     Introspection,
@@ -334,6 +387,7 @@ pub struct TableInfo {
     pub pk: Vec<usize>,
     pub max_rows: u64,
     pub total_count: bool,
+    pub aggregate: bool,
     pub relations: Vec<RelInfo>,
 }
 

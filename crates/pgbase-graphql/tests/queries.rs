@@ -341,3 +341,28 @@ async fn variables_fragments_aliases_and_directives() {
             .contains("$id")
     );
 }
+
+#[tokio::test]
+async fn aggregates_are_opt_in() {
+    let e = common::env_with(
+        r#"comment on table blog_post is e'@graphql({"aggregate": {"enabled": true}})';"#,
+    )
+    .await;
+    let data = e
+        .data(
+            r#"{ blog_postCollection(filter: { blog_id: { eq: 1 } }, first: 1) {
+                aggregate { count sum { rank } avg { rank } min { rank title } max { rank title } }
+                edges { node { title } }
+            } }"#,
+        )
+        .await;
+    assert_eq!(
+        data["blog_postCollection"]["aggregate"],
+        json!({"count": 2, "sum": {"rank": "4"}, "avg": {"rank": "2.0000000000000000"},
+               "min": {"rank": 1, "title": "post one"}, "max": {"rank": 3, "title": "post two"}})
+    );
+    assert_eq!(
+        e.error("{ blogCollection { aggregate { count } } }").await,
+        "enable the aggregate directive to use aggregates"
+    );
+}
