@@ -14,7 +14,7 @@ use crate::base64;
 use crate::error::GraphqlError;
 use crate::input::{array_literal, sql_text};
 use crate::select::{Ctx, Sel, check_leaf};
-use crate::types::{AggOp, ColumnInfo, Resolve, Scalar, TableInfo, TypeDef};
+use crate::types::{AggOp, ColumnInfo, FuncReturn, Resolve, Scalar, TableInfo, TypeDef};
 
 type Result<T> = std::result::Result<T, GraphqlError>;
 
@@ -164,7 +164,7 @@ impl<'c, 'q> Compiler<'c, 'q> {
             Resolve::Collection(t) => {
                 check_leaf(sel, false)?;
                 Snippet::sql("select ")
-                    .then(self.connection(t, &args, sel, None)?)
+                    .then(self.connection(t, &args, sel, None, None)?)
                     .then(Snippet::sql("::text, null::bigint"))
             }
             Resolve::ByPk(t) => {
@@ -209,6 +209,12 @@ impl<'c, 'q> Compiler<'c, 'q> {
             Resolve::Insert(t) => {
                 check_leaf(sel, false)?;
                 self.insert(t, &args, sel)?
+            }
+            Resolve::Function(fi) => {
+                let call = self.call(fi, &args, None);
+                Snippet::sql("select ")
+                    .then(self.function_value(fi, call, &args, sel)?)
+                    .then(Snippet::sql("::text, null::bigint"))
             }
             Resolve::Update(t) | Resolve::Delete(t) => {
                 check_leaf(sel, false)?;
@@ -263,8 +269,12 @@ impl<'c, 'q> Compiler<'c, 'q> {
 
     /// The value expression of one column (BigInt/BigFloat as text, JSON stringified).
     fn column_value(alias: &str, c: &ColumnInfo) -> Snippet {
-        let base = col(alias, &c.sql);
-        match (&c.scalar, c.list) {
+        Self::format_value(col(alias, &c.sql), &c.scalar, c.list)
+    }
+
+    /// A value formatted as pg_graphql returns it (BigInt/BigFloat as text, JSON as a string).
+    fn format_value(base: Snippet, scalar: &Scalar, list: bool) -> Snippet {
+        match (scalar, list) {
             (Scalar::BigInt | Scalar::BigFloat, false) => base.then(Snippet::sql("::text")),
             (Scalar::BigInt | Scalar::BigFloat, true) => base.then(Snippet::sql("::text[]")),
             (Scalar::Json, false) => Snippet::sql("(")
@@ -305,12 +315,17 @@ impl<'c, 'q> Compiler<'c, 'q> {
                     check_leaf(s, true)?;
                     Self::column_value(alias, &table.columns[ci])
                 }
+                Resolve::Computed(fi) => {
+                    let args = self.ctx.args(field, s)?;
+                    let call = self.call(fi, &args, Some(alias));
+                    self.function_value(fi, call, &args, s)?
+                }
                 Resolve::Relation(ri) => {
                     check_leaf(s, false)?;
                     let rel = &table.relations[ri];
                     let args = self.ctx.args(field, s)?;
                     if rel.to_many {
-                        self.connection(rel.target, &args, s, Some((alias, &rel.pairs)))?
+                        self.connection(rel.target, &args, s, Some((alias, &rel.pairs)), None)?
                     } else {
                         let target = self.table(rel.target);
                         let b = self.alias("a");
@@ -340,6 +355,70 @@ impl<'c, 'q> Compiler<'c, 'q> {
             pairs.push((key, value));
         }
         Ok(build_object(pairs))
+    }
+
+    /// `"schema"."function"(named => $args...)`, or `(row)` for a computed field.
+    fn call(&self, fi: usize, args: &Map<String, Value>, row: Option<&str>) -> Snippet {
+        let func = &self.ctx.schema.functions[fi];
+        let inner = match row {
+            Some(alias) => Snippet::ident(alias),
+            None => Snippet::join(
+                func.args.iter().filter_map(|a| {
+                    let v = args.get(&a.field)?;
+                    let value = match self.scalar_text(&a.scalar, v) {
+                        Some(text) => Snippet::param(text),
+                        None => Snippet::null_param(),
+                    };
+                    Some(
+                        Snippet::ident(&a.sql)
+                            .then(Snippet::sql(" => "))
+                            .then(value),
+                    )
+                }),
+                ", ",
+            ),
+        };
+        Snippet::qualified(&func.schema, &func.name)
+            .then(Snippet::sql("("))
+            .then(inner)
+            .then(Snippet::sql(")"))
+    }
+
+    /// The jsonb value of a function call for the selection `sel`.
+    fn function_value(
+        &self,
+        fi: usize,
+        call: Snippet,
+        args: &Map<String, Value>,
+        sel: &Sel<'q>,
+    ) -> Result<Snippet> {
+        let func = &self.ctx.schema.functions[fi];
+        Ok(match &func.ret {
+            FuncReturn::Scalar(scalar, list) => {
+                check_leaf(sel, true)?;
+                Snippet::sql("to_jsonb(")
+                    .then(Self::format_value(call, scalar, *list))
+                    .then(Snippet::sql(")"))
+            }
+            FuncReturn::Row(t) => {
+                check_leaf(sel, false)?;
+                let b = self.alias("a");
+                let obj = self.node_object(*t, &b, sel)?;
+                Snippet::sql("(select ")
+                    .then(obj)
+                    .then(Snippet::sql(" from "))
+                    .then(call)
+                    .then(Snippet::sql(" "))
+                    .then(Snippet::ident(&b))
+                    .then(Snippet::sql(" where not ("))
+                    .then(Snippet::ident(&b))
+                    .then(Snippet::sql(" is null) limit 1)"))
+            }
+            FuncReturn::Rows(t) => {
+                check_leaf(sel, false)?;
+                self.connection(*t, args, sel, None, Some(call))?
+            }
+        })
     }
 
     /// The ORDER BY terms: `orderBy` then the primary key (ascending, nulls last).
@@ -468,6 +547,7 @@ impl<'c, 'q> Compiler<'c, 'q> {
         args: &Map<String, Value>,
         sel: &Sel<'q>,
         join: Option<(&str, &[(String, String)])>,
+        source: Option<Snippet>,
     ) -> Result<Snippet> {
         let table = self.table(t);
         let unsigned = |name: &str| -> Result<Option<u64>> {
@@ -539,7 +619,7 @@ impl<'c, 'q> Compiler<'c, 'q> {
         }
         let base_where = and_all(base_conds);
         let from = Snippet::sql(" from ")
-            .then(Snippet::qualified(&table.schema, &table.name))
+            .then(source.unwrap_or_else(|| Snippet::qualified(&table.schema, &table.name)))
             .then(Snippet::sql(" "))
             .then(Snippet::ident(&a));
         let cursor_values = match (after, before) {
@@ -824,7 +904,12 @@ impl<'c, 'q> Compiler<'c, 'q> {
     /// The text Postgres should parse for a filter value on column `c` (enum names mapped
     /// to their SQL labels).
     fn value_text(&self, c: &ColumnInfo, v: &Value) -> Option<String> {
-        if let Scalar::Enum(name) = &c.scalar {
+        self.scalar_text(&c.scalar, v)
+    }
+
+    /// The text Postgres should parse for a value of `scalar` (enum names mapped).
+    fn scalar_text(&self, scalar: &Scalar, v: &Value) -> Option<String> {
+        if let Scalar::Enum(name) = scalar {
             let ty = self.ctx.schema.ty(name)?;
             let map = |x: &Value| -> Value {
                 x.as_str()

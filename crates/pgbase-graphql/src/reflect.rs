@@ -6,13 +6,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use pgbase_catalog::{Object, Privilege, RelKind, SchemaCache, Table};
+use pgbase_catalog::{Object, Privilege, RelKind, ReturnShape, SchemaCache, Table, Volatility};
 use serde_json::Value;
 
 use crate::naming::{self, DirectiveError, directive, enabled, str_key};
 use crate::types::{
-    AggOp, ColumnInfo, EnumValue, Field, InputValue, Kind, Reflected, RelInfo, Resolve, Role,
-    Scalar, TableInfo, TypeDef, TypeRef,
+    AggOp, ColumnInfo, EnumValue, Field, FuncArg, FuncInfo, FuncReturn, InputValue, Kind,
+    Reflected, RelInfo, Resolve, Role, Scalar, TableInfo, TypeDef, TypeRef,
 };
 
 /// Default page size (pg_graphql `max_rows`).
@@ -366,6 +366,118 @@ pub fn reflect(
         );
     }
 
+    // functions: root fields (stable/immutable → Query, volatile → Mutation) and computed
+    // fields (one argument of a reflected table's row type)
+    let mut computed: Vec<Vec<usize>> = vec![Vec::new(); out.tables.len()];
+    let mut roots: Vec<(usize, bool)> = Vec::new();
+    for f in cache.functions() {
+        let Some(o) = opts.get(&f.schema) else {
+            continue;
+        };
+        if !cache.can(role, Privilege::Execute, Object::Function(f.oid))
+            || cache.function_overloads(&f.schema, &f.name).len() != 1
+            || f.variadic
+            || f.has_out_args
+        {
+            continue;
+        }
+        let d = directive(f.comment.as_deref(), &format!("function {}", f.name))?;
+        let field = match str_key(&d, "name") {
+            Some(n) => n.to_string(),
+            None => naming::lower_first(&naming::field_name(
+                f.name.trim_start_matches('_'),
+                None,
+                o.inflect,
+            )),
+        };
+        if !naming::is_valid_name(&field) {
+            continue;
+        }
+        let ret = match f.return_shape() {
+            ReturnShape::Scalar if !f.returns_set => {
+                scalar_of_oid(cache, f.return_type.oid, &enums)
+                    .map(|(s, l)| FuncReturn::Scalar(s, l))
+            }
+            ReturnShape::Relation(qn) => {
+                index.get(&(qn.schema.clone(), qn.name.clone())).map(|&t| {
+                    if f.is_single_row() {
+                        FuncReturn::Row(t)
+                    } else {
+                        FuncReturn::Rows(t)
+                    }
+                })
+            }
+            _ => None,
+        };
+        let Some(ret) = ret else { continue };
+        let inputs: Vec<&pgbase_catalog::FunctionArg> = f.input_args().collect();
+        let row_of = |oid: u32| {
+            cache
+                .type_by_oid(oid)
+                .and_then(|t| t.relation.as_ref())
+                .map(|r| (r.schema.clone(), r.name.clone()))
+        };
+        if let [only] = inputs[..]
+            && let Some(rel) = row_of(only.type_oid)
+        {
+            if let Some(&ti) = index.get(&rel) {
+                computed[ti].push(out.functions.len());
+                out.functions.push(FuncInfo {
+                    schema: f.schema.clone(),
+                    name: f.name.clone(),
+                    field,
+                    description: str_key(&d, "description").map(str::to_string),
+                    args: Vec::new(),
+                    ret,
+                });
+            }
+            continue;
+        }
+        let mut args = Vec::new();
+        for a in &inputs {
+            let Some(name) = a.name.as_deref().filter(|n| !n.is_empty()) else {
+                break;
+            };
+            let Some((scalar, list)) = scalar_of_oid(cache, a.type_oid, &enums) else {
+                break;
+            };
+            let arg_field = naming::lower_first(&naming::field_name(
+                name.trim_start_matches('_'),
+                None,
+                o.inflect,
+            ));
+            args.push(FuncArg {
+                sql: name.to_string(),
+                field: arg_field,
+                scalar,
+                list,
+                required: !a.has_default,
+            });
+        }
+        if args.len() != inputs.len() || args.iter().any(|a| !naming::is_valid_name(&a.field)) {
+            continue;
+        }
+        const CONNECTION_ARGS: [&str; 7] = [
+            "first", "last", "before", "after", "offset", "filter", "orderBy",
+        ];
+        if matches!(ret, FuncReturn::Rows(_))
+            && args
+                .iter()
+                .any(|a| CONNECTION_ARGS.contains(&a.field.as_str()))
+        {
+            continue;
+        }
+        roots.push((out.functions.len(), f.volatility == Volatility::Volatile));
+        out.functions.push(FuncInfo {
+            schema: f.schema.clone(),
+            name: f.name.clone(),
+            field,
+            description: str_key(&d, "description").map(str::to_string),
+            args,
+            ret,
+        });
+    }
+
     // types
     add_standard_types(&mut out);
     for e in enums.values() {
@@ -442,6 +554,15 @@ pub fn reflect(
                     Resolve::Relation(ri),
                 )
             };
+            node.fields.push(f);
+        }
+        for &fi in &computed[ti] {
+            let func = &out.functions[fi];
+            if node.field(&func.field).is_some() {
+                continue;
+            }
+            let mut f = func_field(&out, fi);
+            f.resolve = Resolve::Computed(fi);
             node.fields.push(f);
         }
         out.insert(node);
@@ -696,6 +817,16 @@ pub fn reflect(
             mutation.fields.push(f);
         }
     }
+    for (fi, is_mutation) in roots {
+        let root = if is_mutation {
+            &mut mutation
+        } else {
+            &mut query
+        };
+        if root.field(&out.functions[fi].field).is_none() {
+            root.fields.push(func_field(&out, fi));
+        }
+    }
     out.insert(node_iface);
     query.fields.sort_by(|a, b| a.name.cmp(&b.name));
     out.insert(query);
@@ -708,6 +839,84 @@ pub fn reflect(
         crate::introspection::add_meta_types(&mut out);
     }
     Ok(out)
+}
+
+/// The field of a function (root field; computed fields change `resolve`).
+fn func_field(out: &Reflected, fi: usize) -> Field {
+    let func = &out.functions[fi];
+    let (ty, mut args) = match &func.ret {
+        FuncReturn::Scalar(s, list) => {
+            let base = TypeRef::named(s.type_name());
+            (if *list { base.list() } else { base }, Vec::new())
+        }
+        FuncReturn::Row(t) => (TypeRef::named(&out.tables[*t].type_name), Vec::new()),
+        FuncReturn::Rows(t) => (
+            TypeRef::named(&out.tables[*t].connection_type()),
+            connection_args(&out.tables[*t].type_name),
+        ),
+    };
+    let mut own: Vec<InputValue> = func
+        .args
+        .iter()
+        .map(|a| {
+            let base = TypeRef::named(a.scalar.type_name());
+            let ty = if a.list { base.list() } else { base };
+            InputValue::new(&a.field, if a.required { ty.non_null() } else { ty })
+        })
+        .collect();
+    own.append(&mut args);
+    Field {
+        description: func.description.clone(),
+        args: own,
+        ..Field::new(&func.field, ty, Resolve::Function(fi))
+    }
+}
+
+/// The scalar of a type (element scalar and `true` for arrays); `None` for composite and
+/// pseudo types.
+fn scalar_of_oid(
+    cache: &SchemaCache,
+    oid: u32,
+    enums: &HashMap<u32, EnumDef>,
+) -> Option<(Scalar, bool)> {
+    let oid = cache
+        .type_by_oid(oid)
+        .and_then(|t| t.base_oid)
+        .unwrap_or(oid);
+    if let Some(t) = cache.type_by_oid(oid) {
+        if t.is_array() {
+            let (s, nested) = scalar_of_oid(cache, t.element_oid?, enums)?;
+            return (!nested).then_some((s, true));
+        }
+        if t.kind == "c" || t.kind == "p" {
+            return None;
+        }
+    }
+    if let Some(e) = enums.get(&oid) {
+        return Some((Scalar::Enum(e.name.clone()), false));
+    }
+    if matches!(oid, 2249 | 2278 | 2283 | 2776) {
+        return None;
+    }
+    Some((base_scalar(cache, oid), false))
+}
+
+fn base_scalar(cache: &SchemaCache, oid: u32) -> Scalar {
+    match oid {
+        16 => Scalar::Boolean,
+        20 => Scalar::BigInt,
+        21 | 23 => Scalar::Int,
+        700 | 701 => Scalar::Float,
+        1700 => Scalar::BigFloat,
+        18 | 25 | 1042 | 1043 => Scalar::String,
+        2950 => Scalar::Uuid,
+        1082 => Scalar::Date,
+        1083 => Scalar::Time,
+        1114 | 1184 => Scalar::Datetime,
+        114 | 3802 => Scalar::Json,
+        _ if cache.type_by_oid(oid).is_some_and(|t| t.name == "citext") => Scalar::String,
+        _ => Scalar::Opaque,
+    }
 }
 
 fn push_relation(t: &mut TableInfo, rel: RelInfo) {
@@ -808,22 +1017,7 @@ fn column_scalar(
     if let Some(e) = enums.get(&oid) {
         return Some((Scalar::Enum(e.name.clone()), list));
     }
-    let scalar = match oid {
-        16 => Scalar::Boolean,
-        20 => Scalar::BigInt,
-        21 | 23 => Scalar::Int,
-        700 | 701 => Scalar::Float,
-        1700 => Scalar::BigFloat,
-        18 | 25 | 1042 | 1043 => Scalar::String,
-        2950 => Scalar::Uuid,
-        1082 => Scalar::Date,
-        1083 => Scalar::Time,
-        1114 | 1184 => Scalar::Datetime,
-        114 | 3802 => Scalar::Json,
-        _ if cache.type_by_oid(oid).is_some_and(|t| t.name == "citext") => Scalar::String,
-        _ => Scalar::Opaque,
-    };
-    Some((scalar, list))
+    Some((base_scalar(cache, oid), list))
 }
 
 fn add_standard_types(out: &mut Reflected) {

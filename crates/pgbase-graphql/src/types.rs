@@ -99,8 +99,12 @@ pub enum Resolve {
     Insert(usize),
     Update(usize),
     Delete(usize),
+    /// A function as a Query/Mutation field.
+    Function(usize),
     // node types
     NodeId,
+    /// A computed field: a function taking the row.
+    Computed(usize),
     Column(usize),
     Relation(usize),
     // connections
@@ -404,11 +408,45 @@ impl TableInfo {
     }
 }
 
+/// A function argument as GraphQL sees it.
+#[derive(Debug, Clone)]
+pub struct FuncArg {
+    pub sql: String,
+    pub field: String,
+    pub scalar: Scalar,
+    pub list: bool,
+    pub required: bool,
+}
+
+/// What a function returns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FuncReturn {
+    /// A scalar (a list when `true`).
+    Scalar(Scalar, bool),
+    /// One row of a reflected table (null when no row or all columns null).
+    Row(usize),
+    /// `setof` rows of a reflected table: a connection.
+    Rows(usize),
+}
+
+/// A function exposed as a root field or a computed field.
+#[derive(Debug, Clone)]
+pub struct FuncInfo {
+    pub schema: String,
+    pub name: String,
+    pub field: String,
+    pub description: Option<String>,
+    /// Arguments the caller passes (empty for computed fields, which take the row).
+    pub args: Vec<FuncArg>,
+    pub ret: FuncReturn,
+}
+
 /// The whole reflected schema for one role.
 #[derive(Debug, Clone, Default)]
 pub struct Reflected {
     pub types: BTreeMap<String, TypeDef>,
     pub tables: Vec<TableInfo>,
+    pub functions: Vec<FuncInfo>,
     pub has_mutation: bool,
     pub introspection: bool,
 }
