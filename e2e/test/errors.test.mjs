@@ -100,7 +100,6 @@ test('no privilege without any key: 42501 401', async () => {
 
 test(
   'no privilege under the anon key: 42501 401 (PostgREST 12: 401 when the role is the anon role)',
-  { todo: 'pgbase bug: answers 403 when the anon key is sent; PostgREST 12 decides 401/403 by role == anon role' },
   async () => {
     const res = await anon.from('notes').select();
     assert.equal(res.status, 401);

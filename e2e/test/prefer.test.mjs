@@ -52,11 +52,6 @@ test('textSearch on a text column', async () => {
 
 test(
   'explain(): the query plan (db_plan_enabled is on in dev)',
-  {
-    todo:
-      'pgbase bug: 406 PGRST107 "None of these media types are available: application/vnd.pgrst.plan+text; …" — ' +
-      'runtime.rs never copies config.db_plan_enabled into RequestConfig.plan_enabled',
-  },
   async () => {
     const text = await anon.from('books').select('id').eq('id', 1).explain();
     assert.equal(text.error, null);

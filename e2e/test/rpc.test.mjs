@@ -108,11 +108,6 @@ test('volatile function over GET is refused with 405 and has no effect', async (
 
 test(
   'volatile function that writes, over GET: 25006 as in PostgREST 12',
-  {
-    todo:
-      'pgbase deviation: refuses up front with PGRST101 ("Cannot call the volatile function …"); ' +
-      'PostgREST runs it in a READ ONLY transaction and returns 405 with 25006',
-  },
   async () => {
     const res = await anon.rpc('ping', { label: uniq('get') }, { get: true });
     assert.equal(res.status, 405);

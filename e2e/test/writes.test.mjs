@@ -264,7 +264,6 @@ test('writes to a table anon may only read are refused: 42501', async () => {
 
 test(
   'writes refused to the anon role answer 401, as PostgREST 12 does for the anon role',
-  { todo: 'pgbase bug: 42501 under the anon key answers 403; PostgREST 12 answers 401 when the role is the anon role' },
   async () => {
     const res = await anon.from('authors').insert({ id: 99, name: 'Intruder' });
     assert.equal(res.status, 401);

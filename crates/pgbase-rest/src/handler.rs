@@ -601,17 +601,8 @@ fn prepare_call(
     let names: BTreeSet<String> = args.iter().map(|(k, _)| k.clone()).collect();
     let function = plan::find_function(ctx, name, &names, raw_body.is_some())?;
     let read = matches!(invoke, InvokeMethod::Read { .. });
-    if read && function.volatility == Volatility::Volatile {
-        return Err(ApiError::new(
-            "PGRST101",
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!(
-                "Cannot call the volatile function {}.{} with GET or HEAD",
-                function.schema, function.name
-            ),
-        )
-        .with_hint("Call it with POST, or declare it STABLE or IMMUTABLE if it does not write"));
-    }
+    // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
+    // fails with 25006 (405) and one that does not write simply works.
     let inputs: Vec<_> = function.input_args().collect();
     let single_json = inputs.len() == 1
         && inputs.first().is_some_and(|a| {

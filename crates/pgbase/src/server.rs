@@ -32,7 +32,7 @@ pub struct AppState {
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let inner = Router::new()
         .route("/rest/v1", any(rest))
         .route("/rest/v1/", any(rest))
         .route("/rest/v1/{*path}", any(rest))
@@ -40,8 +40,22 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .nest("/auth/v1", pgbase_auth::router(state.auth.clone()))
-        .layer(middleware::from_fn_with_state(state, observe))
-        .layer(cors())
+        .layer(middleware::from_fn_with_state(state, observe));
+    let with_cors = inner.clone().layer(cors());
+    // CORS answers preflights; a plain OPTIONS (no Access-Control-Request-Method) reaches the
+    // REST API, which answers with PostgREST's `Allow` header.
+    Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        let plain_options = request.method() == axum::http::Method::OPTIONS
+            && !request
+                .headers()
+                .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD);
+        let service = if plain_options {
+            inner.clone()
+        } else {
+            with_cors.clone()
+        };
+        async move { tower::ServiceExt::oneshot(service, request).await }
+    }))
 }
 
 /// CORS as PostgREST answers it: any origin, the request's headers echoed, and the headers

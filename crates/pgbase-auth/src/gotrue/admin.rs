@@ -94,7 +94,8 @@ pub(crate) async fn list_users(
 ) -> Result<Response, GoTrueError> {
     require_admin(&state, &headers).await?;
     let number = |key: &str, default: i64| -> Result<i64, GoTrueError> {
-        match query.get(key) {
+        // supabase-js sends `page=&per_page=` when no page is asked for.
+        match query.get(key).filter(|v| !v.is_empty()) {
             None => Ok(default),
             Some(v) => v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
                 GoTrueError::Validation(format!("Bad Pagination Parameters: {key}"))
