@@ -268,8 +268,23 @@ impl<'c, 'q> Compiler<'c, 'q> {
     }
 
     /// The value expression of one column (BigInt/BigFloat as text, JSON stringified).
-    fn column_value(alias: &str, c: &ColumnInfo) -> Snippet {
-        Self::format_value(col(alias, &c.sql), &c.scalar, c.list)
+    fn column_value(&self, alias: &str, c: &ColumnInfo) -> Snippet {
+        let value = col(alias, &c.sql);
+        if let (Scalar::Enum(name), false) = (&c.scalar, c.list)
+            && let Some(ty) = self.ctx.schema.ty(name)
+            && ty.enum_values.iter().any(|v| v.name != v.value)
+        {
+            // `mappings`: SQL labels out as GraphQL names
+            let mut case = Snippet::sql("(case ").then(value.then(Snippet::sql("::text")));
+            for v in &ty.enum_values {
+                case.push_sql(" when ")
+                    .push_param(v.value.clone())
+                    .push_sql(" then ")
+                    .push(text_param(&v.name));
+            }
+            return case.then(Snippet::sql(" end)"));
+        }
+        Self::format_value(value, &c.scalar, c.list)
     }
 
     /// A value formatted as pg_graphql returns it (BigInt/BigFloat as text, JSON as a string).
@@ -313,7 +328,7 @@ impl<'c, 'q> Compiler<'c, 'q> {
                 }
                 Resolve::Column(ci) => {
                     check_leaf(s, true)?;
-                    Self::column_value(alias, &table.columns[ci])
+                    self.column_value(alias, &table.columns[ci])
                 }
                 Resolve::Computed(fi) => {
                     let args = self.ctx.args(field, s)?;

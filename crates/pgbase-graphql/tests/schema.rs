@@ -440,3 +440,69 @@ async fn graphql_js_builds_a_client_schema() {
         .expect("node");
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn views_with_declared_keys_enums_with_mappings_and_max_rows() {
+    let e = env_with(
+        r#"create view blog_summary as select id, name from blog;
+           comment on view blog_summary is e'@graphql({"primary_key_columns": ["id"], "max_rows": 2, "totalCount": {"enabled": true}, "foreign_keys": [{"local_name": "summary", "local_columns": ["id"], "foreign_name": "full", "foreign_schema": "public", "foreign_table": "blog", "foreign_columns": ["id"]}]})';
+           create view no_key as select id from blog;
+           comment on type post_status is e'@graphql({"name": "PostStatus", "mappings": {"draft": "DRAFT", "published": "PUBLISHED"}})';"#,
+    )
+    .await;
+    let data = e
+        .data(
+            r#"{ blog_summaryCollection { totalCount edges { node { name full { id } } } pageInfo { hasNextPage } } }"#,
+        )
+        .await;
+    assert_eq!(
+        data["blog_summaryCollection"],
+        json!({"totalCount": 3, "edges": [
+            {"node": {"name": "A: Blog 1", "full": {"id": 1}}},
+            {"node": {"name": "A: Blog 2", "full": {"id": 2}}}
+        ], "pageInfo": {"hasNextPage": true}})
+    );
+    let data = e.data("{ blogByPk(id: 3) { summary { name } } }").await;
+    assert_eq!(data["blogByPk"]["summary"]["name"], "B: Blog 3");
+    let msg = e.error("{ no_keyCollection { edges { cursor } } }").await;
+    assert!(
+        msg.starts_with("Unknown field \"no_keyCollection\""),
+        "{msg}"
+    );
+    // enum names and mappings, in and out
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { updateblog_postCollection(set: { status: PUBLISHED }, filter: { status: { eq: DRAFT }, rank: { eq: 1 } }) { records { status } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"updateblog_postCollection": {"records": [{"status": "PUBLISHED"}]}}})
+    );
+    let data = e
+        .data(r#"{ __type(name: "PostStatus") { kind enumValues { name } } }"#)
+        .await;
+    assert_eq!(
+        data["__type"],
+        json!({"kind": "ENUM", "enumValues": [{"name": "DRAFT"}, {"name": "PUBLISHED"}]})
+    );
+}
+
+#[tokio::test]
+async fn the_schema_follows_catalog_reloads() {
+    let e = env().await;
+    assert!(
+        e.error("{ tagCollection { edges { cursor } } }")
+            .await
+            .starts_with("Unknown field")
+    );
+    e.sql("create table tag (id int primary key, label text); insert into tag values (1, 't');")
+        .await;
+    e.reload().await;
+    let data = e
+        .data("{ tagCollection { edges { node { label } } } }")
+        .await;
+    assert_eq!(data["tagCollection"]["edges"][0]["node"]["label"], "t");
+}
