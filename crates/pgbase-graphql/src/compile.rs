@@ -1161,8 +1161,15 @@ impl<'c, 'q> Compiler<'c, 'q> {
             .iter()
             .filter(|c| c.insertable && rows.iter().any(|r| r.get(&c.field).is_some()))
             .collect();
-        let target = Snippet::qualified(&table.schema, &table.name);
+        let a = self.alias("a");
+        let target = Snippet::qualified(&table.schema, &table.name)
+            .then(Snippet::sql(" as "))
+            .then(Snippet::ident(&a));
         let affected = self.alias("affected");
+        let conflict = match args.get("onConflict") {
+            Some(Value::Object(oc)) => self.on_conflict(t, &a, oc)?,
+            _ => Snippet::new(),
+        };
         let body = if used.is_empty() {
             Snippet::sql(" select from generate_series(1, ")
                 .then(Snippet::int(rows.len() as i64))
@@ -1209,9 +1216,52 @@ impl<'c, 'q> Compiler<'c, 'q> {
             .then(Snippet::sql(" as (insert into "))
             .then(target)
             .then(body)
+            .then(conflict)
             .then(Self::returning(table))
             .then(Snippet::sql(") "))
             .then(self.mutation_result(t, sel, &affected, "Insert")?))
+    }
+
+    /// `on conflict (key) do update set c = excluded.c ... where <filter>` / `do nothing`.
+    fn on_conflict(&self, t: usize, alias: &str, oc: &Map<String, Value>) -> Result<Snippet> {
+        let table = self.table(t);
+        let name = oc
+            .get("constraint")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some((_, cols)) = table.unique_keys.iter().find(|(n, _)| n == name) else {
+            return Err(GraphqlError::new(format!("Unknown constraint {name}")));
+        };
+        let mut out = Snippet::sql(" on conflict (")
+            .then(Snippet::join(cols.iter().map(|c| Snippet::ident(c)), ", "))
+            .then(Snippet::sql(")"));
+        let fields: Vec<&ColumnInfo> = oc
+            .get("updateFields")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+            .filter_map(|f| table.column_by_field(f).map(|(_, c)| c))
+            .filter(|c| c.updatable)
+            .collect();
+        if fields.is_empty() {
+            out.push_sql(" do nothing");
+            return Ok(out);
+        }
+        out.push_sql(" do update set ").push(Snippet::join(
+            fields.iter().map(|c| {
+                Snippet::ident(&c.sql)
+                    .then(Snippet::sql(" = excluded."))
+                    .then(Snippet::ident(&c.sql))
+            }),
+            ", ",
+        ));
+        if let Some(f) = oc.get("filter")
+            && let Some(cond) = self.filter(t, alias, f)?
+        {
+            out.push_sql(" where ").push(cond);
+        }
+        Ok(out)
     }
 
     fn update_or_delete(

@@ -192,6 +192,18 @@ pub fn reflect(
             let update = columns.iter().any(|c| c.updatable);
             let delete =
                 t.deletable && cache.can(role, Privilege::Delete, Object::table(s, &t.name));
+            let unique_keys: Vec<(String, Vec<String>)> = t
+                .unique_indexes
+                .iter()
+                .filter(|u| {
+                    naming::is_valid_name(&u.name)
+                        && !u.columns.is_empty()
+                        && u.columns
+                            .iter()
+                            .all(|c| columns.iter().any(|x| &x.sql == c))
+                })
+                .map(|u| (u.name.clone(), u.columns.clone()))
+                .collect();
             index.insert((t.schema.clone(), t.name.clone()), out.tables.len());
             out.tables.push(TableInfo {
                 schema: t.schema.clone(),
@@ -203,6 +215,7 @@ pub fn reflect(
                 max_rows,
                 total_count: enabled(&d, "totalCount"),
                 aggregate: enabled(&d, "aggregate"),
+                unique_keys,
                 relations: Vec::new(),
             });
             pending.push(Pending {
@@ -764,6 +777,52 @@ pub fn reflect(
                     .list()
                     .non_null(),
             )];
+            if p.update && !t.unique_keys.is_empty() {
+                // upsert (beyond pg_graphql, its issue #190)
+                let mut constraint =
+                    TypeDef::new(&format!("{n}OnConflictConstraint"), Kind::Enum, Role::Plain);
+                constraint.description =
+                    Some(format!("Unique keys of `{n}` an insert can conflict on"));
+                constraint.enum_values = t
+                    .unique_keys
+                    .iter()
+                    .map(|(name, _)| EnumValue {
+                        name: name.clone(),
+                        description: None,
+                        value: name.clone(),
+                    })
+                    .collect();
+                let mut fields = TypeDef::new(&format!("{n}UpdateField"), Kind::Enum, Role::Plain);
+                fields.description = Some(format!("Updatable fields of `{n}`"));
+                fields.enum_values = t
+                    .columns
+                    .iter()
+                    .filter(|c| c.updatable)
+                    .map(|c| EnumValue {
+                        name: c.field.clone(),
+                        description: None,
+                        value: c.sql.clone(),
+                    })
+                    .collect();
+                let mut on_conflict =
+                    TypeDef::new(&format!("{n}OnConflict"), Kind::InputObject, Role::Plain);
+                on_conflict.description = Some("What to do when an inserted record conflicts with an existing one: update `updateFields` from the new record (nothing when empty) where `filter` matches the existing one".into());
+                on_conflict.input_fields = vec![
+                    InputValue::new("constraint", TypeRef::required(&constraint.name)),
+                    InputValue::new(
+                        "updateFields",
+                        TypeRef::required(&fields.name).list().non_null(),
+                    ),
+                    InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
+                ];
+                f.args.push(InputValue::new(
+                    "onConflict",
+                    TypeRef::named(&on_conflict.name),
+                ));
+                out.insert(constraint);
+                out.insert(fields);
+                out.insert(on_conflict);
+            }
             mutation.fields.push(f);
         }
         if p.update {

@@ -392,6 +392,8 @@ pub struct TableInfo {
     pub max_rows: u64,
     pub total_count: bool,
     pub aggregate: bool,
+    /// Unique keys (primary key and unique indexes) over reflected columns: name, SQL columns.
+    pub unique_keys: Vec<(String, Vec<String>)>,
     pub relations: Vec<RelInfo>,
 }
 

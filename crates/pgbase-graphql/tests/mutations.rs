@@ -135,3 +135,52 @@ async fn database_errors_come_back_as_messages() {
     let msg = out["errors"][0]["message"].as_str().unwrap();
     assert!(msg.contains("violates foreign key constraint"), "{msg}");
 }
+
+#[tokio::test]
+async fn insert_on_conflict_updates_or_skips() {
+    let e = env().await;
+    let out = e
+        .run(
+            "anon",
+            r#"mutation {
+                insertIntoblogCollection(
+                    objects: [{ id: 1, owner_id: 1, name: "replaced" }, { id: 10, owner_id: 2, name: "fresh" }]
+                    onConflict: { constraint: blog_pkey, updateFields: [name] }
+                ) { affectedCount records { id name } }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert!(out.get("errors").is_none(), "{out}");
+    assert_eq!(out["data"]["insertIntoblogCollection"]["affectedCount"], 2);
+    let data = e.data("{ blogByPk(id: 1) { name } }").await;
+    assert_eq!(data["blogByPk"]["name"], "replaced");
+    // do nothing; and a filter that keeps the existing row
+    let out = e
+        .run(
+            "anon",
+            r#"mutation {
+                a: insertIntoblogCollection(objects: [{ id: 2, owner_id: 1, name: "x" }],
+                    onConflict: { constraint: blog_pkey, updateFields: [] }) { affectedCount }
+                b: insertIntoblogCollection(objects: [{ id: 3, owner_id: 1, name: "y" }],
+                    onConflict: { constraint: blog_pkey, updateFields: [name], filter: { name: { eq: "nope" } } }) { affectedCount }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"a": {"affectedCount": 0}, "b": {"affectedCount": 0}}})
+    );
+    let data = e
+        .data("{ blogCollection { edges { node { id name } } } }")
+        .await;
+    assert_eq!(
+        data["blogCollection"]["edges"][1]["node"]["name"],
+        "A: Blog 2"
+    );
+    assert_eq!(
+        data["blogCollection"]["edges"][2]["node"]["name"],
+        "B: Blog 3"
+    );
+}
