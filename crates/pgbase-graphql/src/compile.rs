@@ -26,10 +26,19 @@ pub struct Statement {
     pub at_most: Option<(i64, &'static str)>,
 }
 
-/// One ORDER BY term: column index, ascending, nulls first.
+/// What an ORDER BY term sorts on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TermKey {
+    /// A column of the table (index into its columns).
+    Col(usize),
+    /// A column of a to-one related row: relation index, column index in the target.
+    Related(usize, usize),
+}
+
+/// One ORDER BY term: key, ascending, nulls first.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Term {
-    col: usize,
+    key: TermKey,
     asc: bool,
     nulls_first: bool,
 }
@@ -37,7 +46,7 @@ struct Term {
 impl Term {
     fn reversed(self) -> Term {
         Term {
-            col: self.col,
+            key: self.key,
             asc: !self.asc,
             nulls_first: !self.nulls_first,
         }
@@ -436,6 +445,37 @@ impl<'c, 'q> Compiler<'c, 'q> {
         })
     }
 
+    /// The SQL expression a term sorts on, for the row `alias` of table `t`.
+    fn term_expr(&self, t: usize, alias: &str, key: TermKey) -> Snippet {
+        let table = self.table(t);
+        match key {
+            TermKey::Col(ci) => col(alias, &table.columns[ci].sql),
+            TermKey::Related(ri, ci) => {
+                let rel = &table.relations[ri];
+                let target = self.table(rel.target);
+                let b = self.alias("o");
+                let conds = rel
+                    .pairs
+                    .iter()
+                    .map(|(local, foreign)| {
+                        col(&b, foreign)
+                            .then(Snippet::sql(" = "))
+                            .then(col(alias, local))
+                    })
+                    .collect();
+                Snippet::sql("(select ")
+                    .then(col(&b, &target.columns[ci].sql))
+                    .then(Snippet::sql(" from "))
+                    .then(Snippet::qualified(&target.schema, &target.name))
+                    .then(Snippet::sql(" "))
+                    .then(Snippet::ident(&b))
+                    .then(Snippet::sql(" where "))
+                    .then(and_all(conds))
+                    .then(Snippet::sql(" limit 1)"))
+            }
+        }
+    }
+
     /// The ORDER BY terms: `orderBy` then the primary key (ascending, nulls last).
     fn order_terms(&self, t: usize, args: &Map<String, Value>) -> Result<Vec<Term>> {
         let table = self.table(t);
@@ -443,11 +483,31 @@ impl<'c, 'q> Compiler<'c, 'q> {
         if let Some(Value::Array(items)) = args.get("orderBy") {
             for item in items {
                 let Value::Object(obj) = item else { continue };
+                let mut entries: Vec<(TermKey, &str)> = Vec::new();
                 for (field, dir) in obj {
-                    let Some(dir) = dir.as_str() else { continue };
-                    let Some((ci, _)) = table.column_by_field(field) else {
+                    if let Some((ci, _)) = table.column_by_field(field) {
+                        if let Some(dir) = dir.as_str() {
+                            entries.push((TermKey::Col(ci), dir));
+                        }
+                    } else if let Some(ri) = table
+                        .relations
+                        .iter()
+                        .position(|r| &r.field == field && !r.to_many)
+                    {
+                        // order by a to-one relation's columns (beyond pg_graphql, its #361)
+                        let target = self.table(table.relations[ri].target);
+                        for (tf, dir) in dir.as_object().into_iter().flatten() {
+                            if let (Some((tci, _)), Some(dir)) =
+                                (target.column_by_field(tf), dir.as_str())
+                            {
+                                entries.push((TermKey::Related(ri, tci), dir));
+                            }
+                        }
+                    } else {
                         return Err(GraphqlError::new(format!("Invalid order column {field}")));
-                    };
+                    }
+                }
+                for (key, dir) in entries {
                     let (asc, nulls_first) = match dir {
                         "AscNullsFirst" => (true, true),
                         "AscNullsLast" => (true, false),
@@ -459,9 +519,9 @@ impl<'c, 'q> Compiler<'c, 'q> {
                             )));
                         }
                     };
-                    if !terms.iter().any(|x| x.col == ci) {
+                    if !terms.iter().any(|x| x.key == key) {
                         terms.push(Term {
-                            col: ci,
+                            key,
                             asc,
                             nulls_first,
                         });
@@ -470,9 +530,9 @@ impl<'c, 'q> Compiler<'c, 'q> {
             }
         }
         for &ci in &table.pk {
-            if !terms.iter().any(|x| x.col == ci) {
+            if !terms.iter().any(|x| x.key == TermKey::Col(ci)) {
                 terms.push(Term {
-                    col: ci,
+                    key: TermKey::Col(ci),
                     asc: true,
                     nulls_first: false,
                 });
@@ -482,10 +542,9 @@ impl<'c, 'q> Compiler<'c, 'q> {
     }
 
     fn order_clause(&self, t: usize, alias: &str, terms: &[Term]) -> Snippet {
-        let table = self.table(t);
         Snippet::join(
             terms.iter().map(|x| {
-                col(alias, &table.columns[x.col].sql)
+                self.term_expr(t, alias, x.key)
                     .then(Snippet::sql(if x.asc { " asc" } else { " desc" }))
                     .then(Snippet::sql(if x.nulls_first {
                         " nulls first"
@@ -499,19 +558,18 @@ impl<'c, 'q> Compiler<'c, 'q> {
 
     /// Rows strictly after the cursor `values` in the order `terms`.
     fn after(&self, t: usize, alias: &str, terms: &[Term], values: &[Value]) -> Snippet {
-        let table = self.table(t);
         let mut alternatives = Vec::new();
         for i in 0..terms.len() {
             let mut conds = Vec::new();
             for j in 0..i {
-                let c = col(alias, &table.columns[terms[j].col].sql);
+                let c = self.term_expr(t, alias, terms[j].key);
                 conds.push(match sql_text(&values[j]) {
                     None => c.then(Snippet::sql(" is null")),
                     Some(v) => c.then(Snippet::sql(" = ")).then(Snippet::param(v)),
                 });
             }
             let term = terms[i];
-            let c = col(alias, &table.columns[term.col].sql);
+            let c = self.term_expr(t, alias, term.key);
             let op = if term.asc { " > " } else { " < " };
             let strictly = match (sql_text(&values[i]), term.nulls_first) {
                 // nulls last: nothing sorts after null; nulls first: every non-null does
@@ -652,12 +710,8 @@ impl<'c, 'q> Compiler<'c, 'q> {
         let mut row_columns: Vec<Snippet> = Vec::new();
         let mut pairs = Vec::new();
         let mut need_cursor = false;
-        let cursor_expr = encoded_array(
-            terms
-                .iter()
-                .map(|x| col(&a, &table.columns[x.col].sql))
-                .collect(),
-        );
+        let cursor_expr =
+            encoded_array(terms.iter().map(|x| self.term_expr(t, &a, x.key)).collect());
         let in_page = |rr: &str| {
             col(rr, "__i")
                 .then(Snippet::sql(" <= "))
@@ -1069,6 +1123,36 @@ impl<'c, 'q> Compiler<'c, 'q> {
                         };
                         conds.push(cond);
                     }
+                }
+                (_, None) if table.relations.iter().any(|r| &r.field == key) => {
+                    // filter by a related table (beyond pg_graphql, its #88): some related
+                    // row matches
+                    let Some(rel) = table.relations.iter().find(|r| &r.field == key) else {
+                        continue;
+                    };
+                    let target = self.table(rel.target);
+                    let b = self.alias("f");
+                    let mut inner: Vec<Snippet> = rel
+                        .pairs
+                        .iter()
+                        .map(|(local, foreign)| {
+                            col(&b, foreign)
+                                .then(Snippet::sql(" = "))
+                                .then(col(alias, local))
+                        })
+                        .collect();
+                    if let Some(c) = self.filter(rel.target, &b, value)? {
+                        inner.push(c);
+                    }
+                    conds.push(
+                        Snippet::sql("exists(select 1 from ")
+                            .then(Snippet::qualified(&target.schema, &target.name))
+                            .then(Snippet::sql(" "))
+                            .then(Snippet::ident(&b))
+                            .then(Snippet::sql(" where "))
+                            .then(and_all(inner))
+                            .then(Snippet::sql(")")),
+                    );
                 }
                 _ => {
                     return Err(GraphqlError::new(format!(

@@ -667,6 +667,21 @@ pub fn reflect(
                     .push(InputValue::new(&c.field, TypeRef::named(&fname)));
             }
         }
+        // related tables (beyond pg_graphql, its #88)
+        for r in &t.relations {
+            if used.insert(r.field.clone()) {
+                let mut iv = InputValue::new(
+                    &r.field,
+                    TypeRef::named(&format!("{}Filter", out.tables[r.target].type_name)),
+                );
+                iv.description = Some(if r.to_many {
+                    "Matches when at least one related record matches".into()
+                } else {
+                    "Matches when the related record matches".into()
+                });
+                filter.input_fields.push(iv);
+            }
+        }
         let fname = format!("{n}Filter");
         for (k, ty) in [
             ("and", TypeRef::required(&fname).list()),
@@ -691,6 +706,14 @@ pub fn reflect(
                 &c.field,
                 TypeRef::named("OrderByDirection"),
             ));
+        }
+        for r in t.relations.iter().filter(|r| !r.to_many) {
+            if order.input_field(&r.field).is_none() {
+                order.input_fields.push(InputValue::new(
+                    &r.field,
+                    TypeRef::named(&format!("{}OrderBy", out.tables[r.target].type_name)),
+                ));
+            }
         }
         out.insert(order);
         // query fields

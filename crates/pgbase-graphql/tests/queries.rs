@@ -366,3 +366,45 @@ async fn aggregates_are_opt_in() {
         "enable the aggregate directive to use aggregates"
     );
 }
+
+#[tokio::test]
+async fn filter_by_related_tables_and_order_by_to_one() {
+    let e = env().await;
+    // blogs whose owner's email starts with "b"; accounts with a blog named like "A:%"
+    let data = e
+        .data(
+            r#"{
+                blogCollection(filter: { account: { email: { startsWith: "b" } } }) { edges { node { id } } }
+                accountCollection(filter: { blogCollection: { name: { like: "A:%" } } }) { edges { node { id } } }
+                none: accountCollection(filter: { not: { blogCollection: {} } }) { edges { node { id } } }
+            }"#,
+        )
+        .await;
+    assert_eq!(data["blogCollection"]["edges"], json!([{"node": {"id": 3}}]));
+    assert_eq!(data["accountCollection"]["edges"], json!([{"node": {"id": 1}}]));
+    assert_eq!(
+        data["none"]["edges"].as_array().unwrap().len(),
+        3,
+        "accounts without blogs: {}",
+        data["none"]
+    );
+    // order posts by their blog's name, descending; cursors keep working
+    let data = e
+        .data(r#"{ blog_postCollection(orderBy: [{ blog: { name: DescNullsLast } }], first: 2) { edges { cursor node { title } } } }"#)
+        .await;
+    let edges = data["blog_postCollection"]["edges"].as_array().unwrap();
+    assert_eq!(edges[0]["node"]["title"], "post three");
+    let cursor = edges[0]["cursor"].as_str().unwrap();
+    let next = e
+        .data(&format!(
+            r#"{{ blog_postCollection(orderBy: [{{ blog: {{ name: DescNullsLast }} }}], after: "{cursor}") {{ edges {{ node {{ title }} }} }} }}"#
+        ))
+        .await;
+    let titles: Vec<&str> = next["blog_postCollection"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, ["post one", "post two"]);
+}
