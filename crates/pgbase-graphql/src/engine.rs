@@ -30,6 +30,8 @@ pub struct Request {
     pub query: String,
     pub variables: Option<Value>,
     pub operation_name: Option<String>,
+    /// Came over GET: mutations are refused.
+    pub read_only: bool,
 }
 
 /// A top-level field's plan.
@@ -224,6 +226,9 @@ pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlEr
             return Err(single("Subscriptions are not supported"));
         }
     };
+    if mutation && request.read_only {
+        return Err(single("Mutations are not allowed over GET; use POST"));
+    }
     let vars = variables(schema, defs, request.variables.as_ref()).map_err(|e| vec![e])?;
     let root_name = if mutation { "Mutation" } else { "Query" };
     let Some(root) = schema.ty(root_name) else {

@@ -9,7 +9,12 @@ use graphql_parser::Pos;
 pub enum GraphqlError {
     /// The document or its variables are invalid against the reflected schema.
     #[error("{message}")]
-    Validation { message: String, pos: Option<Pos> },
+    Validation {
+        message: String,
+        pos: Option<Pos>,
+        /// Response key of the top-level field the error belongs to.
+        path: Option<String>,
+    },
     /// The database rejected the statement (message of the server).
     #[error("{0}")]
     Database(String),
@@ -23,6 +28,7 @@ impl GraphqlError {
         GraphqlError::Validation {
             message: message.into(),
             pos: None,
+            path: None,
         }
     }
 
@@ -30,15 +36,33 @@ impl GraphqlError {
         GraphqlError::Validation {
             message: message.into(),
             pos: Some(pos),
+            path: None,
+        }
+    }
+
+    /// Marks the error as belonging to the top-level field `key`.
+    pub fn with_path(self, key: &str) -> GraphqlError {
+        match self {
+            GraphqlError::Validation { message, pos, .. } => GraphqlError::Validation {
+                message,
+                pos,
+                path: Some(key.to_string()),
+            },
+            other => other,
         }
     }
 
     /// Adds a position when there is none yet.
     pub fn or_at(self, p: Pos) -> GraphqlError {
         match self {
-            GraphqlError::Validation { message, pos: None } => GraphqlError::Validation {
+            GraphqlError::Validation {
+                message,
+                pos: None,
+                path,
+            } => GraphqlError::Validation {
                 message,
                 pos: Some(p),
+                path,
             },
             other => other,
         }
@@ -48,11 +72,16 @@ impl GraphqlError {
     pub fn to_json(&self) -> serde_json::Value {
         let mut obj = serde_json::Map::new();
         obj.insert("message".into(), self.to_string().into());
-        if let GraphqlError::Validation { pos: Some(p), .. } = self {
-            obj.insert(
-                "locations".into(),
-                serde_json::json!([{"line": p.line, "column": p.column}]),
-            );
+        if let GraphqlError::Validation { pos, path, .. } = self {
+            if let Some(p) = pos {
+                obj.insert(
+                    "locations".into(),
+                    serde_json::json!([{"line": p.line, "column": p.column}]),
+                );
+            }
+            if let Some(path) = path {
+                obj.insert("path".into(), serde_json::json!([path]));
+            }
         }
         serde_json::Value::Object(obj)
     }

@@ -144,7 +144,7 @@ pub async fn execute(
         match planned {
             Planned::Value(v) => slots.push((key, Some(v))),
             Planned::Failed(e) => {
-                errors.push(e);
+                errors.push(e.with_path(&key));
                 slots.push((key, Some(Value::Null)));
             }
             Planned::Sql(job) => {
@@ -238,6 +238,7 @@ fn parse_request(
             None => None,
         };
         return Ok(Request {
+            read_only: true,
             query: q.clone(),
             variables,
             operation_name: params
@@ -258,6 +259,7 @@ fn parse_request(
         .unwrap_or("application/json");
     if content_type.starts_with("application/graphql") && !content_type.contains("json") {
         return Ok(Request {
+            read_only: false,
             query: String::from_utf8_lossy(body).into_owned(),
             ..Request::default()
         });
@@ -286,6 +288,7 @@ fn parse_request(
         query,
         variables,
         operation_name,
+        read_only: false,
     })
 }
 

@@ -380,8 +380,14 @@ async fn filter_by_related_tables_and_order_by_to_one() {
             }"#,
         )
         .await;
-    assert_eq!(data["blogCollection"]["edges"], json!([{"node": {"id": 3}}]));
-    assert_eq!(data["accountCollection"]["edges"], json!([{"node": {"id": 1}}]));
+    assert_eq!(
+        data["blogCollection"]["edges"],
+        json!([{"node": {"id": 3}}])
+    );
+    assert_eq!(
+        data["accountCollection"]["edges"],
+        json!([{"node": {"id": 1}}])
+    );
     assert_eq!(
         data["none"]["edges"].as_array().unwrap().len(),
         3,

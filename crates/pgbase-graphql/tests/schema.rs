@@ -196,6 +196,7 @@ async fn a_failing_query_field_leaves_the_others() {
         .await;
     assert_eq!(out["data"]["ok"], json!({"id": 1}));
     assert_eq!(out["data"]["bad"], json!(null));
+    assert_eq!(out["errors"][0]["path"], json!(["bad"]));
     assert_eq!(
         out["errors"][0]["message"],
         "only one of \"first\" and \"last\" may be provided"
@@ -332,6 +333,19 @@ async fn http_transport_post_get_and_graphiql() {
     assert_eq!(status, StatusCode::OK);
     assert!(headers[0].1.starts_with("text/html"));
     assert!(text.contains("GraphiQL"));
+
+    let (_, _, body, _) = http(
+        &e,
+        Method::GET,
+        Some("query=mutation%7BdeleteFromblogCollection%7BaffectedCount%7D%7D"),
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["message"],
+        "Mutations are not allowed over GET; use POST"
+    );
 
     let (status, _, body, _) = http(&e, Method::POST, None, &[], "not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

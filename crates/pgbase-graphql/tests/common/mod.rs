@@ -85,6 +85,7 @@ impl Env {
             query: query.to_string(),
             variables: Some(variables),
             operation_name: None,
+            read_only: false,
         };
         execute(&self.state, role, &claims, &request)
             .await
