@@ -238,6 +238,7 @@ pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlEr
         schema,
         fragments,
         variables: vars,
+        expansions: std::cell::Cell::new(0),
     };
     let sels = ctx.collect(root, &[set]).map_err(|e| vec![e])?;
     if sels.is_empty() {

@@ -22,7 +22,12 @@ pub struct Ctx<'q> {
     pub schema: &'q Reflected,
     pub fragments: HashMap<&'q str, &'q FragmentDefinition<'q, &'q str>>,
     pub variables: Map<String, Value>,
+    /// Fragment expansions so far (bounded: nested spreads can multiply).
+    pub expansions: std::cell::Cell<usize>,
 }
+
+/// Most fragment expansions one request may cause.
+pub const MAX_EXPANSIONS: usize = 10_000;
 
 /// One merged field of a selection.
 pub struct Sel<'q> {
@@ -109,6 +114,7 @@ impl<'q> Ctx<'q> {
                             "Fragment cycle depth is greater than {MAX_FRAGMENT_DEPTH}"
                         )));
                     }
+                    self.expand()?;
                     let TypeCondition::On(cond) = frag.type_condition;
                     if !self.applies(ty, cond)? {
                         continue;
@@ -129,6 +135,17 @@ impl<'q> Ctx<'q> {
                     self.collect_into(ty, &inline.selection_set, out, stack)?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn expand(&self) -> Result<()> {
+        let n = self.expansions.get() + 1;
+        self.expansions.set(n);
+        if n > MAX_EXPANSIONS {
+            return Err(GraphqlError::new(format!(
+                "Too many fragment expansions: the limit is {MAX_EXPANSIONS}"
+            )));
         }
         Ok(())
     }

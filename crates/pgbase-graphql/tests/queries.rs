@@ -414,3 +414,50 @@ async fn filter_by_related_tables_and_order_by_to_one() {
         .collect();
     assert_eq!(titles, ["post one", "post two"]);
 }
+
+#[tokio::test]
+async fn one_to_one_and_nullability_of_to_one_fields() {
+    let e = common::env_with(
+        "create table profile (account_id int primary key references account(id), bio text);
+         insert into profile values (1, 'hi');
+         create view boom as select 1 / (id - id) as id from account;
+         comment on view boom is e'@graphql({\"primary_key_columns\": [\"id\"]})';",
+    )
+    .await;
+    let data = e
+        .data(
+            "{ accountCollection(first: 2) { edges { node { profile { bio account { id } } } } } }",
+        )
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"],
+        json!([
+            {"node": {"profile": {"bio": "hi", "account": {"id": 1}}}},
+            {"node": {"profile": null}}
+        ])
+    );
+    // to-one fields: non-null when the FK column is NOT NULL and the target has no RLS
+    let data = e
+        .data(r#"{ __type(name: "blog") { fields { name type { kind } } } }"#)
+        .await;
+    let kind = |name: &str| {
+        data["__type"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .map(|f| f["type"]["kind"].clone())
+            .unwrap()
+    };
+    assert_eq!(kind("account"), "NON_NULL");
+    assert_eq!(kind("description"), "SCALAR");
+    // a failing statement fails the request and leaves the pool usable
+    for _ in 0..6 {
+        let msg = e
+            .error("{ boomCollection { edges { node { id } } } }")
+            .await;
+        assert_eq!(msg, "division by zero");
+        let data = e.data("{ blogByPk(id: 1) { id } }").await;
+        assert_eq!(data["blogByPk"]["id"], 1);
+    }
+}

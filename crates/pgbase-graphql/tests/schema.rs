@@ -520,3 +520,31 @@ async fn the_schema_follows_catalog_reloads() {
         .await;
     assert_eq!(data["tagCollection"]["edges"][0]["node"]["label"], "t");
 }
+
+#[tokio::test]
+async fn hostile_documents_are_refused() {
+    let e = env().await;
+    // fragments that multiply
+    let mut q = String::from("{ ...F0 }\n");
+    for i in 0..20 {
+        q.push_str(&format!(
+            "fragment F{i} on Query {{ ...F{n} ...F{n} ...F{n} __typename }}\n",
+            n = i + 1
+        ));
+    }
+    q.push_str("fragment F20 on Query { __typename }\n");
+    let msg = e.error(&q).await;
+    assert!(msg.starts_with("Too many fragment expansions"), "{msg}");
+    // aliases
+    let fields: String = (0..300).map(|i| format!("a{i}: __typename ")).collect();
+    let msg = e.error(&format!("{{ {fields} }}")).await;
+    assert!(msg.starts_with("Too many aliases"), "{msg}");
+    // depth
+    let q = format!(
+        "{}{}",
+        "{ blogCollection { edges { node { ".repeat(30),
+        "}".repeat(120)
+    );
+    let msg = e.error(&q).await;
+    assert!(msg.contains("nested too deeply"), "{msg}");
+}
