@@ -62,6 +62,9 @@ pub struct Settings {
     /// HTTP requests from SQL (net.*) in flight at once [default: 200] [env: PGBASE_NET_CONCURRENCY]
     #[arg(long)]
     pub net_concurrency: Option<usize>,
+    /// GraphQL introspection (`__schema`, `__type`) [default: on in dev, off in serve] [env: PGBASE_GRAPHQL_INTROSPECTION]
+    #[arg(long)]
+    pub graphql_introspection: Option<bool>,
     /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve] [env: PGBASE_NET_DENY_PRIVATE]
     #[arg(long)]
     pub net_deny_private: Option<bool>,
@@ -104,6 +107,7 @@ const ENV_NAMES: &[(&str, &[&str])] = &[
     ("cron_retention_days", &["PGBASE_CRON_RETENTION_DAYS"]),
     ("net_concurrency", &["PGBASE_NET_CONCURRENCY"]),
     ("net_deny_private", &["PGBASE_NET_DENY_PRIVATE"]),
+    ("graphql_introspection", &["PGBASE_GRAPHQL_INTROSPECTION"]),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +170,7 @@ impl Settings {
                         .map(toml::Value::Integer)
                         .map_err(|e| e.to_string())
                 }
-                "db_plan_enabled" | "jobs" | "net_deny_private" => {
+                "db_plan_enabled" | "jobs" | "net_deny_private" | "graphql_introspection" => {
                     parse_bool(&value).map(toml::Value::Boolean)
                 }
                 "log_format" => Ok(toml::Value::String(value.trim().to_ascii_lowercase())),
@@ -209,6 +213,7 @@ impl Settings {
             cron_retention_days: self.cron_retention_days.or(lower.cron_retention_days),
             net_concurrency: self.net_concurrency.or(lower.net_concurrency),
             net_deny_private: self.net_deny_private.or(lower.net_deny_private),
+            graphql_introspection: self.graphql_introspection.or(lower.graphql_introspection),
         }
     }
 
@@ -252,6 +257,7 @@ pub struct Config {
     pub cron_retention_days: u32,
     pub net_concurrency: usize,
     pub net_deny_private: bool,
+    pub graphql_introspection: bool,
 }
 
 pub const DEFAULT_PORT: u16 = 54321;
@@ -291,6 +297,7 @@ impl Config {
             cron_retention_days: s.cron_retention_days.unwrap_or(7),
             net_concurrency: s.net_concurrency.unwrap_or(200).max(1),
             net_deny_private: s.net_deny_private.unwrap_or(!dev),
+            graphql_introspection: s.graphql_introspection.unwrap_or(dev),
         })
     }
 }

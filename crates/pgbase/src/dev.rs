@@ -89,6 +89,7 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     println!("pgbase dev is running for {}", dir.display());
     println!("  API URL:          {api_url}");
     println!("  REST:             {api_url}/rest/v1");
+    println!("  GraphQL:          {api_url}/graphql/v1");
     println!("  Auth:             {api_url}/auth/v1");
     println!("  Database URL:     {db_url}");
     println!("  anon key:         {}", api_keys.anon);

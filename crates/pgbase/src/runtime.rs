@@ -101,7 +101,14 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         pgbase_auth::AuthConfig::new(config.jwt_secret.clone()),
         authenticator.clone(),
     );
+    let graphql = Arc::new(pgbase_graphql::GraphqlState::new(
+        pool.clone(),
+        catalog.clone(),
+        config.db_schemas.clone(),
+        config.graphql_introspection,
+    ));
     Ok(AppState {
+        graphql,
         config: Arc::new(config),
         pool,
         catalog,

@@ -26,6 +26,7 @@ pub struct AppState {
     pub rest: Arc<pgbase_rest::handler::RestState>,
     pub authenticator: Arc<pgbase_auth::Authenticator>,
     pub auth: pgbase_auth::AuthState,
+    pub graphql: Arc<pgbase_graphql::GraphqlState>,
 }
 
 /// Request bodies above this size are refused with 413.
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .route("/rest/v1", any(rest))
         .route("/rest/v1/", any(rest))
         .route("/rest/v1/{*path}", any(rest))
+        .route("/graphql/v1", get(graphql).post(graphql))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
@@ -140,6 +142,38 @@ async fn rest(State(state): State<AppState>, request: Request) -> Response {
     )
     .await;
     to_response(response)
+}
+
+/// `/graphql/v1`: the pg_graphql-compatible API, as the request's role.
+async fn graphql(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = serde_json::json!({"data": null, "errors": [{"message": format!(
+                "Request body exceeds the limit of {MAX_BODY_BYTES} bytes")}]});
+            return (StatusCode::PAYLOAD_TOO_LARGE, axum::Json(error)).into_response();
+        }
+    };
+    let context = match state.authenticator.authenticate(&parts.headers).await {
+        Ok(context) => context,
+        Err(error) => return auth_error(&error),
+    };
+    let (status, headers, body) = pgbase_graphql::handle(
+        &state.graphql,
+        &context.role,
+        &context.claims,
+        &parts.method,
+        parts.uri.query(),
+        &parts.headers,
+        body,
+    )
+    .await;
+    to_response(pgbase_rest::handler::RestResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// A rejected token: PostgREST's 401 body and `WWW-Authenticate` header.
