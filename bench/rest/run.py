@@ -45,15 +45,27 @@ def capture_statements(log_path, offset):
         f.seek(offset)
         lines = f.read().splitlines()
     statements = []
-    start = re.compile(r"LOG:  (?:statement|execute [^:]+): (.*)$")
-    detail = re.compile(r"DETAIL:  parameters: (.*)$")
+    start = re.compile(r"\[(\d+)\] LOG:  (?:statement|execute [^:]+): (.*)$")
+    detail = re.compile(r"\[(\d+)\] DETAIL:  parameters: (.*)$")
+    pid = None  # the backend that served the request: the one that began its transaction
+    current = None
     for line in lines:
-        if line[:1].isspace() and statements:
-            statements[-1] += "\n" + line
-        elif m := start.search(line):
-            statements.append(m.group(1))
-        elif (m := detail.search(line)) and statements:
-            values = dict(re.findall(r"(\$\d+) = ('(?:[^']|'')*'|NULL)", m.group(1)))
+        if line[:1].isspace():
+            if current == pid and statements:
+                statements[-1] += "\n" + line
+            continue
+        m = start.search(line) or detail.search(line)
+        current = m.group(1) if m else None
+        if m is None:
+            continue
+        if pid is None and m.re is start and m.group(2).startswith("start transaction"):
+            pid = current
+        if current != pid:
+            continue
+        if m.re is start:
+            statements.append(m.group(2))
+        elif statements:
+            values = dict(re.findall(r"(\$\d+) = ('(?:[^']|'')*'|NULL)", m.group(2)))
             stmt = statements[-1]
             for name in sorted(values, key=lambda k: -int(k[1:])):
                 stmt = stmt.replace(name, values[name])
@@ -109,7 +121,7 @@ def main():
     shutil.copytree(os.path.join(HERE, "migrations"), os.path.join(project, "migrations"))
     port = free_port()
     server = subprocess.Popen([args.bin, "dev", "--dir", project, "--port", str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn"})
+                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "false"})
     try:
         db_url = None
         for line in server.stdout:

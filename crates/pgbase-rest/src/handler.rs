@@ -163,7 +163,11 @@ async fn handle_parsed(
     let prepared = prepare(&ctx, request, body)?;
 
     let settings = RequestSettings {
-        search_path: format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema)),
+        search_path: if request.schema == "public" {
+            "\"public\"".to_string()
+        } else {
+            format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema))
+        },
         role: identity.role.clone(),
         claims: identity.claims.to_string(),
         method: request.method.to_string(),
