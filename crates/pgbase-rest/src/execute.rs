@@ -27,6 +27,35 @@ pub struct RequestSettings {
     pub anonymous: bool,
 }
 
+impl RequestSettings {
+    /// The prelude's parameters, in the order of [`PRELUDE`].
+    fn prelude_params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.search_path,
+            &self.role,
+            &self.claims,
+            &self.method,
+            &self.path,
+            &self.headers,
+            &self.cookies,
+            &self.timezone,
+        ]
+    }
+}
+
+/// A statement's parameters as the driver takes them.
+fn bind(params: &[TextParam]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+fn begin_statement(read_only: bool) -> &'static str {
+    if read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    }
+}
+
 /// What the main statement returns: PostgREST's fixed result columns.
 #[derive(Debug, Clone, Default)]
 pub struct Output {
@@ -113,14 +142,9 @@ pub async fn run(
         }
         None => None,
     };
-    let explain_params: Vec<&(dyn ToSql + Sync)> = explain
+    let explain_params = explain
         .as_ref()
-        .map(|(_, params)| {
-            params
-                .iter()
-                .map(|p: &TextParam| p as &(dyn ToSql + Sync))
-                .collect()
-        })
+        .map(|(_, params)| bind(params))
         .unwrap_or_default();
     let planned = async {
         match &explain {
@@ -132,25 +156,9 @@ pub async fn run(
             None => Ok::<_, tokio_postgres::Error>(None),
         }
     };
-    let prelude_params: [&(dyn ToSql + Sync); 8] = [
-        &settings.search_path,
-        &settings.role,
-        &settings.claims,
-        &settings.method,
-        &settings.path,
-        &settings.headers,
-        &settings.cookies,
-        &settings.timezone,
-    ];
-    let main_params: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p: &TextParam| p as &(dyn ToSql + Sync))
-        .collect();
-    let begin = if read_only {
-        "start transaction read only"
-    } else {
-        "start transaction read write"
-    };
+    let prelude_params = settings.prelude_params();
+    let main_params = bind(&params);
+    let begin = begin_statement(read_only);
     let client: &tokio_postgres::Client = client;
     // A read-only transaction that commits changes nothing, so reads send BEGIN, the prelude,
     // the statement and COMMIT in one pipelined round trip and check afterwards. Writes wait
@@ -221,25 +229,9 @@ pub async fn explain(
     let (prelude, main) =
         tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
             .map_err(db)?;
-    let prelude_params: [&(dyn ToSql + Sync); 8] = [
-        &settings.search_path,
-        &settings.role,
-        &settings.claims,
-        &settings.method,
-        &settings.path,
-        &settings.headers,
-        &settings.cookies,
-        &settings.timezone,
-    ];
-    let main_params: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p: &TextParam| p as &(dyn ToSql + Sync))
-        .collect();
-    let begin = if read_only {
-        "start transaction read only"
-    } else {
-        "start transaction read write"
-    };
+    let prelude_params = settings.prelude_params();
+    let main_params = bind(&params);
+    let begin = begin_statement(read_only);
     let client: &tokio_postgres::Client = client;
     let result = tokio::try_join!(
         client.batch_execute(begin),
