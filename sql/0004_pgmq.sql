@@ -14,6 +14,8 @@
 -- "pgmq.q_myqueue.INSERT"` instead of polling. Notifications are delivered at commit and
 -- collapse to one per transaction; delayed messages notify at send time, not when they become
 -- visible, so a listener should still poll slowly (or re-read after the delay).
+-- `pgmq.disable_notify_insert(queue)` turns this off for a queue (NOTIFY serialises the commits
+-- of concurrent producers); `pgmq.enable_notify_insert(queue)` turns it back on.
 --
 -- Partitioned queues (`create_partitioned`) use native range partitioning (no pg_partman): by
 -- `msg_id` when the interval is an integer, otherwise by `enqueued_at` (archive by
@@ -100,6 +102,24 @@ $$;
 create function pgmq.notify_channel(queue_name text) returns text
 language sql immutable as $$
   select 'pgmq.' || pgmq.format_table_name(queue_name, 'q') || '.INSERT';
+$$;
+
+-- Queues whose sends do not NOTIFY. A NOTIFY serialises the commits of the transactions that
+-- sent one (Postgres takes a database-wide lock at commit), so a queue with many concurrent
+-- producers and no listener is faster without it.
+create table if not exists pgmq.notify_insert_off (queue_name text primary key);
+grant select on pgmq.notify_insert_off to public;
+
+create function pgmq.disable_notify_insert(queue_name text) returns void
+language sql as $$
+  insert into pgmq.notify_insert_off values (disable_notify_insert.queue_name)
+  on conflict do nothing;
+$$;
+
+-- Upstream's signature; every send notifies (the throttle is not implemented).
+create function pgmq.enable_notify_insert(queue_name text, throttle_interval_ms integer default 0)
+returns void language sql as $$
+  delete from pgmq.notify_insert_off o where o.queue_name = enable_notify_insert.queue_name;
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -337,6 +357,7 @@ begin
   execute format('drop table if exists pgmq.%I cascade', qtable);
   execute format('drop table if exists pgmq.%I cascade', atable);
   delete from pgmq.meta m where m.queue_name = drop_queue.queue_name;
+  delete from pgmq.notify_insert_off o where o.queue_name = drop_queue.queue_name;
   return true;
 end
 $$;
@@ -399,7 +420,9 @@ begin
     )
     select msg_id from ins order by msg_id$q$, qtable)
     using coalesce(vt, clock_timestamp()), headers, msgs;
-  perform pg_notify('pgmq.' || qtable || '.INSERT', '');
+  if not exists (select from pgmq.notify_insert_off o where o.queue_name = _send.queue_name) then
+    perform pg_notify('pgmq.' || qtable || '.INSERT', '');
+  end if;
 end
 $$;
 

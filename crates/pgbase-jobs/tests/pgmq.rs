@@ -375,6 +375,20 @@ async fn rolled_back_read_leaves_the_message_and_send_notifies() {
         .await
         .expect("notification in time");
     assert_eq!(got.as_deref(), Some("pgmq.q_tx.INSERT"));
+
+    // With notifications turned off for the queue, a send is silent; turned on again, it is not.
+    c.batch_execute("select pgmq.disable_notify_insert('Tx'); select pgmq.send('Tx', '{}');")
+        .await
+        .expect("send quietly");
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(500), nrx.recv()).await;
+    assert!(quiet.is_err(), "no notification while disabled");
+    c.batch_execute("select pgmq.enable_notify_insert('Tx'); select pgmq.send('Tx', '{}');")
+        .await
+        .expect("send loudly");
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), nrx.recv())
+        .await
+        .expect("notification after enabling again");
+    assert_eq!(got.as_deref(), Some("pgmq.q_tx.INSERT"));
 }
 
 #[tokio::test]

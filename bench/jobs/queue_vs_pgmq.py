@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Queue benchmark (issue 6): pgbase's pgmq schema beside upstream pgmq's own SQL, in the same
+run on the same Postgres, with pgbench.
+
+Upstream's SQL comes from the `pgmq` crate on crates.io, which embeds the extension's install
+script (src/install/embedded/sql/pgmq.sql, installable without the extension); it is fetched
+into cargo's cache at run time and installed into a separate database. Nothing of it is
+committed here.
+
+Measures, at 1 and 8 clients for --seconds each: send+read+delete transactions/s (one message
+per transaction) on both — pgbase with its per-send NOTIFY on (the default) and off
+(`pgmq.disable_notify_insert`, upstream's default) — and send_batch of 1,000 messages
+(messages/s). Prints the ratios.
+Targets: queue >= 1.0x upstream; send_batch >= 50k messages/s.
+
+Usage: bench/jobs/queue_vs_pgmq.py [--bin target/release/pgbase] [--seconds 10]
+"""
+import argparse, glob, os, re, shutil, signal, socket, subprocess, sys, tarfile, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+PGMQ_CRATE = "pgmq@0.34.0-alpha.7"
+
+SEND_READ_DELETE = """select pgmq.send('bench', '{"n": 1}'::jsonb);
+select pgmq.delete('bench', m.msg_id) from pgmq.read('bench', 30, 1) m;
+"""
+SEND_BATCH = """select count(*) from pgmq.send_batch('bench', (select array_agg('{"n": 1}'::jsonb) from generate_series(1, 1000)));
+"""
+
+
+def upstream_sql():
+    subprocess.run(["cargo", "info", PGMQ_CRATE], capture_output=True, cwd=tempfile.gettempdir())
+    version = PGMQ_CRATE.split("@")[1]
+    crates = glob.glob(os.path.expanduser(f"~/.cargo/registry/cache/*/pgmq-{version}.crate"))
+    if not crates:
+        sys.exit(f"could not fetch {PGMQ_CRATE} from crates.io")
+    with tarfile.open(crates[0]) as tar:
+        member = tar.getmember(f"pgmq-{version}/src/install/embedded/sql/pgmq.sql")
+        return tar.extractfile(member).read().decode()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def psql(url, sql):
+    out = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"psql failed: {out.stderr}")
+
+
+def pgbench(url, script, clients, seconds):
+    f = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
+    f.write(script)
+    f.close()
+    out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
+                          "-T", str(seconds), "-f", f.name, url], capture_output=True, text=True)
+    m = re.search(r"tps = ([\d.]+)", out.stdout)
+    if not m:
+        sys.exit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/pgbase"))
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    upstream = upstream_sql()
+    project = tempfile.mkdtemp(prefix="pgbase-queuebench-")
+    os.chmod(project, 0o755)
+    server = subprocess.Popen([args.bin, "dev", "--dir", project, "--port", str(free_port())], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "false"})
+    try:
+        ours = None
+        for line in server.stdout:
+            if "Database URL:" in line:
+                ours = line.split("Database URL:")[1].strip()
+            if line.startswith("Watching"):
+                break
+        theirs = ours.rsplit("/", 1)[0] + "/upstream_pgmq"
+        psql(ours, "create database upstream_pgmq")
+        sql_file = os.path.join(project, "pgmq.sql")
+        with open(sql_file, "w") as f:
+            f.write(upstream)
+        out = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", theirs, "-f", sql_file], capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"installing upstream pgmq failed: {out.stderr[-2000:]}")
+        for url in (ours, theirs):
+            psql(url, "select pgmq.create('bench')")
+        print(f"{'workload':36} {'clients':>7} {'pgbase':>10} {'upstream':>10} {'ratio':>6}")
+        # pgbase's send NOTIFYs by default (upstream's does not): measure both ways.
+        for notify in (True, False):
+            psql(ours, "select pgmq.enable_notify_insert('bench')" if notify else "select pgmq.disable_notify_insert('bench')")
+            label = "send+read+delete, notify " + ("on" if notify else "off")
+            for clients in (1, 8):
+                a = pgbench(ours, SEND_READ_DELETE, clients, args.seconds)
+                b = pgbench(theirs, SEND_READ_DELETE, clients, args.seconds)
+                print(f"{label:36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
+        for clients in (1, 8):
+            a = pgbench(ours, SEND_BATCH, clients, args.seconds) * 1000
+            b = pgbench(theirs, SEND_BATCH, clients, args.seconds) * 1000
+            print(f"{'send_batch 1000 (msg/s), notify off':36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        shutil.rmtree(project, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
