@@ -410,7 +410,13 @@ begin
     raise exception 'headers array length (%) must match msgs array length (%)',
       cardinality(headers), cardinality(msgs);
   end if;
-  return query execute format($q$
+  if cardinality(msgs) = 1 then
+    -- The common case, without unnest.
+    return query execute format(
+      'insert into pgmq.%I (vt, message, headers) values ($1, $2, $3) returning msg_id', qtable)
+      using coalesce(vt, clock_timestamp()), msgs[1], headers[1];
+  else
+    return query execute format($q$
     with ins as (
       insert into pgmq.%I (vt, message, headers)
       select $1, m.msg, $2[m.ord]
@@ -420,6 +426,7 @@ begin
     )
     select msg_id from ins order by msg_id$q$, qtable)
     using coalesce(vt, clock_timestamp()), headers, msgs;
+  end if;
   if not exists (select from pgmq.notify_insert_off o where o.queue_name = _send.queue_name) then
     perform pg_notify('pgmq.' || qtable || '.INSERT', '');
   end if;
@@ -539,8 +546,13 @@ $$;
 
 create function pgmq.delete(queue_name text, msg_id bigint) returns boolean
 language plpgsql as $$
+declare
+  deleted integer;
 begin
-  return exists (select from pgmq.delete(queue_name, array[msg_id]));
+  execute format('delete from pgmq.%I where msg_id = $1', pgmq.format_table_name(queue_name, 'q'))
+    using msg_id;
+  get diagnostics deleted = row_count;
+  return deleted > 0;
 end
 $$;
 
