@@ -1,0 +1,72 @@
+// GraphQL end to end against the built binary: graphql-js builds a client schema from our
+// introspection and validates documents against it; queries and a mutation run over HTTP.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildClientSchema, getIntrospectionQuery, parse, validate } from 'graphql';
+import { url, anonKey, uniq } from './helpers.mjs';
+
+async function gql(query, variables) {
+  const res = await fetch(`${url}/graphql/v1`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', apikey: anonKey, authorization: `Bearer ${anonKey}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+test('graphql-js accepts the introspection and validates documents against it', async () => {
+  const { data, errors } = await gql(getIntrospectionQuery());
+  assert.equal(errors, undefined, JSON.stringify(errors));
+  const schema = buildClientSchema(data);
+  const good = parse(`query($first: Int) {
+    booksCollection(first: $first, orderBy: [{ id: AscNullsLast }], filter: { published: { gte: 1900 } }) {
+      pageInfo { hasNextPage endCursor }
+      edges { cursor node { id title authors { name } reviewsCollection { edges { node { id } } } } }
+    }
+  }`);
+  assert.deepEqual(validate(schema, good), []);
+  const bad = parse('{ booksCollection { edges { node { nope } } } }');
+  assert.equal(validate(schema, bad).length, 1);
+});
+
+test('queries page through a collection with nested relationships', async () => {
+  const first = await gql(`{ authorsCollection(first: 2, orderBy: [{ id: AscNullsLast }]) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { id name booksCollection { edges { node { title } } } } } } }`);
+  assert.equal(first.errors, undefined, JSON.stringify(first.errors));
+  const page = first.data.authorsCollection;
+  assert.equal(page.edges.length, 2);
+  assert.equal(page.pageInfo.hasNextPage, true);
+  assert.ok(page.edges[0].node.booksCollection.edges.length >= 1);
+  const next = await gql(
+    `query($after: Cursor) { authorsCollection(first: 2, after: $after, orderBy: [{ id: AscNullsLast }]) { edges { node { id } } } }`,
+    { after: page.pageInfo.endCursor },
+  );
+  const ids = next.data.authorsCollection.edges.map((e) => e.node.id);
+  assert.ok(ids.every((id) => id > page.edges[1].node.id), JSON.stringify(ids));
+});
+
+test('mutations insert, update and delete with affectedCount and records', async () => {
+  const sku = uniq('gql');
+  const inserted = await gql(
+    `mutation($sku: String!) { insertIntoitemsCollection(objects: [{ sku: $sku, name: "from graphql", qty: 3 }]) {
+      affectedCount records { sku name qty } } }`,
+    { sku },
+  );
+  assert.equal(inserted.errors, undefined, JSON.stringify(inserted.errors));
+  assert.deepEqual(inserted.data.insertIntoitemsCollection, { affectedCount: 1, records: [{ sku, name: 'from graphql', qty: 3 }] });
+  const updated = await gql(
+    `mutation($sku: String!) { updateitemsCollection(set: { qty: 4 }, filter: { sku: { eq: $sku } }, atMost: 1) {
+      affectedCount records { qty } } }`,
+    { sku },
+  );
+  assert.deepEqual(updated.data.updateitemsCollection, { affectedCount: 1, records: [{ qty: 4 }] });
+  const tooMany = await gql(`mutation { deleteFromitemsCollection(filter: { qty: { gte: 0 } }, atMost: 0) { affectedCount } }`);
+  assert.ok(tooMany.errors?.length, 'atMost exceeded is an error');
+  const deleted = await gql(
+    `mutation($sku: String!) { deleteFromitemsCollection(filter: { sku: { eq: $sku } }) { affectedCount } }`,
+    { sku },
+  );
+  assert.equal(deleted.data.deleteFromitemsCollection.affectedCount, 1);
+});
