@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use pgbase_catalog::{CatalogHandle, ReturnShape, SchemaCache, Volatility};
+use pgbase_catalog::{CatalogHandle, ReturnShape, Volatility};
 use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, BodyShape, StatementOptions};
 use pgbase_sql::plan::{CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, Write, WritePlan};
@@ -935,6 +935,3 @@ fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> RestResponse
         body: Bytes::new(),
     }
 }
-
-/// Keeps the schema cache type in the public signature of callers that build a state.
-pub type Cache = SchemaCache;

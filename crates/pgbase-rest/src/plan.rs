@@ -273,12 +273,7 @@ pub fn read_plan(
                     }
                     plan.select.push(SelectExpr::Aggregate {
                         function,
-                        column: column.map(|mut c| {
-                            // A cast on the column applies before aggregating: keep it simple
-                            // and aggregate the column itself.
-                            c.json_path.shrink_to_fit();
-                            c
-                        }),
+                        column,
                         alias: field
                             .alias
                             .clone()
@@ -375,16 +370,12 @@ pub fn read_plan(
     }
 
     for filter in query.filters.iter().filter(|f| f.path == path) {
-        plan.filter.push(filter_condition(
-            &scope,
-            &plan,
-            &embed_keys,
-            &filter.filter,
-        )?);
+        plan.filter
+            .push(filter_condition(&scope, &embed_keys, &filter.filter)?);
     }
     for logic in query.logic.iter().filter(|l| l.path == path) {
         plan.filter
-            .push(logic_condition(&scope, &plan, &embed_keys, &logic.tree)?);
+            .push(logic_condition(&scope, &embed_keys, &logic.tree)?);
     }
     for order in query.order.iter().filter(|o| o.path == path) {
         for term in &order.terms {
@@ -633,7 +624,6 @@ fn embed_index(embed_keys: &[String], name: &str) -> Option<usize> {
 
 fn filter_condition(
     scope: &Scope<'_, '_>,
-    plan: &ReadPlan,
     embed_keys: &[String],
     filter: &Filter,
 ) -> Result<Condition, ApiError> {
@@ -655,7 +645,6 @@ fn filter_condition(
             _ => Err(ApiError::unacceptable_filter(&filter.field.name)),
         };
     }
-    let _ = plan;
     let column = scope.resolve(&filter.field)?;
     Ok(op_condition(
         column,
@@ -727,12 +716,11 @@ fn op_condition(column: ColumnRef, expr: &OpExpr, to_tsvector: bool) -> Conditio
 
 fn logic_condition(
     scope: &Scope<'_, '_>,
-    plan: &ReadPlan,
     embed_keys: &[String],
     tree: &LogicTree,
 ) -> Result<Condition, ApiError> {
     match tree {
-        LogicTree::Filter(filter) => filter_condition(scope, plan, embed_keys, filter),
+        LogicTree::Filter(filter) => filter_condition(scope, embed_keys, filter),
         LogicTree::Expr {
             negated,
             op,
@@ -740,7 +728,7 @@ fn logic_condition(
         } => {
             let items = children
                 .iter()
-                .map(|c| logic_condition(scope, plan, embed_keys, c))
+                .map(|c| logic_condition(scope, embed_keys, c))
                 .collect::<Result<Vec<_>, _>>()?;
             let group = match op {
                 LogicOperator::And => Condition::And(items),
@@ -784,13 +772,6 @@ fn order_expr(
     })
 }
 
-/// The write for a POST/PATCH/PUT/DELETE on `table`, its filters resolved.
-pub struct WriteRequest<'a> {
-    pub table: &'a Table,
-    pub columns: Vec<String>,
-    pub body: Option<String>,
-}
-
 /// Checks payload columns against the table (PGRST204).
 pub fn check_payload_columns(
     table: &Table,
@@ -819,13 +800,12 @@ pub fn root_conditions(
         name: table.name.clone(),
     };
     let scope = Scope::new(ctx, table, &source);
-    let empty = ReadPlan::new(source);
     let mut out = Vec::new();
     for filter in query.filters.iter().filter(|f| f.path.is_empty()) {
-        out.push(filter_condition(&scope, &empty, &[], &filter.filter)?);
+        out.push(filter_condition(&scope, &[], &filter.filter)?);
     }
     for logic in query.logic.iter().filter(|l| l.path.is_empty()) {
-        out.push(logic_condition(&scope, &empty, &[], &logic.tree)?);
+        out.push(logic_condition(&scope, &[], &logic.tree)?);
     }
     Ok(out)
 }
