@@ -1,112 +1,83 @@
-//! GraphQL → SQL: each top-level field becomes one statement whose single row holds the
-//! field's JSON (built by Postgres with `jsonb_build_object`) and, for update/delete, the
-//! number of affected rows (checked against `atMost`). Connections are a CTE over the
-//! filtered, keyset/offset-paged rows with `row_number()`, relationships are correlated
-//! subqueries, `nodeId` and cursors are base64 of the jsonb text Postgres prints.
-//! Values only enter as bind parameters, names only through identifier quoting.
+//! GraphQL → plan: each top-level field becomes a [`GraphStatement`] of the plan tree shared
+//! with REST (`pgbase_sql::plan`), which `pgbase_sql::emit_graph` turns into one statement.
+//! Filters, `nodeId` lookups and keyset cursors become [`Condition`]s, `orderBy` becomes
+//! [`OrderExpr`]s (primary key appended), relationships become joined sources, and selections
+//! become JSON objects of [`Output`]s in selection order. No I/O and no SQL text here: client
+//! values stay strings that the emitter binds as parameters.
 
 use std::cell::Cell;
 
-use pgbase_sql::Snippet;
+use graphql_parser::query::SelectionSet;
+use pgbase_sql::plan::{
+    AggregateField, AggregateValue, ColumnRef, ComputedField, Condition, Connection,
+    ConnectionField, EdgeField, Format, GraphStatement, InsertValue, Join, MutationField,
+    MutationKind, MutationPlan, Nulls, Object, OnConflict, Operand, OrderExpr, OrderTarget, Output,
+    PageInfoField, ReadPlan, Returning, RowObject, RowType, Source, ToOne,
+};
 use serde_json::{Map, Value};
 
 use crate::base64;
 use crate::error::GraphqlError;
 use crate::input::{array_literal, sql_text};
 use crate::select::{Ctx, Sel, check_leaf};
-use crate::types::{AggOp, ColumnInfo, FuncReturn, Resolve, Scalar, TableInfo, TypeDef};
+use crate::types::{AggOp, ColumnInfo, Field, FuncReturn, Resolve, Scalar, TableInfo, TypeDef};
 
 type Result<T> = std::result::Result<T, GraphqlError>;
 
-/// The statement for one top-level field.
+/// The plan of one top-level field.
 pub struct Statement {
-    /// `select <json text>, <affected count>`.
-    pub sql: Snippet,
+    pub plan: GraphStatement,
     /// `Some(max)` for update/delete: more affected rows abort the request.
     pub at_most: Option<(i64, &'static str)>,
 }
 
-/// What an ORDER BY term sorts on.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum TermKey {
-    /// A column of the table (index into its columns).
-    Col(usize),
-    /// A column of a to-one related row: relation index, column index in the target.
-    Related(usize, usize),
-}
-
-/// One ORDER BY term: key, ascending, nulls first.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Term {
-    key: TermKey,
-    asc: bool,
-    nulls_first: bool,
-}
-
-impl Term {
-    fn reversed(self) -> Term {
-        Term {
-            key: self.key,
-            asc: !self.asc,
-            nulls_first: !self.nulls_first,
-        }
-    }
-}
-
-/// Compiles fields of one operation.
-pub struct Compiler<'c, 'q> {
+/// Plans the fields of one operation.
+pub struct Planner<'c, 'q> {
     ctx: &'c Ctx<'q>,
-    next: Cell<usize>,
+    /// Set when a computed field was planned over rows that need a cast to the table's row
+    /// type (the records of a mutation): the write must then return whole rows.
+    whole_row: Cell<bool>,
 }
 
-fn text_param(s: &str) -> Snippet {
-    Snippet::param(s).then(Snippet::sql("::text"))
-}
-
-fn col(alias: &str, name: &str) -> Snippet {
-    Snippet::ident(alias)
-        .then(Snippet::sql("."))
-        .then(Snippet::ident(name))
-}
-
-/// `jsonb_build_object(k, v, ...)`, chunked under Postgres' 100-argument limit.
-fn build_object(pairs: Vec<(Snippet, Snippet)>) -> Snippet {
-    if pairs.is_empty() {
-        return Snippet::sql("'{}'::jsonb");
+fn table_source(table: &TableInfo) -> Source {
+    Source::Table {
+        schema: table.schema.clone(),
+        name: table.name.clone(),
     }
-    let chunks: Vec<Snippet> = pairs
-        .chunks(40)
-        .map(|chunk| {
-            let inner = Snippet::join(
-                chunk
-                    .iter()
-                    .map(|(k, v)| k.clone().then(Snippet::sql(", ")).then(v.clone())),
-                ", ",
-            );
-            Snippet::sql("jsonb_build_object(")
-                .then(inner)
-                .then(Snippet::sql(")"))
-        })
-        .collect();
-    Snippet::sql("(")
-        .then(Snippet::join(chunks, " || "))
-        .then(Snippet::sql(")"))
 }
 
-/// base64 of the jsonb text of `jsonb_build_array(items)`, newlines removed.
-fn encoded_array(items: Vec<Snippet>) -> Snippet {
-    Snippet::sql("translate(encode(convert_to(jsonb_build_array(")
-        .then(Snippet::join(items, ", "))
-        .then(Snippet::sql(")::text, 'utf-8'), 'base64'), E'\\n', '')"))
-}
-
-fn and_all(conds: Vec<Snippet>) -> Snippet {
-    if conds.is_empty() {
-        return Snippet::sql("true");
+fn compare(column: ColumnRef, op: &'static str, value: String) -> Condition {
+    Condition::Compare {
+        column,
+        op,
+        operand: Operand::Value(value),
     }
-    Snippet::sql("(")
-        .then(Snippet::join(conds, " and "))
-        .then(Snippet::sql(")"))
+}
+
+fn is(column: ColumnRef, what: &'static str) -> Condition {
+    Condition::Is { column, what }
+}
+
+/// A condition no row meets.
+fn never() -> Condition {
+    Condition::Or(Vec::new())
+}
+
+/// How pg_graphql writes a value of `scalar` (BigInt/BigFloat as text, JSON as a string).
+fn scalar_format(scalar: &Scalar, list: bool) -> Format {
+    match (scalar, list) {
+        (Scalar::BigInt | Scalar::BigFloat, false) => Format::Text,
+        (Scalar::BigInt | Scalar::BigFloat, true) => Format::TextArray,
+        (Scalar::Json, false) => Format::JsonText,
+        _ => Format::Plain,
+    }
+}
+
+fn order_column(o: &OrderExpr) -> Option<&ColumnRef> {
+    match &o.target {
+        OrderTarget::Column(c) => Some(c),
+        OrderTarget::EmbedColumn { .. } => None,
+    }
 }
 
 /// Decodes a `nodeId` to `[schema, table, pk...]`.
@@ -134,18 +105,12 @@ pub fn decode_node_id(id: &str) -> Result<(String, String, Vec<Value>)> {
     }
 }
 
-impl<'c, 'q> Compiler<'c, 'q> {
+impl<'c, 'q> Planner<'c, 'q> {
     pub fn new(ctx: &'c Ctx<'q>) -> Self {
-        Compiler {
+        Planner {
             ctx,
-            next: Cell::new(0),
+            whole_row: Cell::new(false),
         }
-    }
-
-    fn alias(&self, prefix: &str) -> String {
-        let n = self.next.get();
-        self.next.set(n + 1);
-        format!("{prefix}{n}")
     }
 
     fn table(&self, t: usize) -> &'c TableInfo {
@@ -159,22 +124,49 @@ impl<'c, 'q> Compiler<'c, 'q> {
             .ok_or_else(|| GraphqlError::new(format!("Unknown type {name}")))
     }
 
-    /// The statement for a top-level field of `Query` or `Mutation`.
+    /// The fields selected on `ty`: `__typename` becomes `literal(type name)`, every other
+    /// field what `each` makes of it (`None`: left out).
+    fn fields<T>(
+        &self,
+        ty: &'c TypeDef,
+        sets: &[&'q SelectionSet<'q, &'q str>],
+        literal: fn(String) -> T,
+        mut each: impl FnMut(&Sel<'q>, &'c Field) -> Result<Option<T>>,
+    ) -> Result<Object<T>> {
+        let mut out = Vec::new();
+        for s in self.ctx.collect(ty, sets)? {
+            if s.name == "__typename" {
+                out.push((s.key.to_string(), literal(ty.name.clone())));
+                continue;
+            }
+            let Some(field) = ty.field(s.name) else {
+                continue;
+            };
+            if let Some(value) = each(&s, field)? {
+                out.push((s.key.to_string(), value));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The plan of a top-level field of `Query` or `Mutation`.
     pub fn top_level(&self, root: &TypeDef, sel: &Sel<'q>) -> Result<Statement> {
-        let Some(field) = root.field(sel.name) else {
-            return Err(GraphqlError::new(format!(
+        let unknown = || {
+            GraphqlError::new(format!(
                 "Unknown field \"{}\" on type {}",
                 sel.name, root.name
-            )));
+            ))
+        };
+        let Some(field) = root.field(sel.name) else {
+            return Err(unknown());
         };
         let args = self.ctx.args(field, sel)?;
         let mut at_most = None;
-        let expr = match field.resolve {
+        let plan = match field.resolve {
             Resolve::Collection(t) => {
                 check_leaf(sel, false)?;
-                Snippet::sql("select ")
-                    .then(self.connection(t, &args, sel, None, None)?)
-                    .then(Snippet::sql("::text, null::bigint"))
+                let source = table_source(self.table(t));
+                GraphStatement::Connection(Box::new(self.connection(t, &args, sel, source, None)?))
             }
             Resolve::ByPk(t) => {
                 check_leaf(sel, false)?;
@@ -188,7 +180,7 @@ impl<'c, 'q> Compiler<'c, 'q> {
                             .unwrap_or(Value::Null)
                     })
                     .collect();
-                self.row_by_pk(t, &values, sel)?
+                GraphStatement::Row(self.row_by_pk(t, &values, sel)?)
             }
             Resolve::Node => {
                 check_leaf(sel, false)?;
@@ -213,45 +205,35 @@ impl<'c, 'q> Compiler<'c, 'q> {
                         "Invalid value passed to nodeId argument. Error 10",
                     ));
                 }
-                self.row_by_pk(t, &pk, sel)?
+                GraphStatement::Row(self.row_by_pk(t, &pk, sel)?)
             }
             Resolve::Insert(t) => {
                 check_leaf(sel, false)?;
-                self.insert(t, &args, sel)?
+                GraphStatement::Mutation(self.insert(t, &args, sel)?)
             }
-            Resolve::Function(fi) => {
-                let call = self.call(fi, &args, None);
-                Snippet::sql("select ")
-                    .then(self.function_value(fi, call, &args, sel)?)
-                    .then(Snippet::sql("::text, null::bigint"))
-            }
+            Resolve::Function(fi) => self.function(fi, &args, sel)?,
             Resolve::Update(t) | Resolve::Delete(t) => {
                 check_leaf(sel, false)?;
+                let update = matches!(field.resolve, Resolve::Update(_));
                 let max = args.get("atMost").and_then(Value::as_i64).unwrap_or(1);
-                let what = if matches!(field.resolve, Resolve::Update(_)) {
+                let what = if update {
                     "update impacts too many records"
                 } else {
                     "delete impacts too many records"
                 };
                 at_most = Some((max, what));
-                self.update_or_delete(t, &args, sel, matches!(field.resolve, Resolve::Update(_)))?
+                GraphStatement::Mutation(self.update_or_delete(t, &args, sel, update)?)
             }
-            _ => {
-                return Err(GraphqlError::new(format!(
-                    "Unknown field \"{}\" on type {}",
-                    sel.name, root.name
-                )));
-            }
+            _ => return Err(unknown()),
         };
-        Ok(Statement { sql: expr, at_most })
+        Ok(Statement { plan, at_most })
     }
 
-    /// `select (<object of the row with this key>)::text, null::bigint`.
-    fn row_by_pk(&self, t: usize, values: &[Value], sel: &Sel<'q>) -> Result<Snippet> {
+    /// The row of table `t` with primary key `values`.
+    fn row_by_pk(&self, t: usize, values: &[Value], sel: &Sel<'q>) -> Result<RowObject> {
         let table = self.table(t);
-        let a = self.alias("a");
-        let obj = self.node_object(t, &a, sel)?;
-        let mut conds = Vec::new();
+        let object = self.node_object(t, sel, None)?;
+        let mut filter = Vec::new();
         for (&i, v) in table.pk.iter().zip(values) {
             let Some(text) = sql_text(v) else {
                 return Err(GraphqlError::new(format!(
@@ -259,344 +241,312 @@ impl<'c, 'q> Compiler<'c, 'q> {
                     table.columns[i].sql
                 )));
             };
-            conds.push(
-                col(&a, &table.columns[i].sql)
-                    .then(Snippet::sql(" = "))
-                    .then(Snippet::param(text)),
-            );
+            filter.push(compare(ColumnRef::new(&table.columns[i].sql), "=", text));
         }
-        Ok(Snippet::sql("select (select ")
-            .then(obj)
-            .then(Snippet::sql(" from "))
-            .then(Snippet::qualified(&table.schema, &table.name))
-            .then(Snippet::sql(" "))
-            .then(Snippet::ident(&a))
-            .then(Snippet::sql(" where "))
-            .then(and_all(conds))
-            .then(Snippet::sql(")::text, null::bigint")))
+        Ok(RowObject {
+            source: table_source(table),
+            join: None,
+            filter,
+            object,
+            skip_null_row: false,
+        })
     }
 
-    /// The value expression of one column (BigInt/BigFloat as text, JSON stringified).
-    fn column_value(&self, alias: &str, c: &ColumnInfo) -> Snippet {
-        let value = col(alias, &c.sql);
+    /// A column's output (enum labels renamed by `mappings`).
+    fn column_output(&self, c: &ColumnInfo) -> Output {
+        let mut format = scalar_format(&c.scalar, c.list);
         if let (Scalar::Enum(name), false) = (&c.scalar, c.list)
             && let Some(ty) = self.ctx.schema.ty(name)
             && ty.enum_values.iter().any(|v| v.name != v.value)
         {
-            // `mappings`: SQL labels out as GraphQL names
-            let mut case = Snippet::sql("(case ").then(value.then(Snippet::sql("::text")));
-            for v in &ty.enum_values {
-                case.push_sql(" when ")
-                    .push_param(v.value.clone())
-                    .push_sql(" then ")
-                    .push(text_param(&v.name));
-            }
-            return case.then(Snippet::sql(" end)"));
+            format = Format::Labels(
+                ty.enum_values
+                    .iter()
+                    .map(|v| (v.value.clone(), v.name.clone()))
+                    .collect(),
+            );
         }
-        Self::format_value(value, &c.scalar, c.list)
-    }
-
-    /// A value formatted as pg_graphql returns it (BigInt/BigFloat as text, JSON as a string).
-    fn format_value(base: Snippet, scalar: &Scalar, list: bool) -> Snippet {
-        match (scalar, list) {
-            (Scalar::BigInt | Scalar::BigFloat, false) => base.then(Snippet::sql("::text")),
-            (Scalar::BigInt | Scalar::BigFloat, true) => base.then(Snippet::sql("::text[]")),
-            (Scalar::Json, false) => Snippet::sql("(")
-                .then(base)
-                .then(Snippet::sql(" #>> '{}')")),
-            _ => base,
+        Output::Column {
+            column: ColumnRef::new(&c.sql),
+            format,
         }
     }
 
-    fn node_id(&self, t: usize, alias: &str) -> Snippet {
-        let table = self.table(t);
-        let mut items = vec![text_param(&table.schema), text_param(&table.name)];
-        items.extend(table.pk.iter().map(|&i| col(alias, &table.columns[i].sql)));
-        encoded_array(items)
-    }
-
-    /// The jsonb object of the row `alias` of table `t` for the selection of `sel`.
-    fn node_object(&self, t: usize, alias: &str, sel: &Sel<'q>) -> Result<Snippet> {
+    /// The object of a row of table `t` for the selection of `sel`; `row_cast` is set when
+    /// the rows are anonymous records (a mutation's returned rows).
+    fn node_object(
+        &self,
+        t: usize,
+        sel: &Sel<'q>,
+        row_cast: Option<&RowType>,
+    ) -> Result<Object<Output>> {
         let table = self.table(t);
         let ty = self.type_def(&table.type_name)?;
-        let sels = self.ctx.collect(ty, &sel.sets)?;
-        let mut pairs = Vec::new();
-        for s in &sels {
-            let key = text_param(s.key);
-            if s.name == "__typename" {
-                pairs.push((key, text_param(&table.type_name)));
-                continue;
-            }
-            let Some(field) = ty.field(s.name) else {
-                continue;
-            };
-            let value = match field.resolve {
+        self.fields(ty, &sel.sets, Output::Literal, |s, field| {
+            Ok(Some(match field.resolve {
                 Resolve::NodeId => {
                     check_leaf(s, true)?;
-                    self.node_id(t, alias)
+                    Output::NodeId {
+                        schema: table.schema.clone(),
+                        table: table.name.clone(),
+                        pk: table
+                            .pk
+                            .iter()
+                            .map(|&i| table.columns[i].sql.clone())
+                            .collect(),
+                    }
                 }
                 Resolve::Column(ci) => {
                     check_leaf(s, true)?;
-                    self.column_value(alias, &table.columns[ci])
+                    self.column_output(&table.columns[ci])
                 }
                 Resolve::Computed(fi) => {
                     let args = self.ctx.args(field, s)?;
-                    let call = self.call(fi, &args, Some(alias));
-                    self.function_value(fi, call, &args, s)?
+                    self.computed(fi, &args, s, row_cast)?
                 }
                 Resolve::Relation(ri) => {
                     check_leaf(s, false)?;
                     let rel = &table.relations[ri];
-                    let args = self.ctx.args(field, s)?;
+                    let target = self.table(rel.target);
+                    let join = Some(Join::Columns(rel.pairs.clone()));
                     if rel.to_many {
-                        self.connection(rel.target, &args, s, Some((alias, &rel.pairs)), None)?
+                        let args = self.ctx.args(field, s)?;
+                        Output::Connection(Box::new(self.connection(
+                            rel.target,
+                            &args,
+                            s,
+                            table_source(target),
+                            join,
+                        )?))
                     } else {
-                        let target = self.table(rel.target);
-                        let b = self.alias("a");
-                        let obj = self.node_object(rel.target, &b, s)?;
-                        let conds = rel
-                            .pairs
-                            .iter()
-                            .map(|(local, foreign)| {
-                                col(&b, foreign)
-                                    .then(Snippet::sql(" = "))
-                                    .then(col(alias, local))
-                            })
-                            .collect();
-                        Snippet::sql("(select ")
-                            .then(obj)
-                            .then(Snippet::sql(" from "))
-                            .then(Snippet::qualified(&target.schema, &target.name))
-                            .then(Snippet::sql(" "))
-                            .then(Snippet::ident(&b))
-                            .then(Snippet::sql(" where "))
-                            .then(and_all(conds))
-                            .then(Snippet::sql(" limit 1)"))
+                        Output::Row(Box::new(RowObject {
+                            source: table_source(target),
+                            join,
+                            filter: Vec::new(),
+                            object: self.node_object(rel.target, s, None)?,
+                            skip_null_row: false,
+                        }))
                     }
                 }
-                _ => continue,
-            };
-            pairs.push((key, value));
-        }
-        Ok(build_object(pairs))
+                _ => return Ok(None),
+            }))
+        })
     }
 
-    /// `"schema"."function"(named => $args...)`, or `(row)` for a computed field.
-    fn call(&self, fi: usize, args: &Map<String, Value>, row: Option<&str>) -> Snippet {
-        let func = &self.ctx.schema.functions[fi];
-        let inner = match row {
-            Some(alias) => Snippet::ident(alias),
-            None => Snippet::join(
-                func.args.iter().filter_map(|a| {
-                    let v = args.get(&a.field)?;
-                    let value = match self.scalar_text(&a.scalar, v) {
-                        Some(text) => Snippet::param(text),
-                        None => Snippet::null_param(),
-                    };
-                    Some(
-                        Snippet::ident(&a.sql)
-                            .then(Snippet::sql(" => "))
-                            .then(value),
-                    )
-                }),
-                ", ",
-            ),
-        };
-        Snippet::qualified(&func.schema, &func.name)
-            .then(Snippet::sql("("))
-            .then(inner)
-            .then(Snippet::sql(")"))
-    }
-
-    /// The jsonb value of a function call for the selection `sel`.
-    fn function_value(
+    /// A computed field: a function of the row.
+    fn computed(
         &self,
         fi: usize,
-        call: Snippet,
         args: &Map<String, Value>,
         sel: &Sel<'q>,
-    ) -> Result<Snippet> {
+        row_cast: Option<&RowType>,
+    ) -> Result<Output> {
         let func = &self.ctx.schema.functions[fi];
+        if row_cast.is_some() {
+            self.whole_row.set(true);
+        }
+        let over_row = Source::ComputedOverParent {
+            schema: func.schema.clone(),
+            function: func.name.clone(),
+            parent_cast: row_cast.cloned(),
+        };
         Ok(match &func.ret {
             FuncReturn::Scalar(scalar, list) => {
                 check_leaf(sel, true)?;
-                Snippet::sql("to_jsonb(")
-                    .then(Self::format_value(call, scalar, *list))
-                    .then(Snippet::sql(")"))
+                Output::Column {
+                    column: ColumnRef::computed(ComputedField {
+                        schema: func.schema.clone(),
+                        function: func.name.clone(),
+                        row_cast: row_cast.cloned(),
+                    }),
+                    format: scalar_format(scalar, *list),
+                }
             }
             FuncReturn::Row(t) => {
                 check_leaf(sel, false)?;
-                let b = self.alias("a");
-                let obj = self.node_object(*t, &b, sel)?;
-                Snippet::sql("(select ")
-                    .then(obj)
-                    .then(Snippet::sql(" from "))
-                    .then(call)
-                    .then(Snippet::sql(" "))
-                    .then(Snippet::ident(&b))
-                    .then(Snippet::sql(" where not ("))
-                    .then(Snippet::ident(&b))
-                    .then(Snippet::sql(" is null) limit 1)"))
+                Output::Row(Box::new(RowObject {
+                    source: over_row,
+                    join: Some(Join::Computed),
+                    filter: Vec::new(),
+                    object: self.node_object(*t, sel, None)?,
+                    skip_null_row: true,
+                }))
             }
             FuncReturn::Rows(t) => {
                 check_leaf(sel, false)?;
-                self.connection(*t, args, sel, None, Some(call))?
+                Output::Connection(Box::new(self.connection(
+                    *t,
+                    args,
+                    sel,
+                    over_row,
+                    Some(Join::Computed),
+                )?))
             }
         })
     }
 
-    /// The SQL expression a term sorts on, for the row `alias` of table `t`.
-    fn term_expr(&self, t: usize, alias: &str, key: TermKey) -> Snippet {
-        let table = self.table(t);
-        match key {
-            TermKey::Col(ci) => col(alias, &table.columns[ci].sql),
-            TermKey::Related(ri, ci) => {
-                let rel = &table.relations[ri];
-                let target = self.table(rel.target);
-                let b = self.alias("o");
-                let conds = rel
-                    .pairs
-                    .iter()
-                    .map(|(local, foreign)| {
-                        col(&b, foreign)
-                            .then(Snippet::sql(" = "))
-                            .then(col(alias, local))
-                    })
-                    .collect();
-                Snippet::sql("(select ")
-                    .then(col(&b, &target.columns[ci].sql))
-                    .then(Snippet::sql(" from "))
-                    .then(Snippet::qualified(&target.schema, &target.name))
-                    .then(Snippet::sql(" "))
-                    .then(Snippet::ident(&b))
-                    .then(Snippet::sql(" where "))
-                    .then(and_all(conds))
-                    .then(Snippet::sql(" limit 1)"))
+    /// A function as a Query/Mutation field.
+    fn function(
+        &self,
+        fi: usize,
+        args: &Map<String, Value>,
+        sel: &Sel<'q>,
+    ) -> Result<GraphStatement> {
+        let func = &self.ctx.schema.functions[fi];
+        let call_args: Vec<(String, Option<String>)> = func
+            .args
+            .iter()
+            .filter_map(|a| {
+                let v = args.get(&a.field)?;
+                Some((a.sql.clone(), self.scalar_text(&a.scalar, v)))
+            })
+            .collect();
+        let source = Source::Function {
+            schema: func.schema.clone(),
+            function: func.name.clone(),
+            args: call_args.clone(),
+        };
+        Ok(match &func.ret {
+            FuncReturn::Scalar(scalar, list) => {
+                check_leaf(sel, true)?;
+                GraphStatement::Call {
+                    schema: func.schema.clone(),
+                    function: func.name.clone(),
+                    args: call_args,
+                    format: scalar_format(scalar, *list),
+                }
             }
-        }
+            FuncReturn::Row(t) => {
+                check_leaf(sel, false)?;
+                GraphStatement::Row(RowObject {
+                    source,
+                    join: None,
+                    filter: Vec::new(),
+                    object: self.node_object(*t, sel, None)?,
+                    skip_null_row: true,
+                })
+            }
+            FuncReturn::Rows(t) => {
+                check_leaf(sel, false)?;
+                GraphStatement::Connection(Box::new(self.connection(*t, args, sel, source, None)?))
+            }
+        })
     }
 
-    /// The ORDER BY terms: `orderBy` then the primary key (ascending, nulls last).
-    fn order_terms(&self, t: usize, args: &Map<String, Value>) -> Result<Vec<Term>> {
+    /// The order: `orderBy` then the primary key (ascending, nulls last).
+    fn order(&self, t: usize, args: &Map<String, Value>) -> Result<Vec<OrderExpr>> {
         let table = self.table(t);
-        let mut terms: Vec<Term> = Vec::new();
+        let mut order: Vec<OrderExpr> = Vec::new();
+        let push = |order: &mut Vec<OrderExpr>, column: ColumnRef, descending, nulls| {
+            let target = OrderTarget::Column(column);
+            if !order.iter().any(|o| o.target == target) {
+                order.push(OrderExpr {
+                    target,
+                    descending,
+                    nulls: Some(nulls),
+                });
+            }
+        };
         if let Some(Value::Array(items)) = args.get("orderBy") {
             for item in items {
                 let Value::Object(obj) = item else { continue };
-                let mut entries: Vec<(TermKey, &str)> = Vec::new();
+                let mut entries: Vec<(ColumnRef, &str)> = Vec::new();
                 for (field, dir) in obj {
-                    if let Some((ci, _)) = table.column_by_field(field) {
+                    if let Some((_, c)) = table.column_by_field(field) {
                         if let Some(dir) = dir.as_str() {
-                            entries.push((TermKey::Col(ci), dir));
+                            entries.push((ColumnRef::new(&c.sql), dir));
                         }
-                    } else if let Some(ri) = table
+                    } else if let Some(rel) = table
                         .relations
                         .iter()
-                        .position(|r| &r.field == field && !r.to_many)
+                        .find(|r| &r.field == field && !r.to_many)
                     {
                         // order by a to-one relation's columns (beyond pg_graphql, its #361)
-                        let target = self.table(table.relations[ri].target);
+                        let target = self.table(rel.target);
                         for (tf, dir) in dir.as_object().into_iter().flatten() {
-                            if let (Some((tci, _)), Some(dir)) =
+                            if let (Some((_, tc)), Some(dir)) =
                                 (target.column_by_field(tf), dir.as_str())
                             {
-                                entries.push((TermKey::Related(ri, tci), dir));
+                                let mut column = ColumnRef::new(&tc.sql);
+                                column.via = Some(Box::new(ToOne {
+                                    schema: target.schema.clone(),
+                                    table: target.name.clone(),
+                                    pairs: rel.pairs.clone(),
+                                }));
+                                entries.push((column, dir));
                             }
                         }
                     } else {
                         return Err(GraphqlError::new(format!("Invalid order column {field}")));
                     }
                 }
-                for (key, dir) in entries {
-                    let (asc, nulls_first) = match dir {
-                        "AscNullsFirst" => (true, true),
-                        "AscNullsLast" => (true, false),
-                        "DescNullsFirst" => (false, true),
-                        "DescNullsLast" => (false, false),
+                for (column, dir) in entries {
+                    let (descending, nulls) = match dir {
+                        "AscNullsFirst" => (false, Nulls::First),
+                        "AscNullsLast" => (false, Nulls::Last),
+                        "DescNullsFirst" => (true, Nulls::First),
+                        "DescNullsLast" => (true, Nulls::Last),
                         other => {
                             return Err(GraphqlError::new(format!(
                                 "Invalid order operation {other}"
                             )));
                         }
                     };
-                    if !terms.iter().any(|x| x.key == key) {
-                        terms.push(Term {
-                            key,
-                            asc,
-                            nulls_first,
-                        });
-                    }
+                    push(&mut order, column, descending, nulls);
                 }
             }
         }
         for &ci in &table.pk {
-            if !terms.iter().any(|x| x.key == TermKey::Col(ci)) {
-                terms.push(Term {
-                    key: TermKey::Col(ci),
-                    asc: true,
-                    nulls_first: false,
-                });
-            }
+            push(
+                &mut order,
+                ColumnRef::new(&table.columns[ci].sql),
+                false,
+                Nulls::Last,
+            );
         }
-        Ok(terms)
+        Ok(order)
     }
 
-    fn order_clause(&self, t: usize, alias: &str, terms: &[Term]) -> Snippet {
-        Snippet::join(
-            terms.iter().map(|x| {
-                self.term_expr(t, alias, x.key)
-                    .then(Snippet::sql(if x.asc { " asc" } else { " desc" }))
-                    .then(Snippet::sql(if x.nulls_first {
-                        " nulls first"
-                    } else {
-                        " nulls last"
-                    }))
-            }),
-            ", ",
-        )
-    }
-
-    /// Rows strictly after the cursor `values` in the order `terms`.
-    fn after(&self, t: usize, alias: &str, terms: &[Term], values: &[Value]) -> Snippet {
+    /// Rows strictly after the cursor `values` in `order`. Every part is a non-null boolean,
+    /// so the page info can negate it.
+    fn keyset(order: &[OrderExpr], values: &[Value]) -> Condition {
         let mut alternatives = Vec::new();
-        for i in 0..terms.len() {
+        for (i, term) in order.iter().enumerate() {
             let mut conds = Vec::new();
-            for j in 0..i {
-                let c = self.term_expr(t, alias, terms[j].key);
-                conds.push(match sql_text(&values[j]) {
-                    None => c.then(Snippet::sql(" is null")),
-                    Some(v) => c.then(Snippet::sql(" = ")).then(Snippet::param(v)),
-                });
+            for (earlier, value) in order.iter().zip(values).take(i) {
+                let Some(c) = order_column(earlier) else {
+                    continue;
+                };
+                match sql_text(value) {
+                    None => conds.push(is(c.clone(), "null")),
+                    Some(v) => {
+                        conds.push(is(c.clone(), "not null"));
+                        conds.push(compare(c.clone(), "=", v));
+                    }
+                }
             }
-            let term = terms[i];
-            let c = self.term_expr(t, alias, term.key);
-            let op = if term.asc { " > " } else { " < " };
-            let strictly = match (sql_text(&values[i]), term.nulls_first) {
-                // nulls last: nothing sorts after null; nulls first: every non-null does
-                (None, false) => Snippet::sql("false"),
-                (None, true) => c.then(Snippet::sql(" is not null")),
-                (Some(v), false) => Snippet::sql("(")
-                    .then(c.clone())
-                    .then(Snippet::sql(op))
-                    .then(Snippet::param(v))
-                    .then(Snippet::sql(" or "))
-                    .then(c)
-                    .then(Snippet::sql(" is null)")),
-                (Some(v), true) => Snippet::sql("coalesce(")
-                    .then(c)
-                    .then(Snippet::sql(op))
-                    .then(Snippet::param(v))
-                    .then(Snippet::sql(", false)")),
+            let Some(c) = order_column(term) else {
+                continue;
             };
-            conds.push(strictly);
-            alternatives.push(and_all(conds));
+            let op = if term.descending { "<" } else { ">" };
+            let nulls_first = term.nulls == Some(Nulls::First);
+            conds.push(match (values.get(i).and_then(sql_text), nulls_first) {
+                // nulls last: nothing sorts after null; nulls first: every non-null does
+                (None, false) => never(),
+                (None, true) => is(c.clone(), "not null"),
+                (Some(v), false) => {
+                    Condition::Or(vec![compare(c.clone(), op, v), is(c.clone(), "null")])
+                }
+                (Some(v), true) => {
+                    Condition::And(vec![is(c.clone(), "not null"), compare(c.clone(), op, v)])
+                }
+            });
+            alternatives.push(Condition::And(conds));
         }
-        Snippet::sql("(")
-            .then(Snippet::join(alternatives, " or "))
-            .then(Snippet::sql(")"))
+        Condition::Or(alternatives)
     }
 
-    fn decode_cursor(&self, cursor: &str, terms: &[Term]) -> Result<Vec<Value>> {
+    fn decode_cursor(cursor: &str, terms: usize) -> Result<Vec<Value>> {
         let bytes = base64::decode(cursor)
             .ok_or_else(|| GraphqlError::new("Failed to decode cursor, error 1"))?;
         let value: Value = serde_json::from_slice(&bytes)
@@ -604,7 +554,7 @@ impl<'c, 'q> Compiler<'c, 'q> {
         let Value::Array(values) = value else {
             return Err(GraphqlError::new("Failed to decode cursor, error 3"));
         };
-        if values.len() != terms.len() {
+        if values.len() != terms {
             return Err(GraphqlError::new(
                 "orderBy clause incompatible with pagination cursor",
             ));
@@ -612,16 +562,16 @@ impl<'c, 'q> Compiler<'c, 'q> {
         Ok(values)
     }
 
-    /// A connection over table `t` as a jsonb expression; `join` correlates it with a
-    /// parent row (`(parent alias, [(parent column, child column)])`).
+    /// A connection over the rows of table `t` read from `source`, tied to the enclosing row
+    /// by `join`.
     fn connection(
         &self,
         t: usize,
         args: &Map<String, Value>,
         sel: &Sel<'q>,
-        join: Option<(&str, &[(String, String)])>,
-        source: Option<Snippet>,
-    ) -> Result<Snippet> {
+        source: Source,
+        join: Option<Join>,
+    ) -> Result<Connection> {
         let table = self.table(t);
         let unsigned = |name: &str| -> Result<Option<u64>> {
             match args.get(name) {
@@ -662,316 +612,146 @@ impl<'c, 'q> Compiler<'c, 'q> {
                 "\"offset\" may only be used with \"first\" and \"after\"",
             ));
         }
-        let page = first.or(last).unwrap_or(table.max_rows).min(table.max_rows) as i64;
-        let skip = offset.unwrap_or(0) as i64;
+        let limit = first.or(last).unwrap_or(table.max_rows).min(table.max_rows);
 
-        let a = self.alias("a");
-        let r = self.alias("r");
-        let terms = self.order_terms(t, args)?;
-        let query_terms: Vec<Term> = if backward {
-            terms.iter().map(|x| x.reversed()).collect()
-        } else {
-            terms.clone()
-        };
-
-        // where: join + filter
-        let mut base_conds = Vec::new();
-        if let Some((parent, pairs)) = join {
-            for (local, foreign) in pairs {
-                base_conds.push(
-                    col(&a, foreign)
-                        .then(Snippet::sql(" = "))
-                        .then(col(parent, local)),
-                );
+        let mut order = self.order(t, args)?;
+        if backward {
+            for o in &mut order {
+                o.descending = !o.descending;
+                o.nulls = match o.nulls {
+                    Some(Nulls::First) => Some(Nulls::Last),
+                    Some(Nulls::Last) => Some(Nulls::First),
+                    None => None,
+                };
             }
         }
+        let mut filter = Vec::new();
         if let Some(f) = args.get("filter")
-            && let Some(cond) = self.filter(t, &a, f)?
+            && let Some(cond) = self.filter(t, f)?
         {
-            base_conds.push(cond);
+            filter.push(cond);
         }
-        let base_where = and_all(base_conds);
-        let from = Snippet::sql(" from ")
-            .then(source.unwrap_or_else(|| Snippet::qualified(&table.schema, &table.name)))
-            .then(Snippet::sql(" "))
-            .then(Snippet::ident(&a));
-        let cursor_values = match (after, before) {
-            (Some(c), _) | (_, Some(c)) => Some(self.decode_cursor(c, &terms)?),
+        let keyset = match (after, before) {
+            (Some(c), _) | (_, Some(c)) => {
+                Some(Self::keyset(&order, &Self::decode_cursor(c, order.len())?))
+            }
             _ => None,
         };
-        let page_cond = match &cursor_values {
-            Some(v) => self.after(t, &a, &query_terms, v),
-            None => Snippet::sql("true"),
-        };
 
-        // what the connection selects
         let ty = self.type_def(&table.connection_type())?;
-        let sels = self.ctx.collect(ty, &sel.sets)?;
-        let mut row_columns: Vec<Snippet> = Vec::new();
-        let mut pairs = Vec::new();
-        let mut need_cursor = false;
-        let cursor_expr =
-            encoded_array(terms.iter().map(|x| self.term_expr(t, &a, x.key)).collect());
-        let in_page = |rr: &str| {
-            col(rr, "__i")
-                .then(Snippet::sql(" <= "))
-                .then(Snippet::int(skip + page))
-        };
-        let from_r = |rr: &str| Snippet::sql(" from ").then(Snippet::ident(rr));
         let edge_ty = self.type_def(&format!("{}Edge", table.type_name))?;
-        for s in &sels {
-            let key = text_param(s.key);
-            if s.name == "__typename" {
-                pairs.push((key, text_param(&ty.name)));
-                continue;
-            }
-            let Some(field) = ty.field(s.name) else {
-                continue;
-            };
-            let value = match field.resolve {
+        let fields = self.fields(ty, &sel.sets, ConnectionField::Literal, |s, field| {
+            Ok(Some(match field.resolve {
                 Resolve::Edges => {
                     check_leaf(s, false)?;
-                    let edge_sels = self.ctx.collect(edge_ty, &s.sets)?;
-                    let mut edge_pairs = Vec::new();
-                    for es in &edge_sels {
-                        let ekey = text_param(es.key);
-                        if es.name == "__typename" {
-                            edge_pairs.push((ekey, text_param(&edge_ty.name)));
-                            continue;
-                        }
-                        match edge_ty.field(es.name).map(|f| f.resolve) {
-                            Some(Resolve::Cursor) => {
-                                check_leaf(es, true)?;
-                                need_cursor = true;
-                                edge_pairs.push((ekey, col(&r, "__c")));
-                            }
-                            Some(Resolve::EdgeNode) => {
-                                check_leaf(es, false)?;
-                                let name = format!("__n{}", row_columns.len());
-                                row_columns.push(
-                                    self.node_object(t, &a, es)?
-                                        .then(Snippet::sql(" as "))
-                                        .then(Snippet::ident(&name)),
-                                );
-                                edge_pairs.push((ekey, col(&r, &name)));
-                            }
-                            _ => {}
-                        }
-                    }
-                    Snippet::sql("coalesce((select jsonb_agg(")
-                        .then(build_object(edge_pairs))
-                        .then(Snippet::sql(" order by "))
-                        .then(col(&r, "__i"))
-                        .then(Snippet::sql(if backward { " desc)" } else { ")" }))
-                        .then(from_r(&r))
-                        .then(Snippet::sql(" "))
-                        .then(Snippet::ident(&r))
-                        .then(Snippet::sql(" where "))
-                        .then(in_page(&r))
-                        .then(Snippet::sql("), '[]'::jsonb)"))
+                    ConnectionField::Edges(self.fields(
+                        edge_ty,
+                        &s.sets,
+                        EdgeField::Literal,
+                        |es, f| {
+                            Ok(match f.resolve {
+                                Resolve::Cursor => {
+                                    check_leaf(es, true)?;
+                                    Some(EdgeField::Cursor)
+                                }
+                                Resolve::EdgeNode => {
+                                    check_leaf(es, false)?;
+                                    Some(EdgeField::Node(self.node_object(t, es, None)?))
+                                }
+                                _ => None,
+                            })
+                        },
+                    )?)
                 }
                 Resolve::PageInfo => {
                     check_leaf(s, false)?;
                     let pi_ty = self.type_def("PageInfo")?;
-                    let pi_sels = self.ctx.collect(pi_ty, &s.sets)?;
-                    let count_r = Snippet::sql("(select count(*)")
-                        .then(from_r(&r))
-                        .then(Snippet::sql(")"));
-                    let more = count_r
-                        .clone()
-                        .then(Snippet::sql(" > "))
-                        .then(Snippet::int(page));
-                    let exists_outside = |cond: Snippet| {
-                        Snippet::sql("exists(select 1")
-                            .then(from.clone())
-                            .then(Snippet::sql(" where "))
-                            .then(base_where.clone())
-                            .then(Snippet::sql(" and "))
-                            .then(cond)
-                            .then(Snippet::sql(")"))
-                    };
-                    // rows before the page exist (forward) / after it (backward)
-                    let outside = match &cursor_values {
-                        Some(_) => exists_outside(Snippet::sql("not ").then(page_cond.clone())),
-                        None => Snippet::sql("false"),
-                    };
-                    let (has_next, has_prev) = if backward {
-                        (outside, more)
-                    } else {
-                        let prev = if skip > 0 {
-                            Snippet::sql("(")
-                                .then(outside)
-                                .then(Snippet::sql(" or "))
-                                .then(exists_outside(Snippet::sql("true")))
-                                .then(Snippet::sql(")"))
-                        } else {
-                            outside
-                        };
-                        (more, prev)
-                    };
-                    let first_in_page = Snippet::sql("(select ")
-                        .then(col(&r, "__c"))
-                        .then(from_r(&r))
-                        .then(Snippet::sql(" "))
-                        .then(Snippet::ident(&r))
-                        .then(Snippet::sql(" where "))
-                        .then(in_page(&r))
-                        .then(Snippet::sql(" order by "))
-                        .then(col(&r, "__i"))
-                        .then(Snippet::sql(" asc limit 1)"));
-                    let last_in_page = Snippet::sql("(select ")
-                        .then(col(&r, "__c"))
-                        .then(from_r(&r))
-                        .then(Snippet::sql(" "))
-                        .then(Snippet::ident(&r))
-                        .then(Snippet::sql(" where "))
-                        .then(in_page(&r))
-                        .then(Snippet::sql(" order by "))
-                        .then(col(&r, "__i"))
-                        .then(Snippet::sql(" desc limit 1)"));
-                    let (start, end) = if backward {
-                        (last_in_page, first_in_page)
-                    } else {
-                        (first_in_page, last_in_page)
-                    };
-                    let mut pi_pairs = Vec::new();
-                    for ps in &pi_sels {
-                        let pkey = text_param(ps.key);
-                        if ps.name == "__typename" {
-                            pi_pairs.push((pkey, text_param("PageInfo")));
-                            continue;
-                        }
-                        check_leaf(ps, true)?;
-                        let v = match pi_ty.field(ps.name).map(|f| f.resolve) {
-                            Some(Resolve::HasNextPage) => has_next.clone(),
-                            Some(Resolve::HasPreviousPage) => has_prev.clone(),
-                            Some(Resolve::StartCursor) => {
-                                need_cursor = true;
-                                start.clone()
-                            }
-                            Some(Resolve::EndCursor) => {
-                                need_cursor = true;
-                                end.clone()
-                            }
-                            _ => continue,
-                        };
-                        pi_pairs.push((pkey, v));
-                    }
-                    build_object(pi_pairs)
+                    ConnectionField::PageInfo(self.fields(
+                        pi_ty,
+                        &s.sets,
+                        PageInfoField::Literal,
+                        |ps, f| {
+                            check_leaf(ps, true)?;
+                            Ok(match f.resolve {
+                                Resolve::HasNextPage => Some(PageInfoField::HasNextPage),
+                                Resolve::HasPreviousPage => Some(PageInfoField::HasPreviousPage),
+                                Resolve::StartCursor => Some(PageInfoField::StartCursor),
+                                Resolve::EndCursor => Some(PageInfoField::EndCursor),
+                                _ => None,
+                            })
+                        },
+                    )?)
                 }
                 Resolve::Aggregate => {
                     check_leaf(s, false)?;
-                    let agg = self.aggregate(t, &a, s)?;
-                    Snippet::sql("(select ")
-                        .then(agg)
-                        .then(from.clone())
-                        .then(Snippet::sql(" where "))
-                        .then(base_where.clone())
-                        .then(Snippet::sql(")"))
+                    ConnectionField::Aggregate(self.aggregate(t, s)?)
                 }
                 Resolve::TotalCount => {
                     check_leaf(s, true)?;
-                    Snippet::sql("(select count(*)")
-                        .then(from.clone())
-                        .then(Snippet::sql(" where "))
-                        .then(base_where.clone())
-                        .then(Snippet::sql(")::int"))
+                    ConnectionField::TotalCount
                 }
-                _ => continue,
-            };
-            pairs.push((key, value));
-        }
-        if need_cursor {
-            row_columns.push(cursor_expr.then(Snippet::sql(" as __c")));
-        }
-        let order = self.order_clause(t, &a, &query_terms);
-        row_columns.push(
-            Snippet::sql("row_number() over (order by ")
-                .then(order.clone())
-                .then(Snippet::sql(") as __i")),
-        );
-        Ok(Snippet::sql("(with ")
-            .then(Snippet::ident(&r))
-            .then(Snippet::sql(" as (select "))
-            .then(Snippet::join(row_columns, ", "))
-            .then(from)
-            .then(Snippet::sql(" where "))
-            .then(base_where)
-            .then(Snippet::sql(" and "))
-            .then(page_cond)
-            .then(Snippet::sql(" order by "))
-            .then(order)
-            .then(Snippet::sql(" limit "))
-            .then(Snippet::int(page + 1))
-            .then(Snippet::sql(" offset "))
-            .then(Snippet::int(skip))
-            .then(Snippet::sql(") select "))
-            .then(build_object(pairs))
-            .then(Snippet::sql(")")))
+                _ => return Ok(None),
+            }))
+        })?;
+        Ok(Connection {
+            source,
+            join,
+            filter,
+            order,
+            keyset,
+            limit,
+            offset: offset.unwrap_or(0),
+            backward,
+            fields,
+        })
     }
 
-    /// The `aggregate { count sum {..} avg {..} min {..} max {..} }` object over the rows
-    /// `alias` (an aggregate expression: the caller supplies FROM and WHERE).
-    fn aggregate(&self, t: usize, alias: &str, sel: &Sel<'q>) -> Result<Snippet> {
+    /// `aggregate { count sum {..} avg {..} min {..} max {..} }`.
+    fn aggregate(&self, t: usize, sel: &Sel<'q>) -> Result<Object<AggregateField>> {
         let table = self.table(t);
         let ty = self.type_def(&format!("{}Aggregate", table.type_name))?;
-        let mut pairs = Vec::new();
-        for s in &self.ctx.collect(ty, &sel.sets)? {
-            let key = text_param(s.key);
-            if s.name == "__typename" {
-                pairs.push((key, text_param(&ty.name)));
-                continue;
-            }
-            match ty.field(s.name).map(|f| f.resolve) {
-                Some(Resolve::AggregateCount) => {
+        self.fields(ty, &sel.sets, AggregateField::Literal, |s, field| {
+            Ok(match field.resolve {
+                Resolve::AggregateCount => {
                     check_leaf(s, true)?;
-                    pairs.push((key, Snippet::sql("count(*)::int")));
+                    Some(AggregateField::Count)
                 }
-                Some(Resolve::AggregateGroup(op)) => {
+                Resolve::AggregateGroup(op) => {
                     check_leaf(s, false)?;
                     let group_name = format!("{}{}AggregateResult", table.type_name, op.title());
                     let group = self.type_def(&group_name)?;
-                    let mut inner = Vec::new();
-                    for g in &self.ctx.collect(group, &s.sets)? {
-                        let gkey = text_param(g.key);
-                        if g.name == "__typename" {
-                            inner.push((gkey, text_param(&group.name)));
-                            continue;
-                        }
+                    let values = self.fields(group, &s.sets, AggregateValue::Literal, |g, f| {
                         check_leaf(g, true)?;
-                        let Some(Resolve::Column(ci)) = group.field(g.name).map(|f| f.resolve)
-                        else {
-                            continue;
+                        let Resolve::Column(ci) = f.resolve else {
+                            return Ok(None);
                         };
                         let c = &table.columns[ci];
-                        let column = col(alias, &c.sql);
-                        let func: &'static str = match (op, &c.scalar) {
-                            (AggOp::Sum, _) => "sum(",
-                            (AggOp::Avg, _) => "avg(",
-                            (AggOp::Min, Scalar::Boolean) => "bool_and(",
-                            (AggOp::Max, Scalar::Boolean) => "bool_or(",
-                            (AggOp::Min, _) => "min(",
-                            (AggOp::Max, _) => "max(",
+                        let function = match (op, &c.scalar) {
+                            (AggOp::Sum, _) => pgbase_sql::plan::Aggregate::Sum,
+                            (AggOp::Avg, _) => pgbase_sql::plan::Aggregate::Avg,
+                            (AggOp::Min, Scalar::Boolean) => pgbase_sql::plan::Aggregate::BoolAnd,
+                            (AggOp::Max, Scalar::Boolean) => pgbase_sql::plan::Aggregate::BoolOr,
+                            (AggOp::Min, _) => pgbase_sql::plan::Aggregate::Min,
+                            (AggOp::Max, _) => pgbase_sql::plan::Aggregate::Max,
                         };
-                        let as_text = matches!(
-                            op.result(&c.scalar),
-                            Some(Scalar::BigInt | Scalar::BigFloat)
-                        );
-                        let expr = Snippet::sql(func)
-                            .then(column)
-                            .then(Snippet::sql(if as_text { ")::text" } else { ")" }));
-                        inner.push((gkey, expr));
-                    }
-                    pairs.push((key, build_object(inner)));
+                        Ok(Some(AggregateValue::Apply {
+                            function,
+                            column: ColumnRef::new(&c.sql),
+                            as_text: matches!(
+                                op.result(&c.scalar),
+                                Some(Scalar::BigInt | Scalar::BigFloat)
+                            ),
+                        }))
+                    })?;
+                    Some(AggregateField::Group(values))
                 }
-                _ => {}
-            }
-        }
-        Ok(build_object(pairs))
+                _ => None,
+            })
+        })
     }
 
-    /// The text Postgres should parse for a filter value on column `c` (enum names mapped
-    /// to their SQL labels).
+    /// The text Postgres should parse for a value of column `c` (enum names mapped to their
+    /// SQL labels).
     fn value_text(&self, c: &ColumnInfo, v: &Value) -> Option<String> {
         self.scalar_text(&c.scalar, v)
     }
@@ -996,8 +776,8 @@ impl<'c, 'q> Compiler<'c, 'q> {
         sql_text(v)
     }
 
-    /// A filter object as a condition on the row `alias`; `None` when it filters nothing.
-    pub fn filter(&self, t: usize, alias: &str, filter: &Value) -> Result<Option<Snippet>> {
+    /// A filter object as a condition on rows of table `t`; `None` when it filters nothing.
+    pub fn filter(&self, t: usize, filter: &Value) -> Result<Option<Condition>> {
         let table = self.table(t);
         let Value::Object(entries) = filter else {
             return Ok(None);
@@ -1018,26 +798,22 @@ impl<'c, 'q> Compiler<'c, 'q> {
                     let mut subs = Vec::new();
                     let mut always = false;
                     for item in &items {
-                        match self.filter(t, alias, item)? {
+                        match self.filter(t, item)? {
                             Some(c) => subs.push(c),
                             None => always = true,
                         }
                     }
                     if key == "and" {
                         if !subs.is_empty() {
-                            conds.push(and_all(subs));
+                            conds.push(Condition::And(subs));
                         }
                     } else if !items.is_empty() && !always {
-                        conds.push(
-                            Snippet::sql("(")
-                                .then(Snippet::join(subs, " or "))
-                                .then(Snippet::sql(")")),
-                        );
+                        conds.push(Condition::Or(subs));
                     }
                 }
                 ("not", None) if filter_ty.input_field(key).is_some() => {
-                    if let Some(c) = self.filter(t, alias, value)? {
-                        conds.push(Snippet::sql("not ").then(c));
+                    if let Some(c) = self.filter(t, value)? {
+                        conds.push(Condition::Not(Box::new(c)));
                     }
                 }
                 ("nodeId", None) => {
@@ -1054,12 +830,10 @@ impl<'c, 'q> Compiler<'c, 'q> {
                             ));
                         }
                         for (&ci, v) in table.pk.iter().zip(&pk) {
-                            let c = col(alias, &table.columns[ci].sql);
+                            let column = ColumnRef::new(&table.columns[ci].sql);
                             conds.push(match sql_text(v) {
-                                Some(text) => {
-                                    c.then(Snippet::sql(" = ")).then(Snippet::param(text))
-                                }
-                                None => Snippet::sql("false"),
+                                Some(text) => compare(column, "=", text),
+                                None => never(),
                             });
                         }
                     }
@@ -1070,33 +844,22 @@ impl<'c, 'q> Compiler<'c, 'q> {
                         if v.is_null() {
                             continue;
                         }
-                        let column = col(alias, &c.sql);
-                        let binary = |sym: &'static str| -> Snippet {
-                            let param = match self.value_text(c, v) {
-                                Some(text) => Snippet::param(text),
-                                None => Snippet::null_param(),
-                            };
-                            Snippet::sql("(")
-                                .then(column.clone())
-                                .then(Snippet::sql(sym))
-                                .then(param)
-                                .then(Snippet::sql(")"))
-                        };
-                        let cond = match op.as_str() {
-                            "eq" => binary(" = "),
-                            "neq" => binary(" <> "),
-                            "lt" => binary(" < "),
-                            "lte" => binary(" <= "),
-                            "gt" => binary(" > "),
-                            "gte" => binary(" >= "),
-                            "like" => binary(" like "),
-                            "ilike" => binary(" ilike "),
-                            "regex" => binary(" ~ "),
-                            "iregex" => binary(" ~* "),
-                            "startsWith" => binary(" ^@ "),
-                            "contains" => binary(" @> "),
-                            "containedBy" => binary(" <@ "),
-                            "overlaps" => binary(" && "),
+                        let column = ColumnRef::new(&c.sql);
+                        let sym: &'static str = match op.as_str() {
+                            "eq" => "=",
+                            "neq" => "<>",
+                            "lt" => "<",
+                            "lte" => "<=",
+                            "gt" => ">",
+                            "gte" => ">=",
+                            "like" => "like",
+                            "ilike" => "ilike",
+                            "regex" => "~",
+                            "iregex" => "~*",
+                            "startsWith" => "^@",
+                            "contains" => "@>",
+                            "containedBy" => "<@",
+                            "overlaps" => "&&",
                             "in" => {
                                 let items = match v {
                                     Value::Array(items) => items.clone(),
@@ -1105,23 +868,30 @@ impl<'c, 'q> Compiler<'c, 'q> {
                                 let text = self
                                     .value_text(c, &Value::Array(items))
                                     .unwrap_or_else(|| "{}".into());
-                                Snippet::sql("(")
-                                    .then(column.clone())
-                                    .then(Snippet::sql(" = any("))
-                                    .then(Snippet::param(text))
-                                    .then(Snippet::sql("))"))
+                                conds.push(Condition::Compare {
+                                    column,
+                                    op: "=",
+                                    operand: Operand::Any(text),
+                                });
+                                continue;
                             }
-                            "is" => match v.as_str() {
-                                Some("NULL") => column.then(Snippet::sql(" is null")),
-                                _ => column.then(Snippet::sql(" is not null")),
-                            },
+                            "is" => {
+                                conds.push(match v.as_str() {
+                                    Some("NULL") => is(column, "null"),
+                                    _ => is(column, "not null"),
+                                });
+                                continue;
+                            }
                             other => {
                                 return Err(GraphqlError::new(format!(
                                     "Unknown filter operation {other}"
                                 )));
                             }
                         };
-                        conds.push(cond);
+                        conds.push(match self.value_text(c, v) {
+                            Some(text) => compare(column, sym, text),
+                            None => never(),
+                        });
                     }
                 }
                 (_, None) if table.relations.iter().any(|r| &r.field == key) => {
@@ -1130,29 +900,12 @@ impl<'c, 'q> Compiler<'c, 'q> {
                     let Some(rel) = table.relations.iter().find(|r| &r.field == key) else {
                         continue;
                     };
-                    let target = self.table(rel.target);
-                    let b = self.alias("f");
-                    let mut inner: Vec<Snippet> = rel
-                        .pairs
-                        .iter()
-                        .map(|(local, foreign)| {
-                            col(&b, foreign)
-                                .then(Snippet::sql(" = "))
-                                .then(col(alias, local))
-                        })
-                        .collect();
-                    if let Some(c) = self.filter(rel.target, &b, value)? {
-                        inner.push(c);
-                    }
-                    conds.push(
-                        Snippet::sql("exists(select 1 from ")
-                            .then(Snippet::qualified(&target.schema, &target.name))
-                            .then(Snippet::sql(" "))
-                            .then(Snippet::ident(&b))
-                            .then(Snippet::sql(" where "))
-                            .then(and_all(inner))
-                            .then(Snippet::sql(")")),
-                    );
+                    let mut related = ReadPlan::new(table_source(self.table(rel.target)));
+                    related.filter.extend(self.filter(rel.target, value)?);
+                    conds.push(Condition::Exists {
+                        plan: Box::new(related),
+                        join: Join::Columns(rel.pairs.clone()),
+                    });
                 }
                 _ => {
                     return Err(GraphqlError::new(format!(
@@ -1162,74 +915,54 @@ impl<'c, 'q> Compiler<'c, 'q> {
                 }
             }
         }
-        Ok(if conds.is_empty() {
-            None
-        } else {
-            Some(and_all(conds))
+        Ok(match conds.len() {
+            0 => None,
+            1 => conds.pop(),
+            _ => Some(Condition::And(conds)),
         })
     }
 
-    /// The response object of a mutation over the rows of CTE `affected`, plus its count.
-    fn mutation_result(
+    /// The response object of a mutation on table `t` (`kind`: Insert, Update, Delete) and
+    /// the rows its write must return.
+    fn mutation_fields(
         &self,
         t: usize,
         sel: &Sel<'q>,
-        affected: &str,
         kind: &str,
-    ) -> Result<Snippet> {
+    ) -> Result<(Object<MutationField>, Returning)> {
         let table = self.table(t);
-        let kind = self.type_def(&format!("{}{kind}Response", table.type_name))?;
-        let sels = self.ctx.collect(kind, &sel.sets)?;
-        let mut pairs = Vec::new();
-        for s in &sels {
-            let key = text_param(s.key);
-            if s.name == "__typename" {
-                pairs.push((key, text_param(&kind.name)));
-                continue;
-            }
-            match kind.field(s.name).map(|f| f.resolve) {
-                Some(Resolve::AffectedCount) => {
+        let response = self.type_def(&format!("{}{kind}Response", table.type_name))?;
+        let row_type = RowType {
+            schema: table.schema.clone(),
+            name: table.name.clone(),
+        };
+        self.whole_row.set(false);
+        let fields = self.fields(response, &sel.sets, MutationField::Literal, |s, field| {
+            Ok(match field.resolve {
+                Resolve::AffectedCount => {
                     check_leaf(s, true)?;
-                    pairs.push((
-                        key,
-                        Snippet::sql("(select count(*) from ")
-                            .then(Snippet::ident(affected))
-                            .then(Snippet::sql(")::int")),
-                    ));
+                    Some(MutationField::AffectedCount)
                 }
-                Some(Resolve::Records) => {
+                Resolve::Records => {
                     check_leaf(s, false)?;
-                    let b = self.alias("a");
-                    let obj = self.node_object(t, &b, s)?;
-                    pairs.push((
-                        key,
-                        Snippet::sql("coalesce((select jsonb_agg(")
-                            .then(obj)
-                            .then(Snippet::sql(") from "))
-                            .then(Snippet::ident(affected))
-                            .then(Snippet::sql(" "))
-                            .then(Snippet::ident(&b))
-                            .then(Snippet::sql("), '[]'::jsonb)")),
-                    ));
+                    Some(MutationField::Records(self.node_object(
+                        t,
+                        s,
+                        Some(&row_type),
+                    )?))
                 }
-                _ => {}
-            }
-        }
-        Ok(Snippet::sql("select ")
-            .then(build_object(pairs))
-            .then(Snippet::sql("::text, (select count(*) from "))
-            .then(Snippet::ident(affected))
-            .then(Snippet::sql(")")))
+                _ => None,
+            })
+        })?;
+        let returning = if self.whole_row.get() {
+            Returning::Row
+        } else {
+            Returning::Columns(table.columns.iter().map(|c| c.sql.clone()).collect())
+        };
+        Ok((fields, returning))
     }
 
-    fn returning(table: &TableInfo) -> Snippet {
-        Snippet::sql(" returning ").then(Snippet::join(
-            table.columns.iter().map(|c| Snippet::ident(&c.sql)),
-            ", ",
-        ))
-    }
-
-    fn insert(&self, t: usize, args: &Map<String, Value>, sel: &Sel<'q>) -> Result<Snippet> {
+    fn insert(&self, t: usize, args: &Map<String, Value>, sel: &Sel<'q>) -> Result<MutationPlan> {
         let table = self.table(t);
         let rows = match args.get("objects") {
             Some(Value::Array(rows)) => rows.clone(),
@@ -1245,81 +978,60 @@ impl<'c, 'q> Compiler<'c, 'q> {
             .iter()
             .filter(|c| c.insertable && rows.iter().any(|r| r.get(&c.field).is_some()))
             .collect();
-        let a = self.alias("a");
-        let target = Snippet::qualified(&table.schema, &table.name)
-            .then(Snippet::sql(" as "))
-            .then(Snippet::ident(&a));
-        let affected = self.alias("affected");
-        let conflict = match args.get("onConflict") {
-            Some(Value::Object(oc)) => self.on_conflict(t, &a, oc)?,
-            _ => Snippet::new(),
+        let on_conflict = match args.get("onConflict") {
+            Some(Value::Object(oc)) => Some(self.on_conflict(t, oc)?),
+            _ => None,
         };
-        let body = if used.is_empty() {
-            Snippet::sql(" select from generate_series(1, ")
-                .then(Snippet::int(rows.len() as i64))
-                .then(Snippet::sql(")"))
-        } else {
-            let mut values = Vec::new();
-            for row in &rows {
-                let mut items = Vec::new();
-                for c in &used {
-                    items.push(match row.get(&c.field) {
-                        None => Snippet::sql("default"),
-                        Some(v) => {
-                            if let (Some(max), Some(s)) = (c.max_length, v.as_str())
-                                && s.chars().count() > max as usize
-                            {
-                                return Err(GraphqlError::new(format!(
-                                    "Invalid input for {} type. Maximum character length {max}",
-                                    c.scalar.type_name()
-                                )));
-                            }
-                            match self.value_text(c, v) {
-                                Some(text) => Snippet::param(text),
-                                None => Snippet::null_param(),
-                            }
+        let mut values = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let mut items = Vec::with_capacity(used.len());
+            for c in &used {
+                items.push(match row.get(&c.field) {
+                    None => InsertValue::Default,
+                    Some(v) => {
+                        if let (Some(max), Some(s)) = (c.max_length, v.as_str())
+                            && s.chars().count() > max as usize
+                        {
+                            return Err(GraphqlError::new(format!(
+                                "Invalid input for {} type. Maximum character length {max}",
+                                c.scalar.type_name()
+                            )));
                         }
-                    });
-                }
-                values.push(
-                    Snippet::sql("(")
-                        .then(Snippet::join(items, ", "))
-                        .then(Snippet::sql(")")),
-                );
+                        InsertValue::Value(self.value_text(c, v))
+                    }
+                });
             }
-            Snippet::sql(" (")
-                .then(Snippet::join(
-                    used.iter().map(|c| Snippet::ident(&c.sql)),
-                    ", ",
-                ))
-                .then(Snippet::sql(") values "))
-                .then(Snippet::join(values, ", "))
-        };
-        Ok(Snippet::sql("with ")
-            .then(Snippet::ident(&affected))
-            .then(Snippet::sql(" as (insert into "))
-            .then(target)
-            .then(body)
-            .then(conflict)
-            .then(Self::returning(table))
-            .then(Snippet::sql(") "))
-            .then(self.mutation_result(t, sel, &affected, "Insert")?))
+            values.push(items);
+        }
+        let (fields, returning) = self.mutation_fields(t, sel, "Insert")?;
+        Ok(MutationPlan {
+            schema: table.schema.clone(),
+            table: table.name.clone(),
+            kind: MutationKind::Insert {
+                columns: used.iter().map(|c| c.sql.clone()).collect(),
+                rows: if used.is_empty() {
+                    vec![Vec::new(); rows.len()]
+                } else {
+                    values
+                },
+                on_conflict,
+            },
+            returning,
+            fields,
+        })
     }
 
-    /// `on conflict (key) do update set c = excluded.c ... where <filter>` / `do nothing`.
-    fn on_conflict(&self, t: usize, alias: &str, oc: &Map<String, Value>) -> Result<Snippet> {
+    /// `onConflict: {constraint, updateFields, filter}`.
+    fn on_conflict(&self, t: usize, oc: &Map<String, Value>) -> Result<OnConflict> {
         let table = self.table(t);
         let name = oc
             .get("constraint")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let Some((_, cols)) = table.unique_keys.iter().find(|(n, _)| n == name) else {
+        let Some((_, columns)) = table.unique_keys.iter().find(|(n, _)| n == name) else {
             return Err(GraphqlError::new(format!("Unknown constraint {name}")));
         };
-        let mut out = Snippet::sql(" on conflict (")
-            .then(Snippet::join(cols.iter().map(|c| Snippet::ident(c)), ", "))
-            .then(Snippet::sql(")"));
-        let fields: Vec<&ColumnInfo> = oc
+        let update: Vec<String> = oc
             .get("updateFields")
             .and_then(Value::as_array)
             .into_iter()
@@ -1327,25 +1039,19 @@ impl<'c, 'q> Compiler<'c, 'q> {
             .filter_map(|f| f.as_str())
             .filter_map(|f| table.column_by_field(f).map(|(_, c)| c))
             .filter(|c| c.updatable)
+            .map(|c| c.sql.clone())
             .collect();
-        if fields.is_empty() {
-            out.push_sql(" do nothing");
-            return Ok(out);
-        }
-        out.push_sql(" do update set ").push(Snippet::join(
-            fields.iter().map(|c| {
-                Snippet::ident(&c.sql)
-                    .then(Snippet::sql(" = excluded."))
-                    .then(Snippet::ident(&c.sql))
-            }),
-            ", ",
-        ));
-        if let Some(f) = oc.get("filter")
-            && let Some(cond) = self.filter(t, alias, f)?
+        let mut filter = Vec::new();
+        if !update.is_empty()
+            && let Some(f) = oc.get("filter")
         {
-            out.push_sql(" where ").push(cond);
+            filter.extend(self.filter(t, f)?);
         }
-        Ok(out)
+        Ok(OnConflict {
+            columns: columns.clone(),
+            update,
+            filter,
+        })
     }
 
     fn update_or_delete(
@@ -1354,19 +1060,13 @@ impl<'c, 'q> Compiler<'c, 'q> {
         args: &Map<String, Value>,
         sel: &Sel<'q>,
         update: bool,
-    ) -> Result<Snippet> {
+    ) -> Result<MutationPlan> {
         let table = self.table(t);
-        let a = self.alias("a");
-        let affected = self.alias("affected");
-        let cond = match args.get("filter") {
-            Some(f) => self.filter(t, &a, f)?,
-            None => None,
+        let mut filter = Vec::new();
+        if let Some(f) = args.get("filter") {
+            filter.extend(self.filter(t, f)?);
         }
-        .unwrap_or_else(|| Snippet::sql("true"));
-        let target = Snippet::qualified(&table.schema, &table.name)
-            .then(Snippet::sql(" "))
-            .then(Snippet::ident(&a));
-        let head = if update {
+        let kind = if update {
             let set = match args.get("set") {
                 Some(Value::Object(set)) if !set.is_empty() => set,
                 _ => {
@@ -1380,32 +1080,28 @@ impl<'c, 'q> Compiler<'c, 'q> {
                 let Some((_, c)) = table.column_by_field(field).filter(|(_, c)| c.updatable) else {
                     continue;
                 };
-                let value = match self.value_text(c, v) {
-                    Some(text) => Snippet::param(text),
-                    None => Snippet::null_param(),
-                };
-                assignments.push(Snippet::ident(&c.sql).then(Snippet::sql(" = ")).then(value));
+                assignments.push((c.sql.clone(), self.value_text(c, v)));
             }
-            Snippet::sql("update ")
-                .then(target)
-                .then(Snippet::sql(" set "))
-                .then(Snippet::join(assignments, ", "))
+            if assignments.is_empty() {
+                return Err(GraphqlError::new(
+                    "At least one mapping must be provided to set argument",
+                ));
+            }
+            MutationKind::Update {
+                set: assignments,
+                filter,
+            }
         } else {
-            Snippet::sql("delete from ").then(target)
+            MutationKind::Delete { filter }
         };
-        Ok(Snippet::sql("with ")
-            .then(Snippet::ident(&affected))
-            .then(Snippet::sql(" as ("))
-            .then(head)
-            .then(Snippet::sql(" where "))
-            .then(cond)
-            .then(Self::returning(table))
-            .then(Snippet::sql(") "))
-            .then(self.mutation_result(
-                t,
-                sel,
-                &affected,
-                if update { "Update" } else { "Delete" },
-            )?))
+        let (fields, returning) =
+            self.mutation_fields(t, sel, if update { "Update" } else { "Delete" })?;
+        Ok(MutationPlan {
+            schema: table.schema.clone(),
+            table: table.name.clone(),
+            kind,
+            returning,
+            fields,
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! From a request (`query`, `variables`, `operationName`) to a plan: the depth limit is
 //! checked before parsing, the document parsed with `graphql-parser` (its messages are
 //! pg_graphql's), the operation picked, variables coerced against their declared types,
-//! the top-level selection validated, and each top-level field compiled to one statement
-//! (or answered in Rust: `__typename`, introspection). No I/O happens here.
+//! the top-level selection validated, and each top-level field planned ([`crate::compile`])
+//! and emitted as one statement by `pgbase_sql::emit_graph` (or answered in Rust:
+//! `__typename`, introspection). No I/O happens here.
 
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ use graphql_parser::query::{
 };
 use serde_json::{Map, Value};
 
-use crate::compile::Compiler;
+use crate::compile::Planner;
 use crate::error::GraphqlError;
 use crate::execute::Job;
 use crate::input::{coerce, literal};
@@ -244,7 +245,7 @@ pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlEr
     if sels.is_empty() {
         return Err(single("Selection set must not be empty"));
     }
-    let compiler = Compiler::new(&ctx);
+    let planner = Planner::new(&ctx);
     let mut fields = Vec::new();
     for sel in &sels {
         let planned = if sel.name == "__typename" {
@@ -255,9 +256,9 @@ pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlEr
                 Err(e) => Planned::Failed(e),
             }
         } else {
-            match compiler.top_level(root, sel) {
+            match planner.top_level(root, sel) {
                 Ok(statement) => Planned::Sql(Job {
-                    sql: statement.sql,
+                    sql: pgbase_sql::emit_graph::statement(&statement.plan),
                     at_most: statement.at_most,
                 }),
                 Err(e) => Planned::Failed(e.or_at(sel.pos)),

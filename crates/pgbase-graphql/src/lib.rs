@@ -2,8 +2,9 @@
 //!
 //! The schema is reflected per role from the schema cache ([`reflect`]) and cached per
 //! (role, catalog version). A request is parsed and validated, each top-level field is
-//! compiled to one SQL statement whose JSON Postgres builds ([`compile`]), and all of them
-//! run in one transaction as the caller's role ([`execute`]). The HTTP layer here is
+//! planned onto the plan tree shared with REST ([`compile`], `pgbase_sql::plan`) and emitted
+//! as one SQL statement whose JSON Postgres builds (`pgbase_sql::emit_graph`), and all of them
+//! run in one transaction as the caller's role ([`mod@execute`]). The HTTP layer here is
 //! framework-free: [`handle`] takes the method, query string, headers and body and returns
 //! status, headers and body.
 //!

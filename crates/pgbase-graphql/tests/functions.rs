@@ -21,6 +21,7 @@ create function posts(b blog) returns setof blog_post stable language sql
 create function overloaded(a int) returns int immutable language sql as $$ select $1 $$;
 create function overloaded(a text) returns text immutable language sql as $$ select $1 $$;
 create function secret() returns int stable language sql as $$ select 42 $$;
+create function boom() returns int stable language sql as $$ select 1 / (select count(*) - count(*) from blog)::int $$;
 revoke execute on function secret() from public, anon;
 "#;
 
@@ -80,4 +81,85 @@ async fn computed_fields_take_the_row() {
         data,
         json!({"blogByPk": {"name_upper": "A: BLOG 1", "posts": {"edges": [{"node": {"title": "post one"}}]}}})
     );
+}
+
+/// Mutation records are the rows the write returned (anonymous records of a CTE): computed
+/// fields over them, scalar and setof, still see the table's row type.
+#[tokio::test]
+async fn computed_fields_in_mutation_records() {
+    let e = common::env_with(FUNCTIONS).await;
+    let out = e
+        .run(
+            "anon",
+            r#"mutation {
+                insertIntoblogCollection(objects: [{ owner_id: 2, name: "new blog" }]) {
+                    records { name name_upper posts(first: 1) { edges { node { title } } } }
+                }
+                updateblogCollection(set: { name: "renamed" }, filter: { id: { eq: 1 } }) {
+                    affectedCount
+                    records { id name_upper posts(first: 1) { edges { node { title } } } }
+                }
+            }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {
+            "insertIntoblogCollection": {"records": [
+                {"name": "new blog", "name_upper": "NEW BLOG", "posts": {"edges": []}}
+            ]},
+            "updateblogCollection": {"affectedCount": 1, "records": [
+                {"id": 1, "name_upper": "RENAMED", "posts": {"edges": [{"node": {"title": "post one"}}]}}
+            ]}
+        }})
+    );
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { deleteFromblogCollection(filter: { name: { eq: "new blog" } }) {
+                records { __typename name_upper }
+            } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"deleteFromblogCollection": {"records": [
+            {"__typename": "blog", "name_upper": "NEW BLOG"}
+        ]}}})
+    );
+}
+
+/// pg_graphql: a SQL error while running a query fails the whole request (`data: null`),
+/// unlike a validation error of one field, which leaves the other fields.
+#[tokio::test]
+async fn a_sql_error_in_a_query_nulls_data() {
+    let e = common::env_with(FUNCTIONS).await;
+    let out = e
+        .run("anon", "{ ok: blogByPk(id: 1) { id } boom }", json!({}))
+        .await;
+    assert_eq!(out["data"], json!(null), "{out}");
+    assert_eq!(out["errors"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(out["errors"][0]["message"], "division by zero");
+
+    let out = e
+        .run(
+            "anon",
+            "{ ok: blogByPk(id: 1) { id } bad: blogByPk(id: 1) { nope } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["data"], json!({"ok": {"id": 1}, "bad": null}), "{out}");
+    assert_eq!(out["errors"][0]["path"], json!(["bad"]));
+
+    let out = e
+        .run(
+            "anon",
+            "{ a: blogByPk(id: 1) { nope } b: blogCollection(first: -1) { __typename } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(out["data"], json!(null), "{out}");
+    assert_eq!(out["errors"].as_array().map(Vec::len), Some(2), "{out}");
 }

@@ -461,3 +461,21 @@ async fn one_to_one_and_nullability_of_to_one_fields() {
         assert_eq!(data["blogByPk"]["id"], 1);
     }
 }
+
+/// More keys than one `json_build_object` call takes: the object is spliced together and
+/// keeps the selection order.
+#[tokio::test]
+async fn wide_selections_keep_every_key_in_order() {
+    let e = env().await;
+    let fields: String = (0..95).map(|i| format!(" k{i}: name")).collect();
+    let data = e
+        .data(&format!("{{ blogByPk(id: 1) {{ {fields} __typename }} }}"))
+        .await;
+    let obj = data["blogByPk"].as_object().unwrap();
+    let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    let mut expected: Vec<String> = (0..95).map(|i| format!("k{i}")).collect();
+    expected.push("__typename".into());
+    assert_eq!(keys, expected);
+    assert_eq!(obj["k94"], "A: Blog 1");
+    assert_eq!(obj["__typename"], "blog");
+}

@@ -180,6 +180,7 @@ pub fn computed_field<'a>(
 fn column_ref(field: &Field) -> ColumnRef {
     ColumnRef {
         computed: None,
+        via: None,
         column: field.name.clone(),
         json_path: field
             .json_path
@@ -259,13 +260,7 @@ pub fn read_plan(
                         AggregateFunction::Max => Aggregate::Max,
                         AggregateFunction::Min => Aggregate::Min,
                     };
-                    let default_alias = match function {
-                        Aggregate::Count => "count",
-                        Aggregate::Sum => "sum",
-                        Aggregate::Avg => "avg",
-                        Aggregate::Max => "max",
-                        Aggregate::Min => "min",
-                    };
+                    let default_alias = function.name();
                     if let Some(cast) = &field.cast
                         && column.is_some()
                     {

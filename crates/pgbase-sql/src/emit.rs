@@ -73,7 +73,52 @@ fn row_value(alias: &str, cast: Option<&RowType>) -> Snippet {
     out
 }
 
-fn column_ref(alias: &str, column: &ColumnRef) -> Snippet {
+/// An alias for a subquery nested in the level `alias`: `a` → `a_x1` → `a_x2` …, so aliases
+/// stay short and distinct along any chain of nested subqueries.
+pub(crate) fn nested_alias(alias: &str) -> String {
+    if let Some((root, depth)) = alias.rsplit_once("_x")
+        && let Ok(depth) = depth.parse::<u32>()
+    {
+        return format!("{root}_x{}", depth + 1);
+    }
+    format!("{alias}_x1")
+}
+
+pub(crate) fn column_ref(alias: &str, column: &ColumnRef) -> Snippet {
+    let Some(via) = &column.via else {
+        return column_of(alias, column);
+    };
+    // a column of the to-one related row: a scalar subquery
+    let inner = format!("{alias}_v");
+    let mut s = Snippet::sql("(select ");
+    s.push(column_of(&inner, column))
+        .push_sql(" from ")
+        .push(Snippet::qualified(&via.schema, &via.table))
+        .push_sql(" as ")
+        .push_ident(&inner)
+        .push_sql(" where ");
+    s.push(join_pairs(&inner, alias, &via.pairs));
+    s.push_sql(" limit 1)");
+    s
+}
+
+/// `child.c = parent.p and …` for `(parent column, child column)` pairs.
+pub(crate) fn join_pairs(child: &str, parent: &str, pairs: &[(String, String)]) -> Snippet {
+    if pairs.is_empty() {
+        return Snippet::sql("true");
+    }
+    Snippet::join(
+        pairs.iter().map(|(parent_col, child_col)| {
+            let mut c = Snippet::ident(child);
+            c.push_sql(".").push_ident(child_col).push_sql(" = ");
+            c.push_ident(parent).push_sql(".").push_ident(parent_col);
+            c
+        }),
+        " and ",
+    )
+}
+
+fn column_of(alias: &str, column: &ColumnRef) -> Snippet {
     let mut out = match &column.computed {
         Some(computed) => {
             let mut call = Snippet::qualified(&computed.schema, &computed.function);
@@ -147,13 +192,8 @@ fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
                 alias: out,
                 cast,
             } => {
-                let mut s = Snippet::sql(match function {
-                    Aggregate::Count => "count(",
-                    Aggregate::Sum => "sum(",
-                    Aggregate::Avg => "avg(",
-                    Aggregate::Max => "max(",
-                    Aggregate::Min => "min(",
-                });
+                let mut s = Snippet::sql(function.name());
+                s.push_sql("(");
                 match column {
                     Some(c) => s.push(column_ref(alias, c)),
                     None => s.push_sql("*"),
@@ -220,7 +260,7 @@ fn embed_value(alias: &str, index: usize) -> Snippet {
     s
 }
 
-fn condition(cond: &Condition, alias: &str) -> Snippet {
+pub(crate) fn condition(cond: &Condition, alias: &str) -> Snippet {
     match cond {
         Condition::And(items) | Condition::Or(items) if items.is_empty() => {
             Snippet::sql(if matches!(cond, Condition::And(_)) {
@@ -294,6 +334,17 @@ fn condition(cond: &Condition, alias: &str) -> Snippet {
             s.push_sql(if *present { " is not null" } else { " is null" });
             s
         }
+        Condition::Exists { plan, join } => {
+            let mut s = Snippet::sql("exists(");
+            s.push(level(
+                plan,
+                &nested_alias(alias),
+                Some((alias, join)),
+                Mode::Count,
+            ))
+            .push_sql(")");
+            s
+        }
     }
 }
 
@@ -307,8 +358,9 @@ fn group(items: &[Condition], alias: &str, separator: &'static str) -> Snippet {
     s
 }
 
-fn source(plan: &ReadPlan, alias: &str, parent_alias: Option<&str>) -> Snippet {
-    let mut s = match &plan.source {
+/// `<source> as alias`; `parent_alias` is the row a computed source is called with.
+pub(crate) fn source(source: &Source, alias: &str, parent_alias: Option<&str>) -> Snippet {
+    let mut s = match source {
         Source::Table { schema, name } => Snippet::qualified(schema, name),
         Source::ComputedOverParent {
             schema,
@@ -324,9 +376,34 @@ fn source(plan: &ReadPlan, alias: &str, parent_alias: Option<&str>) -> Snippet {
             f
         }
         Source::Cte(name) => Snippet::sql(name),
+        Source::Function {
+            schema,
+            function,
+            args,
+        } => {
+            let mut f = Snippet::qualified(schema, function);
+            f.push_sql("(").push(named_args(args)).push_sql(")");
+            f
+        }
     };
     s.push_sql(" as ").push_ident(alias);
     s
+}
+
+/// `name := $1, …` (`None` = NULL).
+pub(crate) fn named_args(args: &[(String, Option<String>)]) -> Snippet {
+    Snippet::join(
+        args.iter().map(|(name, value)| {
+            let mut a = Snippet::ident(name);
+            a.push_sql(" := ");
+            a.push(match value {
+                Some(v) => Snippet::param(v.clone()),
+                None => Snippet::null_param(),
+            });
+            a
+        }),
+        ", ",
+    )
 }
 
 /// How much of a level to emit.
@@ -344,7 +421,7 @@ fn level(plan: &ReadPlan, alias: &str, parent: Option<(&str, &Join)>, mode: Mode
         Mode::Count => s.push_sql("1"),
     };
     s.push_sql(" from ")
-        .push(source(plan, alias, parent.map(|(a, _)| a)));
+        .push(source(&plan.source, alias, parent.map(|(a, _)| a)));
     let mut conditions: Vec<Snippet> = Vec::new();
     if let Some((parent_alias, join)) = parent {
         match join {
@@ -466,7 +543,7 @@ fn level(plan: &ReadPlan, alias: &str, parent: Option<(&str, &Join)>, mode: Mode
     s
 }
 
-fn order_terms(order: &[OrderExpr], alias: &str) -> Snippet {
+pub(crate) fn order_terms(order: &[OrderExpr], alias: &str) -> Snippet {
     let terms = order.iter().map(|o| {
         let mut t = match &o.target {
             OrderTarget::Column(c) => column_ref(alias, c),
@@ -835,18 +912,7 @@ pub fn call_cte(plan: &CallPlan) -> Snippet {
     call.push_sql("(");
     match &plan.args {
         CallArgs::Named(args) => {
-            call.push(Snippet::join(
-                args.iter().map(|(name, value)| {
-                    let mut a = Snippet::ident(name);
-                    a.push_sql(" := ");
-                    a.push(match value {
-                        Some(v) => Snippet::param(v.clone()),
-                        None => Snippet::null_param(),
-                    });
-                    a
-                }),
-                ", ",
-            ));
+            call.push(named_args(args));
         }
         CallArgs::SingleJson(body) => {
             call.push(Snippet::param(body.clone()));
@@ -951,6 +1017,7 @@ mod tests {
         plan.select = vec![SelectExpr::Column {
             column: ColumnRef {
                 computed: None,
+                via: None,
                 column: "data".into(),
                 json_path: vec![
                     JsonStep::Key {

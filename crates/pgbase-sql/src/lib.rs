@@ -7,6 +7,7 @@
 //! ever pass through [`quote_ident`]. Fixed SQL enters as `&'static str`.
 
 pub mod emit;
+pub mod emit_graph;
 mod param;
 pub mod plan;
 mod snippet;

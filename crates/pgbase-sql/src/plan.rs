@@ -1,6 +1,11 @@
 //! The plan tree shared by the API front ends: what to read (relation, columns, conditions,
 //! order, range, embedded relations) and what to write, resolved against the schema cache but
-//! free of any front end's syntax. [`crate::emit`] turns it into one SQL statement.
+//! free of any front end's syntax. [`crate::emit`] turns a REST plan into one SQL statement.
+//!
+//! The GraphQL front end plans onto the same relations, conditions, order terms and column
+//! references, plus an output model of its own (the second half of this file): JSON objects
+//! as ordered `(key, value)` pairs over a row, to-one rows, Relay connections and mutations.
+//! [`crate::emit_graph`] turns that into one statement per top-level field.
 
 /// A step of a JSON path: `->key`, `->0`, `->>key`, `->>0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +31,15 @@ pub struct ComputedField {
     pub row_cast: Option<RowType>,
 }
 
+/// The to-one related row a column is read from: the row of `schema.table` whose `foreign`
+/// columns equal the current row's `local` columns (`pairs` are `(local, foreign)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToOne {
+    pub schema: String,
+    pub table: String,
+    pub pairs: Vec<(String, String)>,
+}
+
 /// A column of the current level, optionally followed by a JSON path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnRef {
@@ -33,6 +47,8 @@ pub struct ColumnRef {
     pub json_path: Vec<JsonStep>,
     /// Set when `column` names a computed field rather than a stored column.
     pub computed: Option<ComputedField>,
+    /// Set when the column belongs to a to-one related row rather than the current one.
+    pub via: Option<Box<ToOne>>,
 }
 
 impl ColumnRef {
@@ -41,6 +57,17 @@ impl ColumnRef {
             column: column.into(),
             json_path: Vec::new(),
             computed: None,
+            via: None,
+        }
+    }
+
+    /// `function(row)` used like a column.
+    pub fn computed(field: ComputedField) -> ColumnRef {
+        ColumnRef {
+            column: field.function.clone(),
+            json_path: Vec::new(),
+            computed: Some(field),
+            via: None,
         }
     }
 }
@@ -52,6 +79,25 @@ pub enum Aggregate {
     Avg,
     Max,
     Min,
+    /// `min` of booleans.
+    BoolAnd,
+    /// `max` of booleans.
+    BoolOr,
+}
+
+impl Aggregate {
+    /// The SQL function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Aggregate::Count => "count",
+            Aggregate::Sum => "sum",
+            Aggregate::Avg => "avg",
+            Aggregate::Max => "max",
+            Aggregate::Min => "min",
+            Aggregate::BoolAnd => "bool_and",
+            Aggregate::BoolOr => "bool_or",
+        }
+    }
 }
 
 /// One output field.
@@ -120,6 +166,11 @@ pub enum Condition {
         embed: usize,
         present: bool,
     },
+    /// Some row of `plan` (its source and filter) joined to the current row by `join` exists.
+    Exists {
+        plan: Box<ReadPlan>,
+        join: Join,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,6 +212,12 @@ pub enum Source {
     },
     /// A named CTE of the statement (the rows of a write or of a function call).
     Cte(&'static str),
+    /// A set-returning function called with named arguments (`None` = SQL NULL).
+    Function {
+        schema: String,
+        function: String,
+        args: Vec<(String, Option<String>)>,
+    },
 }
 
 /// How an embedded level joins its parent.
@@ -292,4 +349,214 @@ pub enum CallArgs {
     Named(Vec<(String, Option<String>)>),
     /// The whole JSON body as the single unnamed json/jsonb argument.
     SingleJson(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// GraphQL output model: what one top-level GraphQL field reads and the JSON it answers with.
+// ---------------------------------------------------------------------------------------------
+
+/// How a value is written into the JSON output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    /// As Postgres converts it to JSON.
+    Plain,
+    /// As text: `bigint` and `numeric`, which JSON numbers cannot carry exactly.
+    Text,
+    /// Each element as text (arrays of `bigint`/`numeric`).
+    TextArray,
+    /// A `json`/`jsonb` value as its text (a JSON string holding the document).
+    JsonText,
+    /// Enum labels renamed: `(SQL label, output name)`; other labels become null.
+    Labels(Vec<(String, String)>),
+}
+
+/// A JSON object: `(key, value)` pairs in output order.
+pub type Object<T> = Vec<(String, T)>;
+
+/// A value of a JSON object built over the current row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A fixed string (`__typename`).
+    Literal(String),
+    /// A column (or computed field) of the row.
+    Column { column: ColumnRef, format: Format },
+    /// A global id: base64 of the `jsonb` text of `[schema, table, pk values...]`, newlines
+    /// removed (pg_graphql's `nodeId`).
+    NodeId {
+        schema: String,
+        table: String,
+        pk: Vec<String>,
+    },
+    /// A to-one row as an object, null when there is none.
+    Row(Box<RowObject>),
+    /// A Relay connection.
+    Connection(Box<Connection>),
+}
+
+/// One row of `source` as an object (the first match, null when none).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowObject {
+    pub source: Source,
+    /// How the row depends on the current row of the enclosing level (`None`: it does not).
+    pub join: Option<Join>,
+    pub filter: Vec<Condition>,
+    pub object: Object<Output>,
+    /// A row whose every column is null counts as no row (a function returning a row type
+    /// answers "nothing" that way).
+    pub skip_null_row: bool,
+}
+
+/// A page of `source` with edges, page info, count and aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub source: Source,
+    pub join: Option<Join>,
+    pub filter: Vec<Condition>,
+    /// The order rows are read in: reversed when `backward`. Cursors encode these targets'
+    /// values in this order.
+    pub order: Vec<OrderExpr>,
+    /// Rows after the cursor in `order` (keyset pagination).
+    pub keyset: Option<Condition>,
+    /// Page size (already capped).
+    pub limit: u64,
+    pub offset: u64,
+    /// `last`/`before`: the page was read in reverse and its edges are put back in order.
+    pub backward: bool,
+    pub fields: Object<ConnectionField>,
+}
+
+impl Connection {
+    /// Whether any selection needs the page info (and so a numbered, materialised page).
+    pub fn has_page_info(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|(_, f)| matches!(f, ConnectionField::PageInfo(_)))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectionField {
+    Literal(String),
+    Edges(Object<EdgeField>),
+    PageInfo(Object<PageInfoField>),
+    /// Rows matching the filter, ignoring pagination.
+    TotalCount,
+    /// Aggregates over the rows matching the filter.
+    Aggregate(Object<AggregateField>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EdgeField {
+    Literal(String),
+    Cursor,
+    Node(Object<Output>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageInfoField {
+    Literal(String),
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggregateField {
+    Literal(String),
+    /// `count(*)`.
+    Count,
+    /// A group (`sum { ... }`): `function(column)` per key.
+    Group(Object<AggregateValue>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggregateValue {
+    Literal(String),
+    Apply {
+        function: Aggregate,
+        column: ColumnRef,
+        /// Written as text (bigint/numeric results).
+        as_text: bool,
+    },
+}
+
+/// One value of an inserted row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertValue {
+    Default,
+    /// A bind parameter (`None` = SQL NULL).
+    Value(Option<String>),
+}
+
+/// `on conflict (columns) do update set <update> = excluded.<update> where <filter>`, or
+/// `do nothing` when `update` is empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnConflict {
+    pub columns: Vec<String>,
+    pub update: Vec<String>,
+    pub filter: Vec<Condition>,
+}
+
+/// What a GraphQL mutation does to its table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MutationKind {
+    /// Rows of values for `columns` (no columns: rows of defaults).
+    Insert {
+        columns: Vec<String>,
+        rows: Vec<Vec<InsertValue>>,
+        on_conflict: Option<OnConflict>,
+    },
+    /// `column = value` (bind parameters; `None` = SQL NULL) on the rows matching `filter`.
+    Update {
+        set: Vec<(String, Option<String>)>,
+        filter: Vec<Condition>,
+    },
+    Delete {
+        filter: Vec<Condition>,
+    },
+}
+
+/// The rows a write hands to its response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Returning {
+    /// These columns.
+    Columns(Vec<String>),
+    /// Whole rows of the table's type (needed by computed fields over the records).
+    Row,
+}
+
+/// An insert, update or delete and its response object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutationPlan {
+    pub schema: String,
+    pub table: String,
+    pub kind: MutationKind,
+    pub returning: Returning,
+    pub fields: Object<MutationField>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MutationField {
+    Literal(String),
+    AffectedCount,
+    /// The affected rows, each as this object.
+    Records(Object<Output>),
+}
+
+/// What one top-level GraphQL field runs. Each becomes one statement answering one row:
+/// (JSON text, affected row count for mutations).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GraphStatement {
+    /// One row as an object (`xByPk`, `node`, a function returning a row).
+    Row(RowObject),
+    Connection(Box<Connection>),
+    /// A function returning a scalar (or an array of scalars).
+    Call {
+        schema: String,
+        function: String,
+        args: Vec<(String, Option<String>)>,
+        format: Format,
+    },
+    Mutation(MutationPlan),
 }
