@@ -4,7 +4,7 @@
 //! any failure rolls the whole transaction back.
 
 use pgbase_sql::{Snippet, TextParam};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 
 use crate::error::GraphqlError;
@@ -57,7 +57,7 @@ pub async fn run(
     settings: &Settings,
     read_only: bool,
     jobs: &[Job],
-) -> Result<Vec<Value>, ExecError> {
+) -> Result<Vec<Box<RawValue>>, ExecError> {
     let client = pool
         .get()
         .await
@@ -138,11 +138,12 @@ pub async fn run(
     }
 }
 
-/// The JSON of a statement's row, after the `atMost` check.
+/// The JSON of a statement's row, after the `atMost` check. Postgres built it: it is checked,
+/// not parsed into a tree, and goes into the response as it is.
 fn row_json(
     row: &tokio_postgres::Row,
     at_most: Option<(i64, &'static str)>,
-) -> Result<Value, ExecError> {
+) -> Result<Box<RawValue>, ExecError> {
     let db = |e: tokio_postgres::Error| ExecError::Db(db_message(&e));
     let text: Option<String> = row.try_get(0).map_err(db)?;
     let count: Option<i64> = row.try_get(1).map_err(db)?;
@@ -151,8 +152,6 @@ fn row_json(
     {
         return Err(ExecError::AtMost(message));
     }
-    match text {
-        Some(t) => serde_json::from_str(&t).map_err(|e| ExecError::Db(e.to_string())),
-        None => Ok(Value::Null),
-    }
+    RawValue::from_string(text.unwrap_or_else(|| "null".into()))
+        .map_err(|e| ExecError::Db(e.to_string()))
 }

@@ -33,7 +33,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, header};
 use pgbase_catalog::CatalogHandle;
 use pgbase_sql::quote_ident;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use engine::{Plan, Planned, Request};
 pub use error::GraphqlError;
@@ -93,7 +94,9 @@ impl GraphqlState {
 /// The result of one GraphQL request.
 #[derive(Debug, Clone)]
 pub struct Response {
-    pub data: Value,
+    /// Each top-level field's JSON in selection order, as Postgres (or the resolver) wrote
+    /// it; `None` for `"data": null`.
+    pub data: Option<Vec<(String, Box<RawValue>)>>,
     pub errors: Vec<GraphqlError>,
     /// The request failed before execution (parse/validation): HTTP 400 under
     /// `application/graphql-response+json`.
@@ -103,24 +106,60 @@ pub struct Response {
 impl Response {
     fn failed(errors: Vec<GraphqlError>, request_error: bool) -> Response {
         Response {
-            data: Value::Null,
+            data: None,
             errors,
             request_error,
         }
     }
 
-    /// `{"data": ..., "errors": [...]}` (errors omitted when empty).
+    /// `{"data": ..., "errors": [...]}` (errors omitted when empty) as a JSON tree.
     pub fn to_json(&self) -> Value {
-        let mut obj = Map::new();
-        obj.insert("data".into(), self.data.clone());
+        serde_json::from_str(&self.to_body()).unwrap_or(Value::Null)
+    }
+
+    /// The response body: the fields' JSON is copied, not re-parsed.
+    pub fn to_body(&self) -> String {
+        let size: usize = self
+            .data
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.get().len() + 4)
+            .sum();
+        let mut out = String::with_capacity(size + 32);
+        out.push_str("{\"data\":");
+        match &self.data {
+            None => out.push_str("null"),
+            Some(fields) => {
+                out.push('{');
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(key.clone()).to_string());
+                    out.push(':');
+                    out.push_str(value.get());
+                }
+                out.push('}');
+            }
+        }
         if !self.errors.is_empty() {
-            obj.insert(
-                "errors".into(),
-                Value::Array(self.errors.iter().map(GraphqlError::to_json).collect()),
+            out.push_str(",\"errors\":");
+            out.push_str(
+                &Value::Array(self.errors.iter().map(GraphqlError::to_json).collect()).to_string(),
             );
         }
-        Value::Object(obj)
+        out.push('}');
+        out
     }
+}
+
+fn raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).unwrap_or_else(|_| null())
+}
+
+/// `null` (serde_json's default raw value).
+fn null() -> Box<RawValue> {
+    Box::default()
 }
 
 /// Runs one GraphQL request as `role` with JWT `claims`.
@@ -143,10 +182,10 @@ pub async fn execute(
     let mut slots = Vec::new();
     for (key, planned) in plan.fields {
         match planned {
-            Planned::Value(v) => slots.push((key, Some(v))),
+            Planned::Value(v) => slots.push((key, Some(raw(&v)))),
             Planned::Failed(e) => {
                 errors.push(e.with_path(&key));
-                slots.push((key, Some(Value::Null)));
+                slots.push((key, Some(null())));
             }
             Planned::Sql(job) => {
                 jobs.push(job);
@@ -175,21 +214,16 @@ pub async fn execute(
         }
     }
     let mut results = results.into_iter();
-    let mut data = Map::new();
     let all_failed = !slots.is_empty() && errors.len() == slots.len();
-    for (key, value) in slots {
-        let v = match value {
-            Some(v) => v,
-            None => results.next().unwrap_or(Value::Null),
-        };
-        data.insert(key, v);
-    }
+    let data = slots
+        .into_iter()
+        .map(|(key, value)| {
+            let v = value.or_else(|| results.next()).unwrap_or_else(null);
+            (key, v)
+        })
+        .collect();
     Response {
-        data: if all_failed {
-            Value::Null
-        } else {
-            Value::Object(data)
-        },
+        data: (!all_failed).then_some(data),
         request_error: all_failed,
         errors,
     }
@@ -323,8 +357,8 @@ pub async fn handle(
     let request = match parse_request(method, query, headers, &body) {
         Ok(r) => r,
         Err((status, message)) => {
-            let body = Response::failed(vec![GraphqlError::Request(message)], true).to_json();
-            return (status, headers_out, Bytes::from(body.to_string()));
+            let body = Response::failed(vec![GraphqlError::Request(message)], true).to_body();
+            return (status, headers_out, Bytes::from(body));
         }
     };
     let response = execute(state, identity_role, claims, &request).await;
@@ -333,9 +367,31 @@ pub async fn handle(
     } else {
         StatusCode::OK
     };
-    (
-        status,
-        headers_out,
-        Bytes::from(response.to_json().to_string()),
-    )
+    (status, headers_out, Bytes::from(response.to_body()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_copy_field_json_and_escape_keys() {
+        let field = |s: &str| RawValue::from_string(s.to_string()).unwrap_or_default();
+        let response = Response {
+            data: Some(vec![
+                ("a".into(), field("{\"x\" : [1, \"two\"]}")),
+                ("b\"c".into(), null()),
+            ]),
+            errors: vec![GraphqlError::new("bad").with_path("b\"c")],
+            request_error: false,
+        };
+        assert_eq!(
+            response.to_body(),
+            r#"{"data":{"a":{"x" : [1, "two"]},"b\"c":null},"errors":[{"message":"bad","path":["b\"c"]}]}"#
+        );
+        assert_eq!(
+            Response::failed(vec![GraphqlError::Database("boom".into())], false).to_body(),
+            r#"{"data":null,"errors":[{"message":"boom"}]}"#
+        );
+    }
 }
