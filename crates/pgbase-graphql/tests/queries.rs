@@ -479,3 +479,35 @@ async fn wide_selections_keep_every_key_in_order() {
     assert_eq!(obj["k94"], "A: Blog 1");
     assert_eq!(obj["__typename"], "blog");
 }
+
+/// Nested connections: count and page info are per parent row, with and without the
+/// numbered page (pageInfo) path.
+#[tokio::test]
+async fn nested_connections_count_and_page_per_parent() {
+    let e = common::env_with(
+        r#"comment on table blog is e'@graphql({"totalCount": {"enabled": true}})';"#,
+    )
+    .await;
+    let data = e
+        .data(
+            r#"{ accountCollection(first: 3) { edges { node { id
+                plain: blogCollection(first: 1) { totalCount edges { node { name } } }
+                paged: blogCollection(first: 1) { totalCount pageInfo { hasNextPage } edges { cursor } }
+            } } } }"#,
+        )
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"],
+        json!([
+            {"node": {"id": 1,
+                "plain": {"totalCount": 2, "edges": [{"node": {"name": "A: Blog 1"}}]},
+                "paged": {"totalCount": 2, "pageInfo": {"hasNextPage": true}, "edges": [{"cursor": "WzFd"}]}}},
+            {"node": {"id": 2,
+                "plain": {"totalCount": 1, "edges": [{"node": {"name": "B: Blog 3"}}]},
+                "paged": {"totalCount": 1, "pageInfo": {"hasNextPage": false}, "edges": [{"cursor": "WzNd"}]}}},
+            {"node": {"id": 3,
+                "plain": {"totalCount": 0, "edges": []},
+                "paged": {"totalCount": 0, "pageInfo": {"hasNextPage": false}, "edges": []}}}
+        ])
+    );
+}
