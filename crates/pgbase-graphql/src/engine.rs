@@ -1,7 +1,7 @@
 //! From a request (`query`, `variables`, `operationName`) to a plan: the depth limit is
 //! checked before parsing, the document parsed with `graphql-parser` (its messages are
 //! pg_graphql's), the operation picked, variables coerced against their declared types,
-//! the top-level selection validated, and each top-level field planned ([`crate::compile`])
+//! the top-level selection validated, and each top-level field planned ([`crate::planner`])
 //! and emitted as one statement by `pgbase_sql::emit_graph` (or answered in Rust:
 //! `__typename`, introspection). No I/O happens here.
 
@@ -12,11 +12,11 @@ use graphql_parser::query::{
 };
 use serde_json::{Map, Value};
 
-use crate::compile::Planner;
 use crate::error::GraphqlError;
 use crate::execute::Job;
 use crate::input::{coerce, literal};
 use crate::introspection;
+use crate::planner::Planner;
 use crate::select::Ctx;
 use crate::types::{Reflected, TypeRef};
 
@@ -151,7 +151,7 @@ fn variables<'a>(
     Ok(out)
 }
 
-/// Parses and validates `request` against `schema` and compiles its top-level fields.
+/// Parses and validates `request` against `schema` and plans its top-level fields.
 pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlError>> {
     let depth = nesting_depth(&request.query);
     if depth > MAX_DEPTH {

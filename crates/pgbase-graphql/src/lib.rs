@@ -2,7 +2,7 @@
 //!
 //! The schema is reflected per role from the schema cache ([`reflect`]) and cached per
 //! (role, catalog version). A request is parsed and validated, each top-level field is
-//! planned onto the plan tree shared with REST ([`compile`], `pgbase_sql::plan`) and emitted
+//! planned onto the plan tree shared with REST ([`planner`], `pgbase_sql::plan`) and emitted
 //! as one SQL statement whose JSON Postgres builds (`pgbase_sql::emit_graph`), and all of them
 //! run in one transaction as the caller's role ([`mod@execute`]). The HTTP layer here is
 //! framework-free: [`handle`] takes the method, query string, headers and body and returns
@@ -15,13 +15,13 @@
 //! ```
 
 mod base64;
-pub mod compile;
 pub mod engine;
 pub mod error;
 pub mod execute;
 pub mod input;
 pub mod introspection;
 pub mod naming;
+pub mod planner;
 pub mod reflect;
 pub mod select;
 pub mod types;

@@ -1,5 +1,5 @@
 //! The reflected GraphQL type system: type, field and input-value definitions, each field
-//! tagged with how it resolves ([`Resolve`]), plus the table model the SQL compiler reads
+//! tagged with how it resolves ([`Resolve`]), plus the table model the planner reads
 //! ([`TableInfo`], [`ColumnInfo`], [`RelInfo`]). Built once per (role, catalog version) by
 //! [`crate::reflect`] and shared read-only by validation, compilation and introspection.
 
@@ -232,7 +232,7 @@ pub struct EnumValue {
     pub value: String,
 }
 
-/// What a type stands for (what the compiler does with a selection on it).
+/// What a type stands for (what the planner does with a selection on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Plain,
