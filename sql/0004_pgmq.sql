@@ -15,7 +15,10 @@
 -- collapse to one per transaction; delayed messages notify at send time, not when they become
 -- visible, so a listener should still poll slowly (or re-read after the delay).
 -- `pgmq.disable_notify_insert(queue)` turns this off for a queue (NOTIFY serialises the commits
--- of concurrent producers); `pgmq.enable_notify_insert(queue)` turns it back on.
+-- of concurrent producers: a queue nobody LISTENs to is faster without it);
+-- `pgmq.enable_notify_insert(queue, throttle_interval_ms)` turns it back on, at most one
+-- notification per interval when the interval is above 0 (upstream's throttle: a listener must
+-- then also re-read at that interval, as a send inside the interval does not notify).
 --
 -- Partitioned queues (`create_partitioned`) use native range partitioning (no pg_partman): by
 -- `msg_id` when the interval is an integer, otherwise by `enqueued_at` (archive by
@@ -104,22 +107,56 @@ language sql immutable as $$
   select 'pgmq.' || pgmq.format_table_name(queue_name, 'q') || '.INSERT';
 $$;
 
--- Queues whose sends do not NOTIFY. A NOTIFY serialises the commits of the transactions that
--- sent one (Postgres takes a database-wide lock at commit), so a queue with many concurrent
--- producers and no listener is faster without it.
-create table if not exists pgmq.notify_insert_off (queue_name text primary key);
-grant select on pgmq.notify_insert_off to public;
+-- Per-queue NOTIFY settings; a queue without a row notifies on every send (the default).
+create table if not exists pgmq.notify_insert_settings (
+  queue_name text primary key,
+  enabled boolean not null,
+  throttle_interval_ms integer not null default 0,
+  last_notified_at timestamptz not null default to_timestamp(0)
+);
+grant select on pgmq.notify_insert_settings to public;
 
 create function pgmq.disable_notify_insert(queue_name text) returns void
 language sql as $$
-  insert into pgmq.notify_insert_off values (disable_notify_insert.queue_name)
-  on conflict do nothing;
+  insert into pgmq.notify_insert_settings (queue_name, enabled)
+  values (disable_notify_insert.queue_name, false)
+  on conflict on constraint notify_insert_settings_pkey do update set enabled = false;
 $$;
 
--- Upstream's signature; every send notifies (the throttle is not implemented).
 create function pgmq.enable_notify_insert(queue_name text, throttle_interval_ms integer default 0)
-returns void language sql as $$
-  delete from pgmq.notify_insert_off o where o.queue_name = enable_notify_insert.queue_name;
+returns void language plpgsql as $$
+begin
+  if throttle_interval_ms is null or throttle_interval_ms < 0 then
+    raise exception 'throttle_interval_ms must be non-negative';
+  end if;
+  insert into pgmq.notify_insert_settings (queue_name, enabled, throttle_interval_ms)
+  values (enable_notify_insert.queue_name, true, enable_notify_insert.throttle_interval_ms)
+  on conflict on constraint notify_insert_settings_pkey do update
+    set enabled = true, throttle_interval_ms = excluded.throttle_interval_ms,
+        last_notified_at = to_timestamp(0);
+end
+$$;
+
+-- NOTIFY the listeners of a queue after a send, as its settings say.
+create function pgmq._notify_insert(queue_name text, qtable text) returns void
+language plpgsql as $$
+declare
+  enabled boolean;
+  throttle integer;
+begin
+  select n.enabled, n.throttle_interval_ms into enabled, throttle
+  from pgmq.notify_insert_settings n where n.queue_name = _notify_insert.queue_name;
+  if not found or (enabled and throttle = 0) then
+    perform pg_notify('pgmq.' || qtable || '.INSERT', '');
+  elsif enabled then
+    update pgmq.notify_insert_settings n set last_notified_at = clock_timestamp()
+    where n.queue_name = _notify_insert.queue_name
+      and n.last_notified_at <= clock_timestamp() - make_interval(secs => throttle / 1000.0);
+    if found then
+      perform pg_notify('pgmq.' || qtable || '.INSERT', '');
+    end if;
+  end if;
+end
 $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -357,7 +394,7 @@ begin
   execute format('drop table if exists pgmq.%I cascade', qtable);
   execute format('drop table if exists pgmq.%I cascade', atable);
   delete from pgmq.meta m where m.queue_name = drop_queue.queue_name;
-  delete from pgmq.notify_insert_off o where o.queue_name = drop_queue.queue_name;
+  delete from pgmq.notify_insert_settings n where n.queue_name = drop_queue.queue_name;
   return true;
 end
 $$;
@@ -397,6 +434,20 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- Produce
 
+-- One message: the path of every `send` (no arrays, no wrapper layers).
+create function pgmq._send_one(queue_name text, msg jsonb, headers jsonb, vt timestamptz)
+returns setof bigint
+language plpgsql as $$
+declare
+  qtable text := pgmq.format_table_name(queue_name, 'q');
+begin
+  return query execute format(
+    'insert into pgmq.%I (vt, message, headers) values ($1, $2, $3) returning msg_id', qtable)
+    using coalesce(vt, clock_timestamp()), msg, headers;
+  perform pgmq._notify_insert(queue_name, qtable);
+end
+$$;
+
 create function pgmq._send(queue_name text, msgs jsonb[], headers jsonb[], vt timestamptz)
 returns setof bigint
 language plpgsql as $$
@@ -410,13 +461,7 @@ begin
     raise exception 'headers array length (%) must match msgs array length (%)',
       cardinality(headers), cardinality(msgs);
   end if;
-  if cardinality(msgs) = 1 then
-    -- The common case, without unnest.
-    return query execute format(
-      'insert into pgmq.%I (vt, message, headers) values ($1, $2, $3) returning msg_id', qtable)
-      using coalesce(vt, clock_timestamp()), msgs[1], headers[1];
-  else
-    return query execute format($q$
+  return query execute format($q$
     with ins as (
       insert into pgmq.%I (vt, message, headers)
       select $1, m.msg, $2[m.ord]
@@ -426,10 +471,7 @@ begin
     )
     select msg_id from ins order by msg_id$q$, qtable)
     using coalesce(vt, clock_timestamp()), headers, msgs;
-  end if;
-  if not exists (select from pgmq.notify_insert_off o where o.queue_name = _send.queue_name) then
-    perform pg_notify('pgmq.' || qtable || '.INSERT', '');
-  end if;
+  perform pgmq._notify_insert(queue_name, qtable);
 end
 $$;
 
@@ -439,22 +481,22 @@ language sql volatile as $$
 $$;
 
 create function pgmq.send(queue_name text, msg jsonb) returns setof bigint
-language sql as $$ select * from pgmq._send(queue_name, array[msg], null, pgmq._delay(0)); $$;
+language plpgsql as $$ begin return query select * from pgmq._send_one(queue_name, msg, null, null); end $$;
 
 create function pgmq.send(queue_name text, msg jsonb, delay integer) returns setof bigint
-language sql as $$ select * from pgmq._send(queue_name, array[msg], null, pgmq._delay(delay)); $$;
+language plpgsql as $$ begin return query select * from pgmq._send_one(queue_name, msg, null, pgmq._delay(delay)); end $$;
 
 create function pgmq.send(queue_name text, msg jsonb, delay timestamptz) returns setof bigint
-language sql as $$ select * from pgmq._send(queue_name, array[msg], null, delay); $$;
+language plpgsql as $$ begin return query select * from pgmq._send_one(queue_name, msg, null, delay); end $$;
 
 create function pgmq.send(queue_name text, msg jsonb, headers jsonb) returns setof bigint
-language sql as $$ select * from pgmq._send(queue_name, array[msg], array[headers], pgmq._delay(0)); $$;
+language plpgsql as $$ begin return query select * from pgmq._send_one(queue_name, msg, headers, null); end $$;
 
 create function pgmq.send(queue_name text, msg jsonb, headers jsonb, delay integer) returns setof bigint
-language sql as $$ select * from pgmq._send(queue_name, array[msg], array[headers], pgmq._delay(delay)); $$;
+language plpgsql as $$ begin return query select * from pgmq._send_one(queue_name, msg, headers, pgmq._delay(delay)); end $$;
 
 create function pgmq.send(queue_name text, msg jsonb, headers jsonb, delay timestamptz) returns setof bigint
-language sql as $$ select * from pgmq._send(queue_name, array[msg], array[headers], delay); $$;
+language plpgsql as $$ begin return query select * from pgmq._send_one(queue_name, msg, headers, delay); end $$;
 
 create function pgmq.send_batch(queue_name text, msgs jsonb[]) returns setof bigint
 language sql as $$ select * from pgmq._send(queue_name, msgs, null, pgmq._delay(0)); $$;
@@ -483,21 +525,24 @@ language plpgsql as $$
 declare
   qtable text := pgmq.format_table_name(queue_name, 'q');
 begin
+  -- One UPDATE over the oldest visible unlocked rows; without a condition the message filter
+  -- is left out of the statement altogether.
   return query execute format($q$
     with cte as (
       select msg_id from pgmq.%I
-      where vt <= clock_timestamp() and ($3 = '{}'::jsonb or message @> $3)
+      where vt <= clock_timestamp()%s
       order by msg_id
       limit $1
       for update skip locked
-    ), upd as (
-      update pgmq.%I m
-      set vt = clock_timestamp() + make_interval(secs => $2), read_ct = m.read_ct + 1
-      from cte where m.msg_id = cte.msg_id
-      returning m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message, m.headers
     )
-    select * from upd order by msg_id$q$, qtable, qtable)
-    using qty, vt, coalesce(conditional, '{}'::jsonb);
+    update pgmq.%I m
+    set vt = clock_timestamp() + make_interval(secs => $2), read_ct = m.read_ct + 1
+    from cte where m.msg_id = cte.msg_id
+    returning m.msg_id, m.read_ct, m.enqueued_at, m.vt, m.message, m.headers$q$,
+    qtable,
+    case when conditional is null or conditional = '{}'::jsonb then '' else ' and message @> $3' end,
+    qtable)
+    using qty, vt, conditional;
 end
 $$;
 

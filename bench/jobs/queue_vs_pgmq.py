@@ -8,9 +8,10 @@ into cargo's cache at run time and installed into a separate database. Nothing o
 committed here.
 
 Measures, at 1 and 8 clients for --seconds each: send+read+delete transactions/s (one message
-per transaction) on both — pgbase with its per-send NOTIFY on (the default) and off
-(`pgmq.disable_notify_insert`, upstream's default) — and send_batch of 1,000 messages
-(messages/s). Prints the ratios.
+per transaction) on both, like for like — without NOTIFY (`pgmq.disable_notify_insert`,
+upstream's default), then notifying on every send (pgbase's default; upstream's
+`enable_notify_insert(queue, 0)`) — and send_batch of 1,000 messages (messages/s). Prints the
+ratios.
 Targets: queue >= 1.0x upstream; send_batch >= 50k messages/s.
 
 Usage: bench/jobs/queue_vs_pgmq.py [--bin target/release/pgbase] [--seconds 10]
@@ -91,14 +92,21 @@ def main():
         for url in (ours, theirs):
             psql(url, "select pgmq.create('bench')")
         print(f"{'workload':36} {'clients':>7} {'pgbase':>10} {'upstream':>10} {'ratio':>6}")
-        # pgbase's send NOTIFYs by default (upstream's does not): measure both ways.
-        for notify in (True, False):
-            psql(ours, "select pgmq.enable_notify_insert('bench')" if notify else "select pgmq.disable_notify_insert('bench')")
+        # Like for like: both without NOTIFY (upstream's default), then both notifying on every
+        # send (pgbase's default; upstream's enable_notify_insert(queue, 0) trigger).
+        for notify in (False, True):
+            if notify:
+                psql(ours, "select pgmq.enable_notify_insert('bench')")
+                psql(theirs, "select pgmq.enable_notify_insert('bench', 0)")
+            else:
+                psql(ours, "select pgmq.disable_notify_insert('bench')")
             label = "send+read+delete, notify " + ("on" if notify else "off")
             for clients in (1, 8):
                 a = pgbench(ours, SEND_READ_DELETE, clients, args.seconds)
                 b = pgbench(theirs, SEND_READ_DELETE, clients, args.seconds)
                 print(f"{label:36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
+        psql(ours, "select pgmq.disable_notify_insert('bench')")
+        psql(theirs, "select pgmq.disable_notify_insert('bench')")
         for clients in (1, 8):
             a = pgbench(ours, SEND_BATCH, clients, args.seconds) * 1000
             b = pgbench(theirs, SEND_BATCH, clients, args.seconds) * 1000

@@ -389,6 +389,34 @@ async fn rolled_back_read_leaves_the_message_and_send_notifies() {
         .await
         .expect("notification after enabling again");
     assert_eq!(got.as_deref(), Some("pgmq.q_tx.INSERT"));
+
+    // Throttled (upstream's throttle_interval_ms): the first send notifies, the next ones inside
+    // the interval do not.
+    c.batch_execute("select pgmq.enable_notify_insert('Tx', 60000); select pgmq.send('Tx', '{}');")
+        .await
+        .expect("first throttled send");
+    let got = tokio::time::timeout(std::time::Duration::from_secs(5), nrx.recv())
+        .await
+        .expect("first send of the interval notifies");
+    assert_eq!(got.as_deref(), Some("pgmq.q_tx.INSERT"));
+    c.batch_execute(
+        "select pgmq.send('Tx', '{}'); select pgmq.send_batch('Tx', array['{}'::jsonb]);",
+    )
+    .await
+    .expect("sends inside the interval");
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(500), nrx.recv()).await;
+    assert!(
+        quiet.is_err(),
+        "no notification inside the throttle interval"
+    );
+    let err = c
+        .batch_execute("select pgmq.enable_notify_insert('Tx', -1)")
+        .await
+        .expect_err("negative interval");
+    assert!(
+        format!("{err:?}").contains("throttle_interval_ms must be non-negative"),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -481,10 +509,10 @@ async fn partitioned_queues() {
     );
 }
 
-/// 8 consumers take 10,000 messages: none lost, none delivered twice within its vt.
+/// 8 consumers take 100,000 messages: none lost, none delivered twice within its vt.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_consumers_take_every_message_once() {
-    const N: i64 = 10_000;
+    const N: i64 = 100_000;
     let db = pgbase_testkit::test_db().await;
     let c = db.connect().await;
     c.batch_execute("select pgmq.create('load')")
