@@ -190,7 +190,8 @@ begin
       message jsonb,
       headers jsonb
     )$q$, atable);
-  execute format('create index if not exists %I on pgmq.%I (vt asc)', qtable || '_vt_idx', qtable);
+  -- No index on vt (upstream has one): reads walk the primary key in msg_id order anyway, and
+  -- without it the vt/read_ct update of every read is a HOT update, with no index writes.
   execute format('create index if not exists %I on pgmq.%I (archived_at)', 'archived_at_idx_' || atable, atable);
   insert into pgmq.meta (queue_name, is_partitioned, is_unlogged)
   values (queue_name, false, unlogged)

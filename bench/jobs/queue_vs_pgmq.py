@@ -91,6 +91,8 @@ def main():
             sys.exit(f"installing upstream pgmq failed: {out.stderr[-2000:]}")
         for url in (ours, theirs):
             psql(url, "select pgmq.create('bench')")
+        for url in (ours, theirs):  # warm up both (caches, first pages of the fresh queue tables)
+            pgbench(url, SEND_READ_DELETE, 1, 2)
         print(f"{'workload':36} {'clients':>7} {'pgbase':>10} {'upstream':>10} {'ratio':>6}")
         # Like for like: both without NOTIFY (upstream's default), then both notifying on every
         # send (pgbase's default; upstream's enable_notify_insert(queue, 0) trigger).
