@@ -137,7 +137,8 @@ begin
 end
 $$;
 
--- NOTIFY the listeners of a queue after a send, as its settings say.
+-- NOTIFY the listeners of a queue after a send, as its settings say (`_send_one` inlines the
+-- common cases).
 create function pgmq._notify_insert(queue_name text, qtable text) returns void
 language plpgsql as $$
 declare
@@ -441,11 +442,19 @@ returns setof bigint
 language plpgsql as $$
 declare
   qtable text := pgmq.format_table_name(queue_name, 'q');
+  enabled boolean;
+  throttle integer;
 begin
   return query execute format(
     'insert into pgmq.%I (vt, message, headers) values ($1, $2, $3) returning msg_id', qtable)
     using coalesce(vt, clock_timestamp()), msg, headers;
-  perform pgmq._notify_insert(queue_name, qtable);
+  select n.enabled, n.throttle_interval_ms into enabled, throttle
+  from pgmq.notify_insert_settings n where n.queue_name = _send_one.queue_name;
+  if not found or (enabled and throttle = 0) then
+    perform pg_notify('pgmq.' || qtable || '.INSERT', '');
+  elsif enabled then
+    perform pgmq._notify_insert(queue_name, qtable);
+  end if;
 end
 $$;
 
@@ -593,12 +602,12 @@ $$;
 create function pgmq.delete(queue_name text, msg_id bigint) returns boolean
 language plpgsql as $$
 declare
-  deleted integer;
+  deleted bigint;
 begin
-  execute format('delete from pgmq.%I where msg_id = $1', pgmq.format_table_name(queue_name, 'q'))
-    using msg_id;
-  get diagnostics deleted = row_count;
-  return deleted > 0;
+  execute format('delete from pgmq.%I where msg_id = $1 returning msg_id',
+                 pgmq.format_table_name(queue_name, 'q'))
+    using msg_id into deleted;
+  return deleted is not null;
 end
 $$;
 

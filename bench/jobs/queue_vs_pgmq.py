@@ -7,7 +7,7 @@ script (src/install/embedded/sql/pgmq.sql, installable without the extension); i
 into cargo's cache at run time and installed into a separate database. Nothing of it is
 committed here.
 
-Measures, at 1 and 8 clients for --seconds each: send+read+delete transactions/s (one message
+Measures, at 1 and 8 clients for --seconds each (in the order ours, upstream, upstream, ours): send+read+delete transactions/s (one message
 per transaction) on both, like for like — without NOTIFY (`pgmq.disable_notify_insert`,
 upstream's default), then notifying on every send (pgbase's default; upstream's
 `enable_notify_insert(queue, 0)`) — and send_batch of 1,000 messages (messages/s). Prints the
@@ -64,6 +64,15 @@ def pgbench(url, script, clients, seconds):
     return float(m.group(1))
 
 
+def abba(ours, theirs, script, clients, seconds):
+    """Both sides' rates, measured in the order ours, theirs, theirs, ours (half the time each)
+    so that drift within the run (autovacuum, caches) does not favour either side."""
+    half = max(1, seconds // 2)
+    a1, b1 = pgbench(ours, script, clients, half), pgbench(theirs, script, clients, half)
+    b2, a2 = pgbench(theirs, script, clients, half), pgbench(ours, script, clients, half)
+    return (a1 + a2) / 2, (b1 + b2) / 2
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/pgbase"))
@@ -104,14 +113,12 @@ def main():
                 psql(ours, "select pgmq.disable_notify_insert('bench')")
             label = "send+read+delete, notify " + ("on" if notify else "off")
             for clients in (1, 8):
-                a = pgbench(ours, SEND_READ_DELETE, clients, args.seconds)
-                b = pgbench(theirs, SEND_READ_DELETE, clients, args.seconds)
+                a, b = abba(ours, theirs, SEND_READ_DELETE, clients, args.seconds)
                 print(f"{label:36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
         psql(ours, "select pgmq.disable_notify_insert('bench')")
         psql(theirs, "select pgmq.disable_notify_insert('bench')")
         for clients in (1, 8):
-            a = pgbench(ours, SEND_BATCH, clients, args.seconds) * 1000
-            b = pgbench(theirs, SEND_BATCH, clients, args.seconds) * 1000
+            a, b = (rate * 1000 for rate in abba(ours, theirs, SEND_BATCH, clients, args.seconds))
             print(f"{'send_batch 1000 (msg/s), notify off':36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
     finally:
         server.send_signal(signal.SIGINT)
