@@ -6,16 +6,11 @@ authenticated GET throughput against anonymous GET of the same endpoint in the s
 Usage: bench/auth/run.py [--bin target/release/pgbase] [--seconds 10] [--clients 16]
 Needs wrk on PATH (apt-get install wrk).
 """
-import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, json, os, sys, threading, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, os.path.dirname(HERE))
+from lib import DEFAULT_BIN, DevServer, wrk  # noqa: E402
 
 
 def post(url, body, headers=None):
@@ -23,16 +18,6 @@ def post(url, body, headers=None):
                                  headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(req) as r:
         return json.load(r)
-
-
-def wrk(url, headers, clients, seconds):
-    args = ["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--latency", url]
-    for h in headers:
-        args += ["-H", h]
-    out = subprocess.run(args, capture_output=True, text=True).stdout
-    if "Non-2xx" in out:
-        sys.exit(f"errors in wrk run:\n{out}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
 def rate(fn, threads, seconds):
@@ -61,24 +46,12 @@ def rate(fn, threads, seconds):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/pgbase"))
+    ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--clients", type=int, default=16)
     args = ap.parse_args()
-    project = tempfile.mkdtemp(prefix="pgbase-authbench-")
-    os.chmod(project, 0o755)
-    shutil.copytree(os.path.join(HERE, "migrations"), os.path.join(project, "migrations"))
-    port = free_port()
-    server = subprocess.Popen([args.bin, "dev", "--dir", project, "--port", str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn"})
-    try:
-        anon = None
-        for line in server.stdout:
-            if "anon key:" in line:
-                anon = line.split("anon key:")[1].strip()
-            if line.startswith("Watching"):
-                break
-        base = f"http://127.0.0.1:{port}"
+    with DevServer(args.bin, os.path.join(HERE, "migrations"), jobs=True, prefix="pgbase-authbench-") as server:
+        anon, base = server.anon_key, server.url
         users = [f"user{i}@bench.test" for i in range(args.clients)]
         for email in users:
             post(f"{base}/auth/v1/signup", {"email": email, "password": "bench-password"}, {"apikey": anon})
@@ -86,8 +59,8 @@ def main():
         token = session["access_token"]
 
         url = f"{base}/rest/v1/notes?select=id,body&limit=10"
-        anon_rps = wrk(url, [f"apikey: {anon}"], args.clients, args.seconds)
-        auth_rps = wrk(url, [f"apikey: {anon}", f"Authorization: Bearer {token}"], args.clients, args.seconds)
+        anon_rps = wrk(url, args.clients, args.seconds, headers=[("apikey", anon)])[0]
+        auth_rps = wrk(url, args.clients, args.seconds, headers=[("apikey", anon), ("Authorization", f"Bearer {token}")])[0]
 
         def sign_in(i, _):
             post(f"{base}/auth/v1/token?grant_type=password", {"email": users[i], "password": "bench-password"}, {"apikey": anon})
@@ -104,10 +77,6 @@ def main():
         print(f"authenticated GET: {auth_rps:8.0f} req/s  ratio {auth_rps / anon_rps:.2f} (target >= 0.9)")
         print(f"password sign-ins: {sign_ins:8.1f} /s    ({threads} threads; bcrypt cost 10)")
         print(f"refreshes:         {refreshes:8.1f} /s    ({threads} threads; python client)")
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
-        shutil.rmtree(project, ignore_errors=True)
 
 
 if __name__ == "__main__":

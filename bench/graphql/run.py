@@ -9,10 +9,12 @@ Usage: bench/graphql/run.py [--bin target/release/pgbase] [--seconds 10]
 Needs wrk and node/npm; PostGraphile is installed into a temporary folder at run time.
 Uses the schema of bench/rest/migrations.
 """
-import argparse, json, os, re, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, json, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from lib import DEFAULT_BIN, DevServer, free_port, wrk  # noqa: E402
 
 PGBASE = {
     "a_20_films_embeds": "{ filmsCollection(first: 20, orderBy: [{id: AscNullsLast}]) { edges { node { id title "
@@ -26,12 +28,6 @@ POSTGRAPHILE = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def post(url, query):
     req = urllib.request.Request(url, method="POST", data=json.dumps({"query": query}).encode(),
                                  headers={"Content-Type": "application/json"})
@@ -42,74 +38,49 @@ def post(url, query):
     return body
 
 
-def wrk(url, query, clients, seconds):
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n')
-    script.write("wrk.body = %s\n" % json.dumps(json.dumps({"query": query})))
-    script.close()
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(clients), "-d", f"{seconds}s", "--latency", "-s", script.name, url],
-                         capture_output=True, text=True).stdout
-    if "Non-2xx" in out:
-        sys.exit(f"errors from {url}:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-
-    def pct(p):
-        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
-        v, unit = float(m.group(1)), m.group(2)
-        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
-    return rps, pct(50), pct(99)
+def graphql_wrk(url, query, clients, seconds):
+    return wrk(url, clients, seconds, "POST", json.dumps({"query": query}), [("Content-Type", "application/json")])
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/pgbase"))
+    ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--seconds", type=int, default=10)
     args = ap.parse_args()
     tools = tempfile.mkdtemp(prefix="pgbase-postgraphile-")
     subprocess.run(["npm", "install", "--prefix", tools, "--no-audit", "--no-fund", "--loglevel=error", "postgraphile@4.14.1"],
                    check=True, capture_output=True)
-    project = tempfile.mkdtemp(prefix="pgbase-gqlbench-")
-    os.chmod(project, 0o755)
-    shutil.copytree(os.path.join(ROOT, "bench/rest/migrations"), os.path.join(project, "migrations"))
-    port, peer_port = free_port(), free_port()
-    server = subprocess.Popen([args.bin, "dev", "--dir", project, "--port", str(port)], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "false"})
     peer = None
     try:
-        db_url = None
-        for line in server.stdout:
-            if "Database URL:" in line:
-                db_url = line.split("Database URL:")[1].strip()
-            if line.startswith("Watching"):
-                break
-        peer = subprocess.Popen([os.path.join(tools, "node_modules/.bin/postgraphile"), "-c", db_url, "--schema", "public",
-                                 "--port", str(peer_port), "--disable-graphiql", "--disable-query-log"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        ours, theirs = f"http://127.0.0.1:{port}/graphql/v1", f"http://127.0.0.1:{peer_port}/graphql"
-        for _ in range(100):
-            try:
-                post(theirs, POSTGRAPHILE["b_film_by_pk"])
-                break
-            except Exception:
-                time.sleep(0.2)
-        for name in PGBASE:
-            a, b = post(ours, PGBASE[name]), post(theirs, POSTGRAPHILE[name])
-            assert a and b
-        print(f"{'query':18} {'clients':>7} {'pgbase rps':>10} {'p50':>6} {'p99':>6} {'postgraphile':>12} {'p50':>6} {'p99':>6} {'ratio':>6}")
-        for name in PGBASE:
-            for clients in (16, 64):
-                a = wrk(ours, PGBASE[name], clients, args.seconds)
-                b = wrk(theirs, POSTGRAPHILE[name], clients, args.seconds)
-                print(f"{name:18} {clients:7d} {a[0]:10.0f} {a[1]:6.1f} {a[2]:6.1f} {b[0]:12.0f} {b[1]:6.1f} {b[2]:6.1f} {a[0] / b[0]:6.2f}", flush=True)
-        rss = int(open(f"/proc/{server.pid}/status").read().split("VmRSS:")[1].split()[0]) // 1024
-        print(f"pgbase RSS after the run: {rss} MB (target < 100 MB)")
+        with DevServer(args.bin, os.path.join(ROOT, "bench/rest/migrations"), prefix="pgbase-gqlbench-") as server:
+            peer_port = free_port()
+            peer = subprocess.Popen([os.path.join(tools, "node_modules/.bin/postgraphile"), "-c", server.db_url,
+                                     "--schema", "public", "--port", str(peer_port), "--disable-graphiql",
+                                     "--disable-query-log"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ours, theirs = f"{server.url}/graphql/v1", f"http://127.0.0.1:{peer_port}/graphql"
+            for _ in range(100):
+                try:
+                    post(theirs, POSTGRAPHILE["b_film_by_pk"])
+                    break
+                except Exception:
+                    time.sleep(0.2)
+            for name in PGBASE:
+                a, b = post(ours, PGBASE[name]), post(theirs, POSTGRAPHILE[name])
+                assert a and b
+            print(f"{'query':18} {'clients':>7} {'pgbase rps':>10} {'p50':>6} {'p99':>6} {'postgraphile':>12} {'p50':>6} {'p99':>6} {'ratio':>6}")
+            for name in PGBASE:
+                for clients in (16, 64):
+                    a = graphql_wrk(ours, PGBASE[name], clients, args.seconds)
+                    b = graphql_wrk(theirs, POSTGRAPHILE[name], clients, args.seconds)
+                    print(f"{name:18} {clients:7d} {a[0]:10.0f} {a[1]:6.1f} {a[2]:6.1f} {b[0]:12.0f} {b[1]:6.1f} {b[2]:6.1f} {a[0] / b[0]:6.2f}", flush=True)
+            print(f"pgbase RSS after the run: {server.rss_mb()} MB (target < 100 MB)")
+            peer.terminate()
+            peer.wait(timeout=10)
+            peer = None
     finally:
         if peer:
             peer.terminate()
             peer.wait(timeout=10)
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
-        shutil.rmtree(project, ignore_errors=True)
         shutil.rmtree(tools, ignore_errors=True)
 
 

@@ -16,10 +16,12 @@ Targets: queue >= 1.0x upstream; send_batch >= 50k messages/s.
 
 Usage: bench/jobs/queue_vs_pgmq.py [--bin target/release/pgbase] [--seconds 10]
 """
-import argparse, glob, os, re, shutil, signal, socket, subprocess, sys, tarfile, tempfile
+import argparse, glob, os, subprocess, sys, tarfile, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from lib import DEFAULT_BIN, DevServer, pgbench  # noqa: E402
+
 PGMQ_CRATE = "pgmq@0.34.0-alpha.7"
 
 SEND_READ_DELETE = """select pgmq.send('bench', '{"n": 1}'::jsonb);
@@ -40,28 +42,10 @@ def upstream_sql():
         return tar.extractfile(member).read().decode()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def psql(url, sql):
     out = subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"psql failed: {out.stderr}")
-
-
-def pgbench(url, script, clients, seconds):
-    f = tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False)
-    f.write(script)
-    f.close()
-    out = subprocess.run(["pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(min(clients, 2)),
-                          "-T", str(seconds), "-f", f.name, url], capture_output=True, text=True)
-    m = re.search(r"tps = ([\d.]+)", out.stdout)
-    if not m:
-        sys.exit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
-    return float(m.group(1))
 
 
 def abba(ours, theirs, script, clients, seconds):
@@ -75,21 +59,12 @@ def abba(ours, theirs, script, clients, seconds):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/pgbase"))
+    ap.add_argument("--bin", default=DEFAULT_BIN)
     ap.add_argument("--seconds", type=int, default=10)
     args = ap.parse_args()
     upstream = upstream_sql()
-    project = tempfile.mkdtemp(prefix="pgbase-queuebench-")
-    os.chmod(project, 0o755)
-    server = subprocess.Popen([args.bin, "dev", "--dir", project, "--port", str(free_port())], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, env={**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "false"})
-    try:
-        ours = None
-        for line in server.stdout:
-            if "Database URL:" in line:
-                ours = line.split("Database URL:")[1].strip()
-            if line.startswith("Watching"):
-                break
+    with DevServer(args.bin, prefix="pgbase-queuebench-") as server:
+        ours, project = server.db_url, server.project
         theirs = ours.rsplit("/", 1)[0] + "/upstream_pgmq"
         psql(ours, "create database upstream_pgmq")
         sql_file = os.path.join(project, "pgmq.sql")
@@ -120,10 +95,6 @@ def main():
         for clients in (1, 8):
             a, b = (rate * 1000 for rate in abba(ours, theirs, SEND_BATCH, clients, args.seconds))
             print(f"{'send_batch 1000 (msg/s), notify off':36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
-        shutil.rmtree(project, ignore_errors=True)
 
 
 if __name__ == "__main__":
