@@ -138,9 +138,10 @@ end
 $$;
 
 -- NOTIFY the listeners of a queue after a send, as its settings say (`_send_one` inlines the
--- common cases).
+-- common cases). Security definer: a throttled send records when it notified, which a role
+-- granted only its queue's tables may not write itself.
 create function pgmq._notify_insert(queue_name text, qtable text) returns void
-language plpgsql as $$
+language plpgsql security definer set search_path = pg_catalog, pgmq as $$
 declare
   enabled boolean;
   throttle integer;

@@ -598,6 +598,16 @@ async fn pgmq_public_wrappers_run_as_the_caller() {
         ids(&c, "select msg_id from pgmq_public.pop('pub')").await,
         vec![3]
     );
+    // A throttled queue records its last notification even for a role granted only the queue.
+    c.batch_execute(
+        "reset role; select pgmq.enable_notify_insert('pub', 1000); set role authenticated;",
+    )
+    .await
+    .expect("throttle");
+    assert_eq!(
+        ids(&c, "select * from pgmq_public.send('pub', '{}')").await,
+        vec![4]
+    );
     let r = c
         .query_one(
             "select pgmq_public.archive('pub', 1), pgmq_public.delete('pub', 2)",
