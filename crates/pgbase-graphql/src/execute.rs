@@ -53,15 +53,16 @@ fn db_message(e: &tokio_postgres::Error) -> String {
 
 /// Runs `jobs` in one transaction; returns each statement's JSON.
 pub async fn run(
-    pool: &deadpool_postgres::Pool,
+    pool: &pgbase_db::Pool,
     settings: &Settings,
     read_only: bool,
     jobs: &[Job],
 ) -> Result<Vec<Box<RawValue>>, ExecError> {
-    let client = pool
+    let checkout = pool
         .get()
         .await
         .map_err(|e| ExecError::Pool(e.to_string()))?;
+    let client: &tokio_postgres::Client = &checkout;
     let db = |e: tokio_postgres::Error| ExecError::Db(db_message(&e));
     let begin = if read_only {
         "start transaction read only"
@@ -70,10 +71,10 @@ pub async fn run(
     };
     let rendered: Vec<_> = jobs.iter().map(|j| j.sql.render()).collect();
     let prepare = futures_util::future::try_join_all(
-        rendered.iter().map(|(sql, _)| client.prepare_cached(sql)),
+        rendered.iter().map(|(sql, _)| checkout.prepare_cached(sql)),
     );
     let (prelude, statements) =
-        tokio::try_join!(client.prepare_cached(PRELUDE), prepare).map_err(db)?;
+        tokio::try_join!(checkout.prepare_cached(PRELUDE), prepare).map_err(db)?;
     let prelude_params: [&(dyn ToSql + Sync); 3] =
         [&settings.search_path, &settings.role, &settings.claims];
     let param_refs: Vec<Vec<&(dyn ToSql + Sync)>> = rendered
@@ -87,7 +88,6 @@ pub async fn run(
         .collect();
     if read_only {
         // one pipelined round trip: BEGIN, prelude, every statement, COMMIT
-        let client: &tokio_postgres::Client = &client;
         let queries = futures_util::future::try_join_all(
             statements
                 .iter()
@@ -101,10 +101,14 @@ pub async fn run(
             client.batch_execute("commit"),
         );
         return match result {
-            Ok((_, _, rows, _)) => rows.iter().map(|row| row_json(row, None)).collect(),
+            Ok((_, _, rows, _)) => {
+                checkout.mark_idle();
+                rows.iter().map(|row| row_json(row, None)).collect()
+            }
             Err(e) => {
                 // a failed pipeline may leave the transaction open
-                let _ = client.batch_execute("rollback").await;
+                client.batch_execute("rollback").await.map_err(db)?;
+                checkout.mark_idle();
                 Err(db(e))
             }
         };
@@ -114,7 +118,8 @@ pub async fn run(
         client.query_one(&prelude, &prelude_params)
     );
     if let Err(e) = started {
-        let _ = client.batch_execute("rollback").await;
+        client.batch_execute("rollback").await.map_err(db)?;
+        checkout.mark_idle();
         return Err(db(e));
     }
     let mut out = Vec::with_capacity(jobs.len());
@@ -129,10 +134,12 @@ pub async fn run(
     match result {
         Ok(()) => {
             client.batch_execute("commit").await.map_err(db)?;
+            checkout.mark_idle();
             Ok(out)
         }
         Err(e) => {
             client.batch_execute("rollback").await.map_err(db)?;
+            checkout.mark_idle();
             Err(e)
         }
     }

@@ -42,7 +42,7 @@ pub use types::Reflected;
 
 /// Shared state of the GraphQL endpoint.
 pub struct GraphqlState {
-    pub pool: deadpool_postgres::Pool,
+    pub pool: pgbase_db::Pool,
     pub catalog: Arc<CatalogHandle>,
     /// Exposed schemas (the search path of requests).
     pub schemas: Vec<String>,
@@ -53,7 +53,7 @@ pub struct GraphqlState {
 
 impl GraphqlState {
     pub fn new(
-        pool: deadpool_postgres::Pool,
+        pool: pgbase_db::Pool,
         catalog: Arc<CatalogHandle>,
         schemas: Vec<String>,
         introspection: bool,

@@ -196,7 +196,7 @@ impl Schedule {
 pub async fn run(
     config: CronConfig,
     db: tokio_postgres::Config,
-    pool: deadpool_postgres::Pool,
+    pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) {
     let mut was_leader = false;
@@ -230,7 +230,7 @@ struct JobState {
 #[derive(Clone)]
 struct RunContext {
     db: tokio_postgres::Config,
-    pool: deadpool_postgres::Pool,
+    pool: pgbase_db::Pool,
     permits: Arc<Semaphore>,
     statement_timeout: Option<Duration>,
 }
@@ -238,7 +238,7 @@ struct RunContext {
 async fn lead(
     config: &CronConfig,
     db: &tokio_postgres::Config,
-    pool: &deadpool_postgres::Pool,
+    pool: &pgbase_db::Pool,
     signal: &mut ShutdownSignal,
     was_leader: &mut bool,
 ) -> Result<(), CronError> {
@@ -565,13 +565,15 @@ async fn run_job(
         .get()
         .await
         .map_err(|e| CronError::Pool(e.to_string()))?;
-    log.execute(
-        "update cron.job_run_details set status = $2, return_message = $3, end_time = clock_timestamp() \
-         where runid = $1",
-        &[&runid, &status, &message],
-    )
-    .await
-    .map_err(db_err("logging the end of a cron run"))?;
+    let logged = log
+        .execute(
+            "update cron.job_run_details set status = $2, return_message = $3, end_time = clock_timestamp() \
+             where runid = $1",
+            &[&runid, &status, &message],
+        )
+        .await;
+    log.mark_idle();
+    logged.map_err(db_err("logging the end of a cron run"))?;
     Ok(())
 }
 
@@ -718,7 +720,7 @@ fn return_message(command: &str, messages: &[SimpleQueryMessage]) -> String {
     command_tag(&last_verb(command), n, last_had_rows)
 }
 
-async fn upkeep(run_retention: Option<Duration>, pool: &deadpool_postgres::Pool) {
+async fn upkeep(run_retention: Option<Duration>, pool: &pgbase_db::Pool) {
     let client = match pool.get().await {
         Ok(c) => c,
         Err(e) => {
@@ -749,6 +751,7 @@ async fn upkeep(run_retention: Option<Duration>, pool: &deadpool_postgres::Pool)
     {
         tracing::warn!(error = %pg_error_text(&e), "cron: pgmq partition maintenance failed");
     }
+    client.mark_idle();
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! The binary starts both with [`spawn`] and stops them with [`JobsHandle::shutdown`]:
 //!
 //! ```no_run
-//! # async fn f(db: tokio_postgres::Config, pool: deadpool_postgres::Pool) {
+//! # async fn f(db: tokio_postgres::Config, pool: pgbase_db::Pool) {
 //! let jobs = pgbase_jobs::spawn(pgbase_jobs::JobsConfig::default(), db, pool);
 //! // ... serve ...
 //! jobs.shutdown().await;
@@ -64,11 +64,7 @@ impl JobsHandle {
 /// requests, writing responses, logging runs): a few connections suffice, the request pool may
 /// be shared. Both must reach the same database as a role that may `SET ROLE` to the users who
 /// schedule jobs and has BYPASSRLS (a superuser in development; see [`cron`]).
-pub fn spawn(
-    config: JobsConfig,
-    db: tokio_postgres::Config,
-    pool: deadpool_postgres::Pool,
-) -> JobsHandle {
+pub fn spawn(config: JobsConfig, db: tokio_postgres::Config, pool: pgbase_db::Pool) -> JobsHandle {
     let (stop, signal) = watch::channel(false);
     let mut tasks = Vec::new();
     if config.cron.enabled {

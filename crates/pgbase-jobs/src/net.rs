@@ -115,7 +115,7 @@ struct Outcome {
 pub async fn run(
     config: NetConfig,
     db: tokio_postgres::Config,
-    pool: deadpool_postgres::Pool,
+    pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) -> Result<(), NetError> {
     let http = build_client(&config)?;
@@ -268,7 +268,7 @@ async fn listen(db: tokio_postgres::Config, wake: Arc<Notify>, mut signal: Shutd
 }
 
 async fn claim(
-    pool: &deadpool_postgres::Pool,
+    pool: &pgbase_db::Pool,
     limit: i64,
     margin: Duration,
 ) -> Result<Vec<Request>, NetError> {
@@ -288,11 +288,12 @@ async fn claim(
              returning q.id, q.method::text, q.url, q.headers, q.body, q.timeout_milliseconds",
             &[&limit, &margin_ms],
         )
-        .await
-        .map_err(|e| NetError::Db {
-            doing: "claiming requests",
-            message: pg_error_text(&e),
-        })?;
+        .await;
+    client.mark_idle();
+    let rows = rows.map_err(|e| NetError::Db {
+        doing: "claiming requests",
+        message: pg_error_text(&e),
+    })?;
     let mut requests: Vec<Request> = rows
         .iter()
         .map(|r| Request {
@@ -310,7 +311,7 @@ async fn claim(
 
 /// Writes outcomes in batches: each response is inserted and its request deleted in one
 /// statement, so a request is done exactly when its response exists.
-async fn write_outcomes(pool: deadpool_postgres::Pool, mut rx: mpsc::UnboundedReceiver<Outcome>) {
+async fn write_outcomes(pool: pgbase_db::Pool, mut rx: mpsc::UnboundedReceiver<Outcome>) {
     let mut batch: Vec<Outcome> = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -339,7 +340,7 @@ async fn write_outcomes(pool: deadpool_postgres::Pool, mut rx: mpsc::UnboundedRe
     }
 }
 
-async fn write_batch(pool: &deadpool_postgres::Pool, batch: &[Outcome]) -> Result<(), NetError> {
+async fn write_batch(pool: &pgbase_db::Pool, batch: &[Outcome]) -> Result<(), NetError> {
     let ids: Vec<i64> = batch.iter().map(|o| o.id).collect();
     let rows: Vec<Value> = batch
         .iter()
@@ -360,7 +361,7 @@ async fn write_batch(pool: &deadpool_postgres::Pool, batch: &[Outcome]) -> Resul
         .get()
         .await
         .map_err(|e| NetError::Pool(e.to_string()))?;
-    client
+    let written = client
         .execute(
             "with done as (delete from net.http_request_queue where id = any($1)) \
              insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg) \
@@ -369,15 +370,16 @@ async fn write_batch(pool: &deadpool_postgres::Pool, batch: &[Outcome]) -> Resul
                                               content text, timed_out boolean, error_msg text)",
             &[&ids, &rows],
         )
-        .await
-        .map_err(|e| NetError::Db {
-            doing: "writing responses",
-            message: pg_error_text(&e),
-        })?;
+        .await;
+    client.mark_idle();
+    written.map_err(|e| NetError::Db {
+        doing: "writing responses",
+        message: pg_error_text(&e),
+    })?;
     Ok(())
 }
 
-async fn expire(pool: &deadpool_postgres::Pool, ttl: Duration) {
+async fn expire(pool: &pgbase_db::Pool, ttl: Duration) {
     let client = match pool.get().await {
         Ok(c) => c,
         Err(e) => {
@@ -395,6 +397,7 @@ async fn expire(pool: &deadpool_postgres::Pool, ttl: Duration) {
     {
         tracing::warn!(error = %pg_error_text(&e), "net worker: expiring responses failed");
     }
+    client.mark_idle();
 }
 
 async fn send(http: &reqwest::Client, request: Request, deny: bool) -> Outcome {

@@ -118,7 +118,7 @@ const PRELUDE: &str = "select set_config('search_path', $1, true), set_config('r
 /// transaction ends; an error from it rolls everything back.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
-    client: &mut deadpool_postgres::Object,
+    client: &mut pgbase_db::Checkout,
     settings: &RequestSettings,
     statement: &Snippet,
     count_plan: Option<&Snippet>,
@@ -159,23 +159,34 @@ pub async fn run(
     let prelude_params = settings.prelude_params();
     let main_params = bind(&params);
     let begin = begin_statement(read_only);
-    let client: &tokio_postgres::Client = client;
+    let checkout: &pgbase_db::Checkout = client;
+    let client: &tokio_postgres::Client = checkout;
     // A read-only transaction that commits changes nothing, so reads send BEGIN, the prelude,
     // the statement and COMMIT in one pipelined round trip and check afterwards. Writes wait
     // for the statement's result before deciding between COMMIT and ROLLBACK. Every request
     // of a pipeline is sent on the first poll, so an early error still leaves the connection
-    // outside any transaction (COMMIT of a failed transaction rolls back).
+    // outside any transaction (COMMIT of a failed transaction rolls back); one more ROLLBACK
+    // on that path waits for the pipeline's last answer before the connection counts as idle.
     let one_trip = read_only && end == TxEnd::Commit;
     let (row, planned_total) = if one_trip {
-        let (_, _, row, planned, _) = tokio::try_join!(
+        let pipeline = tokio::try_join!(
             client.batch_execute(begin),
             client.query_one(&prelude, &prelude_params),
             client.query_one(&main, &main_params),
             planned,
             client.batch_execute("commit"),
-        )
-        .map_err(db)?;
-        (row, planned)
+        );
+        match pipeline {
+            Ok((_, _, row, planned, _)) => {
+                checkout.mark_idle();
+                (row, planned)
+            }
+            Err(error) => {
+                client.batch_execute("rollback").await.map_err(db)?;
+                checkout.mark_idle();
+                return Err(db(error));
+            }
+        }
     } else {
         let started = tokio::try_join!(
             client.batch_execute(begin),
@@ -187,6 +198,7 @@ pub async fn run(
             Ok((_, _, row, planned)) => (row, planned),
             Err(error) => {
                 client.batch_execute("rollback").await.map_err(db)?;
+                checkout.mark_idle();
                 return Err(db(error));
             }
         }
@@ -209,6 +221,7 @@ pub async fn run(
             "rollback"
         };
         client.batch_execute(finish).await.map_err(db)?;
+        checkout.mark_idle();
     }
     checked?;
     Ok(output)
@@ -218,7 +231,7 @@ pub async fn run(
 /// rolls back, so `analyze` of a write changes nothing. Returns the output lines (one JSON
 /// document for `format json`).
 pub async fn explain(
-    client: &mut deadpool_postgres::Object,
+    client: &mut pgbase_db::Checkout,
     settings: &RequestSettings,
     statement: &Snippet,
     read_only: bool,
@@ -232,13 +245,15 @@ pub async fn explain(
     let prelude_params = settings.prelude_params();
     let main_params = bind(&params);
     let begin = begin_statement(read_only);
-    let client: &tokio_postgres::Client = client;
+    let checkout: &pgbase_db::Checkout = client;
+    let client: &tokio_postgres::Client = checkout;
     let result = tokio::try_join!(
         client.batch_execute(begin),
         client.query_one(&prelude, &prelude_params),
         client.query(&main, &main_params),
     );
     client.batch_execute("rollback").await.map_err(db)?;
+    checkout.mark_idle();
     let (_, _, rows) = result.map_err(db)?;
     rows.iter()
         .map(|row| row.try_get::<_, RawText>(0).map(|t| t.0).map_err(db))

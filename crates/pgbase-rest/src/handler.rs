@@ -27,7 +27,7 @@ use crate::request::{Action, ApiRequest, InvokeMethod, Mutation, RequestConfig, 
 
 /// Shared state of the REST API.
 pub struct RestState {
-    pub pool: deadpool_postgres::Pool,
+    pub pool: pgbase_db::Pool,
     pub catalog: Arc<CatalogHandle>,
     pub config: RequestConfig,
     /// `db-max-rows`.

@@ -15,7 +15,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use pgbase_devdb::{Cluster, ClusterOptions, DevDbError, process_alive};
 use tokio_postgres::{Client, Config, NoTls};
 
@@ -134,18 +133,15 @@ impl TestDb {
     }
 
     /// A pool of up to `size` superuser connections (created lazily, on the runtime that asks).
-    pub fn pool(&self, size: usize) -> Pool {
-        let manager = Manager::from_config(
+    pub fn pool(&self, size: usize) -> pgbase_db::Pool {
+        pgbase_db::Pool::new(
             self.config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
+            pgbase_db::PoolOptions {
+                size,
+                ..Default::default()
             },
-        );
-        Pool::builder(manager)
-            .max_size(size)
-            .build()
-            .unwrap_or_else(|e| panic!("pgbase-testkit: building a pool for {}: {e}", self.name))
+        )
+        .unwrap_or_else(|e| panic!("pgbase-testkit: building a pool for {}: {e}", self.name))
     }
 }
 

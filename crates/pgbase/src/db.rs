@@ -1,4 +1,4 @@
-//! Database connections: the request pool (deadpool over tokio-postgres) and one-off clients
+//! Database connections: the request pool (`pgbase_db`, every checkout guarded) and one-off clients
 //! for migrations and `pgbase sql`.
 
 use tokio_postgres::NoTls;
@@ -17,26 +17,17 @@ pub fn parse_url(url: &str) -> Result<tokio_postgres::Config, DbError> {
     url.parse().map_err(DbError::Url)
 }
 
-/// A lazily connecting pool: building it never touches the network, so the server comes up
-/// (and `/health` says 503) while the database is unreachable.
-pub fn pool(
-    config: tokio_postgres::Config,
-    size: usize,
-) -> Result<deadpool_postgres::Pool, DbError> {
-    let manager = deadpool_postgres::Manager::from_config(
+/// The request pool (see `pgbase_db`): lazily connecting, so the server comes up (and
+/// `/health` says 503) while the database is unreachable.
+pub fn pool(config: tokio_postgres::Config, size: usize) -> Result<pgbase_db::Pool, DbError> {
+    pgbase_db::Pool::new(
         config,
-        NoTls,
-        deadpool_postgres::ManagerConfig {
-            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        pgbase_db::PoolOptions {
+            size,
+            ..Default::default()
         },
-    );
-    deadpool_postgres::Pool::builder(manager)
-        .max_size(size)
-        .wait_timeout(Some(std::time::Duration::from_secs(10)))
-        .create_timeout(Some(std::time::Duration::from_secs(5)))
-        .runtime(deadpool_postgres::Runtime::Tokio1)
-        .build()
-        .map_err(|e| DbError::Pool(e.to_string()))
+    )
+    .map_err(|e| DbError::Pool(e.to_string()))
 }
 
 /// One connection whose driver task runs on the current runtime.

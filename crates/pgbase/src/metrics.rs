@@ -97,7 +97,7 @@ impl Metrics {
     }
 
     /// Renders the text exposition, after reading the pool's current status.
-    pub fn render(&self, pool: &deadpool_postgres::Pool) -> String {
+    pub fn render(&self, pool: &pgbase_db::Pool) -> String {
         let status = pool.status();
         let idle = status.available as i64;
         self.pool_idle.set(idle);

@@ -122,7 +122,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
 /// Starts the cron scheduler and the net worker (unless `jobs = false`).
 pub fn spawn_jobs(
     config: &Config,
-    pool: deadpool_postgres::Pool,
+    pool: pgbase_db::Pool,
 ) -> Result<pgbase_jobs::JobsHandle, db::DbError> {
     let mut jobs = pgbase_jobs::JobsConfig::default();
     jobs.cron.enabled = config.jobs;

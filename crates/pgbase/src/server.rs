@@ -20,7 +20,7 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub pool: deadpool_postgres::Pool,
+    pub pool: pgbase_db::Pool,
     pub catalog: Arc<pgbase_catalog::CatalogHandle>,
     pub metrics: Arc<Metrics>,
     pub rest: Arc<pgbase_rest::handler::RestState>,
@@ -218,6 +218,7 @@ async fn health(State(state): State<AppState>) -> Response {
             )
             .await
             .map_err(|e| e.to_string())?;
+        client.mark_idle();
         Ok::<i64, String>(row.get(0))
     };
     let cache = state.catalog.current();

@@ -108,6 +108,7 @@ pub(crate) async fn list_users(
     let tx = client.transaction().await?;
     let (users, total) = store::list_users(&tx, page, per_page).await?;
     tx.commit().await?;
+    client.mark_idle();
     let mut resp =
         Json(json!({ "users": users, "aud": state.inner.config.jwt_aud })).into_response();
     if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
@@ -206,6 +207,7 @@ pub(crate) async fn create_user(
         .await?
         .ok_or(GoTrueError::UserNotFound)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(user))
 }
 
@@ -223,6 +225,7 @@ pub(crate) async fn get_user(
         .await?
         .ok_or(GoTrueError::UserNotFound)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(user))
 }
 
@@ -272,6 +275,7 @@ pub(crate) async fn update_user(
         .await?
         .ok_or(GoTrueError::UserNotFound)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(user))
 }
 
@@ -296,6 +300,7 @@ pub(crate) async fn delete_user(
         return Err(GoTrueError::UserNotFound);
     }
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(json!({})))
 }
 

@@ -197,8 +197,8 @@ impl From<tokio_postgres::Error> for GoTrueError {
     }
 }
 
-impl From<deadpool_postgres::PoolError> for GoTrueError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
+impl From<pgbase_db::PoolError> for GoTrueError {
+    fn from(e: pgbase_db::PoolError) -> Self {
         GoTrueError::Database(format!("connection pool: {e}"))
     }
 }

@@ -191,6 +191,7 @@ pub(crate) async fn signup(
             .await?
             .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
         tx.commit().await?;
+        client.mark_idle();
         return Ok(Json(user));
     }
     let refresh = tokens::new_refresh_token()?;
@@ -201,6 +202,7 @@ pub(crate) async fn signup(
         .await?
         .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
     tx.commit().await?;
+    client.mark_idle();
     let session = tokens::session_json(
         config,
         &Grant {
@@ -307,6 +309,7 @@ async fn password_grant(
         .await?
         .ok_or(GoTrueError::InvalidCredentials)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(tokens::session_json(
         config,
         &Grant {
@@ -364,6 +367,7 @@ async fn refresh_grant(state: &AuthState, body: &Bytes) -> Result<Json<Value>, G
                 // Reuse of an old token: treat it as stolen and end the session.
                 store::delete_session(&tx, session_id).await?;
                 tx.commit().await?;
+                client.mark_idle();
                 return Err(GoTrueError::RefreshTokenAlreadyUsed);
             }
         }
@@ -376,6 +380,7 @@ async fn refresh_grant(state: &AuthState, body: &Bytes) -> Result<Json<Value>, G
         .await?
         .ok_or(GoTrueError::RefreshTokenNotFound)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(tokens::session_json(
         config,
         &Grant {
@@ -415,6 +420,7 @@ pub(crate) async fn get_user(
         .await?
         .ok_or(GoTrueError::UserFromJwtNotFound)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(user))
 }
 
@@ -493,6 +499,7 @@ pub(crate) async fn update_user(
         .await?
         .ok_or(GoTrueError::UserFromJwtNotFound)?;
     tx.commit().await?;
+    client.mark_idle();
     Ok(Json(user))
 }
 
@@ -529,6 +536,7 @@ pub(crate) async fn logout(
         }
     }
     tx.commit().await?;
+    client.mark_idle();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

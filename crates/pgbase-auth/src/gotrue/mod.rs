@@ -114,7 +114,7 @@ pub struct AuthState {
 }
 
 pub(crate) struct Inner {
-    pub pool: deadpool_postgres::Pool,
+    pub pool: pgbase_db::Pool,
     pub config: AuthConfig,
     pub authenticator: Arc<Authenticator>,
     pub email_limiter: FailureLimiter,
@@ -125,7 +125,7 @@ impl AuthState {
     /// The pool's login must be able to use the `auth` tables (`authenticator` is granted them
     /// by `sql/0002_auth.sql`; the owner can too).
     pub fn new(
-        pool: deadpool_postgres::Pool,
+        pool: pgbase_db::Pool,
         config: AuthConfig,
         authenticator: Arc<Authenticator>,
     ) -> Self {

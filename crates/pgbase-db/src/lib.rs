@@ -1,0 +1,270 @@
+//! The database connection pool of pgbase and its checkout guard.
+//!
+//! Every part of the server that talks to Postgres — REST, GraphQL, auth, the workers, the
+//! health check — takes its connection from a [`Pool`], and gets a [`Checkout`]. A checkout is
+//! *busy* from the moment its client is used until the code that used it says, with
+//! [`Checkout::mark_idle`], that the last response has arrived and no transaction is open.
+//! A checkout dropped while busy — the request future was dropped because the HTTP client went
+//! away, a task was aborted, an error path returned early — never goes back to the pool: its
+//! server-side query is cancelled (the protocol's cancel request) and the connection is closed,
+//! which rolls back whatever transaction it had open. So no request can ever run inside another
+//! request's transaction or inherit its transaction-local settings, locks or aborted state.
+//!
+//! The pool also retires connections when the schema changes ([`Pool::retire_connections`]):
+//! a connection opened before the change is closed instead of handed out, so no request uses a
+//! prepared statement or cached type that refers to a dropped type (`cache lookup failed for
+//! type N`).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{ClientWrapper, Object};
+use tokio_postgres::NoTls;
+
+/// What can go wrong building a pool or checking a connection out of it.
+#[derive(Debug, thiserror::Error)]
+pub enum PoolError {
+    #[error("cannot build the connection pool: {0}")]
+    Build(String),
+    /// No connection became free within the pool's wait timeout.
+    #[error("timed out waiting for a database connection (all {size} are busy)")]
+    Timeout { size: usize },
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("the connection pool is closed")]
+    Closed,
+}
+
+impl PoolError {
+    /// True when the pool was exhausted (rather than the database unreachable).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, PoolError::Timeout { .. })
+    }
+}
+
+/// Sizes and timeouts of a [`Pool`].
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    pub size: usize,
+    /// How long a checkout waits for a free connection.
+    pub wait_timeout: Duration,
+    /// How long opening a new connection may take.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            size: 10,
+            wait_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A lazily connecting pool of Postgres connections (cheap to clone). Building it never
+/// touches the network.
+#[derive(Clone)]
+pub struct Pool {
+    inner: deadpool_postgres::Pool,
+    /// Connections created before this instant are closed instead of handed out.
+    retired_before: Arc<Mutex<Option<Instant>>>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("status", &self.inner.status())
+            .finish()
+    }
+}
+
+/// How many connections the pool holds and how many of them are checked out.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+impl Pool {
+    pub fn new(config: tokio_postgres::Config, options: PoolOptions) -> Result<Pool, PoolError> {
+        let manager = deadpool_postgres::Manager::from_config(
+            config,
+            NoTls,
+            deadpool_postgres::ManagerConfig {
+                // A connection only comes back through `Checkout`'s drop when it is idle, so
+                // recycling needs no round trip; closed connections are still refused.
+                recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+            },
+        );
+        let inner = deadpool_postgres::Pool::builder(manager)
+            .max_size(options.size.max(1))
+            .wait_timeout(Some(options.wait_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| PoolError::Build(e.to_string()))?;
+        Ok(Pool {
+            inner,
+            retired_before: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Checks a connection out. The result is busy once used: call
+    /// [`Checkout::mark_idle`] when done, or it is discarded on drop.
+    pub async fn get(&self) -> Result<Checkout, PoolError> {
+        let retired_before = self.retired_before();
+        // Bounded: connections created after `retired_before` are never retired by this loop,
+        // and the pool holds at most `max_size` older ones.
+        for _ in 0..=self.inner.status().max_size {
+            let object = self.inner.get().await.map_err(|e| self.map_error(e))?;
+            let stale = retired_before.is_some_and(|t| Object::metrics(&object).created < t);
+            if stale || object.is_closed() {
+                drop(Object::take(object));
+                continue;
+            }
+            return Ok(Checkout {
+                object: Some(object),
+                busy: AtomicBool::new(false),
+            });
+        }
+        Err(PoolError::Connect(
+            "every pooled connection was retired; try again".into(),
+        ))
+    }
+
+    fn map_error(&self, error: deadpool_postgres::PoolError) -> PoolError {
+        use deadpool_postgres::PoolError as E;
+        match error {
+            E::Timeout(deadpool_postgres::TimeoutType::Wait) => PoolError::Timeout {
+                size: self.inner.status().max_size,
+            },
+            E::Closed => PoolError::Closed,
+            other => PoolError::Connect(other.to_string()),
+        }
+    }
+
+    fn retired_before(&self) -> Option<Instant> {
+        match self.retired_before.lock() {
+            Ok(guard) => *guard,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+
+    /// Closes every connection opened before now, idle ones at once and busy ones when they
+    /// are next checked out. Called after the schema changed, so no connection keeps prepared
+    /// statements or type information about dropped types.
+    pub fn retire_connections(&self) {
+        let now = Instant::now();
+        match self.retired_before.lock() {
+            Ok(mut guard) => *guard = Some(now),
+            Err(poisoned) => *poisoned.into_inner() = Some(now),
+        }
+        self.inner.retain(|_, metrics| metrics.created >= now);
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let status = self.inner.status();
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        }
+    }
+
+    /// Closes the pool: idle connections are closed, checkouts fail.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+}
+
+/// One connection checked out of a [`Pool`]; derefs to the client (with its statement cache).
+///
+/// Using the client marks the checkout busy. Call [`Checkout::mark_idle`] once the last
+/// response has arrived and no transaction is open; a checkout dropped while busy has its
+/// query cancelled server-side and its connection closed instead of returned.
+pub struct Checkout {
+    object: Option<Object>,
+    busy: AtomicBool,
+}
+
+impl std::fmt::Debug for Checkout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checkout")
+            .field("busy", &self.busy.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl Checkout {
+    /// Says that the connection is idle outside any transaction: every statement sent has
+    /// been answered and the transaction, if any, was committed or rolled back. Using the
+    /// client again makes it busy again.
+    pub fn mark_idle(&self) {
+        self.busy.store(false, Ordering::Release);
+    }
+
+    /// Whether dropping the checkout now would discard the connection.
+    pub fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
+    fn wrapper(&self) -> &ClientWrapper {
+        // `object` is only None inside `drop`.
+        match &self.object {
+            Some(object) => object,
+            None => unreachable!("a Checkout's connection is present until it is dropped"),
+        }
+    }
+}
+
+impl Deref for Checkout {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        self.busy.store(true, Ordering::Release);
+        self.wrapper()
+    }
+}
+
+impl DerefMut for Checkout {
+    fn deref_mut(&mut self) -> &mut ClientWrapper {
+        self.busy.store(true, Ordering::Release);
+        match &mut self.object {
+            Some(object) => object,
+            None => unreachable!("a Checkout's connection is present until it is dropped"),
+        }
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        let Some(object) = self.object.take() else {
+            return;
+        };
+        if !self.busy.load(Ordering::Acquire) {
+            return; // `object` goes back to the pool
+        }
+        // Abandoned mid-work: never reuse it. Cancel what it runs, then close it, which rolls
+        // back any open transaction on the server.
+        let client = Object::take(object);
+        let cancel = client.cancel_token();
+        tracing::debug!("discarding a connection abandoned mid-request; cancelling its query");
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = cancel.cancel_query(NoTls).await {
+                        tracing::debug!(%error, "cancel request for an abandoned query failed");
+                    }
+                    drop(client);
+                });
+            }
+            Err(_) => drop(client),
+        }
+    }
+}
