@@ -677,11 +677,14 @@ async fn works_through_the_authenticator_login_role() {
     let db = pgbase_testkit::test_db().await;
     let mut pg = db.config.clone();
     pg.user("authenticator");
-    let manager = deadpool_postgres::Manager::new(pg, tokio_postgres::NoTls);
-    let pool = deadpool_postgres::Pool::builder(manager)
-        .max_size(2)
-        .build()
-        .unwrap();
+    let pool = pgbase_db::Pool::new(
+        pg,
+        pgbase_db::PoolOptions {
+            size: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut config = AuthConfig::new(SECRET);
     config.bcrypt_cost = 4;
     let authenticator = Arc::new(Authenticator::new(JwtConfig::with_secret(SECRET)).unwrap());
