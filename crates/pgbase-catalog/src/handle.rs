@@ -24,6 +24,8 @@ use tracing::{debug, error, info, warn};
 pub struct CatalogHandle {
     current: ArcSwap<SchemaCache>,
     version: AtomicU64,
+    /// The current version, for those who act on a reload (the pool retires its connections).
+    reloaded: tokio::sync::watch::Sender<u64>,
 }
 
 impl CatalogHandle {
@@ -32,6 +34,7 @@ impl CatalogHandle {
         let handle = CatalogHandle {
             current: ArcSwap::from_pointee(SchemaCache::empty(cache.exposed_schemas())),
             version: AtomicU64::new(0),
+            reloaded: tokio::sync::watch::Sender::new(0),
         };
         handle.store(cache);
         handle
@@ -47,7 +50,13 @@ impl CatalogHandle {
         let version = self.version.fetch_add(1, Ordering::AcqRel) + 1;
         cache.version = version;
         self.current.store(Arc::new(cache));
+        self.reloaded.send_replace(version);
         version
+    }
+
+    /// A receiver that sees each new version after it was installed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.reloaded.subscribe()
     }
 
     /// Number of successful loads so far (the current model's version).

@@ -80,6 +80,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         config.db_schemas.clone(),
         ListenOptions::default(),
     ));
+    tokio::spawn(retire_connections_on_reload(catalog.clone(), pool.clone()));
     let rest = Arc::new(pgbase_rest::handler::RestState {
         pool: pool.clone(),
         catalog: catalog.clone(),
@@ -117,6 +118,16 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         authenticator,
         auth,
     })
+}
+
+/// After each schema reload, connections opened before it are closed instead of reused: their
+/// prepared statements and type caches may name types that were dropped and re-created
+/// (`cache lookup failed for type N`).
+async fn retire_connections_on_reload(catalog: Arc<CatalogHandle>, pool: pgbase_db::Pool) {
+    let mut reloads = catalog.subscribe();
+    while reloads.changed().await.is_ok() {
+        pool.retire_connections();
+    }
 }
 
 /// Starts the cron scheduler and the net worker (unless `jobs = false`).
