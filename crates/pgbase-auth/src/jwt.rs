@@ -5,7 +5,8 @@
 //! An [`Authenticator`] is built once from a [`JwtConfig`]: an HMAC secret, a PEM public key
 //! and/or a JWKS (inline, file or URL; refetched when a token names an unknown `kid`). It checks
 //! the signature (HS/RS/PS 256–512, ES256/384, EdDSA; `alg: none` is refused), `exp`/`nbf`/`iat`
-//! with a leeway (30 s, as PostgREST), `aud` when one is configured, reads the role from a
+//! with a leeway (30 s, as PostgREST), refuses any `crit` header (no critical extension is
+//! understood, so RFC 7515 requires rejection), checks `aud` when one is configured, reads the role from a
 //! configurable claim path (`.role`, `.app_metadata.role`, …) and refuses roles the server may
 //! not assume. Verified tokens are kept in a bounded cache until they expire.
 //!
@@ -223,6 +224,10 @@ pub enum AuthError {
     /// `typ` is present and not `JWT`.
     #[error("Unsupported token type")]
     UnsupportedTokenType,
+    /// The header has `crit`: this server understands no critical extension, so it must
+    /// reject the token (RFC 7515 §4.1.11).
+    #[error("JWT has unsupported critical header parameters")]
+    UnsupportedCritical,
     #[error("JWT expired")]
     Expired,
     #[error("JWT not yet valid")]
@@ -774,6 +779,9 @@ impl Authenticator {
                 .is_some_and(|t| t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("at+jwt"))
         {
             return Err(AuthError::UnsupportedTokenType);
+        }
+        if header.get("crit").is_some() {
+            return Err(AuthError::UnsupportedCritical);
         }
         let kid = header.get("kid").and_then(Value::as_str);
         self.verify_signature(

@@ -171,6 +171,73 @@ async fn alg_none_is_rejected() {
     }
 }
 
+/// base64url without padding, by hand (the test must not trust the code under test).
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// An HS256 token with exactly this header, correctly signed with the secret.
+fn hs_with_raw_header(header: &Value, claims: &Value) -> String {
+    let message = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let signature = jsonwebtoken::crypto::sign(
+        message.as_bytes(),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+        Algorithm::HS256,
+    )
+    .expect("sign");
+    format!("{message}.{signature}")
+}
+
+#[tokio::test]
+async fn critical_header_extensions_are_rejected() {
+    let auth = secret_auth();
+    // The same header without `crit` is fine: the signing by hand is right.
+    let plain = hs_with_raw_header(&json!({"alg": "HS256", "typ": "JWT"}), &user_claims());
+    assert_eq!(
+        auth.authenticate(&bearer(&plain)).await.unwrap().role,
+        "authenticated"
+    );
+    // RFC 7515 §4.1.11: a critical extension the recipient does not understand (we
+    // understand none) makes the token invalid, however well signed.
+    for crit in [
+        json!(["exp"]),
+        json!(["b64"]),
+        json!(["http://example.com/x"]),
+        json!([]),
+        json!("b64"),
+    ] {
+        let token = hs_with_raw_header(
+            &json!({"alg": "HS256", "typ": "JWT", "crit": crit, "b64": true,
+                    "http://example.com/x": 1}),
+            &user_claims(),
+        );
+        let err = reject(&auth, &token).await;
+        assert_eq!(err, AuthError::UnsupportedCritical, "{crit}");
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(err.code(), "PGRST301");
+        assert!(
+            err.www_authenticate()
+                .is_some_and(|h| h.contains("invalid_token")),
+            "{crit}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn wrong_signature_is_rejected() {
     let auth = secret_auth();
