@@ -501,6 +501,22 @@ select json_build_object(
       'inherit', r.rolinherit,
       'bypass_rls', r.rolbypassrls,
       'can_login', r.rolcanlogin,
+      -- `ALTER ROLE … [IN DATABASE …] SET`, the database-specific value winning; only
+      -- settings any role may change (context 'user'), as a request applies them with
+      -- set_config after switching from the login role.
+      'settings', (
+        select json_agg(json_build_object('name', kv.name, 'value', kv.value) order by kv.name)
+        from (
+          select distinct on (split_part(c.entry, '=', 1))
+                 split_part(c.entry, '=', 1) as name,
+                 substr(c.entry, strpos(c.entry, '=') + 1) as value
+          from pg_db_role_setting s
+          cross join lateral unnest(s.setconfig) as c(entry)
+          where s.setrole = r.oid
+            and s.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+          order by split_part(c.entry, '=', 1), s.setdatabase desc
+        ) kv
+        join pg_settings ps on ps.name = kv.name and ps.context = 'user'),
       'member_of', (
         select json_agg(json_build_object(
           'role', g.rolname,

@@ -576,6 +576,13 @@ pub struct Membership {
     pub inherit: bool,
 }
 
+/// One `ALTER ROLE … SET name = value` of a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSetting {
+    pub name: String,
+    pub value: String,
+}
+
 /// A database role.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Role {
@@ -584,6 +591,10 @@ pub struct Role {
     pub inherit: bool,
     pub bypass_rls: bool,
     pub can_login: bool,
+    /// The role's own `ALTER ROLE … SET` settings (user-settable ones only), applied to
+    /// every request made as the role.
+    #[serde(default, deserialize_with = "null_default")]
+    pub settings: Vec<RoleSetting>,
     /// Roles this role is a direct member of.
     #[serde(default, deserialize_with = "null_default")]
     pub member_of: Vec<Membership>,

@@ -14,6 +14,14 @@
 //! a connection opened before the change is closed instead of handed out, so no request uses a
 //! prepared statement or cached type that refers to a dropped type (`cache lookup failed for
 //! type N`).
+//!
+//! [`RequestContext`] is the other half of a request's database work: the transaction-local
+//! settings (role, claims, request headers, the role's own timeouts) that every front end
+//! applies with the same prelude statement.
+
+mod context;
+
+pub use context::{PRELUDE, RequestContext, headers_and_cookies};
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};

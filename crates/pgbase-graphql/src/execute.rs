@@ -1,21 +1,16 @@
 //! The executor: one transaction per request, as the caller's role. `BEGIN` (read only for
-//! queries), one `set_config` prelude (search_path, role, JWT claims, method, path), then
+//! queries), the prelude every front end shares ([`pgbase_db::RequestContext`]: search_path,
+//! session settings such as the role's statement_timeout, role, JWT claims, method, path,
+//! headers, cookies), then
 //! each top-level field's statement in order; `atMost` is checked after each mutation and
 //! any failure rolls the whole transaction back.
 
+use pgbase_db::{PRELUDE, RequestContext};
 use pgbase_sql::{Snippet, TextParam};
 use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 
 use crate::error::GraphqlError;
-
-/// Per-request session settings.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub search_path: String,
-    pub role: String,
-    pub claims: String,
-}
 
 /// A statement to run, with the `atMost` check of update/delete.
 pub struct Job {
@@ -40,10 +35,6 @@ impl From<ExecError> for GraphqlError {
     }
 }
 
-const PRELUDE: &str = "select set_config('search_path', $1, true), set_config('role', $2, true), \
-    set_config('request.jwt.claims', $3, true), set_config('request.method', 'POST', true), \
-    set_config('request.path', '/graphql/v1', true)";
-
 fn db_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => db.message().to_string(),
@@ -54,7 +45,7 @@ fn db_message(e: &tokio_postgres::Error) -> String {
 /// Runs `jobs` in one transaction; returns each statement's JSON.
 pub async fn run(
     pool: &pgbase_db::Pool,
-    settings: &Settings,
+    context: &RequestContext,
     read_only: bool,
     jobs: &[Job],
 ) -> Result<Vec<Box<RawValue>>, ExecError> {
@@ -75,8 +66,7 @@ pub async fn run(
     );
     let (prelude, statements) =
         tokio::try_join!(checkout.prepare_cached(PRELUDE), prepare).map_err(db)?;
-    let prelude_params: [&(dyn ToSql + Sync); 3] =
-        [&settings.search_path, &settings.role, &settings.claims];
+    let prelude_params = context.prelude_params();
     let param_refs: Vec<Vec<&(dyn ToSql + Sync)>> = rendered
         .iter()
         .map(|(_, params)| {

@@ -48,6 +48,9 @@ pub struct GraphqlState {
     pub schemas: Vec<String>,
     /// Serve `__schema` / `__type` (a schema's `introspection: true` directive also does).
     pub introspection: bool,
+    /// Session settings every request starts with (the server's `statement_timeout`), before
+    /// the role's own `ALTER ROLE … SET` values.
+    pub session_defaults: Vec<(String, String)>,
     reflected: Mutex<HashMap<String, (u64, Arc<Reflected>)>>,
 }
 
@@ -63,6 +66,7 @@ impl GraphqlState {
             catalog,
             schemas,
             introspection,
+            session_defaults: Vec::new(),
             reflected: Mutex::new(HashMap::new()),
         }
     }
@@ -162,13 +166,36 @@ fn null() -> Box<RawValue> {
     Box::default()
 }
 
-/// Runs one GraphQL request as `role` with JWT `claims`.
+/// Runs one GraphQL request as `role` with JWT `claims`, as a POST without headers.
 pub async fn execute(
     state: &GraphqlState,
     role: &str,
     claims: &Value,
     request: &Request,
 ) -> Response {
+    let context = pgbase_db::RequestContext {
+        role: role.to_string(),
+        claims: claims.to_string(),
+        method: "POST".to_string(),
+        path: GRAPHQL_PATH.to_string(),
+        headers: "{}".to_string(),
+        cookies: "{}".to_string(),
+        ..Default::default()
+    };
+    execute_in(state, context, request).await
+}
+
+/// The path requests see in `request.path`.
+const GRAPHQL_PATH: &str = "/graphql/v1";
+
+/// Runs one GraphQL request in `context` (role, claims, method, path, headers and cookies
+/// filled in by the caller; the search path and session settings are added here).
+pub async fn execute_in(
+    state: &GraphqlState,
+    context: pgbase_db::RequestContext,
+    request: &Request,
+) -> Response {
+    let role = context.role.as_str();
     let schema = match state.schema_for(role) {
         Ok(s) => s,
         Err(e) => return Response::failed(vec![e], false),
@@ -195,17 +222,33 @@ pub async fn execute(
     }
     let mut results = Vec::new();
     if !jobs.is_empty() {
-        let settings = execute::Settings {
+        let role_settings = state
+            .catalog
+            .current()
+            .role(role)
+            .map(|r| r.settings.clone())
+            .unwrap_or_default();
+        let context = pgbase_db::RequestContext {
             search_path: state
                 .schemas
                 .iter()
                 .map(|s| quote_ident(s))
                 .collect::<Vec<_>>()
                 .join(", "),
-            role: role.to_string(),
-            claims: claims.to_string(),
-        };
-        match execute::run(&state.pool, &settings, !plan.mutation, &jobs).await {
+            ..context.clone()
+        }
+        .with_settings(
+            state
+                .session_defaults
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .chain(
+                    role_settings
+                        .iter()
+                        .map(|s| (s.name.as_str(), s.value.as_str())),
+                ),
+        );
+        match execute::run(&state.pool, &context, !plan.mutation, &jobs).await {
             Ok(r) => results = r,
             Err(e) => {
                 errors.push(e.into());
@@ -361,7 +404,17 @@ pub async fn handle(
             return (status, headers_out, Bytes::from(body));
         }
     };
-    let response = execute(state, identity_role, claims, &request).await;
+    let (request_headers, cookies) = pgbase_db::headers_and_cookies(headers);
+    let context = pgbase_db::RequestContext {
+        role: identity_role.to_string(),
+        claims: claims.to_string(),
+        method: method.to_string(),
+        path: GRAPHQL_PATH.to_string(),
+        headers: request_headers,
+        cookies,
+        ..Default::default()
+    };
+    let response = execute_in(state, context, &request).await;
     let status = if graphql_response && response.request_error {
         StatusCode::BAD_REQUEST
     } else {

@@ -1,46 +1,23 @@
 //! The executor: one transaction per request. `BEGIN` (read only for GET/HEAD), one
-//! `set_config` prelude carrying the role, claims and request GUCs, the main statement (prepared
+//! `set_config` prelude carrying the role, claims, request GUCs and session settings (the
+//! shared [`pgbase_db::RequestContext`]), the main statement (prepared
 //! and cached), the caller's checks, then `COMMIT` — or `ROLLBACK` for `Prefer: tx=rollback` and
 //! failed checks. Reads are one pipelined round trip; writes two (the commit waits for checks).
 
+use pgbase_db::PRELUDE;
 use pgbase_sql::{Snippet, TextParam};
 use tokio_postgres::types::ToSql;
 
 use crate::error::ApiError;
 use crate::pg_error;
 
-/// The per-request settings applied with `set_config(…, true)`, in PostgREST's order.
+/// What a request's transaction starts with: the shared request context (role, claims,
+/// request GUCs, session settings) and whether the request carried a JWT.
 #[derive(Debug, Clone, Default)]
 pub struct RequestSettings {
-    pub search_path: String,
-    pub role: String,
-    /// The JWT claims as JSON (with `role` present).
-    pub claims: String,
-    pub method: String,
-    pub path: String,
-    /// Request headers as a JSON object with lower-cased names, cookies excluded.
-    pub headers: String,
-    pub cookies: String,
-    /// `Prefer: timezone=…`
-    pub timezone: Option<String>,
+    pub context: pgbase_db::RequestContext,
     /// True when the request carried no JWT (picks 401 over 403 for permission errors).
     pub anonymous: bool,
-}
-
-impl RequestSettings {
-    /// The prelude's parameters, in the order of [`PRELUDE`].
-    fn prelude_params(&self) -> [&(dyn ToSql + Sync); 8] {
-        [
-            &self.search_path,
-            &self.role,
-            &self.claims,
-            &self.method,
-            &self.path,
-            &self.headers,
-            &self.cookies,
-            &self.timezone,
-        ]
-    }
 }
 
 /// A statement's parameters as the driver takes them.
@@ -108,12 +85,6 @@ pub enum TxEnd {
     Rollback,
 }
 
-const PRELUDE: &str = "select set_config('search_path', $1, true), set_config('role', $2, true), \
-    set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true), \
-    set_config('request.path', $5, true), set_config('request.headers', $6, true), \
-    set_config('request.cookies', $7, true), \
-    case when $8::text is null then null else set_config('timezone', $8, true) end";
-
 /// Runs `statement` inside the request transaction. `check` sees the output before the
 /// transaction ends; an error from it rolls everything back.
 #[allow(clippy::too_many_arguments)]
@@ -156,7 +127,7 @@ pub async fn run(
             None => Ok::<_, tokio_postgres::Error>(None),
         }
     };
-    let prelude_params = settings.prelude_params();
+    let prelude_params = settings.context.prelude_params();
     let main_params = bind(&params);
     let begin = begin_statement(read_only);
     let checkout: &pgbase_db::Checkout = client;
@@ -242,7 +213,7 @@ pub async fn explain(
     let (prelude, main) =
         tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
             .map_err(db)?;
-    let prelude_params = settings.prelude_params();
+    let prelude_params = settings.context.prelude_params();
     let main_params = bind(&params);
     let begin = begin_statement(read_only);
     let checkout: &pgbase_db::Checkout = client;

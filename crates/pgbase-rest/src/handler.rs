@@ -10,7 +10,9 @@ use http::{HeaderMap, Method, StatusCode};
 use pgbase_catalog::{CatalogHandle, ReturnShape, Volatility};
 use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, BodyShape, StatementOptions};
-use pgbase_sql::plan::{CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, Write, WritePlan};
+use pgbase_sql::plan::{
+    CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, Write, WritePlan, WriteReturning,
+};
 use serde_json::Value;
 
 use crate::ast::{Operation, QuantOperator, SelectItem};
@@ -32,6 +34,9 @@ pub struct RestState {
     pub config: RequestConfig,
     /// `db-max-rows`.
     pub max_rows: Option<u64>,
+    /// Session settings every request starts with (e.g. the server's `statement_timeout`),
+    /// before the role's own `ALTER ROLE … SET` values.
+    pub session_defaults: Vec<(String, String)>,
 }
 
 /// Who the request runs as (from the auth layer; anonymous → the anon role).
@@ -160,21 +165,39 @@ async fn handle_parsed(
             headers_only,
         ));
     }
-    let prepared = prepare(&ctx, request, body)?;
+    let prepared = prepare(&ctx, request, body, state.config.safe_update)?;
 
+    let role_settings = cache
+        .role(&identity.role)
+        .map(|role| role.settings.as_slice())
+        .unwrap_or_default();
     let settings = RequestSettings {
-        search_path: if request.schema == "public" {
-            "\"public\"".to_string()
-        } else {
-            format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema))
-        },
-        role: identity.role.clone(),
-        claims: identity.claims.to_string(),
-        method: request.method.to_string(),
-        path: request.path.clone(),
-        headers: pairs_json(&request.headers),
-        cookies: pairs_json(&request.cookies),
-        timezone: request.preferences.timezone.clone(),
+        context: pgbase_db::RequestContext {
+            search_path: if request.schema == "public" {
+                "\"public\"".to_string()
+            } else {
+                format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema))
+            },
+            role: identity.role.clone(),
+            claims: identity.claims.to_string(),
+            method: request.method.to_string(),
+            path: request.path.clone(),
+            headers: pairs_json(&request.headers),
+            cookies: pairs_json(&request.cookies),
+            timezone: request.preferences.timezone.clone(),
+            ..Default::default()
+        }
+        .with_settings(
+            state
+                .session_defaults
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .chain(
+                    role_settings
+                        .iter()
+                        .map(|s| (s.name.as_str(), s.value.as_str())),
+                ),
+        ),
         anonymous: identity.anonymous,
     };
     let end = match request.preferences.transaction {
@@ -300,7 +323,12 @@ fn strip_nulls(request: &ApiRequest) -> bool {
     )
 }
 
-fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<Prepared, ApiError> {
+fn prepare(
+    ctx: &PlanContext<'_>,
+    request: &ApiRequest,
+    body: Bytes,
+    safe_update: bool,
+) -> Result<Prepared, ApiError> {
     match &request.action {
         Action::RelationRead {
             relation,
@@ -440,6 +468,7 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                             limit: request.top_level_range.limit,
                         },
                         body: body_text,
+                        returning: WriteReturning::Rows,
                     }
                 }
                 Mutation::Delete => WritePlan {
@@ -451,7 +480,20 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                         limit: request.top_level_range.limit,
                     },
                     body: None,
+                    returning: WriteReturning::Rows,
                 },
+            };
+            if safe_update {
+                check_filtered(&write.write)?;
+            }
+            // Only what the response needs: rows for a body or a `Location`, else a count, which
+            // needs no SELECT privilege (insert-only tables, PostgREST's `RETURNING 1`).
+            let location = *mutation == Mutation::Create && headers_only;
+            let mut write = write;
+            write.returning = if representation || location {
+                WriteReturning::Rows
+            } else {
+                WriteReturning::Count
             };
             // The root filters chose the written rows; only embed-level ones shape the output.
             let mut output_query = request.query.clone();
@@ -466,15 +508,19 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
                 &[],
                 RowRange::default(),
             )?;
-            let location_columns = if *mutation == Mutation::Create && headers_only {
+            let location_columns = if location {
                 table.primary_key.clone()
             } else {
                 Vec::new()
             };
             let inserts = matches!(mutation, Mutation::Create | Mutation::SingleUpsert);
+            let rows = match write.returning {
+                WriteReturning::Rows => emit::read_rows(&returning),
+                WriteReturning::Count => Snippet::sql("select 1 as pgrst_one from pgrst_source"),
+            };
             let statement = emit::statement(
-                emit::write_ctes(&write),
-                emit::read_rows(&returning),
+                emit::write_ctes(write),
+                rows,
                 if representation {
                     body_shape(request)
                 } else {
@@ -515,6 +561,26 @@ fn prepare(ctx: &PlanContext<'_>, request: &ApiRequest, body: Bytes) -> Result<P
         }
         Action::Routine { function, invoke } => prepare_call(ctx, request, function, *invoke, body),
         _ => Err(ApiError::not_implemented("this request is not supported")),
+    }
+}
+
+/// `db_safe_update`: an UPDATE or DELETE must have a filter on the target table (a `limit`
+/// alone is none), as pg-safeupdate demands of the SQL. A PATCH with nothing to set updates
+/// nothing and passes.
+fn check_filtered(write: &Write) -> Result<(), ApiError> {
+    match write {
+        Write::Update {
+            columns,
+            defaults,
+            filter,
+            ..
+        } if filter.is_empty() && !(columns.is_empty() && defaults.is_empty()) => {
+            Err(ApiError::unfiltered_write("UPDATE"))
+        }
+        Write::Delete { filter, .. } if filter.is_empty() => {
+            Err(ApiError::unfiltered_write("DELETE"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -699,7 +765,7 @@ fn prepare_call(
         }
     };
     let statement = emit::statement(
-        emit::call_cte(&call),
+        emit::call_cte(call),
         rows,
         if void { BodyShape::None } else { body_shape },
         StatementOptions {
@@ -877,11 +943,13 @@ fn respond(
             headers.push(("content-type".into(), content_type(media)));
         }
     } else {
-        body.clear();
+        // Freed now rather than held (as capacity) until the response is sent.
+        body = String::new();
     }
     Ok(RestResponse {
         status,
         headers,
+        // Takes over the String's buffer: no copy of the body on its way to the client.
         body: Bytes::from(body),
     })
 }

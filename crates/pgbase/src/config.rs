@@ -23,12 +23,18 @@ pub struct Settings {
     /// Maximum connections in the pool [default: 10] [env: PGBASE_DB_POOL, PGRST_DB_POOL]
     #[arg(long)]
     pub db_pool: Option<usize>,
-    /// Hard cap on rows returned per level of a read [default: unlimited] [env: PGBASE_DB_MAX_ROWS, PGRST_DB_MAX_ROWS]
+    /// Hard cap on rows returned per level of a read; 0 means unlimited [default: 1000] [env: PGBASE_DB_MAX_ROWS, PGRST_DB_MAX_ROWS]
     #[arg(long)]
     pub db_max_rows: Option<i64>,
+    /// Refuse PATCH/DELETE without a filter (as pg-safeupdate does on Supabase) [default: true] [env: PGBASE_DB_SAFE_UPDATE]
+    #[arg(long)]
+    pub db_safe_update: Option<bool>,
     /// Allow `Accept: application/vnd.pgrst.plan` (EXPLAIN) [default: on in dev, off in serve] [env: PGBASE_DB_PLAN_ENABLED, PGRST_DB_PLAN_ENABLED]
     #[arg(long)]
     pub db_plan_enabled: Option<bool>,
+    /// Statement timeout of API requests, before the role's own `ALTER ROLE … SET statement_timeout`; `0` turns it off [default: 8s] [env: PGBASE_DB_STATEMENT_TIMEOUT]
+    #[arg(long)]
+    pub db_statement_timeout: Option<String>,
     /// HMAC secret for JWTs, at least 32 characters [env: PGBASE_JWT_SECRET, PGRST_JWT_SECRET]
     #[arg(long)]
     pub jwt_secret: Option<String>,
@@ -88,10 +94,12 @@ const ENV_NAMES: &[(&str, &[&str])] = &[
     ),
     ("db_pool", &["PGBASE_DB_POOL", "PGRST_DB_POOL"]),
     ("db_max_rows", &["PGBASE_DB_MAX_ROWS", "PGRST_DB_MAX_ROWS"]),
+    ("db_safe_update", &["PGBASE_DB_SAFE_UPDATE"]),
     (
         "db_plan_enabled",
         &["PGBASE_DB_PLAN_ENABLED", "PGRST_DB_PLAN_ENABLED"],
     ),
+    ("db_statement_timeout", &["PGBASE_DB_STATEMENT_TIMEOUT"]),
     ("jwt_secret", &["PGBASE_JWT_SECRET", "PGRST_JWT_SECRET"]),
     ("listen", &["PGBASE_LISTEN", "PGRST_SERVER_HOST"]),
     ("port", &["PGBASE_PORT", "PGRST_SERVER_PORT"]),
@@ -129,6 +137,12 @@ pub enum ConfigError {
         "jwt_secret must be at least 32 characters (it has {0}); generate one with `openssl rand -hex 32`"
     )]
     ShortSecret(usize),
+    #[error("{key} = {value:?} is not valid\nhint: {hint}")]
+    Invalid {
+        key: &'static str,
+        value: String,
+        hint: &'static str,
+    },
 }
 
 impl Settings {
@@ -170,9 +184,11 @@ impl Settings {
                         .map(toml::Value::Integer)
                         .map_err(|e| e.to_string())
                 }
-                "db_plan_enabled" | "jobs" | "net_deny_private" | "graphql_introspection" => {
-                    parse_bool(&value).map(toml::Value::Boolean)
-                }
+                "db_plan_enabled"
+                | "db_safe_update"
+                | "jobs"
+                | "net_deny_private"
+                | "graphql_introspection" => parse_bool(&value).map(toml::Value::Boolean),
                 "log_format" => Ok(toml::Value::String(value.trim().to_ascii_lowercase())),
                 _ => Ok(toml::Value::String(value.clone())),
             };
@@ -200,7 +216,9 @@ impl Settings {
             db_anon_role: self.db_anon_role.or(lower.db_anon_role),
             db_pool: self.db_pool.or(lower.db_pool),
             db_max_rows: self.db_max_rows.or(lower.db_max_rows),
+            db_safe_update: self.db_safe_update.or(lower.db_safe_update),
             db_plan_enabled: self.db_plan_enabled.or(lower.db_plan_enabled),
+            db_statement_timeout: self.db_statement_timeout.or(lower.db_statement_timeout),
             jwt_secret: self.jwt_secret.or(lower.jwt_secret),
             listen: self.listen.or(lower.listen),
             port: self.port.or(lower.port),
@@ -229,6 +247,29 @@ impl Settings {
     }
 }
 
+/// Checks a duration in Postgres' syntax for `statement_timeout`: digits with an optional
+/// unit (`ms`, `s`, `min`, `h`, `d`); none means milliseconds, `0` no limit.
+fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(value) = value else {
+        return Ok("8s".to_string());
+    };
+    let trimmed = value.trim();
+    let digits = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = trimmed[digits.len()..].trim();
+    let valid = !digits.trim().is_empty()
+        && digits.trim().chars().all(|c| c.is_ascii_digit())
+        && ["", "ms", "s", "min", "h", "d"].contains(&unit);
+    if valid {
+        Ok(trimmed.to_string())
+    } else {
+        Err(ConfigError::Invalid {
+            key: "db_statement_timeout",
+            value,
+            hint: "a duration such as 8s, 500ms or 2min; 0 turns the limit off",
+        })
+    }
+}
+
 fn parse_bool(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "on" | "1" | "yes" => Ok(true),
@@ -244,8 +285,12 @@ pub struct Config {
     pub db_schemas: Vec<String>,
     pub db_anon_role: String,
     pub db_pool: usize,
+    /// `None`: unlimited.
     pub db_max_rows: Option<i64>,
+    pub db_safe_update: bool,
     pub db_plan_enabled: bool,
+    /// A Postgres duration (`8s`, `500ms`, `0`).
+    pub db_statement_timeout: String,
     pub jwt_secret: String,
     pub listen: String,
     pub port: u16,
@@ -261,6 +306,9 @@ pub struct Config {
 }
 
 pub const DEFAULT_PORT: u16 = 54321;
+
+/// `db_max_rows` when it is not set (Supabase's default).
+pub const DEFAULT_MAX_ROWS: i64 = 1000;
 
 impl Config {
     /// Fills defaults. `dev` is true for `pgbase dev` (EXPLAIN on, SSRF guard off), false for
@@ -284,8 +332,15 @@ impl Config {
                 .collect(),
             db_anon_role: s.db_anon_role.unwrap_or_else(|| "anon".into()),
             db_pool: s.db_pool.unwrap_or(10).max(1),
-            db_max_rows: s.db_max_rows,
+            // Supabase's 1000 unless set; 0 (or less) lifts the cap.
+            db_max_rows: match s.db_max_rows {
+                None => Some(DEFAULT_MAX_ROWS),
+                Some(n) if n <= 0 => None,
+                Some(n) => Some(n),
+            },
+            db_safe_update: s.db_safe_update.unwrap_or(true),
             db_plan_enabled: s.db_plan_enabled.unwrap_or(dev),
+            db_statement_timeout: statement_timeout(s.db_statement_timeout)?,
             jwt_secret,
             listen: s.listen.unwrap_or_else(|| "127.0.0.1".into()),
             port: s.port.unwrap_or(DEFAULT_PORT),

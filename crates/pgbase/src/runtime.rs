@@ -88,9 +88,11 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
             schemas: config.db_schemas.clone(),
             allow_tx_override: true,
             plan_enabled: config.db_plan_enabled,
+            safe_update: config.db_safe_update,
             ..pgbase_rest::request::RequestConfig::default()
         },
         max_rows: config.db_max_rows.and_then(|n| u64::try_from(n).ok()),
+        session_defaults: session_defaults(&config),
     });
     let authenticator = Arc::new(pgbase_auth::Authenticator::new(jwt_config(
         &config,
@@ -102,12 +104,14 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         pgbase_auth::AuthConfig::new(config.jwt_secret.clone()),
         authenticator.clone(),
     );
-    let graphql = Arc::new(pgbase_graphql::GraphqlState::new(
+    let mut graphql = pgbase_graphql::GraphqlState::new(
         pool.clone(),
         catalog.clone(),
         config.db_schemas.clone(),
         config.graphql_introspection,
-    ));
+    );
+    graphql.session_defaults = session_defaults(&config);
+    let graphql = Arc::new(graphql);
     Ok(AppState {
         graphql,
         config: Arc::new(config),
@@ -118,6 +122,14 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         authenticator,
         auth,
     })
+}
+
+/// The session settings every API request starts with, before its role's own.
+fn session_defaults(config: &Config) -> Vec<(String, String)> {
+    vec![(
+        "statement_timeout".to_string(),
+        config.db_statement_timeout.clone(),
+    )]
 }
 
 /// After each schema reload, connections opened before it are closed instead of reused: their

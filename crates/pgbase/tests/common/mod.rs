@@ -139,6 +139,7 @@ impl TestApp {
             catalog: current.catalog.clone(),
             config,
             max_rows: current.max_rows,
+            session_defaults: current.session_defaults.clone(),
         });
     }
 

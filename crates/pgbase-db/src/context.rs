@@ -1,0 +1,131 @@
+//! The request context every front end (REST, GraphQL, and whatever calls the API as a user)
+//! sets at the start of its transaction, in one prepared statement: PostgREST's order of
+//! `set_config(…, true)` calls — `search_path`, the session settings (the server's defaults,
+//! then the impersonated role's own `ALTER ROLE … SET` values such as `statement_timeout`),
+//! `role`, `request.jwt.claims`, `request.method`, `request.path`, `request.headers`,
+//! `request.cookies`, and `timezone` when asked for. All of it is transaction-local, so it ends
+//! with the request's transaction.
+
+use tokio_postgres::types::ToSql;
+
+/// The transaction-local settings of one API request.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    pub search_path: String,
+    pub role: String,
+    /// The JWT claims as JSON (with `role` present).
+    pub claims: String,
+    pub method: String,
+    pub path: String,
+    /// Request headers as a JSON object with lower-cased names, cookies excluded.
+    pub headers: String,
+    /// Cookies as a JSON object.
+    pub cookies: String,
+    /// `Prefer: timezone=…`
+    pub timezone: Option<String>,
+    /// Names of the session settings, applied in order (a later one wins); fill these two
+    /// through [`RequestContext::with_settings`].
+    pub setting_names: Vec<String>,
+    pub setting_values: Vec<String>,
+}
+
+/// The statement that applies a [`RequestContext`]; its parameters are
+/// [`RequestContext::prelude_params`].
+pub const PRELUDE: &str = "select set_config('search_path', $1, true), \
+    (select count(set_config(s.name, s.value, true)) from unnest($9::text[], $10::text[]) as s(name, value)), \
+    set_config('role', $2, true), \
+    set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true), \
+    set_config('request.path', $5, true), set_config('request.headers', $6, true), \
+    set_config('request.cookies', $7, true), \
+    case when $8::text is null then null else set_config('timezone', $8, true) end";
+
+impl RequestContext {
+    /// Adds session settings (`statement_timeout`, …) applied after `search_path` and before
+    /// the role; later ones override earlier ones of the same name.
+    pub fn with_settings<'a>(
+        mut self,
+        settings: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        for (name, value) in settings {
+            self.setting_names.push(name.to_string());
+            self.setting_values.push(value.to_string());
+        }
+        self
+    }
+
+    /// The session settings as (name, value) pairs, in the order they are applied.
+    pub fn settings(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.setting_names
+            .iter()
+            .map(String::as_str)
+            .zip(self.setting_values.iter().map(String::as_str))
+    }
+
+    /// The parameters of [`PRELUDE`].
+    pub fn prelude_params(&self) -> [&(dyn ToSql + Sync); 10] {
+        [
+            &self.search_path,
+            &self.role,
+            &self.claims,
+            &self.method,
+            &self.path,
+            &self.headers,
+            &self.cookies,
+            &self.timezone,
+            &self.setting_names,
+            &self.setting_values,
+        ]
+    }
+}
+
+/// `request.headers` and `request.cookies` of an HTTP request as JSON objects: header names
+/// lower-case (as `http` keeps them), the `Cookie` header left out of the first and split into
+/// name → value pairs for the second.
+pub fn headers_and_cookies(headers: &http::HeaderMap) -> (String, String) {
+    let mut header_map = serde_json::Map::new();
+    let mut cookie_map = serde_json::Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes());
+        if name == http::header::COOKIE {
+            for pair in value.split(';') {
+                if let Some((k, v)) = pair.split_once('=')
+                    && !k.trim().is_empty()
+                {
+                    cookie_map.insert(k.trim().to_owned(), v.trim().to_owned().into());
+                }
+            }
+        } else {
+            header_map.insert(name.as_str().to_owned(), value.into_owned().into());
+        }
+    }
+    (
+        serde_json::Value::Object(header_map).to_string(),
+        serde_json::Value::Object(cookie_map).to_string(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_leave_cookies_to_their_own_object() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("X-Tenant", http::HeaderValue::from_static("acme"));
+        headers.insert("cookie", http::HeaderValue::from_static("a=1; b = two"));
+        let (h, c) = headers_and_cookies(&headers);
+        assert_eq!(h, r#"{"x-tenant":"acme"}"#);
+        assert_eq!(c, r#"{"a":"1","b":"two"}"#);
+    }
+
+    #[test]
+    fn settings_keep_their_order() {
+        let context = RequestContext::default()
+            .with_settings([("statement_timeout", "8s"), ("statement_timeout", "3s")]);
+        let settings: Vec<_> = context.settings().collect();
+        assert_eq!(
+            settings,
+            [("statement_timeout", "8s"), ("statement_timeout", "3s")]
+        );
+    }
+}
