@@ -138,6 +138,7 @@ impl Pool {
             return Ok(Checkout {
                 object: Some(object),
                 busy: AtomicBool::new(false),
+                retire: false,
             });
         }
         Err(PoolError::Connect(
@@ -199,6 +200,7 @@ impl Pool {
 pub struct Checkout {
     object: Option<Object>,
     busy: AtomicBool,
+    retire: bool,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -215,6 +217,13 @@ impl Checkout {
     /// client again makes it busy again.
     pub fn mark_idle(&self) {
         self.busy.store(false, Ordering::Release);
+    }
+
+    /// Closes the connection instead of returning it when the checkout is dropped, e.g. after
+    /// a response so large that the connection's read buffer, which keeps its capacity, would
+    /// otherwise hold that memory for as long as the connection lives.
+    pub fn retire(&mut self) {
+        self.retire = true;
     }
 
     /// Whether dropping the checkout now would discard the connection.
@@ -256,6 +265,9 @@ impl Drop for Checkout {
             return;
         };
         if !self.busy.load(Ordering::Acquire) {
+            if self.retire {
+                drop(Object::take(object));
+            }
             return; // `object` goes back to the pool
         }
         // Abandoned mid-work: never reuse it. Cancel what it runs, then close it, which rolls

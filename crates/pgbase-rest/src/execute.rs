@@ -85,11 +85,15 @@ pub enum TxEnd {
     Rollback,
 }
 
+/// A response body above this size retires its connection: the connection's read buffer
+/// keeps the capacity it grew to, so a pooled connection would hold that memory for good.
+const LARGE_RESPONSE: usize = 8 << 20;
+
 /// Runs `statement` inside the request transaction. `check` sees the output before the
 /// transaction ends; an error from it rolls everything back.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
-    client: &mut pgbase_db::Checkout,
+    connection: &mut pgbase_db::Checkout,
     settings: &RequestSettings,
     statement: &Snippet,
     count_plan: Option<&Snippet>,
@@ -100,6 +104,7 @@ pub async fn run(
     let anonymous = settings.anonymous;
     let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
     let (sql, params) = statement.render();
+    let client: &pgbase_db::Checkout = connection;
     // Cached per connection: a round trip only the first time a connection sees the SQL.
     let (prelude, main) =
         tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
@@ -195,6 +200,13 @@ pub async fn run(
         checkout.mark_idle();
     }
     checked?;
+    if output
+        .body
+        .as_ref()
+        .is_some_and(|b| b.len() > LARGE_RESPONSE)
+    {
+        connection.retire();
+    }
     Ok(output)
 }
 
