@@ -273,3 +273,35 @@ test(
     assert.deepEqual(still, []);
   },
 );
+
+test('update or delete without a filter: 400 (21000, as pg-safeupdate on Supabase), nothing changes', async () => {
+  const sku = uniq('safe');
+  ok(await anon.from('items').insert({ sku, name: 'kept', qty: 7 }));
+  const count = async () => (await service.from('items').select('id', { count: 'exact', head: true })).count;
+  const total = await count();
+  assert.ok(total > 0);
+
+  const del = await anon.from('items').delete();
+  assert.equal(del.status, 400);
+  assert.equal(del.error?.code, '21000');
+  assert.equal(del.error?.message, 'DELETE requires a WHERE clause');
+  assert.match(del.error?.hint ?? '', /\?id=eq\.1/);
+
+  const upd = await anon.from('items').update({ name: 'everything' }).select();
+  assert.equal(upd.status, 400);
+  assert.equal(upd.error?.code, '21000');
+  assert.equal(upd.error?.message, 'UPDATE requires a WHERE clause');
+
+  // .limit() is not a filter
+  const limited = await anon.from('items').delete().limit(1);
+  assert.equal(limited.status, 400);
+  assert.equal(limited.error?.code, '21000');
+
+  assert.equal(await count(), total);
+  assert.deepEqual(ok(await anon.from('items').select('name, qty').eq('sku', sku)), [{ name: 'kept', qty: 7 }]);
+
+  // a filter matching every row on purpose is accepted
+  const upd2 = await anon.from('items').update({ note: 'seen' }).not('id', 'is', null).eq('sku', sku);
+  assert.equal(upd2.error, null);
+  assert.equal(upd2.status, 204);
+});

@@ -316,6 +316,37 @@ impl ApiError {
         .with_details(format!("The query affects {rows} rows"))
     }
 
+    /// 21000 (400), as pg-safeupdate raises it: an UPDATE or DELETE (`verb`) without any filter
+    /// on the target table, refused before it reaches the database (`db_safe_update`).
+    pub fn unfiltered_write(verb: &str) -> Self {
+        Self::new(
+            "21000",
+            StatusCode::BAD_REQUEST,
+            format!("{verb} requires a WHERE clause"),
+        )
+        .with_details(format!(
+            "Without a filter, this {verb} would affect every row of the table"
+        ))
+        .with_hint(
+            "Add a filter on the target table, such as ?id=eq.1; to affect every row on \
+             purpose, use a filter that matches all rows, such as ?id=not.is.null",
+        )
+    }
+
+    /// PGRST100 (400): a level of `select=` lists more items than a Postgres target list can
+    /// hold (1664, SQLSTATE 54011 if it reached the database).
+    pub fn select_too_long(items: usize, max: usize) -> Self {
+        Self::new(
+            "PGRST100",
+            StatusCode::BAD_REQUEST,
+            "failed to parse select parameter: the select list is too long",
+        )
+        .with_details(format!(
+            "The select list has {items} items at one level; at most {max} are allowed"
+        ))
+        .with_hint("Select fewer columns, or use * to select every column")
+    }
+
     /// PGRST125 (404): a path that is neither `/`, `/{relation}` nor `/rpc/{function}`.
     pub fn invalid_resource_path() -> Self {
         Self::new(

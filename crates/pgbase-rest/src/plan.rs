@@ -11,7 +11,7 @@ use pgbase_sql::plan::Aggregate;
 use pgbase_sql::plan::{
     CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, InsertGroup,
     Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, RowType,
-    SelectExpr, Source, Write, WritePlan,
+    SelectExpr, Source, Write, WritePlan, WriteReturning,
 };
 
 use crate::ast::{
@@ -226,6 +226,10 @@ fn embed_key(embed: &EmbedSelect) -> &str {
     embed.alias.as_deref().unwrap_or(&embed.relation)
 }
 
+/// Postgres' limit on the entries of one target list (`MaxTupleAttributeNumber`); a longer
+/// select list fails with 54011.
+pub const MAX_SELECT_ITEMS: usize = 1664;
+
 /// Builds the read plan of `table` for `select` at `path`, with the query's filters, order and
 /// ranges for that path.
 pub fn read_plan(
@@ -237,6 +241,9 @@ pub fn read_plan(
     path: &[String],
     range: RowRange,
 ) -> Result<ReadPlan, ApiError> {
+    if select.len() > MAX_SELECT_ITEMS {
+        return Err(ApiError::select_too_long(select.len(), MAX_SELECT_ITEMS));
+    }
     let scope = Scope::new(ctx, table, &source);
     let mut plan = ReadPlan::new(source);
     let mut embed_keys: Vec<String> = Vec::new();
@@ -362,6 +369,18 @@ pub fn read_plan(
     }
     if select.is_empty() && path.is_empty() {
         plan.select.push(SelectExpr::Star);
+    }
+    let items: usize = plan
+        .select
+        .iter()
+        .map(|expr| match expr {
+            SelectExpr::Star => table.columns.len().max(1),
+            SelectExpr::Spread { columns, .. } => columns.len(),
+            _ => 1,
+        })
+        .sum();
+    if items > MAX_SELECT_ITEMS {
+        return Err(ApiError::select_too_long(items, MAX_SELECT_ITEMS));
     }
 
     for filter in query.filters.iter().filter(|f| f.path == path) {
@@ -843,6 +862,7 @@ pub fn insert_plan(
             groups,
         },
         body: Some(body),
+        returning: WriteReturning::Rows,
     }
 }
 

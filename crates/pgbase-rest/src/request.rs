@@ -131,6 +131,9 @@ pub struct RequestConfig {
     pub extra_media_types: Vec<MediaType>,
     /// Time zone names the database knows (`pg_timezone_names`); `None` accepts any.
     pub timezones: Option<Arc<HashSet<String>>>,
+    /// `db_safe_update` (pg-safeupdate, as Supabase loads it): a PATCH or DELETE without any
+    /// filter on the target table is refused with 21000 (400) instead of touching every row.
+    pub safe_update: bool,
 }
 
 impl Default for RequestConfig {
@@ -143,6 +146,7 @@ impl Default for RequestConfig {
             plan_enabled: false,
             extra_media_types: Vec::new(),
             timezones: None,
+            safe_update: true,
         }
     }
 }

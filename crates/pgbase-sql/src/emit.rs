@@ -663,7 +663,12 @@ pub fn statement(
         s.push_sql(") from pgrst_source limit 1)");
     }
     if options.inserted {
-        s.push_sql(", (select count(*) from pgrst_written where pgrst_inserted)::int8");
+        // Rows whose `pgrst_inserted` is not false (null: a count-only write, which cannot
+        // read `xmax` without the SELECT privilege), less the rows its `do update` counted.
+        s.push_sql(
+            ", (select count(*) from pgrst_written where pgrst_inserted is not false)::int8 \
+             - coalesce(nullif(current_setting('pgrst.updated', true), '')::int8, 0)",
+        );
     } else {
         s.push_sql(", null::int8");
     }
@@ -671,14 +676,13 @@ pub fn statement(
     s
 }
 
-/// The CTEs of a write, ending with `pgrst_source` (the affected rows).
-pub fn write_ctes(plan: &WritePlan) -> Snippet {
+/// The CTEs of a write, ending with `pgrst_source` (the affected rows). The plan is consumed:
+/// its body (the whole request body) becomes the bind parameter without a copy.
+pub fn write_ctes(mut plan: WritePlan) -> Snippet {
     let table = Snippet::qualified(&plan.schema, &plan.table);
     let mut s = Snippet::sql("pgrst_payload as (select ");
-    match &plan.body {
-        Some(body) => s
-            .push(Snippet::param(body.clone()))
-            .push_sql("::json as j), "),
+    match plan.body.take() {
+        Some(body) => s.push(Snippet::param(body)).push_sql("::json as j), "),
         None => s.push_sql("null::json as j), "),
     };
 
@@ -710,6 +714,7 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
                     &group.columns,
                     (!group.positions.is_empty()).then_some(group.positions.as_str()),
                     on_conflict.as_ref(),
+                    plan.returning,
                 ));
                 s.push_sql("), ");
                 let mut part = Snippet::sql("select * from ");
@@ -718,7 +723,14 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
             }
             s.push_sql("pgrst_written as (")
                 .push(Snippet::join(parts, " union all "))
-                .push_sql("), pgrst_source as (select (pgrst_row).* from pgrst_written)");
+                .push_sql(match plan.returning {
+                    WriteReturning::Rows => {
+                        "), pgrst_source as (select (pgrst_row).* from pgrst_written)"
+                    }
+                    WriteReturning::Count => {
+                        "), pgrst_source as (select pgrst_one from pgrst_written)"
+                    }
+                });
         }
         Write::Update {
             columns,
@@ -732,6 +744,10 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
                 .push_sql(", (select j from pgrst_payload))), ");
             if columns.is_empty() && defaults.is_empty() {
                 // Nothing to set: PostgREST answers with no rows affected.
+                if plan.returning == WriteReturning::Count {
+                    s.push_sql("pgrst_source as (select 1 as pgrst_one where false)");
+                    return s;
+                }
                 s.push_sql("pgrst_source as (select ")
                     .push_ident(ROOT_ALIAS)
                     .push_sql(".* from ")
@@ -765,9 +781,7 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
                 s.push_sql(" from pgrst_body")
                     .push(write_where(&table, filter, order, *limit));
             }
-            s.push_sql(" returning ")
-                .push_ident(ROOT_ALIAS)
-                .push_sql(".*)");
+            s.push(write_returning(plan.returning)).push_sql(")");
         }
         Write::Delete {
             filter,
@@ -779,12 +793,23 @@ pub fn write_ctes(plan: &WritePlan) -> Snippet {
                 .push_sql(" as ")
                 .push_ident(ROOT_ALIAS)
                 .push(write_where(&table, filter, order, *limit))
-                .push_sql(" returning ")
-                .push_ident(ROOT_ALIAS)
-                .push_sql(".*)");
+                .push(write_returning(plan.returning))
+                .push_sql(")");
         }
     }
     s
+}
+
+/// ` returning …` of an update or delete: whole rows, or a `1` per row to count them.
+fn write_returning(returning: WriteReturning) -> Snippet {
+    match returning {
+        WriteReturning::Rows => {
+            let mut s = Snippet::sql(" returning ");
+            s.push_ident(ROOT_ALIAS).push_sql(".*");
+            s
+        }
+        WriteReturning::Count => Snippet::sql(" returning 1 as pgrst_one"),
+    }
 }
 
 /// One `insert … select … from pgrst_body [where position] [on conflict …] returning` over the
@@ -795,6 +820,7 @@ fn insert_one(
     columns: &[String],
     positions: Option<&str>,
     on_conflict: Option<&(Vec<String>, ConflictAction)>,
+    returning: WriteReturning,
 ) -> Snippet {
     let quoted =
         |columns: &[String]| Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ");
@@ -846,13 +872,28 @@ fn insert_one(
                 }),
                 ", ",
             ));
+            if returning == WriteReturning::Count {
+                // Without SELECT on the table `xmax` cannot be read: count the updated rows
+                // in a transaction-local setting instead (PostgREST's `pgrst.inserted`).
+                s.push_sql(
+                    " where set_config('pgrst.updated', (coalesce(nullif(current_setting(\
+                     'pgrst.updated', true), '')::int8, 0) + 1)::text, true) is not null",
+                );
+            }
         }
     }
-    s.push_sql(" returning ")
-        .push_ident(ROOT_ALIAS)
-        .push_sql(" as pgrst_row, ")
-        .push_ident(ROOT_ALIAS)
-        .push_sql(".xmax = 0 as pgrst_inserted");
+    match returning {
+        WriteReturning::Rows => {
+            s.push_sql(" returning ")
+                .push_ident(ROOT_ALIAS)
+                .push_sql(" as pgrst_row, ")
+                .push_ident(ROOT_ALIAS)
+                .push_sql(".xmax = 0 as pgrst_inserted");
+        }
+        WriteReturning::Count => {
+            s.push_sql(" returning 1 as pgrst_one, null::bool as pgrst_inserted");
+        }
+    }
     s
 }
 
@@ -906,16 +947,17 @@ fn write_where(
     s
 }
 
-/// The `pgrst_source` CTE of a function call.
-pub fn call_cte(plan: &CallPlan) -> Snippet {
+/// The `pgrst_source` CTE of a function call. The plan is consumed: a whole-body JSON
+/// argument becomes the bind parameter without a copy.
+pub fn call_cte(plan: CallPlan) -> Snippet {
     let mut call = Snippet::qualified(&plan.schema, &plan.function);
     call.push_sql("(");
-    match &plan.args {
+    match plan.args {
         CallArgs::Named(args) => {
-            call.push(named_args(args));
+            call.push(named_args(&args));
         }
         CallArgs::SingleJson(body) => {
-            call.push(Snippet::param(body.clone()));
+            call.push(Snippet::param(body));
         }
     }
     call.push_sql(")");
@@ -995,6 +1037,56 @@ mod tests {
             sql.contains("where \"pgrst_t_0\".\"v\" is not null"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn count_only_writes_return_no_row_data() {
+        let insert = |returning, on_conflict| WritePlan {
+            schema: "public".into(),
+            table: "contact".into(),
+            write: Write::Insert {
+                columns: vec!["email".into()],
+                on_conflict,
+                groups: Vec::new(),
+            },
+            body: Some("[]".into()),
+            returning,
+        };
+        let (sql, _) = write_ctes(insert(WriteReturning::Count, None)).render();
+        assert!(sql.contains("returning 1 as pgrst_one"), "{sql}");
+        assert!(!sql.contains("xmax") && !sql.contains("pgrst_row"), "{sql}");
+        let (sql, _) = write_ctes(insert(WriteReturning::Rows, None)).render();
+        assert!(sql.contains("\"pgrst_t\" as pgrst_row"), "{sql}");
+        // an upsert counts its updated rows in a setting instead of reading xmax
+        let merge = Some((vec!["email".to_string()], ConflictAction::Merge));
+        let (sql, _) = write_ctes(insert(WriteReturning::Count, merge)).render();
+        assert!(sql.contains("set_config('pgrst.updated'"), "{sql}");
+        assert!(!sql.contains("xmax"), "{sql}");
+        for write in [
+            Write::Delete {
+                filter: Vec::new(),
+                order: Vec::new(),
+                limit: None,
+            },
+            Write::Update {
+                columns: vec!["email".into()],
+                defaults: Vec::new(),
+                filter: Vec::new(),
+                order: Vec::new(),
+                limit: None,
+            },
+        ] {
+            let plan = WritePlan {
+                schema: "public".into(),
+                table: "contact".into(),
+                write,
+                body: Some("{}".into()),
+                returning: WriteReturning::Count,
+            };
+            let (sql, _) = write_ctes(plan).render();
+            assert!(sql.ends_with(" returning 1 as pgrst_one)"), "{sql}");
+            assert!(!sql.contains(".*"), "{sql}");
+        }
     }
 
     #[test]

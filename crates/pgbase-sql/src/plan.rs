@@ -331,6 +331,20 @@ pub struct WritePlan {
     pub write: Write,
     /// The request body as JSON text: one bind parameter however many rows it holds.
     pub body: Option<String>,
+    /// What the write hands to `pgrst_source`.
+    pub returning: WriteReturning,
+}
+
+/// What a write returns into `pgrst_source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteReturning {
+    /// The written rows, every column (`return=representation`, `headers-only`): needs the
+    /// SELECT privilege (and, under row-level security, a SELECT policy) on the table.
+    #[default]
+    Rows,
+    /// Only one `1` per written row, to count them (`return=minimal`, PostgREST's
+    /// `RETURNING 1`): needs no SELECT privilege, so insert-only tables can be written.
+    Count,
 }
 
 /// A function call; its rows are the `pgrst_source` CTE.

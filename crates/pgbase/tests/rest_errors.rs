@@ -387,3 +387,34 @@ async fn hostile_query_strings_never_500() {
         );
     }
 }
+
+#[tokio::test]
+async fn select_lists_beyond_the_postgres_limit_are_a_400() {
+    let app = TestApp::new(SCHEMA).await;
+    // 1,665 entries: one more than a Postgres target list holds (54011 if it reached it)
+    for count in [1665, 5000] {
+        let select = vec!["id"; count].join(",");
+        let r = app.get(&format!("/rest/v1/notes?select={select}")).await;
+        expect_status(&r, 400);
+        let e = r.json();
+        assert_eq!(e["code"], "PGRST100", "{}", r.text);
+        let message = e["message"].as_str().unwrap_or_default();
+        assert!(message.contains("select list is too long"), "{message}");
+        let details = e["details"].as_str().unwrap_or_default();
+        assert!(details.contains("1664"), "{details}");
+    }
+    // the same on an embed, and aliases of one column count as many entries
+    let aliases: Vec<String> = (0..1700).map(|i| format!("c{i}:id")).collect();
+    let r = app
+        .get(&format!(
+            "/rest/v1/parents?select=id,children({})",
+            aliases.join(",")
+        ))
+        .await;
+    expect_status(&r, 400);
+    assert_eq!(r.json()["code"], "PGRST100", "{}", r.text);
+    // at the limit it still works
+    let select = vec!["id"; 1664].join(",");
+    let r = app.get(&format!("/rest/v1/notes?select={select}")).await;
+    expect_status(&r, 200);
+}

@@ -436,7 +436,7 @@ async fn accept_json_object_csv_and_406() {
     let r = app
         .send(
             "PATCH",
-            "/rest/v1/items",
+            "/rest/v1/items?id=not.is.null",
             &[object, ("prefer", "return=representation")],
             Some(r#"{"qty": 99}"#),
         )
@@ -663,4 +663,37 @@ async fn bad_filters_are_client_errors() {
         r.json()["hint"],
         Value::from("Perhaps you meant to reference the column \"items.name\".")
     );
+}
+
+#[tokio::test]
+async fn max_rows_defaults_to_1000_and_0_lifts_it() {
+    let setup = "create table public.many (id int primary key);
+         insert into public.many select generate_series(1, 1500);
+         create function public.many_ids() returns setof public.many language sql stable
+           as $$ select * from public.many $$;";
+    let app = TestApp::new(setup).await;
+    let r = app
+        .get_with(
+            "/rest/v1/many?select=id&order=id",
+            &[("prefer", "count=exact")],
+        )
+        .await;
+    expect_status(&r, 206);
+    assert_eq!(r.header("content-range"), Some("0-999/1500"));
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1000));
+    // a smaller limit is honoured, a larger one capped
+    let r = app.get("/rest/v1/many?select=id&limit=5000").await;
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1000));
+    let r = app.get("/rest/v1/rpc/many_ids").await;
+    expect_status(&r, 200);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1000));
+
+    let unlimited = Settings {
+        db_max_rows: Some(0),
+        ..Settings::default()
+    };
+    let app = TestApp::with_settings(setup, unlimited).await;
+    let r = app.get("/rest/v1/many?select=id").await;
+    expect_status(&r, 200);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1500));
 }

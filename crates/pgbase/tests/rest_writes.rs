@@ -491,7 +491,7 @@ async fn patch_and_delete() {
     let r = app
         .send(
             "PATCH",
-            "/rest/v1/todos?order=id.desc&limit=1&select=id",
+            "/rest/v1/todos?id=gt.0&order=id.desc&limit=1&select=id",
             &[("prefer", "return=representation")],
             Some(r#"{"note": "last"}"#),
         )
@@ -501,7 +501,7 @@ async fn patch_and_delete() {
     let r = app
         .send(
             "DELETE",
-            "/rest/v1/todos?order=id&limit=1&select=id,title",
+            "/rest/v1/todos?id=gt.0&order=id&limit=1&select=id,title",
             &[("prefer", "return=representation")],
             None,
         )
@@ -634,7 +634,7 @@ async fn tx_rollback_max_affected_and_preferences() {
     let r = app
         .send(
             "DELETE",
-            "/rest/v1/todos",
+            "/rest/v1/todos?id=not.is.null",
             &[("prefer", "tx=rollback")],
             None,
         )
@@ -646,7 +646,7 @@ async fn tx_rollback_max_affected_and_preferences() {
     let r = app
         .send(
             "PATCH",
-            "/rest/v1/todos",
+            "/rest/v1/todos?id=not.is.null",
             &[("prefer", "handling=strict, max-affected=2")],
             Some(r#"{"note": "too many"}"#),
         )
@@ -672,7 +672,7 @@ async fn tx_rollback_max_affected_and_preferences() {
     let r = app
         .send(
             "PATCH",
-            "/rest/v1/todos",
+            "/rest/v1/todos?id=not.is.null",
             &[("prefer", "max-affected=1")],
             Some(r#"{"note": "ok"}"#),
         )
@@ -705,7 +705,7 @@ async fn tx_rollback_max_affected_and_preferences() {
     let r = app
         .send(
             "DELETE",
-            "/rest/v1/todos",
+            "/rest/v1/todos?id=not.is.null",
             &[("accept", "application/vnd.pgrst.object+json")],
             None,
         )
@@ -713,4 +713,260 @@ async fn tx_rollback_max_affected_and_preferences() {
     expect_status(&r, 406);
     assert_eq!(r.json()["details"], "The result contains 2 rows");
     assert_eq!(titles(&app).await.len(), 2);
+}
+
+async fn todo_count(app: &TestApp) -> usize {
+    app.sql_texts("select count(*) from public.todos")
+        .await
+        .first()
+        .cloned()
+        .flatten()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}
+
+#[tokio::test]
+async fn unfiltered_patch_and_delete_are_refused_by_default() {
+    let app = TestApp::new(SCHEMA).await;
+    let before = titles(&app).await;
+    for (method, body, verb) in [
+        ("DELETE", None, "DELETE"),
+        ("PATCH", Some(r#"{"title": "gone"}"#), "UPDATE"),
+    ] {
+        for uri in [
+            "/rest/v1/todos",
+            // a limit alone is not a filter
+            "/rest/v1/todos?limit=1&order=id",
+            // filters on an embed do not choose the written rows
+            "/rest/v1/todos?select=id",
+        ] {
+            for prefer in ["return=minimal", "return=representation"] {
+                let r = app.send(method, uri, &[("prefer", prefer)], body).await;
+                expect_status(&r, 400);
+                let e = r.json();
+                assert_eq!(e["code"], "21000", "{method} {uri}: {}", r.text);
+                assert_eq!(
+                    e["message"],
+                    format!("{verb} requires a WHERE clause"),
+                    "{}",
+                    r.text
+                );
+                let hint = e["hint"].as_str().unwrap_or_default();
+                assert!(hint.contains("?id=eq.1"), "{hint}");
+                assert!(e.get("details").is_some(), "{}", r.text);
+            }
+        }
+    }
+    assert_eq!(titles(&app).await, before, "the table is unchanged");
+
+    // a filter (any filter on the table, even one matching every row) is fine
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/todos?id=eq.1",
+            &[],
+            Some(r#"{"title": "one"}"#),
+        )
+        .await;
+    expect_status(&r, 204);
+    let r = app
+        .send("DELETE", "/rest/v1/todos?or=(id.eq.2,id.eq.3)", &[], None)
+        .await;
+    expect_status(&r, 204);
+    assert_eq!(titles(&app).await, vec![(1, "one".to_string())]);
+    let r = app
+        .send("DELETE", "/rest/v1/todos?id=not.is.null", &[], None)
+        .await;
+    expect_status(&r, 204);
+    assert_eq!(todo_count(&app).await, 0);
+    // a PATCH with nothing to set changes nothing and is not refused (as with pg-safeupdate)
+    let r = app.send("PATCH", "/rest/v1/todos", &[], Some("{}")).await;
+    expect_status(&r, 204);
+}
+
+#[tokio::test]
+async fn unfiltered_writes_are_allowed_with_db_safe_update_off() {
+    let settings = pgbase::config::Settings {
+        db_safe_update: Some(false),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(SCHEMA, settings).await;
+    let r = app
+        .send("PATCH", "/rest/v1/todos", &[], Some(r#"{"done": true}"#))
+        .await;
+    expect_status(&r, 204);
+    assert_eq!(
+        app.sql_texts("select count(*) from public.todos where done")
+            .await,
+        vec![Some("3".to_string())]
+    );
+    let r = app.send("DELETE", "/rest/v1/todos", &[], None).await;
+    expect_status(&r, 204);
+    assert_eq!(todo_count(&app).await, 0);
+}
+
+const INSERT_ONLY: &str = r#"
+create table public.contact (
+  id int generated by default as identity primary key,
+  email text not null,
+  message text
+);
+revoke all on public.contact from anon, authenticated;
+grant insert on public.contact to anon;
+create table public.guestbook (id serial primary key, line text);
+alter table public.guestbook enable row level security;
+create policy sign on public.guestbook for insert to anon with check (true);
+create policy fix on public.guestbook for update to anon using (true);
+create policy remove on public.guestbook for delete to anon using (true);
+"#;
+
+#[tokio::test]
+async fn insert_only_tables_accept_minimal_inserts() {
+    let app = TestApp::new(INSERT_ONLY).await;
+    for prefer in [None, Some("return=minimal")] {
+        let headers: Vec<(&str, &str)> = prefer.map(|p| ("prefer", p)).into_iter().collect();
+        for table in ["contact", "guestbook"] {
+            let body = if table == "contact" {
+                r#"[{"email": "a@example.com", "message": "hi"}, {"email": "b@example.com", "message": null}]"#
+            } else {
+                r#"[{"line": "hello"}, {"line": "again"}]"#
+            };
+            let r = app
+                .send("POST", &format!("/rest/v1/{table}"), &headers, Some(body))
+                .await;
+            expect_status(&r, 201);
+            assert_eq!(r.text, "", "{table} {prefer:?}");
+            assert_eq!(r.header("content-range"), Some("*/*"));
+        }
+    }
+    // the count needs no SELECT either
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/contact",
+            &[("prefer", "count=exact")],
+            Some(r#"{"email": "c@example.com"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.header("content-range"), Some("*/1"));
+    assert_eq!(
+        app.sql_texts("select count(*) from public.contact").await,
+        vec![Some("5".to_string())]
+    );
+    assert_eq!(
+        app.sql_texts("select count(*) from public.guestbook").await,
+        vec![Some("4".to_string())]
+    );
+
+    // returning the rows needs SELECT (or a SELECT policy): refused, nothing written
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/contact",
+            &[("prefer", "return=representation")],
+            Some(r#"{"email": "d@example.com"}"#),
+        )
+        .await;
+    assert!(
+        r.status.as_u16() == 401 || r.status.as_u16() == 403,
+        "{}: {}",
+        r.status,
+        r.text
+    );
+    assert_eq!(r.json()["code"], "42501", "{}", r.text);
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/guestbook",
+            &[("prefer", "return=representation")],
+            Some(r#"{"line": "x"}"#),
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}: {}", r.status, r.text);
+    assert_eq!(
+        app.sql_texts("select count(*) from public.contact").await,
+        vec![Some("5".to_string())]
+    );
+
+    // PATCH/DELETE with return=minimal return no columns either: with SELECT granted on `id`
+    // alone (for the filter), they work where returning the rows is refused
+    app.sql_texts("grant select (id), update (message), delete on public.contact to anon")
+        .await;
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/contact?id=lte.2",
+            &[("prefer", "count=exact")],
+            Some(r#"{"message": "changed"}"#),
+        )
+        .await;
+    expect_status(&r, 204);
+    assert_eq!(r.header("content-range"), Some("0-1/2"));
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/contact?id=eq.1",
+            &[("prefer", "return=representation")],
+            Some(r#"{"message": "again"}"#),
+        )
+        .await;
+    assert_eq!(r.json()["code"], "42501", "{}", r.text);
+    let r = app
+        .send("DELETE", "/rest/v1/contact?id=eq.3", &[], None)
+        .await;
+    expect_status(&r, 204);
+    assert_eq!(
+        app.sql_texts("select string_agg(id || ':' || coalesce(message, '-'), ',' order by id) from public.contact")
+            .await,
+        vec![Some("1:changed,2:changed,4:-,5:-".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn minimal_upserts_tell_inserts_from_updates_without_reading_rows() {
+    let app = TestApp::new(SCHEMA).await;
+    let body = r#"[{"id": 1, "title": "x"}, {"id": 50, "title": "new"}]"#;
+    let prefer = [("prefer", "resolution=merge-duplicates, count=exact")];
+    let r = app
+        .send("POST", "/rest/v1/todos", &prefer, Some(body))
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.header("content-range"), Some("*/2"));
+    // every row exists now: all updated → 200
+    let r = app
+        .send("POST", "/rest/v1/todos", &prefer, Some(body))
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "");
+    // ignore-duplicates: 201 whatever was skipped
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/todos",
+            &[("prefer", "resolution=ignore-duplicates")],
+            Some(body),
+        )
+        .await;
+    expect_status(&r, 201);
+    // PUT, minimal: 204 either way
+    let r = app
+        .send(
+            "PUT",
+            "/rest/v1/todos?id=eq.60",
+            &[],
+            Some(r#"{"id": 60, "title": "put"}"#),
+        )
+        .await;
+    expect_status(&r, 204);
+    assert_eq!(
+        titles(&app).await,
+        vec![
+            (1, "x".to_string()),
+            (2, "b".to_string()),
+            (3, "c".to_string()),
+            (50, "new".to_string()),
+            (60, "put".to_string())
+        ]
+    );
 }
