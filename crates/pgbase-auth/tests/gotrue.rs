@@ -1,12 +1,16 @@
 //! The `/auth/v1` API in process (`tower::ServiceExt::oneshot`) against a real Postgres: the
 //! calls supabase-js makes, their session and error shapes, refresh-token rotation and reuse,
-//! logout scopes, the admin API's role check and the failed sign-in rate limit.
+//! logout scopes, the admin API's role check, the per-address rate limits (never an account
+//! lock; forwarded addresses only from trusted proxies), bcrypt away from the connection pool,
+//! and NUL bytes as 400s.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use http::{HeaderMap, Method, Request, StatusCode};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use pgbase_auth::{AuthConfig, AuthState, Authenticator, JwtConfig, router};
@@ -17,6 +21,7 @@ const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters";
 
 struct Api {
     app: Router,
+    pool: pgbase_db::Pool,
     _db: pgbase_testkit::TestDb,
 }
 
@@ -34,7 +39,8 @@ async fn api_with(tweak: impl FnOnce(&mut AuthConfig)) -> Api {
     tweak(&mut config);
     let authenticator = Arc::new(Authenticator::new(JwtConfig::with_secret(SECRET)).unwrap());
     Api {
-        app: router(AuthState::new(pool, config, authenticator)),
+        app: router(AuthState::new(pool.clone(), config, authenticator)),
+        pool,
         _db: db,
     }
 }
@@ -65,7 +71,24 @@ impl Api {
         extra: &[(&str, &str)],
         body: Option<Value>,
     ) -> Resp {
+        self.call_from(None, method, uri, bearer, extra, body).await
+    }
+
+    /// A call whose TCP peer is `peer` (as `into_make_service_with_connect_info` records it).
+    async fn call_from(
+        &self,
+        peer: Option<&str>,
+        method: Method,
+        uri: &str,
+        bearer: Option<&str>,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(uri);
+        if let Some(peer) = peer {
+            let addr: SocketAddr = format!("{peer}:40000").parse().unwrap();
+            req = req.extension(ConnectInfo(addr));
+        }
         if let Some(token) = bearer {
             req = req.header("authorization", format!("Bearer {token}"));
         }
@@ -590,55 +613,307 @@ async fn admin_api_needs_the_service_role() {
 }
 
 #[tokio::test]
-async fn failed_sign_ins_are_rate_limited_per_email() {
-    let api = api_with(|c| c.max_failed_signins_per_email = 3).await;
+async fn wrong_passwords_never_lock_out_the_right_one() {
+    let api = api().await;
     api.signup("ada@example.com", "secret123").await;
-    for _ in 0..3 {
-        let r = api.sign_in("ada@example.com", "wrong").await;
-        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
-    }
-    // Now even the right password is refused for a while.
-    let r = api.sign_in("ada@example.com", "secret123").await;
-    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit");
-    // Other emails are not affected.
-    api.signup("bob@example.com", "secret123").await;
-    assert_session(&api.sign_in("bob@example.com", "secret123").await);
-}
-
-#[tokio::test]
-async fn failed_sign_ins_are_rate_limited_per_ip() {
-    let api = api_with(|c| {
-        c.max_failed_signins_per_ip = 2;
-        c.client_ip_header = Some("x-forwarded-for".into());
-    })
-    .await;
-    api.signup("ada@example.com", "secret123").await;
-    let attempt = |email: &'static str, ip: &'static str, pw: &'static str| {
-        let api = &api;
-        async move {
-            api.call(
+    for _ in 0..10 {
+        let r = api
+            .call_from(
+                Some("198.51.100.1"),
                 Method::POST,
                 "/token?grant_type=password",
                 None,
-                &[("x-forwarded-for", ip)],
-                Some(json!({"email": email, "password": pw})),
+                &[],
+                Some(json!({"email": "ada@example.com", "password": "wrong"})),
+            )
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
+    }
+    // Ten wrong guesses (from anywhere) do not lock the account: the owner, from their own
+    // address or the attacker's, still signs in.
+    assert_session(&api.sign_in("ada@example.com", "secret123").await);
+    let r = api
+        .call_from(
+            Some("198.51.100.1"),
+            Method::POST,
+            "/token?grant_type=password",
+            None,
+            &[],
+            Some(json!({"email": "ada@example.com", "password": "secret123"})),
+        )
+        .await;
+    assert_session(&r);
+}
+
+/// A password sign-in from TCP peer `peer` with an optional `X-Forwarded-For`.
+async fn sign_in_via(api: &Api, peer: &str, xff: Option<&str>, email: &str, pw: &str) -> Resp {
+    let extra: Vec<(&str, &str)> = xff.map(|v| ("x-forwarded-for", v)).into_iter().collect();
+    api.call_from(
+        Some(peer),
+        Method::POST,
+        "/token?grant_type=password",
+        None,
+        &extra,
+        Some(json!({"email": email, "password": pw})),
+    )
+    .await
+}
+
+fn assert_rate_limited(r: &Resp) {
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    assert_eq!(
+        r.body,
+        json!({"code": 429, "error_code": "over_request_rate_limit", "msg": "Request rate limit reached"})
+    );
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=300).contains(&wait), "{wait}");
+}
+
+#[tokio::test]
+async fn rate_limits_are_per_client_address_behind_a_trusted_proxy() {
+    let api = api_with(|c| {
+        c.rate_limit_sign_in_sign_up = 3;
+        c.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    api.signup("ada@example.com", "secret123").await;
+    let proxy = "10.0.0.1";
+    // Client A, behind the proxy (a spoofed left-most entry does not matter: the right-most
+    // untrusted one, which the proxy wrote, is the client).
+    for xff in [
+        "192.0.2.1, 198.51.100.1",
+        "198.51.100.1",
+        "203.0.113.77, 198.51.100.1",
+    ] {
+        let r = sign_in_via(&api, proxy, Some(xff), "ada@example.com", "wrong").await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
+    }
+    // A's bucket is empty: even the right password waits (a token bucket, not a lock).
+    assert_rate_limited(
+        &sign_in_via(
+            &api,
+            proxy,
+            Some("198.51.100.1"),
+            "ada@example.com",
+            "secret123",
+        )
+        .await,
+    );
+    // Client B behind the same proxy is not affected, nor is the proxy's own address.
+    assert_session(
+        &sign_in_via(
+            &api,
+            proxy,
+            Some("198.51.100.2"),
+            "ada@example.com",
+            "secret123",
+        )
+        .await,
+    );
+    assert_session(&sign_in_via(&api, proxy, None, "ada@example.com", "secret123").await);
+    // A direct, untrusted client cannot dodge its limit with X-Forwarded-For: it is ignored.
+    let direct = "203.0.113.5";
+    for i in 0..3 {
+        let xff = format!("198.51.100.{}", 100 + i);
+        let r = sign_in_via(&api, direct, Some(&xff), "ada@example.com", "wrong").await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "invalid_credentials");
+    }
+    assert_rate_limited(
+        &sign_in_via(
+            &api,
+            direct,
+            Some("198.51.100.200"),
+            "ada@example.com",
+            "secret123",
+        )
+        .await,
+    );
+    // … and it cannot spend someone else's budget either: 198.51.100.100 is still fresh.
+    assert_session(
+        &sign_in_via(
+            &api,
+            proxy,
+            Some("198.51.100.100"),
+            "ada@example.com",
+            "secret123",
+        )
+        .await,
+    );
+}
+
+#[tokio::test]
+async fn sign_ups_are_rate_limited_per_address() {
+    let api = api_with(|c| c.rate_limit_sign_in_sign_up = 2).await;
+    let signup_from = |peer: &'static str, email: String| {
+        let api = &api;
+        async move {
+            api.call_from(
+                Some(peer),
+                Method::POST,
+                "/signup",
+                None,
+                &[],
+                Some(json!({"email": email, "password": "secret123"})),
             )
             .await
         }
     };
-    assert_eq!(
-        attempt("x1@example.com", "10.0.0.1", "nope").await.status,
-        StatusCode::BAD_REQUEST
+    assert_session(&signup_from("198.51.100.1", "a1@example.com".into()).await);
+    assert_session(&signup_from("198.51.100.1", "a2@example.com".into()).await);
+    assert_rate_limited(&signup_from("198.51.100.1", "a3@example.com".into()).await);
+    // The refused sign-up created nothing; another address signs up fine.
+    assert_session(&signup_from("198.51.100.2", "a3@example.com".into()).await);
+    // Sign-ins share the budget of sign-ups.
+    let r = sign_in_via(&api, "198.51.100.2", None, "a3@example.com", "secret123").await;
+    assert_session(&r);
+    assert_rate_limited(
+        &sign_in_via(&api, "198.51.100.2", None, "a3@example.com", "secret123").await,
     );
-    assert_eq!(
-        attempt("x2@example.com", "10.0.0.1, 10.9.9.9", "nope")
+}
+
+#[tokio::test]
+async fn token_refreshes_have_their_own_limit() {
+    let api = api_with(|c| {
+        c.rate_limit_sign_in_sign_up = 1;
+        c.rate_limit_token_refresh = 2;
+    })
+    .await;
+    let refresh_from = |peer: &'static str, token: String| {
+        let api = &api;
+        async move {
+            api.call_from(
+                Some(peer),
+                Method::POST,
+                "/token?grant_type=refresh_token",
+                None,
+                &[],
+                Some(json!({"refresh_token": token})),
+            )
             .await
-            .status,
-        StatusCode::BAD_REQUEST
+        }
+    };
+    let s = api
+        .call_from(
+            Some("198.51.100.1"),
+            Method::POST,
+            "/signup",
+            None,
+            &[],
+            Some(json!({"email": "ada@example.com", "password": "secret123"})),
+        )
+        .await;
+    assert_session(&s);
+    let mut token = s.body["refresh_token"].as_str().unwrap().to_string();
+    for _ in 0..2 {
+        let r = refresh_from("198.51.100.1", token.clone()).await;
+        assert_session(&r);
+        token = r.body["refresh_token"].as_str().unwrap().to_string();
+    }
+    assert_rate_limited(&refresh_from("198.51.100.1", token.clone()).await);
+    assert_session(&refresh_from("198.51.100.9", token).await);
+}
+
+#[tokio::test]
+async fn nul_bytes_are_a_400_never_a_500() {
+    let api = api().await;
+    let s = api.signup("ada@example.com", "secret123").await;
+    assert_session(&s);
+    let access = s.body["access_token"].as_str().unwrap().to_string();
+    // serde_json sends a NUL as `\u0000`, as a browser's JSON.stringify does.
+    for email in ["ada\u{0}@example.com", "\u{0}", "ada@example.com\u{0}"] {
+        let body = json!({"email": email, "password": "secret123"});
+        let r = api
+            .call(Method::POST, "/signup", None, &[], Some(body.clone()))
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+        let r = api
+            .call(
+                Method::POST,
+                "/token?grant_type=password",
+                None,
+                &[],
+                Some(body),
+            )
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    }
+    // In metadata (jsonb refuses \u0000) and in a refresh token.
+    let r = api
+        .call(
+            Method::POST,
+            "/signup",
+            None,
+            &[],
+            Some(json!({"email": "bob@example.com", "password": "secret123", "data": {"x": "a\u{0}b"}})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    let r = api
+        .call(
+            Method::PUT,
+            "/user",
+            Some(&access),
+            &[],
+            Some(json!({"data": {"x": "a\u{0}b"}})),
+        )
+        .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    let r = api.refresh("abc\u{0}def").await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "refresh_token_not_found");
+    // Nothing was left behind: the real user still signs in.
+    assert_session(&api.sign_in("ada@example.com", "secret123").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sign_ins_never_500_and_leave_the_pool_usable() {
+    // bcrypt at the production cost: slow enough that hashing while holding one of the 4
+    // pooled connections starves everything else on the pool.
+    let api = api_with(|c| c.bcrypt_cost = 10).await;
+    assert_session(&api.signup("ada@example.com", "secret123").await);
+    let api = Arc::new(api);
+    let started = Instant::now();
+    let sign_ins: Vec<_> = (0..80)
+        .map(|_| {
+            let api = api.clone();
+            tokio::spawn(async move { api.sign_in("ada@example.com", "secret123").await })
+        })
+        .collect();
+    // Meanwhile another user of the pool (a REST request) still gets a connection quickly.
+    let mut slowest = Duration::ZERO;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let client = tokio::time::timeout(Duration::from_secs(5), api.pool.get())
+            .await
+            .expect("pool.get() starved by sign-ins")
+            .expect("pool.get()");
+        client.simple_query("select 1").await.unwrap();
+        client.mark_idle();
+        drop(client);
+        slowest = slowest.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut ok = 0;
+    for task in sign_ins {
+        let r = task.await.unwrap();
+        match r.status {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(r.headers.contains_key("retry-after"), "{}", r.body);
+            }
+            other => panic!("sign-in answered {other}: {}", r.body),
+        }
+    }
+    eprintln!(
+        "{ok}/80 sign-ins in {:?}; slowest checkout {slowest:?}",
+        started.elapsed()
     );
-    let r = attempt("ada@example.com", "10.0.0.1", "secret123").await;
-    assert_error(&r, StatusCode::TOO_MANY_REQUESTS, "over_request_rate_limit");
-    assert_session(&attempt("ada@example.com", "10.0.0.2", "secret123").await);
+    assert!(ok > 0);
+    assert!(
+        slowest < Duration::from_millis(1000),
+        "a checkout waited {slowest:?} while {ok} sign-ins ran for {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -689,7 +964,8 @@ async fn works_through_the_authenticator_login_role() {
     config.bcrypt_cost = 4;
     let authenticator = Arc::new(Authenticator::new(JwtConfig::with_secret(SECRET)).unwrap());
     let api = Api {
-        app: router(AuthState::new(pool, config, authenticator)),
+        app: router(AuthState::new(pool.clone(), config, authenticator)),
+        pool,
         _db: db,
     };
     let s = api.signup("ada@example.com", "secret123").await;

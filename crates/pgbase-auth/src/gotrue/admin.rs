@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::GoTrueError;
-use super::handlers::{check_password, hash_password, normalize_email, parse_body};
+use super::handlers::{check_password, normalize_email, parse_body};
 use super::store::{self, NewUser, UserUpdate};
 use super::{AuthState, bearer};
 
@@ -171,7 +171,13 @@ pub(crate) async fn create_user(
     let hash = match body.password.as_deref().filter(|p| !p.is_empty()) {
         Some(password) => {
             check_password(config, password)?;
-            Some(hash_password(password, config.bcrypt_cost).await?)
+            Some(
+                state
+                    .inner
+                    .hasher
+                    .hash(password, config.bcrypt_cost)
+                    .await?,
+            )
         }
         None => None,
     };
@@ -243,11 +249,17 @@ pub(crate) async fn update_user(
     let mut update = UserUpdate::default();
     if let Some(password) = body.password.as_deref().filter(|p| !p.is_empty()) {
         check_password(config, password)?;
-        update.password_hash = Some(hash_password(password, config.bcrypt_cost).await?);
+        update.password_hash = Some(
+            state
+                .inner
+                .hasher
+                .hash(password, config.bcrypt_cost)
+                .await?,
+        );
     }
     let mut client = state.inner.pool.get().await?;
     let tx = client.transaction().await?;
-    if store::credentials_by_id(&tx, id).await?.is_none() {
+    if store::credentials_by_id(&*tx, id).await?.is_none() {
         return Err(GoTrueError::UserNotFound);
     }
     if let Some(email) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {

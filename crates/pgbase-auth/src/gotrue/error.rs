@@ -2,7 +2,9 @@
 //! `{"code": <status>, "error_code": "…", "msg": "…"}`, or — when the request says
 //! `X-Supabase-Api-Version: 2024-01-01` or later, as supabase-js does — as
 //! `{"code": "<error_code>", "message": "…"}`. Both carry the `x-sb-error-code` header.
-//! Internal failures are logged and answered with a generic message.
+//! Internal failures are logged and answered with a generic message. A request refused for
+//! load — over its rate limit (429) or no database connection / password hashing slot free in
+//! time (503) — carries a `Retry-After` header; neither is ever a 500.
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
@@ -12,6 +14,8 @@ use serde_json::json;
 pub const API_VERSION_HEADER: &str = "x-supabase-api-version";
 /// The first dated API version (error bodies `{code, message}`).
 pub const API_VERSION_2024_01_01: &str = "2024-01-01";
+/// `Retry-After` of a 503.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 /// A failed auth request, as GoTrue reports it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,8 +65,13 @@ pub enum GoTrueError {
     NotAdmin,
     #[error("New password should be different from the old password.")]
     SamePassword,
+    /// The client address is over its rate limit; it may retry after this many seconds.
     #[error("Request rate limit reached")]
-    RateLimited,
+    RateLimited { retry_after_secs: u64 },
+    /// No database connection (or password hashing slot) became free in time, or the
+    /// database cannot be reached; the text is logged, never sent.
+    #[error("Service unavailable: {0}")]
+    Unavailable(String),
     #[error("Not found")]
     NotFound,
     /// A database failure; the text is logged, never sent.
@@ -96,7 +105,8 @@ impl GoTrueError {
             | UserAlreadyExists
             | EmailExists
             | SamePassword => StatusCode::UNPROCESSABLE_ENTITY,
-            RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Database(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -125,7 +135,8 @@ impl GoTrueError {
             UserFromJwtNotFound | UserNotFound => "user_not_found",
             NotAdmin => "not_admin",
             SamePassword => "same_password",
-            RateLimited => "over_request_rate_limit",
+            RateLimited { .. } => "over_request_rate_limit",
+            Unavailable(_) => "request_timeout",
             NotFound => "not_found",
             Database(_) | Internal(_) => "unexpected_failure",
         }
@@ -138,7 +149,19 @@ impl GoTrueError {
             GoTrueError::Internal(_) => {
                 "Unexpected failure, please check server logs for more information".to_string()
             }
+            GoTrueError::Unavailable(_) => {
+                "Processing this request timed out, please retry after a moment".to_string()
+            }
             other => other.to_string(),
+        }
+    }
+
+    /// Seconds a client should wait before retrying (`Retry-After`), for load refusals.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            GoTrueError::RateLimited { retry_after_secs } => Some((*retry_after_secs).max(1)),
+            GoTrueError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECS),
+            _ => None,
         }
     }
 
@@ -162,14 +185,24 @@ impl GoTrueError {
 
     /// The full response.
     pub fn to_response(&self, dated: bool) -> Response {
-        if matches!(self, GoTrueError::Database(_) | GoTrueError::Internal(_)) {
-            tracing::error!(error = %self, "auth request failed");
+        match self {
+            GoTrueError::Database(_) | GoTrueError::Internal(_) => {
+                tracing::error!(error = %self, "auth request failed");
+            }
+            GoTrueError::Unavailable(_) => {
+                tracing::warn!(error = %self, "auth request refused for load");
+            }
+            _ => {}
         }
         let mut resp = (self.status(), axum::Json(self.body(dated))).into_response();
         resp.headers_mut().insert(
             "x-sb-error-code",
             HeaderValue::from_static(self.error_code()),
         );
+        if let Some(secs) = self.retry_after() {
+            resp.headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if dated {
             resp.headers_mut().insert(
                 API_VERSION_HEADER,
@@ -190,8 +223,21 @@ impl IntoResponse for GoTrueError {
 
 impl From<tokio_postgres::Error> for GoTrueError {
     fn from(e: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
         match e.as_db_error() {
+            // Text the database cannot store (a NUL byte, `\u0000` in JSON) is the
+            // client's mistake, whatever field it came in.
+            Some(db)
+                if *db.code() == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+                    || *db.code() == SqlState::UNTRANSLATABLE_CHARACTER =>
+            {
+                GoTrueError::Validation(
+                    "Request contains characters that are not allowed (e.g. a NUL byte)"
+                        .to_string(),
+                )
+            }
             Some(db) => GoTrueError::Database(format!("{}: {}", db.code().code(), db.message())),
+            None if e.is_closed() => GoTrueError::Unavailable(format!("database connection: {e}")),
             None => GoTrueError::Database(e.to_string()),
         }
     }
@@ -199,7 +245,13 @@ impl From<tokio_postgres::Error> for GoTrueError {
 
 impl From<pgbase_db::PoolError> for GoTrueError {
     fn from(e: pgbase_db::PoolError) -> Self {
-        GoTrueError::Database(format!("connection pool: {e}"))
+        match e {
+            pgbase_db::PoolError::Build(_) => {
+                GoTrueError::Internal(format!("connection pool: {e}"))
+            }
+            // Exhausted, closed or unable to connect: the server is unavailable for now.
+            _ => GoTrueError::Unavailable(format!("connection pool: {e}")),
+        }
     }
 }
 
@@ -224,6 +276,30 @@ mod tests {
         };
         assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(weak.body(true)["weak_password"]["reasons"][0], "length");
+    }
+
+    #[test]
+    fn load_refusals_carry_retry_after_and_are_never_500() {
+        let limited = GoTrueError::RateLimited {
+            retry_after_secs: 7,
+        };
+        assert_eq!(
+            limited.body(false),
+            json!({"code": 429, "error_code": "over_request_rate_limit", "msg": "Request rate limit reached"})
+        );
+        let resp = limited.to_response(false);
+        assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "7");
+
+        let timeout = GoTrueError::from(pgbase_db::PoolError::Timeout { size: 4 });
+        assert_eq!(timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let resp = timeout.to_response(false);
+        assert_eq!(resp.headers()[http::header::RETRY_AFTER], "1");
+        assert_eq!(timeout.body(false)["code"], 503);
+        assert_eq!(timeout.body(false)["error_code"], "request_timeout");
+        assert!(!timeout.body(false).to_string().contains("busy"));
+        let down = GoTrueError::from(pgbase_db::PoolError::Connect("refused".into()));
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 
     #[test]

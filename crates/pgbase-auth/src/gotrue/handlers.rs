@@ -1,6 +1,8 @@
 //! The user-facing endpoints: sign-up, token (password and refresh-token grants), user,
-//! logout, settings and health. Each request is one transaction; bcrypt runs on the blocking
-//! pool.
+//! logout, settings and health. Database work is short transactions; bcrypt runs on the
+//! bounded hashing pool while no connection is held (a password sign-in reads the user, gives
+//! the connection back, verifies, then checks one out again to write the session). Sign-ups
+//! and sign-ins share a per-address rate limit, refreshes have their own.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -18,7 +20,7 @@ use uuid::Uuid;
 use super::error::GoTrueError;
 use super::store::{self, NewUser, UserUpdate};
 use super::tokens::{self, Grant};
-use super::{AuthConfig, AuthState, bearer, client_ip};
+use super::{AuthConfig, AuthState, bearer, client_ip, rate_limit};
 use crate::jwt::AuthContext;
 
 /// The client's socket address, when the server was started with connect info.
@@ -30,24 +32,6 @@ pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|e| GoTrueError::BadJson(e.to_string()))
-}
-
-/// Bcrypt hash on the blocking pool.
-pub(crate) async fn hash_password(password: &str, cost: u32) -> Result<String, GoTrueError> {
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
-        .await
-        .map_err(|e| GoTrueError::Internal(format!("hashing task: {e}")))?
-        .map_err(|e| GoTrueError::Internal(format!("hashing: {e}")))
-}
-
-/// Bcrypt verification on the blocking pool (the hash comparison is constant-time); an
-/// unparsable hash never matches.
-pub(crate) async fn verify_password(password: &str, hash: &str) -> bool {
-    let (password, hash) = (password.to_string(), hash.to_string());
-    tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
-        .await
-        .unwrap_or(false)
 }
 
 /// Upstream's password rules: at most 72 bytes (bcrypt), at least the configured length.
@@ -69,7 +53,8 @@ pub(crate) fn check_password(config: &AuthConfig, password: &str) -> Result<(), 
     Ok(())
 }
 
-/// Lower-cased, trimmed, and plausibly an address.
+/// Lower-cased, trimmed, and plausibly an address (no whitespace or control characters: a NUL
+/// byte is a 400 here, not a database error).
 pub(crate) fn normalize_email(email: &str) -> Result<String, GoTrueError> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 255
@@ -79,7 +64,7 @@ pub(crate) fn normalize_email(email: &str) -> Result<String, GoTrueError> {
                 && !domain.contains('@')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !email.chars().any(char::is_whitespace)
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         });
     if !valid {
         return Err(GoTrueError::Validation(
@@ -161,12 +146,17 @@ pub(crate) async fn signup(
         }
     };
 
+    let ip = client_ip(config, &headers, peer.map(|axum::Extension(c)| c));
+    rate_limit(&state.inner.sign_in_limiter, ip)?;
+
+    // Hash before taking a connection: a taken email is found by the insert.
+    let hash = state
+        .inner
+        .hasher
+        .hash(&password, config.bcrypt_cost)
+        .await?;
     let mut client = state.inner.pool.get().await?;
     let tx = client.transaction().await?;
-    if store::email_taken(&tx, &email, None).await? {
-        return Err(GoTrueError::UserAlreadyExists);
-    }
-    let hash = hash_password(&password, config.bcrypt_cost).await?;
     let app_metadata = json!({ "provider": "email", "providers": ["email"] });
     let id = store::insert_user(
         &tx,
@@ -195,9 +185,10 @@ pub(crate) async fn signup(
         return Ok(Json(user));
     }
     let refresh = tokens::new_refresh_token()?;
-    let ip = client_ip(config, &headers, peer.map(|axum::Extension(c)| c));
     let (session_id, started) =
-        store::create_session(&tx, id, &refresh, user_agent(&headers), ip).await?;
+        store::create_session(&tx, id, &refresh, user_agent(&headers), ip, None)
+            .await?
+            .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
     let user = store::user_json(&tx, id)
         .await?
         .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
@@ -238,7 +229,7 @@ pub(crate) async fn token(
 ) -> Result<Json<Value>, GoTrueError> {
     match query.get("grant_type").map(String::as_str) {
         Some("password") => password_grant(&state, &headers, peer, &body).await,
-        Some("refresh_token") => refresh_grant(&state, &body).await,
+        Some("refresh_token") => refresh_grant(&state, &headers, peer, &body).await,
         _ => Err(GoTrueError::UnsupportedGrantType),
     }
 }
@@ -261,41 +252,37 @@ async fn password_grant(
         });
     };
     let email = email.trim().to_lowercase();
-    let ip = client_ip(config, headers, peer.map(|axum::Extension(c)| c));
-    let email_key = format!("email:{email}");
-    let ip_key = ip.map(|ip| format!("ip:{ip}"));
-    let limiter_blocked = state.inner.email_limiter.is_blocked(&email_key)
-        || ip_key
-            .as_deref()
-            .is_some_and(|k| state.inner.ip_limiter.is_blocked(k));
-    if limiter_blocked {
-        return Err(GoTrueError::RateLimited);
+    if email.chars().any(char::is_control) {
+        return Err(GoTrueError::Validation(
+            "Unable to validate email address: invalid format".to_string(),
+        ));
     }
+    let ip = client_ip(config, headers, peer.map(|axum::Extension(c)| c));
+    // Right and wrong passwords alike take a token; nothing locks the account itself.
+    rate_limit(&state.inner.sign_in_limiter, ip)?;
 
-    let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    let creds = store::credentials_by_email(&tx, &email).await?;
+    // Read the user, then give the connection back before bcrypt runs.
+    let creds = {
+        let client = state.inner.pool.get().await?;
+        let creds = store::credentials_by_email(plain(&client), &email).await?;
+        client.mark_idle();
+        creds
+    };
+    let hasher = &state.inner.hasher;
     let matched = match &creds {
         Some(c) if !c.encrypted_password.is_empty() && !password.is_empty() => {
-            verify_password(&password, &c.encrypted_password).await
+            hasher.verify(&password, &c.encrypted_password).await?
         }
         _ => {
             // Same work as a real check, so timing does not tell whether the email exists.
-            let _ = hash_password("not a password", config.bcrypt_cost).await;
+            let _ = hasher.hash("not a password", config.bcrypt_cost).await?;
             false
         }
     };
     let creds = match creds {
         Some(c) if matched => c,
-        _ => {
-            state.inner.email_limiter.record_failure(&email_key);
-            if let Some(k) = &ip_key {
-                state.inner.ip_limiter.record_failure(k);
-            }
-            return Err(GoTrueError::InvalidCredentials);
-        }
+        _ => return Err(GoTrueError::InvalidCredentials),
     };
-    state.inner.email_limiter.reset(&email_key);
     if creds.banned {
         return Err(GoTrueError::UserBanned);
     }
@@ -303,8 +290,23 @@ async fn password_grant(
         return Err(GoTrueError::EmailNotConfirmed);
     }
     let refresh = tokens::new_refresh_token()?;
-    let (session_id, started) =
-        store::create_session(&tx, creds.id, &refresh, user_agent(headers), ip).await?;
+    let mut client = state.inner.pool.get().await?;
+    let tx = client.transaction().await?;
+    // Only if the password verified is still the user's (and the user still exists).
+    let Some((session_id, started)) = store::create_session(
+        &tx,
+        creds.id,
+        &refresh,
+        user_agent(headers),
+        ip,
+        Some(&creds.encrypted_password),
+    )
+    .await?
+    else {
+        tx.rollback().await?;
+        client.mark_idle();
+        return Err(GoTrueError::InvalidCredentials);
+    };
     let user = store::user_json(&tx, creds.id)
         .await?
         .ok_or(GoTrueError::InvalidCredentials)?;
@@ -322,11 +324,24 @@ async fn password_grant(
     )?))
 }
 
-async fn refresh_grant(state: &AuthState, body: &Bytes) -> Result<Json<Value>, GoTrueError> {
+/// The plain client of a checkout, for one-statement reads outside a transaction.
+pub(crate) fn plain(client: &pgbase_db::Checkout) -> &tokio_postgres::Client {
+    client
+}
+
+async fn refresh_grant(
+    state: &AuthState,
+    headers: &HeaderMap,
+    peer: Peer,
+    body: &Bytes,
+) -> Result<Json<Value>, GoTrueError> {
     let config = &state.inner.config;
     let body: RefreshGrant = parse_body(body)?;
     let token = body.refresh_token.unwrap_or_default();
-    if token.is_empty() {
+    let ip = client_ip(config, headers, peer.map(|axum::Extension(c)| c));
+    rate_limit(&state.inner.refresh_limiter, ip)?;
+    // Tokens are `[a-z0-9]`; anything else (a NUL byte…) cannot be one.
+    if token.is_empty() || token.len() > 255 || token.chars().any(char::is_control) {
         return Err(GoTrueError::RefreshTokenNotFound);
     }
     let mut client = state.inner.pool.get().await?;
@@ -348,7 +363,7 @@ async fn refresh_grant(state: &AuthState, body: &Bytes) -> Result<Json<Value>, G
     if presented.session_expired {
         return Err(GoTrueError::SessionExpired);
     }
-    let creds = store::credentials_by_id(&tx, user_id)
+    let creds = store::credentials_by_id(&*tx, user_id)
         .await?
         .ok_or(GoTrueError::RefreshTokenNotFound)?;
     if creds.banned {
@@ -448,6 +463,26 @@ pub(crate) async fn update_user(
     if body.phone.as_deref().is_some_and(|p| !p.is_empty()) {
         return Err(GoTrueError::PhoneProviderDisabled);
     }
+    let mut update = UserUpdate::default();
+    if let Some(password) = body.password {
+        check_password(config, &password)?;
+        // bcrypt with no connection held: read the current hash, give the connection back.
+        let current = {
+            let client = state.inner.pool.get().await?;
+            let creds = store::credentials_by_id(plain(&client), sub).await?;
+            client.mark_idle();
+            creds.ok_or(GoTrueError::UserFromJwtNotFound)?
+        };
+        let hasher = &state.inner.hasher;
+        if !current.encrypted_password.is_empty()
+            && hasher
+                .verify(&password, &current.encrypted_password)
+                .await?
+        {
+            return Err(GoTrueError::SamePassword);
+        }
+        update.password_hash = Some(hasher.hash(&password, config.bcrypt_cost).await?);
+    }
     let mut client = state.inner.pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(session) = session
@@ -455,18 +490,8 @@ pub(crate) async fn update_user(
     {
         return Err(GoTrueError::SessionNotFound);
     }
-    let creds = store::credentials_by_id(&tx, sub)
-        .await?
-        .ok_or(GoTrueError::UserFromJwtNotFound)?;
-    let mut update = UserUpdate::default();
-    if let Some(password) = body.password {
-        check_password(config, &password)?;
-        if !creds.encrypted_password.is_empty()
-            && verify_password(&password, &creds.encrypted_password).await
-        {
-            return Err(GoTrueError::SamePassword);
-        }
-        update.password_hash = Some(hash_password(&password, config.bcrypt_cost).await?);
+    if store::credentials_by_id(&*tx, sub).await?.is_none() {
+        return Err(GoTrueError::UserFromJwtNotFound);
     }
     if let Some(email) = body.email.filter(|e| !e.trim().is_empty()) {
         let email = normalize_email(&email)?;

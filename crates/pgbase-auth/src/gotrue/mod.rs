@@ -3,13 +3,16 @@
 //! `POST /logout?scope=global|local|others`, `GET /settings`, `GET /health`, and the admin
 //! users API (`/admin/users`, service_role only). Mount [`router`] at `/auth/v1`.
 //!
-//! Passwords are bcrypt (hashed on the blocking pool), refresh tokens rotate on every use and a
-//! reuse outside the reuse interval ends the whole session, failed sign-ins are rate limited
-//! per email and per client IP. Errors use GoTrue's shapes (see [`error`]).
+//! Passwords are bcrypt, hashed on a bounded blocking pool while no database connection is
+//! held ([`password`]); refresh tokens rotate on every use and a reuse outside the reuse
+//! interval ends the whole session; sign-ups, sign-ins and refreshes are rate limited per
+//! client address with GoTrue's token buckets, never by locking an account ([`ratelimit`]).
+//! Errors use GoTrue's shapes (see [`error`]); load refusals are 429/503 with `Retry-After`.
 
 mod admin;
 pub mod error;
 mod handlers;
+mod password;
 pub mod ratelimit;
 mod store;
 pub mod tokens;
@@ -27,7 +30,9 @@ use axum::routing::{get, post};
 use http::{HeaderMap, HeaderValue};
 
 pub use error::GoTrueError;
-use ratelimit::FailureLimiter;
+use password::PasswordHasher;
+use ratelimit::RateLimiter;
+pub use ratelimit::{CidrError, IpCidr};
 
 use crate::jwt::{AuthContext, Authenticator};
 
@@ -56,17 +61,32 @@ pub struct AuthConfig {
     /// A revoked refresh token presented again within this time gets the session's current
     /// token instead of ending the session (10 s).
     pub refresh_token_reuse_interval: Duration,
-    /// Failed password sign-ins allowed per email within `rate_limit_window` (10; 0 = off).
-    pub max_failed_signins_per_email: u32,
-    /// Failed password sign-ins allowed per client IP within `rate_limit_window` (30; 0 = off).
-    pub max_failed_signins_per_ip: u32,
-    /// The window of the failed sign-in limits (5 minutes).
+    /// Sign-ups plus password sign-ins per client address per `rate_limit_window`, right or
+    /// wrong password alike (30, Supabase's default; 0 = off). No account is ever locked.
+    pub rate_limit_sign_in_sign_up: u32,
+    /// Refresh-token grants per client address per `rate_limit_window`
+    /// (`GOTRUE_RATE_LIMIT_TOKEN_REFRESH`, 150; 0 = off).
+    pub rate_limit_token_refresh: u32,
+    /// The window the limits are counted over (5 minutes); buckets refill continuously.
     pub rate_limit_window: Duration,
-    /// Header holding the client IP (first entry), e.g. `x-forwarded-for` behind a proxy;
-    /// `None` uses the socket peer (serve with `into_make_service_with_connect_info`).
-    pub client_ip_header: Option<String>,
+    /// Client addresses tracked per limit; beyond it the least recently seen are forgotten
+    /// (100 000, a few MB).
+    pub rate_limit_max_clients: usize,
+    /// Peers (addresses or CIDR blocks) whose `client_ip_header` is believed: the client is
+    /// then the right-most address in it that is not itself trusted. Empty (the default): the
+    /// socket peer is the client and forwarding headers are ignored, so they cannot be
+    /// spoofed. Serve with `into_make_service_with_connect_info::<SocketAddr>`.
+    pub trusted_proxies: Vec<IpCidr>,
+    /// The forwarding header read from trusted proxies (`x-forwarded-for`; `x-real-ip` or
+    /// `cf-connecting-ip` also work — like `GOTRUE_RATE_LIMIT_HEADER`, but only from
+    /// `trusted_proxies`).
+    pub client_ip_header: String,
     /// bcrypt cost of new password hashes (10, as upstream).
     pub bcrypt_cost: u32,
+    /// bcrypt jobs run at once (the number of CPUs).
+    pub bcrypt_concurrency: usize,
+    /// How long a sign-in/sign-up waits for a bcrypt slot before a 503 (10 s).
+    pub bcrypt_queue_timeout: Duration,
 }
 
 impl AuthConfig {
@@ -83,11 +103,15 @@ impl AuthConfig {
             autoconfirm: true,
             disable_signup: false,
             refresh_token_reuse_interval: Duration::from_secs(10),
-            max_failed_signins_per_email: 10,
-            max_failed_signins_per_ip: 30,
+            rate_limit_sign_in_sign_up: 30,
+            rate_limit_token_refresh: 150,
             rate_limit_window: Duration::from_secs(300),
-            client_ip_header: None,
+            rate_limit_max_clients: 100_000,
+            trusted_proxies: Vec::new(),
+            client_ip_header: "x-forwarded-for".to_string(),
             bcrypt_cost: bcrypt::DEFAULT_COST,
+            bcrypt_concurrency: password::default_concurrency(),
+            bcrypt_queue_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -102,12 +126,20 @@ impl fmt::Debug for AuthConfig {
             .field("autoconfirm", &self.autoconfirm)
             .field("disable_signup", &self.disable_signup)
             .field("password_min_length", &self.password_min_length)
+            .field(
+                "rate_limit_sign_in_sign_up",
+                &self.rate_limit_sign_in_sign_up,
+            )
+            .field("rate_limit_token_refresh", &self.rate_limit_token_refresh)
+            .field("rate_limit_window", &self.rate_limit_window)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_ip_header", &self.client_ip_header)
             .finish_non_exhaustive()
     }
 }
 
 /// What the auth handlers share: the database pool, the settings, the request authenticator
-/// (the same one the REST API uses) and the failed sign-in counters.
+/// (the same one the REST API uses), the rate limiters and the bcrypt worker.
 #[derive(Clone)]
 pub struct AuthState {
     pub(crate) inner: Arc<Inner>,
@@ -117,8 +149,9 @@ pub(crate) struct Inner {
     pub pool: pgbase_db::Pool,
     pub config: AuthConfig,
     pub authenticator: Arc<Authenticator>,
-    pub email_limiter: FailureLimiter,
-    pub ip_limiter: FailureLimiter,
+    pub sign_in_limiter: RateLimiter,
+    pub refresh_limiter: RateLimiter,
+    pub hasher: PasswordHasher,
 }
 
 impl AuthState {
@@ -129,19 +162,25 @@ impl AuthState {
         config: AuthConfig,
         authenticator: Arc<Authenticator>,
     ) -> Self {
-        let email_limiter = FailureLimiter::new(
-            config.max_failed_signins_per_email,
+        let sign_in_limiter = RateLimiter::new(
+            config.rate_limit_sign_in_sign_up,
             config.rate_limit_window,
+            config.rate_limit_max_clients,
         );
-        let ip_limiter =
-            FailureLimiter::new(config.max_failed_signins_per_ip, config.rate_limit_window);
+        let refresh_limiter = RateLimiter::new(
+            config.rate_limit_token_refresh,
+            config.rate_limit_window,
+            config.rate_limit_max_clients,
+        );
+        let hasher = PasswordHasher::new(config.bcrypt_concurrency, config.bcrypt_queue_timeout);
         AuthState {
             inner: Arc::new(Inner {
                 pool,
                 config,
                 authenticator,
-                email_limiter,
-                ip_limiter,
+                sign_in_limiter,
+                refresh_limiter,
+                hasher,
             }),
         }
     }
@@ -209,22 +248,30 @@ async fn api_version(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The client's IP: the configured header's first entry, else the socket peer.
+/// The client's IP: the socket peer, or the forwarded address when the peer is a trusted
+/// proxy (see [`ratelimit::client_ip`]).
 pub(crate) fn client_ip(
     config: &AuthConfig,
     headers: &HeaderMap,
     peer: Option<ConnectInfo<SocketAddr>>,
 ) -> Option<IpAddr> {
-    if let Some(name) = &config.client_ip_header
-        && let Some(ip) = headers
-            .get(name.as_str())
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
+    ratelimit::client_ip(
+        peer.map(|ConnectInfo(addr)| addr.ip()),
+        headers,
+        &config.client_ip_header,
+        &config.trusted_proxies,
+    )
+}
+
+/// Takes one request from `ip`'s bucket of `limiter`: a 429 with the wait when it is empty.
+/// Requests whose address is unknown (no connect info) are not limited.
+pub(crate) fn rate_limit(limiter: &RateLimiter, ip: Option<IpAddr>) -> Result<(), GoTrueError> {
+    match ip.map(|ip| limiter.check(ip)) {
+        Some(Err(wait)) => Err(GoTrueError::RateLimited {
+            retry_after_secs: wait.as_secs_f64().ceil() as u64,
+        }),
+        _ => Ok(()),
     }
-    peer.map(|ConnectInfo(addr)| addr.ip())
 }
 
 /// The caller's verified token (the `Authorization: Bearer` header only, as GoTrue).

@@ -4,8 +4,8 @@
 use std::net::IpAddr;
 
 use serde_json::Value;
-use tokio_postgres::Transaction;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{GenericClient, Transaction};
 use uuid::Uuid;
 
 use super::error::GoTrueError;
@@ -82,12 +82,12 @@ pub struct Credentials {
     pub banned: bool,
 }
 
-/// The user with this (lower-cased) email.
+/// The user with this (lower-cased) email (one statement: no transaction needed).
 pub async fn credentials_by_email(
-    tx: &Transaction<'_>,
+    db: &impl GenericClient,
     email: &str,
 ) -> Result<Option<Credentials>, GoTrueError> {
-    let row = tx
+    let row = db
         .query_opt(
             "select u.id, coalesce(u.encrypted_password, ''),
                     u.email_confirmed_at is not null,
@@ -107,10 +107,10 @@ pub async fn credentials_by_email(
 
 /// The user's current password hash and ban state.
 pub async fn credentials_by_id(
-    tx: &Transaction<'_>,
+    db: &impl GenericClient,
     id: Uuid,
 ) -> Result<Option<Credentials>, GoTrueError> {
-    let row = tx
+    let row = db
         .query_opt(
             "select u.id, coalesce(u.encrypted_password, ''),
                     u.email_confirmed_at is not null,
@@ -206,27 +206,38 @@ pub async fn insert_user(tx: &Transaction<'_>, user: &NewUser<'_>) -> Result<Uui
 }
 
 /// A new session for `user_id`, with its first refresh token; returns the session id and the
-/// session's start (unix seconds).
+/// session's start (unix seconds). `None` when the user no longer exists, is banned, or — with
+/// `password_hash` — no longer has that password hash (it changed since it was verified, which
+/// happens outside this transaction).
 pub async fn create_session(
     tx: &Transaction<'_>,
     user_id: Uuid,
     refresh_token: &str,
     user_agent: Option<&str>,
     ip: Option<IpAddr>,
-) -> Result<(Uuid, i64), GoTrueError> {
+    password_hash: Option<&str>,
+) -> Result<Option<(Uuid, i64)>, GoTrueError> {
     let row = tx
-        .query_one(
-            "with s as (
+        .query_opt(
+            "with u as (
+               select id from auth.users
+               where id = $1 and deleted_at is null and not coalesce(banned_until > now(), false)
+                 and ($5::text is null or encrypted_password = $5)
+               for update),
+             s as (
                insert into auth.sessions (id, user_id, aal, user_agent, ip, created_at, updated_at)
-               values (gen_random_uuid(), $1, 'aal1', $2, $3, now(), now())
+               select gen_random_uuid(), u.id, 'aal1', $2, $3, now(), now() from u
                returning id, user_id, created_at),
              t as (
                insert into auth.refresh_tokens (instance_id, token, user_id, revoked, session_id)
                select '00000000-0000-0000-0000-000000000000', $4, s.user_id::text, false, s.id from s)
              select id, extract(epoch from created_at)::bigint from s",
-            &[&user_id, &user_agent, &ip, &refresh_token],
+            &[&user_id, &user_agent, &ip, &refresh_token, &password_hash],
         )
         .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
     tx.execute(
         "update auth.users set last_sign_in_at = now(), updated_at = now() where id = $1",
         &[&user_id],
@@ -237,7 +248,7 @@ pub async fn create_session(
         &[&user_id],
     )
     .await?;
-    Ok((row.get(0), row.get(1)))
+    Ok(Some((row.get(0), row.get(1))))
 }
 
 /// A presented refresh token, locked for the rest of the transaction.
