@@ -1,7 +1,16 @@
 //! A private PostgreSQL cluster in a directory of its own: `initdb` on first use, the data kept
 //! between runs, `postgres` started directly (no `pg_ctl`) from a keeper thread so it can never
 //! outlive this process, readiness taken from `postmaster.pid` the way `pg_ctl` does, and a fast
-//! shutdown on [`Cluster::stop`] or drop.
+//! shutdown on [`Cluster::stop`] or drop. Stopping goes by the data directory, not only by the
+//! child we started: if someone ran `pg_ctl restart -D …/pgdata` behind our back, the postmaster
+//! named in `postmaster.pid` (when it runs in our data directory) is stopped too.
+//!
+//! Authentication: `trust` everywhere by default (the test harness). With
+//! [`ClusterOptions::tcp_password`] set, `pg_hba.conf` is rewritten on every start so the unix
+//! socket keeps `trust` and TCP connections of every role need a password (`scram-sha-256`), the
+//! superuser's password is set to the given one over the socket, and the socket is reachable only
+//! by the server's OS user (and root). A cluster created before that option existed is upgraded
+//! the same way on its next start.
 //!
 //! Layout of the cluster directory: `pgdata/` (the data directory), `postgres.log` (the server's
 //! stderr, appended to across runs) and `sock/` (the unix socket). A unix socket path may be at
@@ -23,9 +32,10 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use crate::DevDbError;
 use crate::binaries::{PgBinaries, find_binaries};
 use crate::privilege::{RunAs, check_reachable, chown, create_dir_owned, server_user};
-use crate::process::{Keeper, is_live_postgres, set_parent_death_signal};
+use crate::process::{Keeper, is_live_postgres, process_alive, set_parent_death_signal};
+use crate::wire;
 
-/// The superuser initdb creates (`-U postgres`); trust authentication, no password.
+/// The superuser initdb creates (`-U postgres`); trust authentication on the unix socket.
 pub const SUPERUSER: &str = "postgres";
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,6 +65,10 @@ pub struct ClusterOptions {
     pub ephemeral: bool,
     /// Extra server settings, passed as `-c name=value`.
     pub settings: Vec<(String, String)>,
+    /// `Some`: TCP connections need a password (`scram-sha-256`, for every role) and this becomes
+    /// the superuser's password; the unix socket keeps `trust` but only the server's OS user (and
+    /// root) may open it. `None`: `trust` everywhere (throwaway test clusters).
+    pub tcp_password: Option<String>,
 }
 
 impl ClusterOptions {
@@ -67,6 +81,7 @@ impl ClusterOptions {
             fresh: false,
             ephemeral: false,
             settings: Vec::new(),
+            tcp_password: None,
         }
     }
 }
@@ -89,6 +104,7 @@ pub struct Cluster {
     log_path: PathBuf,
     port: u16,
     listen_tcp: bool,
+    tcp_password: Option<String>,
     keeper: Mutex<Keeper>,
     // Dropped after `Drop::drop` has stopped the server.
     _socket_tmp: Option<tempfile::TempDir>,
@@ -144,6 +160,13 @@ impl Cluster {
             }
         }
 
+        if let Some(password) = &opts.tcp_password {
+            if password.contains('\0') {
+                return Err(DevDbError::InvalidPassword);
+            }
+            write_hba(&pgdata, run_as)?;
+        }
+
         let (socket_dir, socket_tmp) = socket_dir_for(&dir, run_as)?;
         let mut log = OpenOptions::new()
             .create(true)
@@ -174,7 +197,7 @@ impl Cluster {
             match wait_ready(&mut keeper, &pgdata) {
                 Ok(()) => {
                     tracing::debug!(dir = %dir.display(), port, pid = keeper.pid(), "postgres ready");
-                    return Ok(Cluster {
+                    let cluster = Cluster {
                         binaries,
                         dir,
                         pgdata,
@@ -182,9 +205,22 @@ impl Cluster {
                         log_path,
                         port,
                         listen_tcp: opts.listen_tcp,
+                        tcp_password: opts.tcp_password.clone(),
                         keeper: Mutex::new(keeper),
                         _socket_tmp: socket_tmp,
-                    });
+                    };
+                    if let Some(password) = &opts.tcp_password {
+                        // On error the cluster is dropped, which stops the server again.
+                        wire::execute(
+                            &cluster.socket_path(),
+                            SUPERUSER,
+                            &format!(
+                                "ALTER ROLE {SUPERUSER} PASSWORD {}",
+                                quote_literal(password)
+                            ),
+                        )?;
+                    }
+                    return Ok(cluster);
                 }
                 Err(why) => {
                     let tail = log_tail(&log_path, log_start);
@@ -220,36 +256,63 @@ impl Cluster {
         is_live_postgres(pid).then_some(pid)
     }
 
-    /// Fast shutdown: SIGINT, then up to 10 s for the server to exit, then SIGQUIT and SIGKILL.
+    /// Fast shutdown of whatever postmaster serves the data directory: the one we started, and
+    /// the one `postmaster.pid` names if that is another (after a `pg_ctl restart` behind our
+    /// back). SIGINT, then up to 10 s for the server to exit, then SIGQUIT and SIGKILL.
     /// Idempotent; also done on drop.
     pub fn stop(&self) -> Result<(), DevDbError> {
         let mut keeper = self.keeper();
-        if keeper.has_exited() {
-            return Ok(());
+        let mut result = Ok(());
+        if !keeper.has_exited() {
+            keeper.signal(libc::SIGINT);
+            if keeper.wait_timeout(STOP_TIMEOUT).is_none() {
+                keeper.signal(libc::SIGQUIT);
+                if keeper.wait_timeout(KILL_TIMEOUT).is_none() {
+                    keeper.signal(libc::SIGKILL);
+                    keeper.wait_timeout(KILL_TIMEOUT);
+                }
+                result = Err(DevDbError::StopTimeout {
+                    pid: keeper.pid(),
+                    secs: STOP_TIMEOUT.as_secs(),
+                });
+            }
         }
-        keeper.signal(libc::SIGINT);
-        if keeper.wait_timeout(STOP_TIMEOUT).is_some() {
-            return Ok(());
+        drop(keeper);
+        if let Some(pid) = self.other_postmaster() {
+            tracing::debug!(
+                pid,
+                "stopping a postmaster started outside pgbase (pg_ctl restart?)"
+            );
+            stop_by_pid(pid)?;
         }
-        keeper.signal(libc::SIGQUIT);
-        if keeper.wait_timeout(KILL_TIMEOUT).is_none() {
-            keeper.signal(libc::SIGKILL);
-            keeper.wait_timeout(KILL_TIMEOUT);
-        }
-        Err(DevDbError::StopTimeout {
-            pid: keeper.pid(),
-            secs: STOP_TIMEOUT.as_secs(),
-        })
+        result
     }
 
-    /// Whether the server process is still running.
+    /// Whether a server runs for this cluster (the one we started, or one that replaced it).
     pub fn is_running(&self) -> bool {
-        !self.keeper().has_exited()
+        let ours_running = !self.keeper().has_exited();
+        ours_running || self.other_postmaster().is_some()
     }
 
-    /// Pid of the postmaster.
+    /// Pid of the postmaster this value started (see [`Cluster::running_pid`] for the one that
+    /// serves the data directory now).
     pub fn pid(&self) -> u32 {
         self.keeper().pid()
+    }
+
+    /// A live postmaster serving our data directory that is not our child, if any.
+    fn other_postmaster(&self) -> Option<u32> {
+        let pid = Self::running_pid(&self.dir)?;
+        let ours = {
+            let mut keeper = self.keeper();
+            !keeper.has_exited() && keeper.pid() == pid
+        };
+        (!ours && runs_in(pid, &self.pgdata)).then_some(pid)
+    }
+
+    /// Path of the unix socket, `<socket_dir>/.s.PGSQL.<port>`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{}", self.port))
     }
 
     /// The port (TCP when listening on 127.0.0.1; always the unix socket's name).
@@ -262,9 +325,14 @@ impl Cluster {
         &self.socket_dir
     }
 
-    /// The superuser role, `postgres` (trust authentication, no password).
+    /// The superuser role, `postgres` (trust authentication on the unix socket).
     pub fn superuser(&self) -> &str {
         SUPERUSER
+    }
+
+    /// The superuser's password on TCP ([`ClusterOptions::tcp_password`]), if one is required.
+    pub fn tcp_password(&self) -> Option<&str> {
+        self.tcp_password.as_deref()
     }
 
     /// Whether the server also listens on 127.0.0.1.
@@ -293,11 +361,17 @@ impl Cluster {
     }
 
     /// A URL for database `dbname` as the superuser: `postgres://postgres@127.0.0.1:PORT/db` when
-    /// listening on TCP, otherwise [`Cluster::socket_url`].
+    /// listening on TCP (`postgres://postgres:PASSWORD@…`, percent-encoded, with a
+    /// [`ClusterOptions::tcp_password`]), otherwise [`Cluster::socket_url`].
     pub fn url(&self, dbname: &str) -> String {
         if self.listen_tcp {
+            let password = self
+                .tcp_password
+                .as_ref()
+                .map(|p| format!(":{}", percent_encode(p.as_bytes(), URL_COMPONENT)))
+                .unwrap_or_default();
             format!(
-                "postgres://{SUPERUSER}@127.0.0.1:{}/{}",
+                "postgres://{SUPERUSER}{password}@127.0.0.1:{}/{}",
                 self.port,
                 percent_encode(dbname.as_bytes(), URL_COMPONENT)
             )
@@ -430,6 +504,10 @@ fn postgres_command(
         } else {
             "listen_addresses="
         });
+    if opts.tcp_password.is_some() {
+        // Only the server's OS user (and root) may reach the password-less socket.
+        cmd.args(["-c", "unix_socket_permissions=0700"]);
+    }
     if opts.ephemeral {
         for s in [
             "fsync=off",
@@ -449,6 +527,83 @@ fn postgres_command(
         // Our own process group: a terminal's Ctrl-C reaches us, and we stop the server in order.
         .process_group(0);
     Ok(cmd)
+}
+
+/// `pg_hba.conf` when TCP needs a password: `trust` on the unix socket, `scram-sha-256` on TCP.
+const HBA_WITH_TCP_PASSWORD: &str = "\
+# Written by pgbase on every start (ClusterOptions::tcp_password): the unix socket trusts its
+# callers (it is reachable only by the server's OS user), TCP needs a password for every role.
+# TYPE  DATABASE        USER            ADDRESS                 METHOD
+local   all             all                                     trust
+host    all             all             127.0.0.1/32            scram-sha-256
+host    all             all             ::1/128                 scram-sha-256
+local   replication     all                                     trust
+host    replication     all             127.0.0.1/32            scram-sha-256
+host    replication     all             ::1/128                 scram-sha-256
+";
+
+/// Writes [`HBA_WITH_TCP_PASSWORD`] unless `pg_hba.conf` already says exactly that (a cluster
+/// made before the option, with `trust` on TCP, is upgraded here).
+fn write_hba(pgdata: &Path, run_as: Option<&RunAs>) -> Result<(), DevDbError> {
+    let path = pgdata.join("pg_hba.conf");
+    if std::fs::read_to_string(&path).is_ok_and(|text| text == HBA_WITH_TCP_PASSWORD) {
+        return Ok(());
+    }
+    std::fs::write(&path, HBA_WITH_TCP_PASSWORD).map_err(|e| DevDbError::io("write", &path, e))?;
+    chown(&path, run_as)
+}
+
+/// A SQL string literal (standard_conforming_strings is on: only `'` needs doubling).
+fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Whether process `pid` runs in `pgdata` (a postmaster changes into its data directory). When
+/// its working directory cannot be read, `postmaster.pid` naming it is taken as the answer.
+fn runs_in(pid: u32, pgdata: &Path) -> bool {
+    match std::fs::read_link(format!("/proc/{pid}/cwd")) {
+        Ok(cwd) => {
+            let pgdata = std::fs::canonicalize(pgdata).unwrap_or_else(|_| pgdata.to_path_buf());
+            cwd == pgdata
+        }
+        Err(_) => true,
+    }
+}
+
+/// Fast shutdown of a postmaster that is not our child (so it cannot be waited for, only
+/// watched): SIGINT, then SIGQUIT, then SIGKILL.
+fn stop_by_pid(pid: u32) -> Result<(), DevDbError> {
+    let Ok(pid_t) = libc::pid_t::try_from(pid) else {
+        return Ok(());
+    };
+    let gone_within = |timeout: Duration| {
+        let started = Instant::now();
+        loop {
+            if !process_alive(pid) {
+                return true;
+            }
+            if started.elapsed() > timeout {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid_t, libc::SIGINT) };
+    if gone_within(STOP_TIMEOUT) {
+        return Ok(());
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(pid_t, libc::SIGQUIT) };
+    if !gone_within(KILL_TIMEOUT) {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid_t, libc::SIGKILL) };
+        gone_within(KILL_TIMEOUT);
+    }
+    Err(DevDbError::StopTimeout {
+        pid,
+        secs: STOP_TIMEOUT.as_secs(),
+    })
 }
 
 /// `<dir>/sock`, or a short directory under /tmp when the socket path would be too long.
@@ -526,6 +681,11 @@ fn remove_file_if_exists(p: &Path) -> Result<(), DevDbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literals_double_quotes() {
+        assert_eq!(quote_literal("a'b\\c"), "'a''b\\c'");
+    }
 
     #[test]
     fn tail_keeps_last_lines() {

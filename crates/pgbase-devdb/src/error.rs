@@ -98,6 +98,15 @@ pub enum DevDbError {
          the next start runs crash recovery"
     )]
     StopTimeout { pid: u32, secs: u64 },
+
+    /// A statement run right after start (setting the superuser's password) failed; the server
+    /// has been stopped again.
+    #[error("could not configure the new server over {socket}: {message}")]
+    Setup { socket: PathBuf, message: String },
+
+    /// The superuser password contains a NUL byte, which PostgreSQL cannot store.
+    #[error("the superuser password may not contain a NUL byte")]
+    InvalidPassword,
 }
 
 impl DevDbError {

@@ -404,3 +404,123 @@ fn as_root_an_unreachable_directory_is_reported() {
     }
     assert!(err.to_string().contains("chmod o+x"), "{err}");
 }
+
+/// Runs the cluster's own `pg_ctl` as the user the server runs as (pg_ctl refuses root).
+fn pg_ctl(cluster: &Cluster, args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(cluster.binaries().bindir.join("pg_ctl"));
+    cmd.args(args)
+        .arg("-D")
+        .arg(cluster.pgdata())
+        .stdin(std::process::Stdio::null());
+    if unsafe { libc::geteuid() } == 0 {
+        let meta = std::fs::metadata(cluster.pgdata()).unwrap();
+        cmd.uid(meta.uid()).gid(meta.gid());
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn stop_also_stops_a_postmaster_that_pg_ctl_restart_put_in_place() {
+    let tmp = scratch();
+    let cluster = Cluster::start(opts(tmp.path())).unwrap();
+    let first = cluster.pid();
+    // In the cluster directory, which the server's user may write to.
+    let log = cluster.dir().join("pg_ctl.log");
+    let log = log.to_string_lossy().into_owned();
+    let out = pg_ctl(&cluster, &["restart", "-m", "fast", "-w", "-l", &log]);
+    assert!(
+        out.status.success(),
+        "pg_ctl restart: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        gone_within(first, Duration::from_secs(10)),
+        "the first postmaster was stopped by pg_ctl"
+    );
+    let second = Cluster::running_pid(cluster.dir()).expect("a postmaster after the restart");
+    assert_ne!(second, first);
+    assert!(cluster.is_running(), "the replacement counts as running");
+    let aux = children_of(second);
+
+    cluster.stop().unwrap();
+    assert!(
+        !process_alive(second),
+        "the postmaster pg_ctl started ({second}) outlived stop()"
+    );
+    for p in aux {
+        assert!(
+            gone_within(p, Duration::from_secs(10)),
+            "server process {p} outlived stop()"
+        );
+    }
+    assert_eq!(Cluster::running_pid(cluster.dir()), None);
+    assert!(!cluster.is_running());
+    cluster.stop().unwrap(); // idempotent
+}
+
+#[tokio::test]
+async fn tcp_password_is_required_on_tcp_but_not_on_the_socket_and_old_clusters_upgrade() {
+    let tmp = scratch();
+    let tcp = || ClusterOptions {
+        listen_tcp: true,
+        ..opts(tmp.path())
+    };
+    // A cluster made without the option (trust on TCP, as `pgbase dev` used to make them).
+    let cluster = Cluster::start(tcp()).unwrap();
+    let bare = format!("postgres://postgres@127.0.0.1:{}/postgres", cluster.port());
+    connect(&bare)
+        .await
+        .query_one("select 1", &[])
+        .await
+        .unwrap();
+    drop(cluster);
+
+    let password = "pä ss'wo:rd@/%";
+    let cluster = Cluster::start(ClusterOptions {
+        tcp_password: Some(password.to_string()),
+        ..tcp()
+    })
+    .unwrap();
+    assert_eq!(cluster.tcp_password(), Some(password));
+    let url = cluster.url("postgres");
+    assert!(
+        url.starts_with("postgres://postgres:p%C3%A4%20ss%27wo%3Ard%40%2F%25@127.0.0.1:"),
+        "{url}"
+    );
+    // The URL with the password works over TCP.
+    let client = connect(&url).await;
+    let row = client
+        .query_one("select inet_client_addr() is not null", &[])
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0), "connected over TCP");
+    client
+        .batch_execute("create role app login; create role noperm login password 'x'")
+        .await
+        .unwrap();
+
+    // Without a password, or with a wrong one, TCP is refused for every role.
+    let port = cluster.port();
+    for attempt in [
+        format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+        format!("postgres://postgres:wrong@127.0.0.1:{port}/postgres"),
+        format!("postgres://app@127.0.0.1:{port}/postgres"),
+        format!("postgres://noperm@127.0.0.1:{port}/postgres"),
+    ] {
+        let result = tokio_postgres::connect(&attempt, NoTls).await;
+        assert!(result.is_err(), "{attempt} was let in");
+    }
+
+    // The unix socket still trusts (pgbase itself and the tests connect there).
+    let socket = connect(&cluster.socket_url("postgres")).await;
+    socket.query_one("select 1", &[]).await.unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(cluster.socket_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "socket mode {mode:o} lets others in");
+}
