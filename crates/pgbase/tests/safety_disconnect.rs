@@ -36,6 +36,19 @@ begin
 end $$;
 grant execute on function public.slow_write(text) to authenticated;
 
+-- Slow GraphQL inserts: the trigger leaves the same transaction-local traces.
+create table public.slow_notes (id bigserial primary key, owner text not null);
+grant select, insert on public.slow_notes to authenticated;
+grant usage on sequence public.slow_notes_id_seq to authenticated;
+create function public.slow_insert() returns trigger language plpgsql as $$
+begin
+  perform set_config('request.jwt.claim.sub', new.owner, true);
+  update public.counter set n = n + 1 where id = 1;
+  perform pg_sleep(1.5);
+  return new;
+end $$;
+create trigger slow before insert on public.slow_notes for each row execute function public.slow_insert();
+
 create function public.whoami() returns json language sql stable as $$
   select json_build_object('legacy_sub', current_setting('request.jwt.claim.sub', true),
                            'uid', auth.uid())
@@ -75,8 +88,8 @@ async fn post_and_hang_up(
     drop(socket);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropped_clients_leave_no_transaction_state_behind() {
+/// The test app (4 pooled connections) served on a real socket.
+async fn served() -> (TestApp, std::net::SocketAddr) {
     let settings = Settings {
         db_pool: Some(4),
         ..Settings::default()
@@ -92,32 +105,54 @@ async fn dropped_clients_leave_no_transaction_state_behind() {
         router,
         std::future::pending(),
     ));
+    (app, addr)
+}
 
-    let a = token(USER_A);
-    let body = format!(r#"{{"who":"{USER_A}"}}"#);
-    let dropped = (0..10).map(|_| {
-        post_and_hang_up(
-            addr,
-            "/rest/v1/rpc/slow_write",
-            &a,
-            &body,
-            Duration::from_millis(500),
-        )
-    });
-    futures_util::future::join_all(dropped).await;
-    let hung_up_at = Instant::now();
+/// Sends 10 POSTs that hang up after 0.5 s; asserts that while they were open the database
+/// was running their statements (so the test proves something about abandoned work).
+async fn hang_up_while_running(
+    app: &TestApp,
+    addr: std::net::SocketAddr,
+    path: &str,
+    bearer: &str,
+    body: &str,
+    marker: &str,
+) {
+    let dropped = futures_util::future::join_all(
+        (0..10).map(|_| post_and_hang_up(addr, path, bearer, body, Duration::from_millis(500))),
+    );
+    let observe = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let running: i64 = app
+            .client()
+            .await
+            .query_one(
+                "select count(*) from pg_stat_activity where datname = current_database() \
+                 and state = 'active' and query like '%' || $1 || '%' and pid <> pg_backend_pid()",
+                &[&marker],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        running
+    };
+    let (_, running) = tokio::join!(dropped, observe);
+    assert!(running >= 1, "the requests never reached the database");
+}
 
-    // Within a second of the hang-ups, no query of A's is still running and no connection of
-    // the pool sits inside a transaction.
+/// Waits up to a second for the database to show no pooled connection inside a transaction
+/// and no abandoned statement still running; returns how many remain.
+async fn leftovers_after_a_second(app: &TestApp, marker: &str) -> i64 {
     let admin = app.client().await;
+    let started = Instant::now();
     let mut leftovers = i64::MAX;
-    while hung_up_at.elapsed() < Duration::from_secs(1) {
+    while started.elapsed() < Duration::from_secs(1) {
         leftovers = admin
             .query_one(
                 "select count(*) from pg_stat_activity where datname = current_database() \
                  and pid <> pg_backend_pid() \
-                 and (state like 'idle in transaction%' or query like '%slow_write%' and state = 'active')",
-                &[],
+                 and (state like 'idle in transaction%' or query like '%' || $1 || '%' and state = 'active')",
+                &[&marker],
             )
             .await
             .expect("pg_stat_activity")
@@ -127,8 +162,81 @@ async fn dropped_clients_leave_no_transaction_state_behind() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    leftovers
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_graphql_mutations_leave_no_transaction_state_behind() {
+    let (app, addr) = served().await;
+    let a = token(USER_A);
+    let body = serde_json::json!({
+        "query": format!(r#"mutation {{ insertIntoslow_notesCollection(objects: [{{owner: "{USER_A}"}}]) {{ affectedCount }} }}"#)
+    })
+    .to_string();
+    hang_up_while_running(&app, addr, "/graphql/v1", &a, &body, "slow_notes").await;
+    assert_eq!(leftovers_after_a_second(&app, "slow_notes").await, 0);
+
+    let auth_b = format!("Bearer {}", token(USER_B));
+    for _ in 0..8 {
+        let r = app
+            .send(
+                "POST",
+                "/rest/v1/rpc/whoami",
+                &[("authorization", &auth_b)],
+                Some("{}"),
+            )
+            .await;
+        expect_status(&r, 200);
+        assert_eq!(
+            r.json(),
+            serde_json::json!({"legacy_sub": null, "uid": USER_B})
+        );
+        let started = Instant::now();
+        let r = app
+            .send(
+                "PATCH",
+                "/rest/v1/counter?id=eq.1",
+                &[("authorization", &auth_b)],
+                Some(r#"{"n": 7}"#),
+            )
+            .await;
+        expect_status(&r, 204);
+        assert!(
+            started.elapsed() < Duration::from_millis(900),
+            "B waited on A's lock"
+        );
+    }
+    let rows: i64 = app
+        .client()
+        .await
+        .query_one("select count(*) from public.slow_notes", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(rows, 0, "an abandoned GraphQL insert was committed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_clients_leave_no_transaction_state_behind() {
+    let (app, addr) = served().await;
+
+    let a = token(USER_A);
+    let body = format!(r#"{{"who":"{USER_A}"}}"#);
+    hang_up_while_running(
+        &app,
+        addr,
+        "/rest/v1/rpc/slow_write",
+        &a,
+        &body,
+        "slow_write",
+    )
+    .await;
+
+    // Within a second of the hang-ups, no query of A's is still running and no connection of
+    // the pool sits inside a transaction.
     assert_eq!(
-        leftovers, 0,
+        leftovers_after_a_second(&app, "slow_write").await,
+        0,
         "abandoned work still holds connections a second after the hang-ups"
     );
 
@@ -185,7 +293,9 @@ async fn dropped_clients_leave_no_transaction_state_behind() {
         );
     }
     // Nothing A wrote was committed by anyone.
-    let committed: i64 = admin
+    let committed: i64 = app
+        .client()
+        .await
         .query_one("select count(*) from public.notes", &[])
         .await
         .expect("count")
