@@ -367,7 +367,12 @@ fn prepare(
             let statement = emit::statement(
                 Snippet::new(),
                 emit::read_rows(&root),
-                body_shape(request),
+                // HEAD: no body is built only to be thrown away.
+                if *headers_only {
+                    BodyShape::None
+                } else {
+                    body_shape(request)
+                },
                 StatementOptions {
                     count,
                     location_columns: Vec::new(),
@@ -767,7 +772,11 @@ fn prepare_call(
     let statement = emit::statement(
         emit::call_cte(call),
         rows,
-        if void { BodyShape::None } else { body_shape },
+        if void || head {
+            BodyShape::None
+        } else {
+            body_shape
+        },
         StatementOptions {
             count: request.preferences.should_count().then_some(count),
             location_columns: Vec::new(),

@@ -24,6 +24,9 @@ pub fn status_for_sqlstate(code: &str, anonymous: bool) -> StatusCode {
         // Cardinality violations (a row upserted twice, a scalar subquery with several rows,
         // pg-safeupdate) are caused by the request: 400 (PostgREST answers 500 for most).
         "21000" => 400,
+        // Too many columns (a select list over 1664 entries, which the planner refuses first
+        // with PGRST100): the request's doing, so 400 (PostgREST: 500 for class 54).
+        "54011" => 400,
         _ if code.starts_with("PT") => {
             return code
                 .get(2..)
@@ -134,6 +137,9 @@ mod tests {
             ("25006", false, 405),
             ("PT402", false, 402),
             ("28000", false, 403),
+            ("21000", false, 400),
+            ("54011", false, 400),
+            ("54001", false, 500),
         ];
         for (code, anonymous, status) in cases {
             assert_eq!(
