@@ -1,0 +1,163 @@
+//! Auth under abuse and load, through the whole router: wrong passwords never lock an account,
+//! a burst of valid sign-ins neither fails with 500s nor starves REST of pooled connections
+//! (bcrypt runs with no connection held), a NUL byte in an email is a 400, and a token with a
+//! `crit` header is refused by REST with PostgREST's 401.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use common::{SECRET, TestApp};
+use pgbase::config::Settings;
+use serde_json::json;
+
+const SCHEMA: &str = "
+create table public.notes (id bigint generated always as identity primary key, body text);
+insert into public.notes (body) values ('hello');
+grant select on public.notes to anon, authenticated;
+";
+
+async fn sign_up(app: &TestApp, email: &str, password: &str) {
+    let r = app
+        .request(
+            Method::POST,
+            "/auth/v1/signup",
+            &[],
+            Some(&json!({"email": email, "password": password}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> common::TestResponse {
+    app.request(
+        Method::POST,
+        "/auth/v1/token?grant_type=password",
+        &[],
+        Some(&json!({"email": email, "password": password}).to_string()),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn ten_wrong_passwords_then_the_right_one_signs_in() {
+    let app = TestApp::new(SCHEMA).await;
+    sign_up(&app, "ada@example.com", "correct horse").await;
+    for _ in 0..10 {
+        let r = sign_in(&app, "ada@example.com", "battery staple").await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+        assert_eq!(r.json()["error_code"], "invalid_credentials");
+    }
+    let r = sign_in(&app, "ada@example.com", "correct horse").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.json()["access_token"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_sign_ins_never_500s_and_rest_keeps_its_connections() {
+    let settings = Settings {
+        db_pool: Some(4),
+        ..Settings::default()
+    };
+    let app = Arc::new(TestApp::with_settings(SCHEMA, settings).await);
+    sign_up(&app, "ada@example.com", "correct horse").await;
+    let sign_ins: Vec<_> = (0..80)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { sign_in(&app, "ada@example.com", "correct horse").await })
+        })
+        .collect();
+    // REST on the same pool while the sign-ins hash.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = app.get("/rest/v1/notes?select=body").await;
+        assert_eq!(r.status, StatusCode::OK, "REST during sign-ins: {}", r.text);
+        assert_eq!(r.json(), json!([{"body": "hello"}]));
+        slowest = slowest.max(t.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut ok = 0;
+    for task in sign_ins {
+        let r = task.await.expect("sign-in task");
+        match r.status {
+            StatusCode::OK => ok += 1,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(r.header("retry-after").is_some(), "{}", r.text);
+            }
+            other => panic!("sign-in answered {other}: {}", r.text),
+        }
+    }
+    assert!(ok > 0, "no sign-in succeeded");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a REST request took {slowest:?} during the sign-ins"
+    );
+}
+
+#[tokio::test]
+async fn a_nul_byte_in_an_email_is_a_400() {
+    let app = TestApp::new(SCHEMA).await;
+    let body = json!({"email": "ada\u{0}@example.com", "password": "correct horse"}).to_string();
+    for path in ["/auth/v1/signup", "/auth/v1/token?grant_type=password"] {
+        let r = app.request(Method::POST, path, &[], Some(&body)).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {}", r.text);
+        assert_eq!(r.json()["error_code"], "validation_failed", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn rest_refuses_a_token_with_a_crit_header() {
+    let app = TestApp::new(SCHEMA).await;
+    let b64 = |v: &serde_json::Value| {
+        // base64url without padding, by hand.
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let bytes = v.to_string().into_bytes();
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    };
+    let claims = json!({"role": "authenticated", "exp": 4_000_000_000i64});
+    let sign = |header: serde_json::Value| {
+        let message = format!("{}.{}", b64(&header), b64(&claims));
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+            jsonwebtoken::Algorithm::HS256,
+        )
+        .expect("sign");
+        format!("Bearer {message}.{signature}")
+    };
+    let good = sign(json!({"alg": "HS256", "typ": "JWT"}));
+    let r = app
+        .request(
+            Method::GET,
+            "/rest/v1/notes?select=body",
+            &[("authorization", &good)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let crit = sign(json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}));
+    let r = app
+        .request(
+            Method::GET,
+            "/rest/v1/notes?select=body",
+            &[("authorization", &crit)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+    assert_eq!(r.json()["code"], "PGRST301");
+}
