@@ -864,6 +864,47 @@ async fn nul_bytes_are_a_400_never_a_500() {
     assert_session(&api.sign_in("ada@example.com", "secret123").await);
 }
 
+#[tokio::test]
+async fn refused_requests_give_their_connection_back_outside_any_transaction() {
+    let api = api().await;
+    let s = api.signup("ada@example.com", "secret123").await;
+    assert_session(&s);
+    let access = s.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(api.pool.status().size, 1);
+    // Errors found half-way through a transaction: the connection is rolled back and reused,
+    // not closed (which would cost a reconnect per wrong refresh token or taken email).
+    for _ in 0..3 {
+        let r = api.refresh("nosuchtoken").await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "refresh_token_not_found");
+        let r = api.signup("ada@example.com", "secret123").await;
+        assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "user_already_exists");
+        let r = api
+            .call(
+                Method::PUT,
+                "/user",
+                Some(&access),
+                &[],
+                Some(json!({"data": {"x": "a\u{0}b"}})),
+            )
+            .await;
+        assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    }
+    let status = api.pool.status();
+    assert_eq!((status.size, status.available), (1, 1), "{status:?}");
+    // … and it is not inside a transaction: its next statement starts a new one.
+    let client = api.pool.get().await.unwrap();
+    let rows = client
+        .simple_query("select now() = statement_timestamp()")
+        .await
+        .unwrap();
+    let fresh = rows.iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+        _ => None,
+    });
+    assert_eq!(fresh.as_deref(), Some("t"));
+    client.mark_idle();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_sign_ins_never_500_and_leave_the_pool_usable() {
     // bcrypt at the production cost: slow enough that hashing while holding one of the 4

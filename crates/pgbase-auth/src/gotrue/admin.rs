@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::error::GoTrueError;
-use super::handlers::{check_password, normalize_email, parse_body};
+use super::handlers::{check_password, normalize_email, parse_body, release};
 use super::store::{self, NewUser, UserUpdate};
 use super::{AuthState, bearer};
 
@@ -105,10 +105,15 @@ pub(crate) async fn list_users(
     let page = number("page", 1)?;
     let per_page = number("per_page", 50)?.min(1000);
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    let (users, total) = store::list_users(&tx, page, per_page).await?;
-    tx.commit().await?;
-    client.mark_idle();
+    let result = async {
+        let tx = client.transaction().await?;
+        let (users, total) = store::list_users(&tx, page, per_page).await?;
+        tx.commit().await?;
+        Ok((users, total))
+    }
+    .await;
+    let (users, total) = release(&client, result).await?;
+    drop(client);
     let mut resp =
         Json(json!({ "users": users, "aud": state.inner.config.jwt_aud })).into_response();
     if let Ok(v) = HeaderValue::from_str(&total.to_string()) {
@@ -191,29 +196,34 @@ pub(crate) async fn create_user(
     let banned_until = ban_until(&body.ban_duration)?.flatten();
     let role = body.role.unwrap_or_else(|| config.default_role.clone());
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    if store::email_taken(&tx, &email, None).await? {
-        return Err(GoTrueError::EmailExists);
+    let result = async {
+        let tx = client.transaction().await?;
+        if store::email_taken(&tx, &email, None).await? {
+            return Err(GoTrueError::EmailExists);
+        }
+        let id = store::insert_user(
+            &tx,
+            &NewUser {
+                email: &email,
+                password_hash: hash.as_deref(),
+                role: &role,
+                aud: &config.jwt_aud,
+                confirmed: body.email_confirm.unwrap_or(false),
+                app_metadata: &app_metadata,
+                user_metadata: &user_metadata,
+                banned_until,
+            },
+        )
+        .await?;
+        let user = store::user_json(&tx, id)
+            .await?
+            .ok_or(GoTrueError::UserNotFound)?;
+        tx.commit().await?;
+        Ok(user)
     }
-    let id = store::insert_user(
-        &tx,
-        &NewUser {
-            email: &email,
-            password_hash: hash.as_deref(),
-            role: &role,
-            aud: &config.jwt_aud,
-            confirmed: body.email_confirm.unwrap_or(false),
-            app_metadata: &app_metadata,
-            user_metadata: &user_metadata,
-            banned_until,
-        },
-    )
-    .await?;
-    let user = store::user_json(&tx, id)
-        .await?
-        .ok_or(GoTrueError::UserNotFound)?;
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    let user = release(&client, result).await?;
+    drop(client);
     Ok(Json(user))
 }
 
@@ -226,12 +236,17 @@ pub(crate) async fn get_user(
     require_admin(&state, &headers).await?;
     let id = parse_id(&id)?;
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    let user = store::user_json(&tx, id)
-        .await?
-        .ok_or(GoTrueError::UserNotFound)?;
-    tx.commit().await?;
-    client.mark_idle();
+    let result = async {
+        let tx = client.transaction().await?;
+        let user = store::user_json(&tx, id)
+            .await?
+            .ok_or(GoTrueError::UserNotFound)?;
+        tx.commit().await?;
+        Ok(user)
+    }
+    .await;
+    let user = release(&client, result).await?;
+    drop(client);
     Ok(Json(user))
 }
 
@@ -258,36 +273,41 @@ pub(crate) async fn update_user(
         );
     }
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    if store::credentials_by_id(&*tx, id).await?.is_none() {
-        return Err(GoTrueError::UserNotFound);
-    }
-    if let Some(email) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {
-        let email = normalize_email(email)?;
-        if store::email_taken(&tx, &email, Some(id)).await? {
-            return Err(GoTrueError::EmailExists);
+    let result = async {
+        let tx = client.transaction().await?;
+        if store::credentials_by_id(&*tx, id).await?.is_none() {
+            return Err(GoTrueError::UserNotFound);
         }
-        update.email = Some(email);
+        if let Some(email) = body.email.as_deref().filter(|e| !e.trim().is_empty()) {
+            let email = normalize_email(email)?;
+            if store::email_taken(&tx, &email, Some(id)).await? {
+                return Err(GoTrueError::EmailExists);
+            }
+            update.email = Some(email);
+        }
+        update.confirm_email = body.email_confirm.unwrap_or(false);
+        if body.user_metadata.is_some() {
+            update.user_metadata = Some(object_or_empty(body.user_metadata)?);
+        }
+        if body.app_metadata.is_some() {
+            update.app_metadata = Some(object_or_empty(body.app_metadata)?);
+        }
+        update.role = body.role;
+        update.banned_until = ban_until(&body.ban_duration)?;
+        let banned = update.banned_until.flatten().is_some();
+        store::update_user(&tx, id, &update).await?;
+        if banned {
+            store::delete_sessions(&tx, id, None, None).await?;
+        }
+        let user = store::user_json(&tx, id)
+            .await?
+            .ok_or(GoTrueError::UserNotFound)?;
+        tx.commit().await?;
+        Ok(user)
     }
-    update.confirm_email = body.email_confirm.unwrap_or(false);
-    if body.user_metadata.is_some() {
-        update.user_metadata = Some(object_or_empty(body.user_metadata)?);
-    }
-    if body.app_metadata.is_some() {
-        update.app_metadata = Some(object_or_empty(body.app_metadata)?);
-    }
-    update.role = body.role;
-    update.banned_until = ban_until(&body.ban_duration)?;
-    let banned = update.banned_until.flatten().is_some();
-    store::update_user(&tx, id, &update).await?;
-    if banned {
-        store::delete_sessions(&tx, id, None, None).await?;
-    }
-    let user = store::user_json(&tx, id)
-        .await?
-        .ok_or(GoTrueError::UserNotFound)?;
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    let user = release(&client, result).await?;
+    drop(client);
     Ok(Json(user))
 }
 
@@ -307,12 +327,17 @@ pub(crate) async fn delete_user(
     let id = parse_id(&id)?;
     let body: DeleteBody = parse_body(&body)?;
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    if !store::delete_user(&tx, id, body.should_soft_delete.unwrap_or(false)).await? {
-        return Err(GoTrueError::UserNotFound);
+    let result = async {
+        let tx = client.transaction().await?;
+        if !store::delete_user(&tx, id, body.should_soft_delete.unwrap_or(false)).await? {
+            return Err(GoTrueError::UserNotFound);
+        }
+        tx.commit().await?;
+        Ok(())
     }
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    release(&client, result).await?;
+    drop(client);
     Ok(Json(json!({})))
 }
 

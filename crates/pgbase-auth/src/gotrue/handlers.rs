@@ -156,44 +156,51 @@ pub(crate) async fn signup(
         .hash(&password, config.bcrypt_cost)
         .await?;
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    let app_metadata = json!({ "provider": "email", "providers": ["email"] });
-    let id = store::insert_user(
-        &tx,
-        &NewUser {
-            email: &email,
-            password_hash: Some(&hash),
-            role: &config.default_role,
-            aud: &config.jwt_aud,
-            confirmed: config.autoconfirm,
-            app_metadata: &app_metadata,
-            user_metadata: &data,
-            banned_until: None,
-        },
-    )
-    .await
-    .map_err(|e| match e {
-        GoTrueError::EmailExists => GoTrueError::UserAlreadyExists,
-        other => other,
-    })?;
-    if !config.autoconfirm {
+    let result = async {
+        let tx = client.transaction().await?;
+        let app_metadata = json!({ "provider": "email", "providers": ["email"] });
+        let id = store::insert_user(
+            &tx,
+            &NewUser {
+                email: &email,
+                password_hash: Some(&hash),
+                role: &config.default_role,
+                aud: &config.jwt_aud,
+                confirmed: config.autoconfirm,
+                app_metadata: &app_metadata,
+                user_metadata: &data,
+                banned_until: None,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            GoTrueError::EmailExists => GoTrueError::UserAlreadyExists,
+            other => other,
+        })?;
+        if !config.autoconfirm {
+            let user = store::user_json(&tx, id)
+                .await?
+                .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
+            tx.commit().await?;
+            return Ok((user, None));
+        }
+        let refresh = tokens::new_refresh_token()?;
+        let (session_id, started) =
+            store::create_session(&tx, id, &refresh, user_agent(&headers), ip, None)
+                .await?
+                .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
         let user = store::user_json(&tx, id)
             .await?
             .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
         tx.commit().await?;
-        client.mark_idle();
-        return Ok(Json(user));
+        Ok((user, Some((refresh, session_id, started))))
     }
-    let refresh = tokens::new_refresh_token()?;
-    let (session_id, started) =
-        store::create_session(&tx, id, &refresh, user_agent(&headers), ip, None)
-            .await?
-            .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
-    let user = store::user_json(&tx, id)
-        .await?
-        .ok_or_else(|| GoTrueError::Internal("new user vanished".to_string()))?;
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    let (user, session) = release(&client, result).await?;
+    drop(client);
+    let Some((refresh, session_id, started)) = session else {
+        return Ok(Json(user));
+    };
     let session = tokens::session_json(
         config,
         &Grant {
@@ -264,9 +271,8 @@ async fn password_grant(
     // Read the user, then give the connection back before bcrypt runs.
     let creds = {
         let client = state.inner.pool.get().await?;
-        let creds = store::credentials_by_email(plain(&client), &email).await?;
-        client.mark_idle();
-        creds
+        let creds = store::credentials_by_email(plain(&client), &email).await;
+        release(&client, creds).await?
     };
     let hasher = &state.inner.hasher;
     let matched = match &creds {
@@ -291,27 +297,28 @@ async fn password_grant(
     }
     let refresh = tokens::new_refresh_token()?;
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    // Only if the password verified is still the user's (and the user still exists).
-    let Some((session_id, started)) = store::create_session(
-        &tx,
-        creds.id,
-        &refresh,
-        user_agent(headers),
-        ip,
-        Some(&creds.encrypted_password),
-    )
-    .await?
-    else {
-        tx.rollback().await?;
-        client.mark_idle();
-        return Err(GoTrueError::InvalidCredentials);
-    };
-    let user = store::user_json(&tx, creds.id)
+    let result = async {
+        let tx = client.transaction().await?;
+        // Only if the password verified is still the user's (and the user still exists).
+        let (session_id, started) = store::create_session(
+            &tx,
+            creds.id,
+            &refresh,
+            user_agent(headers),
+            ip,
+            Some(&creds.encrypted_password),
+        )
         .await?
         .ok_or(GoTrueError::InvalidCredentials)?;
-    tx.commit().await?;
-    client.mark_idle();
+        let user = store::user_json(&tx, creds.id)
+            .await?
+            .ok_or(GoTrueError::InvalidCredentials)?;
+        tx.commit().await?;
+        Ok((user, session_id, started))
+    }
+    .await;
+    let (user, session_id, started) = release(&client, result).await?;
+    drop(client);
     Ok(Json(tokens::session_json(
         config,
         &Grant {
@@ -322,6 +329,26 @@ async fn password_grant(
         },
         &refresh,
     )?))
+}
+
+/// Gives a checkout back after its work. On success (the work committed) it is idle. After a
+/// failure the work's transaction was dropped, which queues a `ROLLBACK`; one empty round trip
+/// confirms it has run, and the connection goes back to the pool instead of being closed (a
+/// wrong refresh token or a taken email costs no reconnect). If even that fails, the guard
+/// closes the connection.
+pub(crate) async fn release<T>(
+    client: &pgbase_db::Checkout,
+    result: Result<T, GoTrueError>,
+) -> Result<T, GoTrueError> {
+    match &result {
+        Ok(_) => client.mark_idle(),
+        Err(_) => {
+            if client.batch_execute("").await.is_ok() {
+                client.mark_idle();
+            }
+        }
+    }
+    result
 }
 
 /// The plain client of a checkout, for one-statement reads outside a transaction.
@@ -345,63 +372,67 @@ async fn refresh_grant(
         return Err(GoTrueError::RefreshTokenNotFound);
     }
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    let presented = store::lock_refresh_token(
-        &tx,
-        &token,
-        config.refresh_token_reuse_interval.as_secs_f64(),
-    )
-    .await?
-    .ok_or(GoTrueError::RefreshTokenNotFound)?;
-    let (Some(session_id), Some(user_id), true) = (
-        presented.session_id,
-        presented.user_id,
-        presented.session_exists,
-    ) else {
-        return Err(GoTrueError::RefreshTokenNotFound);
-    };
-    if presented.session_expired {
-        return Err(GoTrueError::SessionExpired);
-    }
-    let creds = store::credentials_by_id(&*tx, user_id)
+    let result = async {
+        let tx = client.transaction().await?;
+        let presented = store::lock_refresh_token(
+            &tx,
+            &token,
+            config.refresh_token_reuse_interval.as_secs_f64(),
+        )
         .await?
         .ok_or(GoTrueError::RefreshTokenNotFound)?;
-    if creds.banned {
-        return Err(GoTrueError::UserBanned);
-    }
-    let refresh = if presented.revoked {
-        let active = if presented.within_reuse_interval {
-            store::active_token(&tx, session_id).await?
-        } else {
-            None
+        let (Some(session_id), Some(user_id), true) = (
+            presented.session_id,
+            presented.user_id,
+            presented.session_exists,
+        ) else {
+            return Err(GoTrueError::RefreshTokenNotFound);
         };
-        match active {
-            // A concurrent refresh (another tab) rotated it a moment ago: share the result.
-            Some(active) => active,
-            None => {
-                // Reuse of an old token: treat it as stolen and end the session.
-                store::delete_session(&tx, session_id).await?;
-                tx.commit().await?;
-                client.mark_idle();
-                return Err(GoTrueError::RefreshTokenAlreadyUsed);
-            }
+        if presented.session_expired {
+            return Err(GoTrueError::SessionExpired);
         }
-    } else {
-        let new = tokens::new_refresh_token()?;
-        store::rotate(&tx, &presented, &token, &new).await?;
-        new
-    };
-    let user = store::user_json(&tx, user_id)
-        .await?
-        .ok_or(GoTrueError::RefreshTokenNotFound)?;
-    tx.commit().await?;
-    client.mark_idle();
+        let creds = store::credentials_by_id(&*tx, user_id)
+            .await?
+            .ok_or(GoTrueError::RefreshTokenNotFound)?;
+        if creds.banned {
+            return Err(GoTrueError::UserBanned);
+        }
+        let refresh = if presented.revoked {
+            let active = if presented.within_reuse_interval {
+                store::active_token(&tx, session_id).await?
+            } else {
+                None
+            };
+            match active {
+                // A concurrent refresh (another tab) rotated it a moment ago: share the result.
+                Some(active) => active,
+                None => {
+                    // Reuse of an old token: treat it as stolen and end the session.
+                    store::delete_session(&tx, session_id).await?;
+                    tx.commit().await?;
+                    return Err(GoTrueError::RefreshTokenAlreadyUsed);
+                }
+            }
+        } else {
+            let new = tokens::new_refresh_token()?;
+            store::rotate(&tx, &presented, &token, &new).await?;
+            new
+        };
+        let user = store::user_json(&tx, user_id)
+            .await?
+            .ok_or(GoTrueError::RefreshTokenNotFound)?;
+        tx.commit().await?;
+        Ok((user, refresh, session_id, presented.session_started))
+    }
+    .await;
+    let (user, refresh, session_id, session_started) = release(&client, result).await?;
+    drop(client);
     Ok(Json(tokens::session_json(
         config,
         &Grant {
             user: &user,
             session_id: &session_id.to_string(),
-            authenticated_at: presented.session_started,
+            authenticated_at: session_started,
             method: "password",
         },
         &refresh,
@@ -425,17 +456,22 @@ pub(crate) async fn get_user(
 ) -> Result<Json<Value>, GoTrueError> {
     let (_, sub, session) = current_user(&state, &headers).await?;
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    if let Some(session) = session
-        && !store::session_exists(&tx, session).await?
-    {
-        return Err(GoTrueError::SessionNotFound);
+    let result = async {
+        let tx = client.transaction().await?;
+        if let Some(session) = session
+            && !store::session_exists(&tx, session).await?
+        {
+            return Err(GoTrueError::SessionNotFound);
+        }
+        let user = store::user_json(&tx, sub)
+            .await?
+            .ok_or(GoTrueError::UserFromJwtNotFound)?;
+        tx.commit().await?;
+        Ok(user)
     }
-    let user = store::user_json(&tx, sub)
-        .await?
-        .ok_or(GoTrueError::UserFromJwtNotFound)?;
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    let user = release(&client, result).await?;
+    drop(client);
     Ok(Json(user))
 }
 
@@ -469,9 +505,10 @@ pub(crate) async fn update_user(
         // bcrypt with no connection held: read the current hash, give the connection back.
         let current = {
             let client = state.inner.pool.get().await?;
-            let creds = store::credentials_by_id(plain(&client), sub).await?;
-            client.mark_idle();
-            creds.ok_or(GoTrueError::UserFromJwtNotFound)?
+            let creds = store::credentials_by_id(plain(&client), sub).await;
+            release(&client, creds)
+                .await?
+                .ok_or(GoTrueError::UserFromJwtNotFound)?
         };
         let hasher = &state.inner.hasher;
         if !current.encrypted_password.is_empty()
@@ -484,47 +521,52 @@ pub(crate) async fn update_user(
         update.password_hash = Some(hasher.hash(&password, config.bcrypt_cost).await?);
     }
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    if let Some(session) = session
-        && !store::session_exists(&tx, session).await?
-    {
-        return Err(GoTrueError::SessionNotFound);
-    }
-    if store::credentials_by_id(&*tx, sub).await?.is_none() {
-        return Err(GoTrueError::UserFromJwtNotFound);
-    }
-    if let Some(email) = body.email.filter(|e| !e.trim().is_empty()) {
-        let email = normalize_email(&email)?;
-        if store::email_taken(&tx, &email, Some(sub)).await? {
-            return Err(GoTrueError::EmailExists);
+    let result = async {
+        let tx = client.transaction().await?;
+        if let Some(session) = session
+            && !store::session_exists(&tx, session).await?
+        {
+            return Err(GoTrueError::SessionNotFound);
         }
-        // There is no mailer: the change applies at once, confirmed when autoconfirm is on.
-        update.confirm_email = config.autoconfirm;
-        update.email = Some(email);
-    }
-    match body.data {
-        None | Some(Value::Null) => {}
-        Some(Value::Object(map)) => update.user_metadata = Some(Value::Object(map)),
-        Some(_) => {
-            return Err(GoTrueError::Validation(
-                "data must be a JSON object".to_string(),
-            ));
+        if store::credentials_by_id(&*tx, sub).await?.is_none() {
+            return Err(GoTrueError::UserFromJwtNotFound);
         }
+        if let Some(email) = body.email.filter(|e| !e.trim().is_empty()) {
+            let email = normalize_email(&email)?;
+            if store::email_taken(&tx, &email, Some(sub)).await? {
+                return Err(GoTrueError::EmailExists);
+            }
+            // There is no mailer: the change applies at once, confirmed when autoconfirm is on.
+            update.confirm_email = config.autoconfirm;
+            update.email = Some(email);
+        }
+        match body.data {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => update.user_metadata = Some(Value::Object(map)),
+            Some(_) => {
+                return Err(GoTrueError::Validation(
+                    "data must be a JSON object".to_string(),
+                ));
+            }
+        }
+        if let Some(app) = body.app_metadata.filter(Value::is_object) {
+            update.app_metadata = Some(app);
+        }
+        let password_changed = update.password_hash.is_some();
+        store::update_user(&tx, sub, &update).await?;
+        if password_changed {
+            // A new password ends every other session, as upstream.
+            store::delete_sessions(&tx, sub, None, session).await?;
+        }
+        let user = store::user_json(&tx, sub)
+            .await?
+            .ok_or(GoTrueError::UserFromJwtNotFound)?;
+        tx.commit().await?;
+        Ok(user)
     }
-    if let Some(app) = body.app_metadata.filter(Value::is_object) {
-        update.app_metadata = Some(app);
-    }
-    let password_changed = update.password_hash.is_some();
-    store::update_user(&tx, sub, &update).await?;
-    if password_changed {
-        // A new password ends every other session, as upstream.
-        store::delete_sessions(&tx, sub, None, session).await?;
-    }
-    let user = store::user_json(&tx, sub)
-        .await?
-        .ok_or(GoTrueError::UserFromJwtNotFound)?;
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    let user = release(&client, result).await?;
+    drop(client);
     Ok(Json(user))
 }
 
@@ -537,31 +579,36 @@ pub(crate) async fn logout(
     let (_, sub, session) = current_user(&state, &headers).await?;
     let scope = query.get("scope").map(String::as_str).unwrap_or("global");
     let mut client = state.inner.pool.get().await?;
-    let tx = client.transaction().await?;
-    if let Some(session) = session
-        && !store::session_exists(&tx, session).await?
-    {
-        return Err(GoTrueError::SessionNotFound);
+    let result = async {
+        let tx = client.transaction().await?;
+        if let Some(session) = session
+            && !store::session_exists(&tx, session).await?
+        {
+            return Err(GoTrueError::SessionNotFound);
+        }
+        match (scope, session) {
+            ("global", _) => {
+                store::delete_sessions(&tx, sub, None, None).await?;
+            }
+            ("local", Some(session)) => {
+                store::delete_sessions(&tx, sub, Some(session), None).await?;
+            }
+            ("others", Some(session)) => {
+                store::delete_sessions(&tx, sub, None, Some(session)).await?;
+            }
+            ("local" | "others", None) => {}
+            _ => {
+                return Err(GoTrueError::Validation(
+                    "Unsupported logout scope \"".to_string() + scope + "\"",
+                ));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
-    match (scope, session) {
-        ("global", _) => {
-            store::delete_sessions(&tx, sub, None, None).await?;
-        }
-        ("local", Some(session)) => {
-            store::delete_sessions(&tx, sub, Some(session), None).await?;
-        }
-        ("others", Some(session)) => {
-            store::delete_sessions(&tx, sub, None, Some(session)).await?;
-        }
-        ("local" | "others", None) => {}
-        _ => {
-            return Err(GoTrueError::Validation(
-                "Unsupported logout scope \"".to_string() + scope + "\"",
-            ));
-        }
-    }
-    tx.commit().await?;
-    client.mark_idle();
+    .await;
+    release(&client, result).await?;
+    drop(client);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
