@@ -150,7 +150,7 @@ impl GoTrueError {
                 "Unexpected failure, please check server logs for more information".to_string()
             }
             GoTrueError::Unavailable(_) => {
-                "Processing this request timed out, please retry after a moment".to_string()
+                "Processing this request timed out, please retry after a moment.".to_string()
             }
             other => other.to_string(),
         }

@@ -4,8 +4,8 @@
 //! users API (`/admin/users`, service_role only). Mount [`router`] at `/auth/v1`.
 //!
 //! Passwords are bcrypt, hashed on a bounded blocking pool while no database connection is
-//! held ([`password`]); refresh tokens rotate on every use and a reuse outside the reuse
-//! interval ends the whole session; sign-ups, sign-ins and refreshes are rate limited per
+//! held (the `password` module); refresh tokens rotate on every use and a reuse outside the
+//! reuse interval ends the whole session; sign-ups, sign-ins and refreshes are rate limited per
 //! client address with GoTrue's token buckets, never by locking an account ([`ratelimit`]).
 //! Errors use GoTrue's shapes (see [`error`]); load refusals are 429/503 with `Retry-After`.
 
