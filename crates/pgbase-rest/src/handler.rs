@@ -392,15 +392,17 @@ fn prepare(
         }
         Action::RelationMut { relation, mutation } => {
             let table = plan::find_table(ctx, relation)?;
-            let parsed = parse_payload(
+            let mut parsed = parse_payload(
                 body,
                 &request.content_type,
                 &request.action,
                 request.query.columns.as_deref(),
             )?;
-            let body_text = match &parsed.payload {
+            let missing_default = request.preferences.missing == Some(PreferMissing::Default)
+                && matches!(parsed.payload, Some(Payload::RawJson { .. }));
+            let body_text = match parsed.payload.take() {
                 Some(Payload::Json { raw, .. } | Payload::RawJson { raw }) => {
-                    Some(String::from_utf8_lossy(raw).into_owned())
+                    Some(bytes_into_string(raw))
                 }
                 Some(Payload::UrlEncoded { pairs, .. }) => {
                     let map: serde_json::Map<String, Value> = pairs
@@ -416,8 +418,6 @@ fn prepare(
                 request.preferences.representation == Some(PreferReturn::Representation);
             let headers_only =
                 request.preferences.representation == Some(PreferReturn::HeadersOnly);
-            let missing_default = request.preferences.missing == Some(PreferMissing::Default)
-                && matches!(parsed.payload, Some(Payload::RawJson { .. }));
             let write = match mutation {
                 Mutation::Create => {
                     let on_conflict = request.preferences.resolution.map(|r| {
@@ -566,6 +566,15 @@ fn prepare(
         }
         Action::Routine { function, invoke } => prepare_call(ctx, request, function, *invoke, body),
         _ => Err(ApiError::not_implemented("this request is not supported")),
+    }
+}
+
+/// The request body as the `String` bound to the statement: its buffer taken over when the
+/// body holds the only reference to it, copied otherwise.
+fn bytes_into_string(raw: Bytes) -> String {
+    match String::from_utf8(Vec::from(raw)) {
+        Ok(text) => text,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
     }
 }
 

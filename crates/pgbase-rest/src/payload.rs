@@ -100,13 +100,14 @@ pub fn parse_payload(
             if columns.is_some() {
                 Payload::RawJson { raw: body }
             } else {
-                let value: Value = if body.is_empty() && is_rpc {
-                    Value::Object(Map::new())
+                if body.is_empty() && is_rpc {
+                    Payload::Json {
+                        raw: Bytes::from_static(b"{}"),
+                        keys: BTreeSet::new(),
+                    }
                 } else {
-                    serde_json::from_slice(&body)
-                        .map_err(|_| ApiError::invalid_body("Empty or invalid json"))?
-                };
-                json_payload(value, "All object keys must match")?
+                    json_body_payload(body)?
+                }
             }
         }
         MediaType::Csv => {
@@ -154,6 +155,135 @@ pub fn parse_payload(
         payload: Some(payload),
         columns: cols,
     })
+}
+
+/// A JSON body, checked and its keys read in one pass that builds no document: the body is
+/// then bound as sent, without a re-serialised copy (which would also round numbers beyond
+/// `f64`). The same outcomes as [`json_payload`].
+fn json_body_payload(body: Bytes) -> Result<Payload, ApiError> {
+    let shape: Shape = serde_json::from_slice(&body)
+        .map_err(|_| ApiError::invalid_body("Empty or invalid json"))?;
+    match shape {
+        Shape::Object(keys) => Ok(Payload::Json { raw: body, keys }),
+        Shape::Array(Some(keys)) => Ok(Payload::Json { raw: body, keys }),
+        Shape::Array(None) | Shape::Scalar => Ok(Payload::Json {
+            raw: Bytes::from_static(b"[]"),
+            keys: BTreeSet::new(),
+        }),
+        Shape::Mismatch => Err(ApiError::invalid_body("All object keys must match")),
+    }
+}
+
+/// What a JSON body holds, as far as the payload cares.
+enum Shape {
+    /// An object and its keys.
+    Object(BTreeSet<String>),
+    /// An array of objects with identical keys (`None`: empty).
+    Array(Option<BTreeSet<String>>),
+    /// An array with a non-object element or objects of different keys.
+    Mismatch,
+    Scalar,
+}
+
+/// One array element: an object's keys, or `None` for anything else.
+struct ElementKeys(Option<BTreeSet<String>>);
+
+struct ShapeVisitor;
+struct ElementVisitor;
+
+fn map_keys<'de, A: serde::de::MapAccess<'de>>(mut map: A) -> Result<BTreeSet<String>, A::Error> {
+    let mut keys = BTreeSet::new();
+    while let Some(key) = map.next_key::<String>()? {
+        map.next_value::<serde::de::IgnoredAny>()?;
+        keys.insert(key);
+    }
+    Ok(keys)
+}
+
+/// Scalars and nested arrays of an element that is not an object.
+macro_rules! not_an_object {
+    ($out:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($out)
+        }
+    };
+}
+
+impl<'de> serde::de::Visitor<'de> for ElementVisitor {
+    type Value = ElementKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    not_an_object!(ElementKeys(None));
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<ElementKeys, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok(ElementKeys(None))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ElementKeys, A::Error> {
+        map_keys(map).map(|keys| ElementKeys(Some(keys)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ElementKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ElementVisitor)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ShapeVisitor {
+    type Value = Shape;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    not_an_object!(Shape::Scalar);
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+        let first = match seq.next_element::<ElementKeys>()? {
+            None => return Ok(Shape::Array(None)),
+            Some(ElementKeys(first)) => first,
+        };
+        let mut uniform = first.is_some();
+        while let Some(ElementKeys(keys)) = seq.next_element::<ElementKeys>()? {
+            // keep reading: the whole body must still be valid JSON
+            uniform = uniform && keys.is_some() && keys == first;
+        }
+        Ok(if uniform {
+            Shape::Array(first)
+        } else {
+            Shape::Mismatch
+        })
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Shape, A::Error> {
+        map_keys(map).map(Shape::Object)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Shape {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ShapeVisitor)
+    }
 }
 
 /// An object → its keys; an array of objects with identical keys → those keys; an empty array

@@ -970,3 +970,48 @@ async fn minimal_upserts_tell_inserts_from_updates_without_reading_rows() {
         ]
     );
 }
+
+#[tokio::test]
+async fn json_bodies_are_bound_as_sent_so_numbers_keep_every_digit() {
+    let app = TestApp::new(
+        "create table public.precise (id int primary key, n numeric, f float8, b int8, d jsonb);",
+    )
+    .await;
+    let body = r#"[{"id": 1, "n": 12345678901234567890.123456789012345678901, "f": 0.1, "b": 9223372036854775807, "d": {"x": 1e400, "y": [1, {"z": null}]}},
+                  {"id": 2, "n": -0.000000000000000000000000000001, "f": 1e-7, "b": -9223372036854775808, "d": null}]"#;
+    let r = app.send("POST", "/rest/v1/precise", &[], Some(body)).await;
+    expect_status(&r, 201);
+    assert_eq!(
+        app.sql_texts("select concat_ws(' ', n, f, b, d->'y', (d->>'x')::numeric = 1e400) from public.precise order by id")
+            .await,
+        vec![
+            Some(
+                "12345678901234567890.123456789012345678901 0.1 9223372036854775807 \
+                 [1, {\"z\": null}] t"
+                    .to_string()
+            ),
+            Some("-0.000000000000000000000000000001 1e-07 -9223372036854775808".to_string()),
+        ]
+    );
+    // key checks still hold without a parsed document
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/precise",
+            &[],
+            Some(r#"[{"id": 3}, {"id": 4, "n": 1}]"#),
+        )
+        .await;
+    expect_status(&r, 400);
+    assert_eq!(r.json()["message"], "All object keys must match");
+    for bad in [r#"[{"id": 3}, 5]"#, r#"[5, {"id": 3}]"#] {
+        let r = app.send("POST", "/rest/v1/precise", &[], Some(bad)).await;
+        expect_status(&r, 400);
+        assert_eq!(r.json()["message"], "All object keys must match");
+    }
+    for bad in [r#"{"id": 3"#, r#"{"id": 3} x"#, ""] {
+        let r = app.send("POST", "/rest/v1/precise", &[], Some(bad)).await;
+        expect_status(&r, 400);
+        assert_eq!(r.json()["message"], "Empty or invalid json", "{bad:?}");
+    }
+}
