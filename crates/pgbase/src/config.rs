@@ -74,6 +74,9 @@ pub struct Settings {
     /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve] [env: PGBASE_NET_DENY_PRIVATE]
     #[arg(long)]
     pub net_deny_private: Option<bool>,
+    /// Bearer token for `/metrics` and the details of `/health` in serve (without one, `/metrics` answers 404 there and `/health` only `{"status":…}`; dev leaves both open) [default: none] [env: PGBASE_METRICS_TOKEN]
+    #[arg(long)]
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -116,6 +119,7 @@ const ENV_NAMES: &[(&str, &[&str])] = &[
     ("net_concurrency", &["PGBASE_NET_CONCURRENCY"]),
     ("net_deny_private", &["PGBASE_NET_DENY_PRIVATE"]),
     ("graphql_introspection", &["PGBASE_GRAPHQL_INTROSPECTION"]),
+    ("metrics_token", &["PGBASE_METRICS_TOKEN"]),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +236,7 @@ impl Settings {
             net_concurrency: self.net_concurrency.or(lower.net_concurrency),
             net_deny_private: self.net_deny_private.or(lower.net_deny_private),
             graphql_introspection: self.graphql_introspection.or(lower.graphql_introspection),
+            metrics_token: self.metrics_token.or(lower.metrics_token),
         }
     }
 
@@ -303,6 +308,19 @@ pub struct Config {
     pub net_concurrency: usize,
     pub net_deny_private: bool,
     pub graphql_introspection: bool,
+    /// Who may read `/metrics` and the details of `/health`.
+    pub ops_access: OpsAccess,
+}
+
+/// Who may read `/metrics` and the details of `/health` (the liveness answer is public).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OpsAccess {
+    /// Everyone: `pgbase dev`.
+    Open,
+    /// Requests with `Authorization: Bearer <token>`: `serve` with `metrics_token`.
+    Token(String),
+    /// Nobody: `serve` without `metrics_token` (`/metrics` answers 404 with a hint).
+    Closed,
 }
 
 pub const DEFAULT_PORT: u16 = 54321;
@@ -353,6 +371,11 @@ impl Config {
             net_concurrency: s.net_concurrency.unwrap_or(200).max(1),
             net_deny_private: s.net_deny_private.unwrap_or(!dev),
             graphql_introspection: s.graphql_introspection.unwrap_or(dev),
+            ops_access: match s.metrics_token.filter(|t| !t.trim().is_empty()) {
+                _ if dev => OpsAccess::Open,
+                Some(token) => OpsAccess::Token(token),
+                None => OpsAccess::Closed,
+            },
         })
     }
 }

@@ -1,6 +1,9 @@
 //! `pgbase dev`: a private Postgres for a project folder (data in `DIR/.pgbase/db`), the system
 //! schemas and the folder's migrations applied, the migrations folder watched, and the server
-//! on 127.0.0.1:54321 — until Ctrl-C, which stops Postgres cleanly.
+//! on 127.0.0.1:54321 — until Ctrl-C, which stops Postgres cleanly (whichever postmaster serves
+//! the data directory then, even one a `pg_ctl restart` started). Postgres listens on
+//! 127.0.0.1 with a password for every role (the superuser's is generated once, like the JWT
+//! secret, in `DIR/.pgbase/db_password`, mode 0600) and trusts only its unix socket.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -22,6 +25,44 @@ pub fn state_dir(dir: &Path) -> PathBuf {
 
 pub fn secret_path(dir: &Path) -> PathBuf {
     state_dir(dir).join("jwt_secret")
+}
+
+/// The generated password of the `postgres` superuser on TCP.
+pub fn db_password_path(dir: &Path) -> PathBuf {
+    state_dir(dir).join("db_password")
+}
+
+/// Reads `path`, or creates it (mode 0600) holding 32 random bytes in hex.
+fn load_or_create_password(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| anyhow::anyhow!("the system's random source failed: {e}"))?;
+    let password = hex::encode(bytes);
+    write_private(path, &password)?;
+    Ok(password)
+}
+
+/// Writes `text` to `path`, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    // An existing file keeps its mode on open; tighten it as well.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .and_then(|()| file.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn running_file(dir: &Path) -> PathBuf {
@@ -56,7 +97,9 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     options.listen_tcp = true;
     options.fresh = fresh;
     options.port = port_is_free(PREFERRED_DB_PORT).then_some(PREFERRED_DB_PORT);
-    let cluster = tokio::task::spawn_blocking(move || pgbase_devdb::Cluster::start(options))
+    // TCP needs this password (every role); the unix socket stays trusted but owner-only.
+    options.tcp_password = Some(load_or_create_password(&db_password_path(dir))?);
+    let cluster = tokio::task::spawn_blocking(move || start_cluster(options))
         .await
         .context("the database start-up task failed")??;
     let db_url = cluster.url("postgres");
@@ -81,8 +124,8 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     if !runtime::wait_for_schema_cache(&app_state, Duration::from_secs(10)).await {
         tracing::warn!("the schema cache has not loaded yet; the API answers 503 until it does");
     }
-    std::fs::write(running_file(dir), &db_url)
-        .with_context(|| format!("cannot write {}", running_file(dir).display()))?;
+    // It holds the superuser's password.
+    write_private(&running_file(dir), &db_url)?;
 
     let api_keys = keys::api_keys(&secret)?;
     println!();
@@ -111,6 +154,28 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         .ok();
     served?;
     Ok(())
+}
+
+/// Starts the cluster; when the preferred port was taken between the check and Postgres' bind
+/// (another `pgbase dev` starting at the same moment), once more on a free port.
+fn start_cluster(
+    options: pgbase_devdb::ClusterOptions,
+) -> Result<pgbase_devdb::Cluster, pgbase_devdb::DevDbError> {
+    match pgbase_devdb::Cluster::start(options.clone()) {
+        Err(pgbase_devdb::DevDbError::StartFailed { log_tail, .. })
+            if options.port.is_some()
+                && (log_tail.contains("could not bind")
+                    || log_tail.contains("Address already in use")
+                    || log_tail.contains("could not create lock file")) =>
+        {
+            pgbase_devdb::Cluster::start(pgbase_devdb::ClusterOptions {
+                port: None,
+                fresh: false,
+                ..options
+            })
+        }
+        other => other,
+    }
 }
 
 /// Names, sizes and modification times of the folder's entries: cheap to compare.

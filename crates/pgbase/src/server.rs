@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::json;
 
-use crate::config::Config;
+use crate::config::{Config, OpsAccess};
 use crate::metrics::Metrics;
 
 /// What every handler can reach.
@@ -207,8 +207,55 @@ fn to_response(rest: pgbase_rest::handler::RestResponse) -> Response {
     response
 }
 
+/// Whether the request may read `/metrics` and the details of `/health`: always in dev; in
+/// serve only with `Authorization: Bearer <metrics_token>` (compared in constant time).
+fn ops_allowed(config: &Config, headers: &axum::http::HeaderMap) -> bool {
+    match &config.ops_access {
+        OpsAccess::Open => true,
+        OpsAccess::Closed => false,
+        OpsAccess::Token(token) => headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| {
+                let (scheme, credentials) = v.trim().split_once(' ')?;
+                scheme
+                    .eq_ignore_ascii_case("bearer")
+                    .then(|| credentials.trim())
+            })
+            .any(|given| constant_time_eq(given.as_bytes(), token.as_bytes())),
+    }
+}
+
+/// Compares without stopping at the first difference (only the length shows in the timing).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// 200 when the database answers, 503 otherwise. Everyone gets `{"status": "ok"|"unavailable"}`;
+/// the details (schema version, schema cache, the database error) only where [`ops_allowed`].
+async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let response = health_details(&state).await;
+    if ops_allowed(&state.config, &headers) {
+        return response;
+    }
+    let (status, body) = if response.status() == StatusCode::OK {
+        (StatusCode::OK, json!({"status": "ok"}))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "unavailable"}),
+        )
+    };
+    (status, axum::Json(body)).into_response()
+}
+
 /// 200 with the schema version when the database answers, 503 otherwise.
-async fn health(State(state): State<AppState>) -> Response {
+async fn health_details(state: &AppState) -> Response {
     let probe = async {
         let client = state.pool.get().await.map_err(|e| e.to_string())?;
         let row = client
@@ -257,7 +304,30 @@ fn unavailable(error: &str, schema_cache: serde_json::Value) -> Response {
         .into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text where [`ops_allowed`]; 401 with a missing or wrong token, 404 with a hint in
+/// serve when no `metrics_token` is configured.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if !ops_allowed(&state.config, &headers) {
+        return match state.config.ops_access {
+            OpsAccess::Token(_) => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer realm=\"pgbase metrics\"")],
+                axum::Json(json!({
+                    "message": "/metrics needs Authorization: Bearer <metrics_token>",
+                })),
+            )
+                .into_response(),
+            _ => (
+                StatusCode::NOT_FOUND,
+                axum::Json(json!({
+                    "message": "/metrics is off in serve",
+                    "hint": "set metrics_token (--metrics-token, PGBASE_METRICS_TOKEN) and send \
+                             Authorization: Bearer <token>",
+                })),
+            )
+                .into_response(),
+        };
+    }
     (
         [(
             header::CONTENT_TYPE,

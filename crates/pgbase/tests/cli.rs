@@ -19,8 +19,21 @@ fn free_port() -> u16 {
 
 /// A plain HTTP/1.0 GET; returns (status, body).
 fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_get_with(port, path, &[])
+}
+
+/// A plain HTTP/1.0 GET with extra headers; returns (status, body).
+fn http_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").expect("write");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: localhost\r\n{extra}\r\n"
+    )
+    .expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     let status = response
@@ -287,6 +300,7 @@ fn serve_comes_up_with_an_unreachable_database_and_health_says_503() {
     let db_port = free_port(); // nothing listens there
     let port = free_port();
     let secret = "b".repeat(32);
+    let token = "c".repeat(24);
     let mut child = Command::new(BIN)
         .args([
             "serve",
@@ -295,6 +309,7 @@ fn serve_comes_up_with_an_unreachable_database_and_health_says_503() {
             "--jwt-secret",
             &secret,
         ])
+        .env("PGBASE_METRICS_TOKEN", &token)
         .args([
             "--db-url",
             &format!("postgres://postgres@127.0.0.1:{db_port}/postgres"),
@@ -304,18 +319,23 @@ fn serve_comes_up_with_an_unreachable_database_and_health_says_503() {
         .spawn()
         .expect("spawn serve");
     let deadline = Instant::now() + Duration::from_secs(10);
-    let mut seen = (0, String::new());
+    let bearer = format!("Bearer {token}");
+    let (mut seen, mut detailed) = ((0, String::new()), (0, String::new()));
     while Instant::now() < deadline {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
             seen = http_get(port, "/health");
+            detailed = http_get_with(port, "/health", &[("Authorization", &bearer)]);
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = child.kill();
     let _ = child.wait();
+    // Everyone learns only that it is unavailable; the token holder also learns why.
     assert_eq!(seen.0, 503, "{}", seen.1);
-    assert!(seen.1.contains("unreachable"), "{}", seen.1);
+    assert_eq!(seen.1, r#"{"status":"unavailable"}"#);
+    assert_eq!(detailed.0, 503, "{}", detailed.1);
+    assert!(detailed.1.contains("unreachable"), "{}", detailed.1);
 }
 
 #[test]
@@ -340,4 +360,82 @@ fn sql_runs_statements_and_prints_rows() {
         .expect("run");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("42703"));
+}
+
+#[test]
+fn dev_database_needs_the_printed_password_on_tcp() {
+    use std::os::unix::fs::PermissionsExt;
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = project.path();
+    let port = free_port();
+    let mut dev = start_dev(dir, port, &[]);
+    let url = dev
+        .banner
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Database URL:"))
+        .map(|u| u.trim().to_string())
+        .expect("a Database URL line");
+    let password =
+        std::fs::read_to_string(dir.join(".pgbase/db_password")).expect("db_password file");
+    let password = password.trim().to_string();
+    assert!(password.len() >= 32, "{password:?}");
+    assert!(
+        url.starts_with(&format!("postgres://postgres:{password}@127.0.0.1:")),
+        "{url}"
+    );
+    for file in [".pgbase/db_password", ".pgbase/database_url"] {
+        let mode = std::fs::metadata(dir.join(file))
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{file} has mode {mode:o}");
+    }
+    let db_port = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("port in the URL");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        // The printed URL works (what `psql "$URL"` does).
+        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("the printed URL connects");
+        tokio::spawn(connection);
+        let user: String = client
+            .query_one("select current_user::text", &[])
+            .await
+            .expect("query")
+            .get(0);
+        assert_eq!(user, "postgres");
+        // Without a password, no role gets in over TCP.
+        for role in ["postgres", "authenticator", "anon", "service_role"] {
+            let bare = format!("postgres://{role}@127.0.0.1:{db_port}/postgres");
+            let result = tokio_postgres::connect(&bare, tokio_postgres::NoTls).await;
+            assert!(result.is_err(), "{role} connected without a password");
+        }
+        let wrong = format!("postgres://postgres:{password}x@127.0.0.1:{db_port}/postgres");
+        assert!(
+            tokio_postgres::connect(&wrong, tokio_postgres::NoTls)
+                .await
+                .is_err(),
+            "a wrong password was accepted"
+        );
+    });
+
+    // `pgbase sql` finds the running dev (its URL carries the password).
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let output = Command::new(BIN)
+        .args(["sql", "--dir", &dir_arg, "select 41 + 1 as n", "--json"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run pgbase sql");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("42"));
+    stop(&mut dev);
 }

@@ -44,6 +44,15 @@ impl TestApp {
     }
 
     pub async fn with_settings(setup: &str, settings: Settings) -> TestApp {
+        TestApp::build(setup, settings, true).await
+    }
+
+    /// Like [`TestApp::with_settings`], configured as `pgbase serve` is (dev = false).
+    pub async fn serve_mode(setup: &str, settings: Settings) -> TestApp {
+        TestApp::build(setup, settings, false).await
+    }
+
+    async fn build(setup: &str, settings: Settings, dev: bool) -> TestApp {
         let db = pgbase_testkit::test_db().await;
         let client = db.connect().await;
         client
@@ -51,7 +60,7 @@ impl TestApp {
             .await
             .unwrap_or_else(|e| panic!("setup SQL failed: {e:?}"));
         let config =
-            Config::from_settings(settings, db.url.clone(), SECRET.into(), true).expect("config");
+            Config::from_settings(settings, db.url.clone(), SECRET.into(), dev).expect("config");
         let state = pgbase::runtime::start(config).await.expect("start");
         assert!(
             pgbase::runtime::wait_for_schema_cache(&state, Duration::from_secs(10)).await,
