@@ -439,3 +439,44 @@ fn dev_database_needs_the_printed_password_on_tcp() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("42"));
     stop(&mut dev);
 }
+
+#[test]
+fn dev_stops_a_postmaster_that_pg_ctl_restart_started_behind_its_back() {
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = project.path();
+    let mut dev = start_dev(dir, free_port(), &[]);
+    let first = postmaster_pid(dir).expect("postmaster.pid while running");
+    let pgdata = dir.join(".pgbase/db/pgdata");
+    let binaries = pgbase_devdb::find_binaries().expect("binaries");
+    let mut pg_ctl = Command::new(binaries.bindir.join("pg_ctl"));
+    pg_ctl
+        .args(["restart", "-m", "fast", "-w", "-l"])
+        .arg(dir.join(".pgbase/db/pg_ctl.log"))
+        .arg("-D")
+        .arg(&pgdata)
+        .stdin(Stdio::null());
+    if unsafe { libc::geteuid() } == 0 {
+        // pg_ctl refuses root; run it as the user that owns the cluster.
+        let meta = std::fs::metadata(&pgdata).expect("metadata");
+        pg_ctl.uid(meta.uid()).gid(meta.gid());
+    }
+    let out = pg_ctl.output().expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl restart: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = postmaster_pid(dir).expect("postmaster.pid after the restart");
+    assert_ne!(first, second);
+    assert!(pgbase_devdb::process_alive(second));
+
+    stop(&mut dev);
+    assert!(
+        !pgbase_devdb::process_alive(second),
+        "the postmaster pg_ctl started ({second}) outlived pgbase dev"
+    );
+    assert_eq!(postmaster_pid(dir), None, "postmaster.pid left behind");
+}
