@@ -104,17 +104,19 @@ pub async fn run(
     let anonymous = settings.anonymous;
     let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
     let (sql, params) = statement.render();
-    let client: &pgbase_db::Checkout = connection;
+    let checkout: &pgbase_db::Checkout = connection;
     // Cached per connection: a round trip only the first time a connection sees the SQL.
-    let (prelude, main) =
-        tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
-            .map_err(db)?;
+    let (prelude, main) = tokio::try_join!(
+        checkout.prepare_cached(PRELUDE),
+        checkout.prepare_cached(&sql)
+    )
+    .map_err(db)?;
     let explain = match count_plan {
         Some(snippet) => {
             let mut explained = Snippet::sql("explain (format json) ");
             explained.push(snippet.clone());
             let (text, params) = explained.render();
-            Some((client.prepare_cached(&text).await.map_err(db)?, params))
+            Some((checkout.prepare_cached(&text).await.map_err(db)?, params))
         }
         None => None,
     };
@@ -125,7 +127,7 @@ pub async fn run(
     let planned = async {
         match &explain {
             Some((statement, _)) => {
-                let row = client.query_one(statement, &explain_params).await?;
+                let row = checkout.query_one(statement, &explain_params).await?;
                 let text: RawText = row.try_get(0)?;
                 Ok(plan_rows(&text.0))
             }
@@ -135,7 +137,6 @@ pub async fn run(
     let prelude_params = settings.context.prelude_params();
     let main_params = bind(&params);
     let begin = begin_statement(read_only);
-    let checkout: &pgbase_db::Checkout = client;
     let client: &tokio_postgres::Client = checkout;
     // A read-only transaction that commits changes nothing, so reads send BEGIN, the prelude,
     // the statement and COMMIT in one pipelined round trip and check afterwards. Writes wait
@@ -214,7 +215,7 @@ pub async fn run(
 /// rolls back, so `analyze` of a write changes nothing. Returns the output lines (one JSON
 /// document for `format json`).
 pub async fn explain(
-    client: &mut pgbase_db::Checkout,
+    connection: &mut pgbase_db::Checkout,
     settings: &RequestSettings,
     statement: &Snippet,
     read_only: bool,
@@ -222,13 +223,15 @@ pub async fn explain(
     let anonymous = settings.anonymous;
     let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
     let (sql, params) = statement.render();
-    let (prelude, main) =
-        tokio::try_join!(client.prepare_cached(PRELUDE), client.prepare_cached(&sql))
-            .map_err(db)?;
+    let checkout: &pgbase_db::Checkout = connection;
+    let (prelude, main) = tokio::try_join!(
+        checkout.prepare_cached(PRELUDE),
+        checkout.prepare_cached(&sql)
+    )
+    .map_err(db)?;
     let prelude_params = settings.context.prelude_params();
     let main_params = bind(&params);
     let begin = begin_statement(read_only);
-    let checkout: &pgbase_db::Checkout = client;
     let client: &tokio_postgres::Client = checkout;
     let result = tokio::try_join!(
         client.batch_execute(begin),
