@@ -215,7 +215,9 @@ impl Cluster {
                             &cluster.socket_path(),
                             SUPERUSER,
                             &format!(
-                                "ALTER ROLE {SUPERUSER} PASSWORD {}",
+                                // scram even where the server's default is md5 (before 14).
+                                "SET password_encryption = 'scram-sha-256'; \
+                                 ALTER ROLE {SUPERUSER} PASSWORD {}",
                                 quote_literal(password)
                             ),
                         )?;

@@ -497,6 +497,18 @@ async fn tcp_password_is_required_on_tcp_but_not_on_the_socket_and_old_clusters_
         .await
         .unwrap();
     assert!(row.get::<_, bool>(0), "connected over TCP");
+    let scram: bool = client
+        .query_one(
+            "select rolpassword like 'SCRAM-SHA-256$%' from pg_authid where rolname = 'postgres'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        scram,
+        "the superuser's password is stored as a SCRAM verifier"
+    );
     client
         .batch_execute("create role app login; create role noperm login password 'x'")
         .await
