@@ -643,6 +643,38 @@ fn check_put_filters(
     Ok(())
 }
 
+/// The top-level members of a JSON object body, values left as raw JSON text; any other body
+/// has none.
+struct JsonArgs<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for JsonArgs<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Members<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Members<'a> {
+            type Value = JsonArgs<'a>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<JsonArgs<'a>, A::Error> {
+                let mut members: Vec<(String, &'a serde_json::value::RawValue)> = Vec::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value: &'a serde_json::value::RawValue = map.next_value()?;
+                    // a repeated key: the last one wins, as in a parsed object
+                    members.retain(|(k, _)| *k != key);
+                    members.push((key, value));
+                }
+                Ok(JsonArgs(members))
+            }
+        }
+        d.deserialize_map(Members(std::marker::PhantomData))
+    }
+}
+
 fn prepare_call(
     ctx: &PlanContext<'_>,
     request: &ApiRequest,
@@ -650,39 +682,39 @@ fn prepare_call(
     invoke: InvokeMethod,
     body: Bytes,
 ) -> Result<Prepared, ApiError> {
-    let (args, raw_body, head): (Vec<(String, Value)>, Option<String>, bool) = match invoke {
-        InvokeMethod::Read { headers_only } => (
-            request
-                .query
-                .rpc_args
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect(),
-            None,
-            headers_only,
-        ),
-        InvokeMethod::Post => {
-            let parsed = parse_payload(
-                body.clone(),
-                &request.content_type,
-                &request.action,
-                request.query.columns.as_deref(),
-            )?;
-            let raw = String::from_utf8_lossy(&body).into_owned();
-            let args = match parsed.payload {
-                Some(Payload::UrlEncoded { pairs, .. }) => pairs
-                    .into_iter()
-                    .map(|(k, v)| (k, Value::String(v)))
-                    .collect(),
-                _ => match serde_json::from_str::<Value>(&raw) {
-                    Ok(Value::Object(map)) => map.into_iter().collect(),
+    // Query-string and form arguments are text; a JSON body's arguments are borrowed from the
+    // body as raw JSON, so a large body is never built into a document (or copied) here.
+    let (mut text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) =
+        match invoke {
+            InvokeMethod::Read { headers_only } => {
+                (request.query.rpc_args.clone(), None, headers_only)
+            }
+            InvokeMethod::Post => {
+                let parsed = parse_payload(
+                    body.clone(),
+                    &request.content_type,
+                    &request.action,
+                    request.query.columns.as_deref(),
+                )?;
+                let pairs = match parsed.payload {
+                    Some(Payload::UrlEncoded { pairs, .. }) => pairs,
                     _ => Vec::new(),
-                },
-            };
-            (args, (!raw.trim().is_empty()).then_some(raw), false)
+                };
+                let raw = bytes_into_string(body);
+                (pairs, (!raw.trim().is_empty()).then_some(raw), false)
+            }
+        };
+    let json_args: Vec<(String, &serde_json::value::RawValue)> = match &raw_body {
+        Some(raw) if text_args.is_empty() => {
+            serde_json::from_str::<JsonArgs<'_>>(raw).map_or_else(|_| Vec::new(), |a| a.0)
         }
+        _ => Vec::new(),
     };
-    let names: BTreeSet<String> = args.iter().map(|(k, _)| k.clone()).collect();
+    let names: BTreeSet<String> = text_args
+        .iter()
+        .map(|(k, _)| k.clone())
+        .chain(json_args.iter().map(|(k, _)| k.clone()))
+        .collect();
     let function = plan::find_function(ctx, name, &names, raw_body.is_some())?;
     let read = matches!(invoke, InvokeMethod::Read { .. });
     // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
@@ -693,20 +725,26 @@ fn prepare_call(
             a.name.as_deref().unwrap_or("").is_empty()
                 && (a.type_name == "json" || a.type_name == "jsonb")
         });
+    let type_of = |name: &str| {
+        inputs
+            .iter()
+            .find(|a| a.name.as_deref() == Some(name))
+            .map_or("", |a| a.type_name.as_str())
+    };
+    let named: Vec<(String, Option<String>)> = if single_json {
+        Vec::new()
+    } else {
+        json_args
+            .iter()
+            .map(|(k, v)| (k.clone(), plan::raw_json_arg_text(v, type_of(k))))
+            .chain(text_args.drain(..).map(|(k, v)| (k, Some(v))))
+            .collect()
+    };
+    drop(json_args);
     let call_args = if single_json {
         CallArgs::SingleJson(raw_body.unwrap_or_else(|| "{}".into()))
     } else {
-        CallArgs::Named(
-            args.iter()
-                .map(|(k, v)| {
-                    let type_name = inputs
-                        .iter()
-                        .find(|a| a.name.as_deref() == Some(k.as_str()))
-                        .map_or("", |a| a.type_name.as_str());
-                    (k.clone(), plan::json_arg_text(v, type_name))
-                })
-                .collect(),
-        )
+        CallArgs::Named(named)
     };
     let call = plan::call_plan(function, call_args);
     let shape = function.return_shape();

@@ -1031,6 +1031,23 @@ pub fn call_plan(function: &Function, args: CallArgs) -> CallPlan {
 }
 
 /// Turns a JSON value into the text Postgres parses for a parameter of `type_name`.
+/// [`json_arg_text`] of a raw JSON value: `null` is NULL, a string its text, an array for an
+/// array parameter a Postgres array literal, anything else its JSON text as sent (numbers keep
+/// every digit, objects are not re-serialised).
+pub fn raw_json_arg_text(raw: &serde_json::value::RawValue, type_name: &str) -> Option<String> {
+    let text = raw.get().trim();
+    if text.starts_with('"') || (text.starts_with('[') && type_name.ends_with("[]")) {
+        return match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(value) => json_arg_text(&value, type_name),
+            Err(_) => Some(text.to_string()),
+        };
+    }
+    if text == "null" {
+        return None;
+    }
+    Some(text.to_string())
+}
+
 pub fn json_arg_text(value: &serde_json::Value, type_name: &str) -> Option<String> {
     match value {
         serde_json::Value::Null => None,

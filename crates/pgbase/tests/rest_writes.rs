@@ -1015,3 +1015,50 @@ async fn json_bodies_are_bound_as_sent_so_numbers_keep_every_digit() {
         assert_eq!(r.json()["message"], "Empty or invalid json", "{bad:?}");
     }
 }
+
+#[tokio::test]
+async fn rpc_json_arguments_are_passed_as_sent() {
+    let app = TestApp::new(
+        r#"create function public.echo(n numeric, tags text[], note text, doc jsonb, maybe int)
+             returns text language sql as $$
+             select concat_ws(' | ', n, array_to_string(tags, ','), note, doc, coalesce(maybe::text, 'null')) $$;
+           create function public.whole(json) returns text language sql as $$ select $1::text $$;"#,
+    )
+    .await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo",
+            &[],
+            Some(
+                r#"{"n": 12345678901234567890.123456789012345678901, "tags": ["a", "b\"c"],
+                    "note": "say \"hi\"", "doc": {"k": [1, 2.50]}, "maybe": null}"#,
+            ),
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json(),
+        json!(
+            "12345678901234567890.123456789012345678901 | a,b\"c | say \"hi\" | {\"k\": [1, 2.50]} | null"
+        )
+    );
+    // a repeated key: the last one wins
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo",
+            &[],
+            Some(r#"{"n": 1, "n": 2, "tags": [], "note": "x", "doc": 3, "maybe": 4}"#),
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.json(), json!("2 |  | x | 3 | 4"));
+    // a single unnamed json parameter gets the body as sent
+    let body = r#"{"big": 123456789012345678901234567890, "list": [1, {"a": null}]}"#;
+    let r = app
+        .send("POST", "/rest/v1/rpc/whole", &[], Some(body))
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.json(), json!(body));
+}
