@@ -74,6 +74,21 @@ pub struct Settings {
     /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve] [env: PGBASE_NET_DENY_PRIVATE]
     #[arg(long)]
     pub net_deny_private: Option<bool>,
+    /// Sign-ups plus password sign-ins per client address per window; 0 turns it off [default: 30] [env: PGBASE_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UP]
+    #[arg(long)]
+    pub auth_rate_limit_sign_in_sign_up: Option<u32>,
+    /// Refresh-token grants per client address per window; 0 turns it off [default: 150] [env: PGBASE_AUTH_RATE_LIMIT_TOKEN_REFRESH, GOTRUE_RATE_LIMIT_TOKEN_REFRESH]
+    #[arg(long)]
+    pub auth_rate_limit_token_refresh: Option<u32>,
+    /// Length of the auth rate-limit window in seconds [default: 300] [env: PGBASE_AUTH_RATE_LIMIT_WINDOW_SECS]
+    #[arg(long)]
+    pub auth_rate_limit_window_secs: Option<u64>,
+    /// Comma-separated proxy addresses/CIDRs whose client_ip_header is believed [default: none] [env: PGBASE_TRUSTED_PROXIES]
+    #[arg(long)]
+    pub trusted_proxies: Option<String>,
+    /// Header naming the client address, read only from trusted_proxies [default: x-forwarded-for] [env: PGBASE_CLIENT_IP_HEADER]
+    #[arg(long)]
+    pub client_ip_header: Option<String>,
     /// Bearer token for `/metrics` and the details of `/health` in serve (without one, `/metrics` answers 404 there and `/health` only `{"status":…}`; dev leaves both open) [default: none] [env: PGBASE_METRICS_TOKEN]
     #[arg(long)]
     pub metrics_token: Option<String>,
@@ -119,6 +134,23 @@ const ENV_NAMES: &[(&str, &[&str])] = &[
     ("net_concurrency", &["PGBASE_NET_CONCURRENCY"]),
     ("net_deny_private", &["PGBASE_NET_DENY_PRIVATE"]),
     ("graphql_introspection", &["PGBASE_GRAPHQL_INTROSPECTION"]),
+    (
+        "auth_rate_limit_sign_in_sign_up",
+        &["PGBASE_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UP"],
+    ),
+    (
+        "auth_rate_limit_token_refresh",
+        &[
+            "PGBASE_AUTH_RATE_LIMIT_TOKEN_REFRESH",
+            "GOTRUE_RATE_LIMIT_TOKEN_REFRESH",
+        ],
+    ),
+    (
+        "auth_rate_limit_window_secs",
+        &["PGBASE_AUTH_RATE_LIMIT_WINDOW_SECS"],
+    ),
+    ("trusted_proxies", &["PGBASE_TRUSTED_PROXIES"]),
+    ("client_ip_header", &["PGBASE_CLIENT_IP_HEADER"]),
     ("metrics_token", &["PGBASE_METRICS_TOKEN"]),
 ];
 
@@ -181,13 +213,18 @@ impl Settings {
                 continue;
             };
             let parsed = match *key {
-                "db_pool" | "db_max_rows" | "port" | "cron_retention_days" | "net_concurrency" => {
-                    value
-                        .trim()
-                        .parse::<i64>()
-                        .map(toml::Value::Integer)
-                        .map_err(|e| e.to_string())
-                }
+                "db_pool"
+                | "db_max_rows"
+                | "port"
+                | "cron_retention_days"
+                | "net_concurrency"
+                | "auth_rate_limit_sign_in_sign_up"
+                | "auth_rate_limit_token_refresh"
+                | "auth_rate_limit_window_secs" => value
+                    .trim()
+                    .parse::<i64>()
+                    .map(toml::Value::Integer)
+                    .map_err(|e| e.to_string()),
                 "db_plan_enabled"
                 | "db_safe_update"
                 | "jobs"
@@ -236,6 +273,17 @@ impl Settings {
             net_concurrency: self.net_concurrency.or(lower.net_concurrency),
             net_deny_private: self.net_deny_private.or(lower.net_deny_private),
             graphql_introspection: self.graphql_introspection.or(lower.graphql_introspection),
+            auth_rate_limit_sign_in_sign_up: self
+                .auth_rate_limit_sign_in_sign_up
+                .or(lower.auth_rate_limit_sign_in_sign_up),
+            auth_rate_limit_token_refresh: self
+                .auth_rate_limit_token_refresh
+                .or(lower.auth_rate_limit_token_refresh),
+            auth_rate_limit_window_secs: self
+                .auth_rate_limit_window_secs
+                .or(lower.auth_rate_limit_window_secs),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            client_ip_header: self.client_ip_header.or(lower.client_ip_header),
             metrics_token: self.metrics_token.or(lower.metrics_token),
         }
     }
@@ -275,6 +323,24 @@ fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// `10.0.0.0/8, 127.0.0.1` → CIDR blocks.
+fn trusted_proxies(value: Option<&str>) -> Result<Vec<pgbase_auth::IpCidr>, ConfigError> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<pgbase_auth::IpCidr>()
+                .map_err(|_| ConfigError::Invalid {
+                    key: "trusted_proxies",
+                    value: item.to_string(),
+                    hint: "comma-separated IP addresses or CIDR blocks such as 10.0.0.0/8,::1",
+                })
+        })
+        .collect()
+}
+
 fn parse_bool(value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "on" | "1" | "yes" => Ok(true),
@@ -310,6 +376,11 @@ pub struct Config {
     pub graphql_introspection: bool,
     /// Who may read `/metrics` and the details of `/health`.
     pub ops_access: OpsAccess,
+    pub auth_rate_limit_sign_in_sign_up: u32,
+    pub auth_rate_limit_token_refresh: u32,
+    pub auth_rate_limit_window_secs: u64,
+    pub trusted_proxies: Vec<pgbase_auth::IpCidr>,
+    pub client_ip_header: String,
 }
 
 /// Who may read `/metrics` and the details of `/health` (the liveness answer is public).
@@ -371,6 +442,14 @@ impl Config {
             net_concurrency: s.net_concurrency.unwrap_or(200).max(1),
             net_deny_private: s.net_deny_private.unwrap_or(!dev),
             graphql_introspection: s.graphql_introspection.unwrap_or(dev),
+            auth_rate_limit_sign_in_sign_up: s.auth_rate_limit_sign_in_sign_up.unwrap_or(30),
+            auth_rate_limit_token_refresh: s.auth_rate_limit_token_refresh.unwrap_or(150),
+            auth_rate_limit_window_secs: s.auth_rate_limit_window_secs.unwrap_or(300).max(1),
+            trusted_proxies: trusted_proxies(s.trusted_proxies.as_deref())?,
+            client_ip_header: s
+                .client_ip_header
+                .unwrap_or_else(|| "x-forwarded-for".into())
+                .to_ascii_lowercase(),
             ops_access: match s.metrics_token.filter(|t| !t.trim().is_empty()) {
                 _ if dev => OpsAccess::Open,
                 Some(token) => OpsAccess::Token(token),

@@ -99,11 +99,15 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         catalog.clone(),
         login,
     ))?);
-    let auth = pgbase_auth::AuthState::new(
-        pool.clone(),
-        pgbase_auth::AuthConfig::new(config.jwt_secret.clone()),
-        authenticator.clone(),
-    );
+    let auth_config = pgbase_auth::AuthConfig {
+        rate_limit_sign_in_sign_up: config.auth_rate_limit_sign_in_sign_up,
+        rate_limit_token_refresh: config.auth_rate_limit_token_refresh,
+        rate_limit_window: Duration::from_secs(config.auth_rate_limit_window_secs),
+        trusted_proxies: config.trusted_proxies.clone(),
+        client_ip_header: config.client_ip_header.clone(),
+        ..pgbase_auth::AuthConfig::new(config.jwt_secret.clone())
+    };
+    let auth = pgbase_auth::AuthState::new(pool.clone(), auth_config, authenticator.clone());
     let mut graphql = pgbase_graphql::GraphqlState::new(
         pool.clone(),
         catalog.clone(),

@@ -161,3 +161,58 @@ async fn rest_refuses_a_token_with_a_crit_header() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
     assert_eq!(r.json()["code"], "PGRST301");
 }
+
+/// POSTs JSON over a real socket (so the server sees a peer address) and returns the status.
+async fn post_over_socket(
+    addr: std::net::SocketAddr,
+    path: &str,
+    extra_headers: &str,
+    body: &str,
+) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n{extra_headers}\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(request.as_bytes()).await.expect("write");
+    let mut response = Vec::new();
+    socket.read_to_end(&mut response).await.expect("read");
+    let text = String::from_utf8_lossy(&response);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_limits_apply_per_client_address_through_the_server() {
+    let settings = Settings {
+        auth_rate_limit_sign_in_sign_up: Some(3),
+        trusted_proxies: Some("127.0.0.1".into()),
+        ..Settings::default()
+    };
+    let app = TestApp::with_settings(SCHEMA, settings).await;
+    sign_up(&app, "ada@example.com", "correct horse").await; // no peer: not counted
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = pgbase::server::app(app.state.clone());
+    tokio::spawn(pgbase::server::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let body = json!({"email": "ada@example.com", "password": "correct horse"}).to_string();
+    let path = "/auth/v1/token?grant_type=password";
+    let client_a = "x-forwarded-for: 203.0.113.7\r\n";
+    for _ in 0..3 {
+        assert_eq!(post_over_socket(addr, path, client_a, &body).await, 200);
+    }
+    assert_eq!(post_over_socket(addr, path, client_a, &body).await, 429);
+    // Another client behind the same (trusted) proxy has its own bucket.
+    let client_b = "x-forwarded-for: 198.51.100.9\r\n";
+    assert_eq!(post_over_socket(addr, path, client_b, &body).await, 200);
+}
