@@ -1,7 +1,9 @@
 //! From a request (`query`, `variables`, `operationName`) to a plan: the depth limit is
-//! checked before parsing, the document parsed with `graphql-parser` (its messages are
-//! pg_graphql's), the operation picked, variables coerced against their declared types,
-//! the top-level selection validated, and each top-level field planned ([`crate::planner`])
+//! checked before parsing (so the recursive parser cannot overflow the stack), the document
+//! parsed with `graphql-parser` (its messages are pg_graphql's), fragment cycles refused
+//! ([`crate::validate`]), the operation picked, variables (bounded in depth) coerced against
+//! their declared types, the top-level selection validated, and each top-level field planned
+//! ([`crate::planner`], which bounds the depth of selections once fragments are expanded)
 //! and emitted as one statement by `pgbase_sql::emit_graph` (or answered in Rust:
 //! `__typename`, introspection). No I/O happens here.
 
@@ -19,8 +21,10 @@ use crate::introspection;
 use crate::planner::Planner;
 use crate::select::Ctx;
 use crate::types::{Reflected, TypeRef};
+use crate::validate::{MAX_INPUT_DEPTH, fragment_cycles, json_depth};
 
-/// Deepest nesting of `{`, `(` and `[` accepted (checked before parsing).
+/// Deepest nesting of `{`, `(` and `[` accepted (checked before parsing), and deepest
+/// nesting of selections once fragments are expanded (checked while planning).
 pub const MAX_DEPTH: usize = 64;
 /// Most aliases accepted in one document.
 pub const MAX_ALIASES: usize = 200;
@@ -33,6 +37,21 @@ pub struct Request {
     pub operation_name: Option<String>,
     /// Came over GET: mutations are refused.
     pub read_only: bool,
+}
+
+/// How the engine treats requests (set from the server's configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Refuse `update…Collection` / `deleteFrom…Collection` without a filter (or with a
+    /// filter that selects every row, such as `{}`), as pg-safeupdate refuses an UPDATE or
+    /// DELETE without a WHERE clause. On by default.
+    pub safe_update: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { safe_update: true }
+    }
 }
 
 /// A top-level field's plan.
@@ -48,29 +67,48 @@ pub struct Plan {
     pub fields: Vec<(String, Planned)>,
 }
 
-/// The deepest bracket nesting of a document, ignoring strings and comments.
+/// The deepest bracket nesting (`{`, `(`, `[`) of a document, scanned without recursion
+/// the way graphql-parser's tokenizer reads it, so nothing it parses as a bracket is hidden:
+/// comments end at `\r` or `\n`, a block string at the first `"""` not preceded by a
+/// backslash, a string at an unescaped `"`. A string the tokenizer would refuse
+/// (unterminated, or a line break in a plain string) ends the scan: the parser stops there.
 pub fn nesting_depth(query: &str) -> usize {
     let bytes = query.as_bytes();
     let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
     while i < bytes.len() {
         match bytes[i] {
             b'#' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
                     i += 1;
                 }
             }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                let tail = &query[i + 3..];
+                let end = tail
+                    .match_indices("\"\"\"")
+                    .find(|(at, _)| !tail[..*at].ends_with('\\'));
+                match end {
+                    Some((at, _)) => i += 3 + at + 2,
+                    None => break,
+                }
+            }
             b'"' => {
-                if bytes[i..].starts_with(b"\"\"\"") {
-                    i += 3;
-                    while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                let mut escaped = false;
+                let mut end = None;
+                for (at, &b) in bytes.iter().enumerate().skip(i + 1) {
+                    match b {
+                        b'"' if !escaped => {
+                            end = Some(at);
+                            break;
+                        }
+                        b'\n' => break,
+                        _ => {}
                     }
-                    i += 2;
-                } else {
-                    i += 1;
-                    while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                        i += if bytes[i] == b'\\' { 2 } else { 1 };
-                    }
+                    escaped = !escaped && b == b'\\';
+                }
+                match end {
+                    Some(at) => i = at,
+                    None => break,
                 }
             }
             b'{' | b'(' | b'[' => {
@@ -115,6 +153,16 @@ fn variables<'a>(
     defs: &[VariableDefinition<'a, &'a str>],
     given: Option<&Value>,
 ) -> Result<Map<String, Value>, GraphqlError> {
+    // checked before anything copies or walks the values recursively
+    if let Some(Value::Object(m)) = given {
+        for (name, value) in m {
+            if json_depth(value) > MAX_INPUT_DEPTH {
+                return Err(GraphqlError::new(format!(
+                    "Variable \"${name}\" is nested too deeply: the limit is {MAX_INPUT_DEPTH} levels"
+                )));
+            }
+        }
+    }
     let given = match given {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -151,8 +199,18 @@ fn variables<'a>(
     Ok(out)
 }
 
-/// Parses and validates `request` against `schema` and plans its top-level fields.
+/// Parses and validates `request` against `schema` and plans its top-level fields, with the
+/// default [`Options`].
 pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlError>> {
+    plan_with(schema, request, Options::default())
+}
+
+/// Parses and validates `request` against `schema` and plans its top-level fields.
+pub fn plan_with(
+    schema: &Reflected,
+    request: &Request,
+    options: Options,
+) -> Result<Plan, Vec<GraphqlError>> {
     let depth = nesting_depth(&request.query);
     if depth > MAX_DEPTH {
         return Err(single(format!(
@@ -161,6 +219,10 @@ pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlEr
     }
     let doc: Document<'_, &str> =
         graphql_parser::parse_query(&request.query).map_err(|e| single(e.to_string()))?;
+    let cycles = fragment_cycles(&doc);
+    if !cycles.is_empty() {
+        return Err(cycles);
+    }
 
     let mut operations = Vec::new();
     let mut fragments = HashMap::new();
@@ -240,12 +302,13 @@ pub fn plan(schema: &Reflected, request: &Request) -> Result<Plan, Vec<GraphqlEr
         fragments,
         variables: vars,
         expansions: std::cell::Cell::new(0),
+        depth: std::cell::Cell::new(0),
     };
     let sels = ctx.collect(root, &[set]).map_err(|e| vec![e])?;
     if sels.is_empty() {
         return Err(single("Selection set must not be empty"));
     }
-    let planner = Planner::new(&ctx);
+    let planner = Planner::new(&ctx, options);
     let mut fields = Vec::new();
     for sel in &sels {
         let planned = if sel.name == "__typename" {
@@ -282,6 +345,101 @@ mod tests {
         assert_eq!(nesting_depth("{ a(x: \"{{{{\") }"), 2);
         assert_eq!(nesting_depth("# {{{{\n{ a }"), 1);
         assert_eq!(nesting_depth("{ a(x: \"\"\"{{{\"\"\") }"), 2);
+    }
+
+    #[test]
+    fn depth_reads_the_document_as_the_tokenizer_does() {
+        // a comment ends at a carriage return too
+        assert_eq!(nesting_depth("#\r{{"), 2);
+        // a block string ends at the first `"""` not preceded by a backslash
+        assert_eq!(nesting_depth(r#"{ a(x: """\\"""x""") { b } }"#), 2);
+        assert_eq!(nesting_depth(r#"{ a(x: """\\"""x""") { b { c } } }"#), 3);
+        assert_eq!(nesting_depth(r#"{ a(x: """\""" {{{{ """) }"#), 2);
+        // an escaped quote does not end a string; an escaped backslash does not escape it
+        assert_eq!(nesting_depth(r#"{ a(x: "\"{{{{") }"#), 2);
+        assert_eq!(nesting_depth(r#"{ a(x: "\\") { b { c } } }"#), 3);
+        // what the tokenizer refuses ends the scan
+        assert_eq!(nesting_depth("{ a(x: \"\n{{{{"), 2);
+        assert_eq!(nesting_depth("{ \"\"\" {{{{"), 1);
+    }
+
+    /// Runs `f` on a thread with the 2 MB stack of a tokio worker.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new()
+            .stack_size(2 * 1024 * 1024)
+            .spawn(f)
+            .expect("spawn")
+            .join()
+            .expect("no stack overflow")
+    }
+
+    fn first_error(query: String) -> String {
+        on_small_stack(move || {
+            let request = Request {
+                query,
+                ..Request::default()
+            };
+            match plan(&Reflected::default(), &request) {
+                Ok(_) => String::new(),
+                Err(errors) => errors[0].to_string(),
+            }
+        })
+    }
+
+    #[test]
+    fn deep_documents_never_reach_the_parser() {
+        let n = 100_000;
+        let cases = [
+            "{a".repeat(n) + &"}".repeat(n),
+            format!("{{ a(x: {}1{}) }}", "[".repeat(n), "]".repeat(n)),
+            format!("{{ a(x: {}) }}", "{b: ".repeat(n)),
+            format!("query($v: {}Int{}) {{ a }}", "[".repeat(n), "]".repeat(n)),
+            format!("#\r{}", "{a".repeat(n)),
+            format!(r#"{{ a(x: """\\"""x""") {} }}"#, "{a".repeat(n)),
+        ];
+        for q in cases {
+            let message = first_error(q);
+            assert!(
+                message.starts_with("Query is nested too deeply: depth "),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn fragment_cycles_are_refused_before_planning() {
+        assert_eq!(
+            first_error("{ a } fragment F on Query { b { ...F } }".into()),
+            "Cannot spread fragment \"F\" within itself."
+        );
+    }
+
+    #[test]
+    fn deep_variables_are_refused() {
+        let mut v = serde_json::json!(1);
+        for _ in 0..200 {
+            v = Value::Array(vec![v]);
+        }
+        let message = on_small_stack(move || {
+            let request = Request {
+                query: "query($v: Int) { a }".into(),
+                variables: Some(Value::Object(std::iter::once(("v".into(), v)).collect())),
+                ..Request::default()
+            };
+            match plan(&Reflected::default(), &request) {
+                Ok(_) => String::new(),
+                Err(errors) => errors[0].to_string(),
+            }
+        });
+        assert_eq!(
+            message,
+            "Variable \"$v\" is nested too deeply: the limit is 128 levels"
+        );
+    }
+
+    #[test]
+    fn unfiltered_writes_are_refused_by_default() {
+        assert!(Options::default().safe_update);
     }
 
     #[test]

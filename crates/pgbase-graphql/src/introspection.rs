@@ -1,6 +1,7 @@
 //! Introspection (`__schema`, `__type`): the meta types are part of the reflected schema
 //! (so selections on them are validated like any other), and their values are produced in
-//! Rust from the reflected type definitions.
+//! Rust from the reflected type definitions, one level of selection at a time (bounded by
+//! [`Ctx::descend`]).
 
 use serde_json::{Map, Value};
 
@@ -218,6 +219,7 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
     let Some(meta_ty) = schema.ty(meta.type_name()) else {
         return Err(GraphqlError::new("introspection is not enabled"));
     };
+    let _level = ctx.descend()?;
     let sels = ctx.collect(meta_ty, &sel.sets)?;
     let mut out = Map::new();
     for s in &sels {

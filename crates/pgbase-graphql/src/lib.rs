@@ -25,6 +25,7 @@ pub mod planner;
 pub mod reflect;
 pub mod select;
 pub mod types;
+pub mod validate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,10 @@ pub struct GraphqlState {
     pub schemas: Vec<String>,
     /// Serve `__schema` / `__type` (a schema's `introspection: true` directive also does).
     pub introspection: bool,
+    /// Refuse `update…Collection` / `deleteFrom…Collection` mutations without a filter (or
+    /// with an empty one), as the REST side refuses an unfiltered PATCH/DELETE
+    /// (`db_safe_update`). `true` unless the server turns it off.
+    pub safe_update: bool,
     /// Session settings every request starts with (the server's `statement_timeout`), before
     /// the role's own `ALTER ROLE … SET` values.
     pub session_defaults: Vec<(String, String)>,
@@ -66,6 +71,7 @@ impl GraphqlState {
             catalog,
             schemas,
             introspection,
+            safe_update: true,
             session_defaults: Vec::new(),
             reflected: Mutex::new(HashMap::new()),
         }
@@ -200,7 +206,10 @@ pub async fn execute_in(
         Ok(s) => s,
         Err(e) => return Response::failed(vec![e], false),
     };
-    let plan = match engine::plan(&schema, request) {
+    let options = engine::Options {
+        safe_update: state.safe_update,
+    };
+    let plan = match engine::plan_with(&schema, request, options) {
         Ok(p) => p,
         Err(errors) => return Response::failed(errors, true),
     };

@@ -17,6 +17,7 @@ use pgbase_sql::plan::{
 use serde_json::{Map, Value};
 
 use crate::base64;
+use crate::engine::Options;
 use crate::error::GraphqlError;
 use crate::input::{array_literal, sql_text};
 use crate::select::{Ctx, Sel, check_leaf};
@@ -34,6 +35,7 @@ pub struct Statement {
 /// Plans the fields of one operation.
 pub struct Planner<'c, 'q> {
     ctx: &'c Ctx<'q>,
+    options: Options,
     /// Set when a computed field was planned over rows that need a cast to the table's row
     /// type (the records of a mutation): the write must then return whole rows.
     whole_row: Cell<bool>,
@@ -106,9 +108,10 @@ pub fn decode_node_id(id: &str) -> Result<(String, String, Vec<Value>)> {
 }
 
 impl<'c, 'q> Planner<'c, 'q> {
-    pub fn new(ctx: &'c Ctx<'q>) -> Self {
+    pub fn new(ctx: &'c Ctx<'q>, options: Options) -> Self {
         Planner {
             ctx,
+            options,
             whole_row: Cell::new(false),
         }
     }
@@ -133,6 +136,7 @@ impl<'c, 'q> Planner<'c, 'q> {
         literal: fn(String) -> T,
         mut each: impl FnMut(&Sel<'q>, &'c Field) -> Result<Option<T>>,
     ) -> Result<Object<T>> {
+        let _level = self.ctx.descend()?;
         let mut out = Vec::new();
         for s in self.ctx.collect(ty, sets)? {
             if s.name == "__typename" {
@@ -149,7 +153,8 @@ impl<'c, 'q> Planner<'c, 'q> {
         Ok(out)
     }
 
-    /// The plan of a top-level field of `Query` or `Mutation`.
+    /// The plan of a top-level field of `Query` or `Mutation`. An update or delete without
+    /// a filter is refused when [`Options::safe_update`] is set.
     pub fn top_level(&self, root: &TypeDef, sel: &Sel<'q>) -> Result<Statement> {
         let unknown = || {
             GraphqlError::new(format!(
@@ -1066,6 +1071,9 @@ impl<'c, 'q> Planner<'c, 'q> {
         if let Some(f) = args.get("filter") {
             filter.extend(self.filter(t, f)?);
         }
+        // a filter that plans to no condition at all (`{}`, `{id: null}`, `{and: []}`)
+        // selects every row, like none
+        let filtered = !filter.is_empty();
         let kind = if update {
             let set = match args.get("set") {
                 Some(Value::Object(set)) if !set.is_empty() => set,
@@ -1094,6 +1102,15 @@ impl<'c, 'q> Planner<'c, 'q> {
         } else {
             MutationKind::Delete { filter }
         };
+        if self.options.safe_update && !filtered {
+            let verb = if update { "update" } else { "delete" };
+            return Err(GraphqlError::new(format!(
+                "{name} requires a filter: without one (or with an empty one) it would {verb} \
+                 every record. Add a filter argument that selects the records to {verb} \
+                 (atMost still limits how many may change)",
+                name = sel.name
+            )));
+        }
         let (fields, returning) =
             self.mutation_fields(t, sel, if update { "Update" } else { "Delete" })?;
         Ok(MutationPlan {

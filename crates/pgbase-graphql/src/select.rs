@@ -24,6 +24,21 @@ pub struct Ctx<'q> {
     pub variables: Map<String, Value>,
     /// Fragment expansions so far (bounded: nested spreads can multiply).
     pub expansions: std::cell::Cell<usize>,
+    /// Selection sets entered so far on the way to the current one (bounded: fragments can
+    /// nest selections deeper than the document's own brackets).
+    pub depth: std::cell::Cell<usize>,
+}
+
+/// One level of selection entered by [`Ctx::descend`]; leaving it (dropping the guard)
+/// goes back up, on errors too.
+pub struct Level<'c> {
+    depth: &'c std::cell::Cell<usize>,
+}
+
+impl Drop for Level<'_> {
+    fn drop(&mut self) {
+        self.depth.set(self.depth.get().saturating_sub(1));
+    }
 }
 
 /// Most fragment expansions one request may cause.
@@ -41,7 +56,25 @@ pub struct Sel<'q> {
 
 const MAX_FRAGMENT_DEPTH: usize = 32;
 
+/// Deepest nesting of selection sets accepted once fragments are expanded.
+pub const MAX_SELECTION_DEPTH: usize = crate::engine::MAX_DEPTH;
+
 impl<'q> Ctx<'q> {
+    /// Enters one more level of nested selections: every walk of the selections (planner,
+    /// introspection) holds one [`Level`] per level it recurses into, so a document whose
+    /// fragments nest selections without end gets an error rather than a stack overflow.
+    pub fn descend(&self) -> Result<Level<'_>> {
+        let n = self.depth.get() + 1;
+        if n > MAX_SELECTION_DEPTH {
+            return Err(GraphqlError::new(format!(
+                "Query is nested too deeply: selections nest more than {MAX_SELECTION_DEPTH} \
+                 levels once fragments are expanded"
+            )));
+        }
+        self.depth.set(n);
+        Ok(Level { depth: &self.depth })
+    }
+
     /// The fields selected on `ty` by `sets`, merged by response key, in document order.
     pub fn collect(
         &self,

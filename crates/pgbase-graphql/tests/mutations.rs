@@ -184,3 +184,84 @@ async fn insert_on_conflict_updates_or_skips() {
         "B: Blog 3"
     );
 }
+
+fn refusal(field: &str, verb: &str) -> String {
+    format!(
+        "{field} requires a filter: without one (or with an empty one) it would {verb} every \
+         record. Add a filter argument that selects the records to {verb} (atMost still limits \
+         how many may change)"
+    )
+}
+
+#[tokio::test]
+async fn unfiltered_update_and_delete_are_refused() {
+    let e = env().await;
+    let delete = refusal("deleteFromblog_postCollection", "delete");
+    for q in [
+        "mutation { deleteFromblog_postCollection(atMost: 10) { affectedCount } }",
+        "mutation { deleteFromblog_postCollection(filter: {}, atMost: 10) { affectedCount } }",
+        "mutation { deleteFromblog_postCollection(filter: { title: null, and: [] }, atMost: 10) { affectedCount } }",
+        "mutation { deleteFromblog_postCollection(filter: { or: [{}] }, atMost: 10) { affectedCount } }",
+        "mutation { x: deleteFromblog_postCollection { affectedCount } }",
+    ] {
+        assert_eq!(e.error(q).await, delete, "{q}");
+    }
+    // variables: an empty filter, and an unset one
+    let q = "mutation($f: blog_postFilter) { deleteFromblog_postCollection(filter: $f, atMost: 10) { affectedCount } }";
+    for vars in [json!({"f": {}}), json!({})] {
+        let out = e.run("anon", q, vars).await;
+        assert_eq!(out["data"], json!(null), "{out}");
+        assert_eq!(out["errors"][0]["message"], json!(delete), "{out}");
+    }
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { updateblogCollection(set: { name: "all" }, atMost: 10) { affectedCount } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": null, "errors": [{
+            "message": refusal("updateblogCollection", "update"),
+            "locations": [{"line": 1, "column": 12}]
+        }]})
+    );
+    // nothing was written; a filtered delete still works
+    let data = e
+        .data("{ blogCollection { edges { node { name } } } blog_postCollection { edges { cursor } } }")
+        .await;
+    assert_eq!(
+        data["blogCollection"]["edges"][0]["node"]["name"],
+        "A: Blog 1"
+    );
+    assert_eq!(
+        data["blog_postCollection"]["edges"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let data = e
+        .data(r#"mutation { deleteFromblog_postCollection(filter: { rank: { is: NULL } }) { affectedCount } }"#)
+        .await;
+    assert_eq!(data["deleteFromblog_postCollection"]["affectedCount"], 1);
+}
+
+#[tokio::test]
+async fn unfiltered_writes_run_when_safe_update_is_off() {
+    let mut e = env().await;
+    e.state.safe_update = false;
+    // atMost still applies
+    let msg = e
+        .error("mutation { deleteFromblog_postCollection { affectedCount } }")
+        .await;
+    assert_eq!(msg, "delete impacts too many records");
+    let data = e
+        .data(r#"mutation { updateblog_postCollection(set: { rank: 7 }, atMost: 3) { affectedCount } }"#)
+        .await;
+    assert_eq!(data["updateblog_postCollection"]["affectedCount"], 3);
+    let data = e
+        .data("mutation { deleteFromblog_postCollection(filter: {}, atMost: 3) { affectedCount } }")
+        .await;
+    assert_eq!(data["deleteFromblog_postCollection"]["affectedCount"], 3);
+}

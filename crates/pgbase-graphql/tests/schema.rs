@@ -181,7 +181,7 @@ async fn validation_errors_name_the_field_and_suggest() {
     let msg = e
         .error("{ ...F } fragment F on Query { ...G } fragment G on Query { ...F }")
         .await;
-    assert_eq!(msg, "Found a cycle between fragments");
+    assert_eq!(msg, "Cannot spread fragment \"F\" within itself via \"G\".");
 }
 
 #[tokio::test]
