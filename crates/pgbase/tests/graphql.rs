@@ -50,3 +50,80 @@ async fn graphql_is_served_as_the_callers_role() {
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Issue #10: one document whose fragment spreads itself through a relationship used to
+/// overflow the stack and abort the whole server. Requests run here on a tokio worker thread
+/// (2 MB stack, as in the server), and the server answers the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_graphql_documents_get_errors_and_the_server_keeps_answering() {
+    let app = std::sync::Arc::new(
+        TestApp::new(
+            "create table public.account (id int primary key, email text not null);
+             create table public.blog (id int primary key, title text not null,
+                 owner_id int not null references public.account (id));
+             insert into public.account values (1, 'a@x.com');
+             insert into public.blog values (1, 'hello', 1), (2, 'world', 1);
+             grant select, update, delete on public.blog to anon;",
+        )
+        .await,
+    );
+    let post = |query: String| {
+        let app = app.clone();
+        async move {
+            let body = json!({ "query": query }).to_string();
+            tokio::spawn(async move {
+                app.request(Method::POST, "/graphql/v1", &[], Some(&body))
+                    .await
+            })
+            .await
+            .expect("the request task must not die")
+        }
+    };
+
+    let r = post(
+        "{ blogCollection { edges { node { ...F } } } }
+         fragment F on blog { account { blogCollection { edges { node { ...F } } } } }"
+            .into(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json()["data"], json!(null), "{}", r.text);
+    assert_eq!(
+        r.json()["errors"][0]["message"],
+        "Cannot spread fragment \"F\" within itself.",
+        "{}",
+        r.text
+    );
+
+    // a document nested 100 000 levels deep never reaches the parser
+    let deep = "{a".repeat(100_000) + &"}".repeat(100_000);
+    let r = post(deep).await;
+    assert_eq!(r.json()["data"], json!(null), "{}", r.text);
+    let message = r.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(message.contains("nested too deeply"), "{message}");
+
+    // unfiltered writes are refused by default, and nothing was deleted
+    let r = post("mutation { deleteFromblogCollection(atMost: 5) { affectedCount } }".into()).await;
+    assert_eq!(
+        r.json()["errors"][0]["message"],
+        "deleteFromblogCollection requires a filter: without one (or with an empty one) it would \
+         delete every record. Add a filter argument that selects the records to delete (atMost \
+         still limits how many may change)",
+        "{}",
+        r.text
+    );
+
+    // the server still answers
+    let r = post("{ blogCollection { edges { node { id account { email } } } } }".into()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json()["data"]["blogCollection"]["edges"],
+        json!([
+            {"node": {"id": 1, "account": {"email": "a@x.com"}}},
+            {"node": {"id": 2, "account": {"email": "a@x.com"}}}
+        ])
+    );
+}
