@@ -495,8 +495,10 @@ fn prepare(
             // needs no SELECT privilege (insert-only tables, PostgREST's `RETURNING 1`).
             let location = *mutation == Mutation::Create && headers_only;
             let mut write = write;
-            write.returning = if representation || location {
+            write.returning = if representation {
                 WriteReturning::Rows
+            } else if location {
+                WriteReturning::Columns(table.primary_key.clone())
             } else {
                 WriteReturning::Count
             };
@@ -519,9 +521,10 @@ fn prepare(
                 Vec::new()
             };
             let inserts = matches!(mutation, Mutation::Create | Mutation::SingleUpsert);
-            let rows = match write.returning {
-                WriteReturning::Rows => emit::read_rows(&returning),
-                WriteReturning::Count => Snippet::sql("select 1 as pgrst_one from pgrst_source"),
+            let rows = if write.returning.rows() {
+                emit::read_rows(&returning)
+            } else {
+                Snippet::sql("select 1 as pgrst_one from pgrst_source")
             };
             let statement = emit::statement(
                 emit::write_ctes(write),

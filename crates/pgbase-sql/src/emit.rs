@@ -714,7 +714,7 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                     &group.columns,
                     (!group.positions.is_empty()).then_some(group.positions.as_str()),
                     on_conflict.as_ref(),
-                    plan.returning,
+                    &plan.returning,
                 ));
                 s.push_sql("), ");
                 let mut part = Snippet::sql("select * from ");
@@ -723,14 +723,13 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
             }
             s.push_sql("pgrst_written as (")
                 .push(Snippet::join(parts, " union all "))
-                .push_sql(match plan.returning {
-                    WriteReturning::Rows => {
-                        "), pgrst_source as (select (pgrst_row).* from pgrst_written)"
-                    }
-                    WriteReturning::Count => {
-                        "), pgrst_source as (select pgrst_one from pgrst_written)"
-                    }
-                });
+                .push_sql("), pgrst_source as (select ");
+            match &plan.returning {
+                WriteReturning::Rows => s.push_sql("(pgrst_row).*"),
+                WriteReturning::Columns(keys) if !keys.is_empty() => s.push(quoted_list(keys)),
+                WriteReturning::Count | WriteReturning::Columns(_) => s.push_sql("pgrst_one"),
+            };
+            s.push_sql(" from pgrst_written)");
         }
         Write::Update {
             columns,
@@ -744,7 +743,7 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                 .push_sql(", (select j from pgrst_payload))), ");
             if columns.is_empty() && defaults.is_empty() {
                 // Nothing to set: PostgREST answers with no rows affected.
-                if plan.returning == WriteReturning::Count {
+                if !plan.returning.rows() {
                     s.push_sql("pgrst_source as (select 1 as pgrst_one where false)");
                     return s;
                 }
@@ -781,7 +780,7 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                 s.push_sql(" from pgrst_body")
                     .push(write_where(&table, filter, order, *limit));
             }
-            s.push(write_returning(plan.returning)).push_sql(")");
+            s.push(write_returning(&plan.returning)).push_sql(")");
         }
         Write::Delete {
             filter,
@@ -793,23 +792,48 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                 .push_sql(" as ")
                 .push_ident(ROOT_ALIAS)
                 .push(write_where(&table, filter, order, *limit))
-                .push(write_returning(plan.returning))
+                .push(write_returning(&plan.returning))
                 .push_sql(")");
         }
     }
     s
 }
 
-/// ` returning …` of an update or delete: whole rows, or a `1` per row to count them.
-fn write_returning(returning: WriteReturning) -> Snippet {
+/// ` returning …` of an update or delete: whole rows, some columns, or a `1` per row to count
+/// them.
+fn write_returning(returning: &WriteReturning) -> Snippet {
     match returning {
         WriteReturning::Rows => {
             let mut s = Snippet::sql(" returning ");
             s.push_ident(ROOT_ALIAS).push_sql(".*");
             s
         }
-        WriteReturning::Count => Snippet::sql(" returning 1 as pgrst_one"),
+        WriteReturning::Columns(keys) if !keys.is_empty() => {
+            let mut s = Snippet::sql(" returning ");
+            s.push(returned_columns(keys));
+            s
+        }
+        WriteReturning::Count | WriteReturning::Columns(_) => {
+            Snippet::sql(" returning 1 as pgrst_one")
+        }
     }
+}
+
+/// `"a", "b"`.
+fn quoted_list(columns: &[String]) -> Snippet {
+    Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ")
+}
+
+/// `pgrst_t."a" as "a", …`.
+fn returned_columns(columns: &[String]) -> Snippet {
+    Snippet::join(
+        columns.iter().map(|c| {
+            let mut s = Snippet::ident(ROOT_ALIAS);
+            s.push_sql(".").push_ident(c).push_sql(" as ").push_ident(c);
+            s
+        }),
+        ", ",
+    )
 }
 
 /// One `insert … select … from pgrst_body [where position] [on conflict …] returning` over the
@@ -820,7 +844,7 @@ fn insert_one(
     columns: &[String],
     positions: Option<&str>,
     on_conflict: Option<&(Vec<String>, ConflictAction)>,
-    returning: WriteReturning,
+    returning: &WriteReturning,
 ) -> Snippet {
     let quoted =
         |columns: &[String]| Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ");
@@ -872,7 +896,7 @@ fn insert_one(
                 }),
                 ", ",
             ));
-            if returning == WriteReturning::Count {
+            if !returning.rows() {
                 // Without SELECT on the table `xmax` cannot be read: count the updated rows
                 // in a transaction-local setting instead (PostgREST's `pgrst.inserted`).
                 s.push_sql(
@@ -890,7 +914,12 @@ fn insert_one(
                 .push_ident(ROOT_ALIAS)
                 .push_sql(".xmax = 0 as pgrst_inserted");
         }
-        WriteReturning::Count => {
+        WriteReturning::Columns(keys) if !keys.is_empty() => {
+            s.push_sql(" returning ")
+                .push(returned_columns(keys))
+                .push_sql(", null::bool as pgrst_inserted");
+        }
+        WriteReturning::Count | WriteReturning::Columns(_) => {
             s.push_sql(" returning 1 as pgrst_one, null::bool as pgrst_inserted");
         }
     }
@@ -1057,6 +1086,17 @@ mod tests {
         assert!(!sql.contains("xmax") && !sql.contains("pgrst_row"), "{sql}");
         let (sql, _) = write_ctes(insert(WriteReturning::Rows, None)).render();
         assert!(sql.contains("\"pgrst_t\" as pgrst_row"), "{sql}");
+        // headers-only: the primary key alone, for the Location header
+        let (sql, _) =
+            write_ctes(insert(WriteReturning::Columns(vec!["id".into()]), None)).render();
+        assert!(
+            sql.contains("returning \"pgrst_t\".\"id\" as \"id\", null::bool as pgrst_inserted"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("pgrst_source as (select \"id\" from pgrst_written)"),
+            "{sql}"
+        );
         // an upsert counts its updated rows in a setting instead of reading xmax
         let merge = Some((vec!["email".to_string()], ConflictAction::Merge));
         let (sql, _) = write_ctes(insert(WriteReturning::Count, merge)).render();

@@ -336,7 +336,7 @@ pub struct WritePlan {
 }
 
 /// What a write returns into `pgrst_source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum WriteReturning {
     /// The written rows, every column (`return=representation`, `headers-only`): needs the
     /// SELECT privilege (and, under row-level security, a SELECT policy) on the table.
@@ -345,6 +345,16 @@ pub enum WriteReturning {
     /// Only one `1` per written row, to count them (`return=minimal`, PostgREST's
     /// `RETURNING 1`): needs no SELECT privilege, so insert-only tables can be written.
     Count,
+    /// Only these columns (the primary key for a `Location` header): needs SELECT on them
+    /// alone.
+    Columns(Vec<String>),
+}
+
+impl WriteReturning {
+    /// Whole rows are returned (and `xmax` can be read).
+    pub fn rows(&self) -> bool {
+        matches!(self, WriteReturning::Rows)
+    }
 }
 
 /// A function call; its rows are the `pgrst_source` CTE.

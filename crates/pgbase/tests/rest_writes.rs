@@ -893,6 +893,19 @@ async fn insert_only_tables_accept_minimal_inserts() {
     // alone (for the filter), they work where returning the rows is refused
     app.sql_texts("grant select (id), update (message), delete on public.contact to anon")
         .await;
+    // headers-only returns the primary key alone, for the Location header
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/contact",
+            &[("prefer", "return=headers-only")],
+            Some(r#"{"email": "e@example.com"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.header("location"), Some("/contact?id=eq.6"));
+    app.sql_texts("delete from public.contact where id = 6")
+        .await;
     let r = app
         .send(
             "PATCH",
