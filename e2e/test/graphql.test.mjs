@@ -19,6 +19,18 @@ async function gql(query, variables) {
   return { data, errors };
 }
 
+// A request error (a document refused before it runs) answers 400 to a client asking for
+// application/graphql-response+json, as graphql-request does; plain JSON clients get 200.
+async function post(query) {
+  const res = await fetch(`${url}/graphql/v1`, {
+    method: 'POST',
+    headers: { apikey: anonKey, authorization: `Bearer ${anonKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
 test('graphql-js accepts the introspection and validates documents against it', async () => {
   const { data, errors } = await gql(getIntrospectionQuery());
   assert.equal(errors, undefined, JSON.stringify(errors));
@@ -67,10 +79,39 @@ test('mutations insert, update and delete with affectedCount and records', async
   );
   assert.deepEqual(updated.data.updateitemsCollection, { affectedCount: 1, records: [{ qty: 4 }] });
   const tooMany = await gql(`mutation { deleteFromitemsCollection(filter: { qty: { gte: 0 } }, atMost: 0) { affectedCount } }`);
-  assert.ok(tooMany.errors?.length, 'atMost exceeded is an error');
+  assert.equal(tooMany.data, null);
+  assert.equal(tooMany.errors?.[0]?.message, 'delete impacts too many records', JSON.stringify(tooMany.errors));
+  // without a filter (or with an empty one) update and delete are refused before they run
+  for (const unfiltered of [
+    'mutation { deleteFromitemsCollection(atMost: 1000) { affectedCount } }',
+    'mutation { deleteFromitemsCollection(filter: {}, atMost: 1000) { affectedCount } }',
+  ]) {
+    const refused = await post(unfiltered);
+    assert.equal(refused.data, null);
+    assert.equal(
+      refused.errors?.[0]?.message,
+      'deleteFromitemsCollection requires a filter: without one (or with an empty one) it would delete every record. ' +
+        'Add a filter argument that selects the records to delete (atMost still limits how many may change)',
+      JSON.stringify(refused.errors),
+    );
+  }
+  const refusedUpdate = await post('mutation { updateitemsCollection(set: { qty: 0 }, atMost: 1000) { affectedCount } }');
+  assert.match(refusedUpdate.errors?.[0]?.message ?? '', /^updateitemsCollection requires a filter/);
   const deleted = await gql(
     `mutation($sku: String!) { deleteFromitemsCollection(filter: { sku: { eq: $sku } }) { affectedCount } }`,
     { sku },
   );
   assert.equal(deleted.data.deleteFromitemsCollection.affectedCount, 1);
+});
+
+test('a fragment spreading itself is refused and the server keeps answering', async () => {
+  const cyclic = await post(`{ authorsCollection { edges { node { ...A } } } }
+    fragment A on authors { booksCollection { edges { node { authors { ...A } } } } }`);
+  assert.equal(cyclic.data, null);
+  assert.equal(cyclic.errors?.[0]?.message, 'Cannot spread fragment "A" within itself.', JSON.stringify(cyclic.errors));
+  const deep = await post('{a'.repeat(50_000) + '}'.repeat(50_000));
+  assert.match(deep.errors?.[0]?.message ?? '', /nested too deeply/);
+  const after = await gql('{ authorsCollection(first: 1) { edges { node { id } } } }');
+  assert.equal(after.errors, undefined, JSON.stringify(after.errors));
+  assert.equal(after.data.authorsCollection.edges.length, 1);
 });
