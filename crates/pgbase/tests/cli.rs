@@ -446,6 +446,9 @@ fn dev_stops_a_postmaster_that_pg_ctl_restart_started_behind_its_back() {
     use std::os::unix::process::CommandExt;
     let project = tempfile::tempdir().expect("tempdir");
     let dir = project.path();
+    // Keep dev off its preferred database port 54322: while pg_ctl restarts the server, a
+    // `pgbase dev` of a test running beside this one could take that port from under it.
+    let _preferred = std::net::TcpListener::bind("127.0.0.1:54322");
     let mut dev = start_dev(dir, free_port(), &[]);
     let first = postmaster_pid(dir).expect("postmaster.pid while running");
     let pgdata = dir.join(".pgbase/db/pgdata");
@@ -465,9 +468,10 @@ fn dev_stops_a_postmaster_that_pg_ctl_restart_started_behind_its_back() {
     let out = pg_ctl.output().expect("run pg_ctl");
     assert!(
         out.status.success(),
-        "pg_ctl restart: {}{}",
+        "pg_ctl restart: {}{}\nserver log: {}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join(".pgbase/db/pg_ctl.log")).unwrap_or_default()
     );
     let second = postmaster_pid(dir).expect("postmaster.pid after the restart");
     assert_ne!(first, second);
