@@ -104,7 +104,7 @@ async fn a_fragment_spreading_itself_through_a_relationship_is_refused() {
 }
 
 #[tokio::test]
-async fn deep_selections_through_acyclic_fragments_are_refused() {
+async fn selection_depth_through_fragments_is_bounded() {
     let e = env().await;
     // 40 fragments, each one relationship deeper than the next: no cycle, no literal depth,
     // but a selection 160 levels deep once expanded
@@ -119,6 +119,31 @@ async fn deep_selections_through_acyclic_fragments_are_refused() {
     let out = run_small(&e, q, json!({}));
     assert_eq!(out["data"], Value::Null, "{out}");
     let msg = first_message(&out);
+    assert!(msg.contains("nested too deeply"), "{msg}");
+    // just under the limit, the selection is planned, emitted and run: 3 levels, then 15
+    // fragments of 4 levels each, then `id` (63 levels)
+    let mut q = String::from("{ blogCollection(first: 1) { edges { node { ...F0 } } } }\n");
+    for i in 0..15 {
+        q.push_str(&format!(
+            "fragment F{i} on blog {{ account {{ blogCollection(first: 1) {{ edges {{ node {{ ...F{} }} }} }} }} }}\n",
+            i + 1
+        ));
+    }
+    q.push_str("fragment F15 on blog { id }\n");
+    let out = run_small(&e, q, json!({}));
+    assert!(out.get("errors").is_none(), "{out}");
+    let mut node = &out["data"]["blogCollection"]["edges"][0]["node"];
+    for _ in 0..15 {
+        node = &node["account"]["blogCollection"]["edges"][0]["node"];
+    }
+    assert_eq!(node["id"], 1, "{out}");
+    // one level more is refused
+    let q = format!("{{ blogCollection {{ edges {{ node {{ ...F0 }} }} }} }}\n{}",
+        (0..16).map(|i| format!(
+            "fragment F{i} on blog {{ account {{ blogCollection {{ edges {{ node {{ ...F{} }} }} }} }} }}\n",
+            i + 1
+        )).collect::<String>() + "fragment F16 on blog { id }\n");
+    let msg = first_message(&run_small(&e, q, json!({})));
     assert!(msg.contains("nested too deeply"), "{msg}");
     // the same through introspection: types lead to fields whose types lead back to types
     let mut q = String::from("{ __type(name: \"blog\") { ...T0 } }\n");
