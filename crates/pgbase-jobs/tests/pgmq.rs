@@ -617,3 +617,84 @@ async fn pgmq_public_wrappers_run_as_the_caller() {
         .expect("archive/delete");
     assert!(r.get::<_, bool>(0) && r.get::<_, bool>(1));
 }
+
+#[tokio::test]
+async fn internal_functions_are_not_callable_by_the_api_roles() {
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    c.batch_execute(
+        "select pgmq.create('mine'); select pgmq.create('theirs');
+         select pgmq.enable_notify_insert('theirs', 60000);
+         grant select, insert, update, delete on pgmq.q_mine, pgmq.a_mine to authenticated;",
+    )
+    .await
+    .expect("setup");
+    for role in ["anon", "authenticated"] {
+        c.batch_execute(&format!("reset role; set role {role}"))
+            .await
+            .expect("role");
+        assert_eq!(
+            err(&c, "select pgmq._notify_insert('theirs', 'q_theirs')").await,
+            "permission denied for function _notify_insert",
+            "{role}"
+        );
+        // Nor may a role touch the throttle of a queue it cannot send to.
+        let n = c
+            .execute(
+                "update pgmq.notify_insert_settings set last_notified_at = now() + interval '1 day' \
+                 where queue_name = 'theirs'",
+                &[],
+            )
+            .await
+            .map(|n| n as i64)
+            .unwrap_or(-1);
+        assert!(n <= 0, "{role} changed another queue's throttle");
+        assert!(
+            err(&c, "select pgmq.enable_notify_insert('theirs', 0)")
+                .await
+                .contains("permission denied"),
+            "{role}"
+        );
+    }
+    c.batch_execute("reset role").await.expect("reset");
+    // No SECURITY DEFINER function of the job schemas is callable by the API roles unless it is
+    // part of the public API.
+    let rows = c
+        .query(
+            "select p.oid::regprocedure::text, r.rolname from pg_proc p \
+             join pg_namespace n on n.oid = p.pronamespace \
+             cross join (values ('anon'), ('authenticated')) r(rolname) \
+             where n.nspname in ('pgmq', 'pgmq_public', 'cron', 'net') and p.prosecdef \
+               and p.proname like '\\_%' \
+               and has_function_privilege(r.rolname, p.oid, 'EXECUTE') \
+             order by 1, 2",
+            &[],
+        )
+        .await
+        .expect("privileges");
+    let open: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{} to {}", r.get::<_, String>(0), r.get::<_, String>(1)))
+        .collect();
+    assert!(
+        open.is_empty(),
+        "internal security-definer functions callable: {open:?}"
+    );
+    // A role granted its queue still sends to it when throttled (and records the notification).
+    c.batch_execute(
+        "select pgmq.enable_notify_insert('mine', 60000); set role authenticated;
+         select pgmq.send('mine', '{}'); select pgmq.send_batch('mine', array['{}'::jsonb]);
+         reset role;",
+    )
+    .await
+    .expect("throttled sends as authenticated");
+    let recorded: bool = c
+        .query_one(
+            "select last_notified_at > now() - interval '1 minute' from pgmq.notify_insert_settings where queue_name = 'mine'",
+            &[],
+        )
+        .await
+        .expect("settings")
+        .get(0);
+    assert!(recorded, "the throttled send recorded its notification");
+}
