@@ -18,15 +18,17 @@
 //! **Requests.** http and https only (others get `error_msg = 'Unsupported protocol'`),
 //! redirects followed (up to 10), each request with its own `timeout_milliseconds`. The
 //! optional deny-list (`deny_private_networks`, off by default) refuses loopback, private,
-//! link-local, shared, unique-local and unspecified addresses, checked on every resolved address
-//! (so DNS rebinding is covered) and on every redirect.
+//! link-local, shared, unique-local and unspecified addresses, and IPv6 addresses that embed a
+//! refused IPv4 one (IPv4-mapped, IPv4-compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`; see
+//! [`ip_denied`]), checked on every resolved address (so DNS rebinding is covered) and on every
+//! redirect.
 //!
 //! **Responses.** `status_code`, `content_type`, `headers` (a JSON object; repeated headers
 //! joined with `, `), `content` (the body as text, invalid UTF-8 replaced), `timed_out`, and
 //! `error_msg` (curl-style texts: `Timeout of N ms reached...`, `Couldn't connect to server`,
 //! `Couldn't resolve host name`). Responses older than `ttl` (6 h) are deleted.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -516,41 +518,71 @@ fn url_host_denied(url: &reqwest::Url) -> bool {
     let Some(host) = url.host_str() else {
         return true;
     };
+    // The URL parser has already normalised IPv4 forms (`2130706433`, `0x7f.1`) to dotted quads
+    // and put IPv6 literals in brackets.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match bare.parse::<IpAddr>() {
         Ok(ip) => ip_denied(ip),
-        Err(_) => host.eq_ignore_ascii_case("localhost") || host.ends_with(".localhost"),
+        Err(_) => {
+            let host = host.trim_end_matches('.').to_ascii_lowercase();
+            host == "localhost" || host.ends_with(".localhost")
+        }
     }
 }
 
-/// Whether an address belongs to the ranges the SSRF deny-list refuses.
+/// Whether an address belongs to the ranges the SSRF deny-list refuses: loopback, private,
+/// link-local, shared (CGNAT), unspecified, broadcast, multicast, reserved and benchmarking
+/// IPv4; loopback, unspecified, multicast, unique-local, link-local and site-local IPv6; and
+/// every IPv6 form that carries an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible
+/// `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`), judged by that IPv4 address. The
+/// local-use NAT64 prefix `64:ff9b:1::/48`, Teredo `2001::/32` (its client address is
+/// obfuscated) and the documentation prefix `2001:db8::/32` are refused whole.
 pub fn ip_denied(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10
-                || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
-                || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15
-        }
+        IpAddr::V4(v4) => ipv4_denied(v4),
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return ip_denied(IpAddr::V4(v4));
-            }
             let s = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
+            let o = v6.octets();
+            if v6.is_loopback() || v6.is_unspecified() {
+                return true;
+            }
+            // IPv4-mapped (::ffff:0:0/96) and IPv4-compatible (::/96, deprecated).
+            if s[..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || s[5] == 0) {
+                return ipv4_denied(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            // NAT64 well-known prefix 64:ff9b::/96: the last 32 bits are the IPv4 address.
+            if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return ipv4_denied(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            // 6to4 2002::/16: bits 16..48 are the IPv4 address.
+            if s[0] == 0x2002 {
+                return ipv4_denied(Ipv4Addr::new(o[2], o[3], o[4], o[5]));
+            }
+            v6.is_multicast()
+                || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48
+                || (s[0] == 0x2001 && s[1] == 0) // Teredo 2001::/32
+                || (s[0] == 0x2001 && s[1] == 0xdb8) // documentation
                 || (s[0] & 0xfe00) == 0xfc00 // unique local
                 || (s[0] & 0xffc0) == 0xfe80 // link local
+                || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
         }
     }
+}
+
+fn ipv4_denied(v4: Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || o[0] == 0
+        || o[0] >= 240 // reserved 240.0.0.0/4
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 6to4 relay anycast
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15
 }
 
 /// A resolver that drops denied addresses and fails when none is left.
@@ -599,6 +631,60 @@ mod tests {
         }
         let url = reqwest::Url::parse("http://localhost:8080/").expect("url");
         assert!(url_host_denied(&url));
+    }
+
+    #[test]
+    fn deny_list_covers_ipv6_forms_of_ipv4() {
+        for denied in [
+            // IPv4-mapped and IPv4-compatible
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "::10.1.2.3",
+            "::192.168.0.1",
+            "::0.0.0.1",
+            // NAT64 well-known prefix with a private/loopback IPv4, and the local-use prefix
+            "64:ff9b::127.0.0.1",
+            "64:ff9b::10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1.1.1.1",
+            // 6to4 with a private/loopback IPv4
+            "2002:7f00:1::",
+            "2002:a00:1::1",
+            "2002:c0a8:101::1",
+            "2002:a9fe:a9fe::1",
+            // Teredo, documentation, site-local, multicast
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001:db8::1",
+            "fec0::1",
+            "ff02::1",
+            // reserved IPv4
+            "240.0.0.1",
+            "255.255.255.255",
+        ] {
+            assert!(ip_denied(denied.parse().expect("ip")), "{denied}");
+        }
+        for allowed in [
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "::ffff:1.1.1.1",
+            "2a00:1450:4001::200e",
+        ] {
+            assert!(!ip_denied(allowed.parse().expect("ip")), "{allowed}");
+        }
+        for denied in [
+            "http://[::ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::]/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://LOCALHOST./",
+            "http://a.localhost/",
+        ] {
+            let url = reqwest::Url::parse(denied).expect("url");
+            assert!(url_host_denied(&url), "{denied}");
+        }
     }
 }
 #[cfg(test)]
