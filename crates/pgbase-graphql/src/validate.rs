@@ -37,11 +37,18 @@ struct Frame<'a> {
     next: usize,
 }
 
-/// Every cycle between the document's fragments, as graphql-js's `NoFragmentCyclesRule`
-/// reports them: `Cannot spread fragment "F" within itself.` or
-/// `Cannot spread fragment "F" within itself via "G", "H".` (at the first spread of the
-/// cycle). Unused fragments are checked too. The walk is depth-first like graphql-js's, with
-/// an explicit stack instead of recursion.
+/// Most cycle errors reported for one document (each names every fragment of its cycle, so
+/// a document of many long cycles would otherwise make a huge response).
+pub const MAX_CYCLE_ERRORS: usize = 20;
+
+/// Most fragments named in the `via` list of one cycle error (the rest are counted).
+const MAX_VIA: usize = 20;
+
+/// The cycles between the document's fragments (the first [`MAX_CYCLE_ERRORS`]), as
+/// graphql-js's `NoFragmentCyclesRule` reports them: `Cannot spread fragment "F" within
+/// itself.` or `Cannot spread fragment "F" within itself via "G", "H".` (at the first spread
+/// of the cycle). Unused fragments are checked too. The walk is depth-first like graphql-js's,
+/// with an explicit stack instead of recursion.
 pub fn fragment_cycles<'a>(doc: &'a Document<'a, &'a str>) -> Vec<GraphqlError> {
     let mut by_name = HashMap::new();
     let mut order = Vec::new();
@@ -83,10 +90,15 @@ pub fn fragment_cycles<'a>(doc: &'a Document<'a, &'a str>) -> Vec<GraphqlError> 
             path.push((name, pos));
             if let Some(&at) = index_of.get(name) {
                 let cycle = &path[at..];
-                let via: Vec<String> = cycle[..cycle.len() - 1]
+                let through = &cycle[..cycle.len() - 1];
+                let mut via: Vec<String> = through
                     .iter()
+                    .take(MAX_VIA)
                     .map(|(n, _)| format!("\"{n}\""))
                     .collect();
+                if through.len() > MAX_VIA {
+                    via.push(format!("and {} more", through.len() - MAX_VIA));
+                }
                 let message = if via.is_empty() {
                     format!("Cannot spread fragment \"{name}\" within itself.")
                 } else {
@@ -96,6 +108,9 @@ pub fn fragment_cycles<'a>(doc: &'a Document<'a, &'a str>) -> Vec<GraphqlError> 
                     )
                 };
                 errors.push(GraphqlError::at(message, cycle[0].1));
+                if errors.len() == MAX_CYCLE_ERRORS {
+                    return errors;
+                }
                 path.pop();
                 continue;
             }
@@ -240,6 +255,25 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(
             found[0].starts_with("Cannot spread fragment \"F0\" within itself via \"F1\", \"F2\"")
+        );
+    }
+
+    #[test]
+    fn many_long_cycles_are_reported_a_few_times() {
+        // every fragment of a 5 000 long chain also spreads the first one: 5 000 cycles
+        let mut q = String::from("{ ...F0 }\n");
+        for i in 0..5_000 {
+            q.push_str(&format!("fragment F{i} on T {{ ...F{} ...F0 }}\n", i + 1));
+        }
+        q.push_str("fragment F5000 on T { a }\n");
+        let found = cycles(&q);
+        assert_eq!(found.len(), MAX_CYCLE_ERRORS);
+        let names: String = (1..=20).map(|i| format!("\"F{i}\", ")).collect();
+        let first = &found[0];
+        assert!(first.len() < 500, "{} characters", first.len());
+        assert_eq!(
+            first,
+            &format!("Cannot spread fragment \"F0\" within itself via {names}and 4979 more.")
         );
     }
 
