@@ -31,6 +31,11 @@ impl PgBinaries {
     pub fn postgres(&self) -> PathBuf {
         self.bindir.join("postgres")
     }
+
+    /// Path of `psql` (Debian's server packages bring it into the same directory).
+    pub fn psql(&self) -> PathBuf {
+        self.bindir.join("psql")
+    }
 }
 
 /// The places [`find_binaries_in`] searches, in order.

@@ -33,7 +33,6 @@ use crate::DevDbError;
 use crate::binaries::{PgBinaries, find_binaries};
 use crate::privilege::{RunAs, check_reachable, chown, create_dir_owned, server_user};
 use crate::process::{Keeper, is_live_postgres, process_alive, set_parent_death_signal};
-use crate::wire;
 
 /// The superuser initdb creates (`-U postgres`); trust authentication on the unix socket.
 pub const SUPERUSER: &str = "postgres";
@@ -211,16 +210,12 @@ impl Cluster {
                     };
                     if let Some(password) = &opts.tcp_password {
                         // On error the cluster is dropped, which stops the server again.
-                        wire::execute(
-                            &cluster.socket_path(),
-                            SUPERUSER,
-                            &format!(
-                                // scram even where the server's default is md5 (before 14).
-                                "SET password_encryption = 'scram-sha-256'; \
+                        cluster.run_as_superuser(&format!(
+                            // scram even where the server's default is md5 (before 14).
+                            "SET password_encryption = 'scram-sha-256'; \
                                  ALTER ROLE {SUPERUSER} PASSWORD {}",
-                                quote_literal(password)
-                            ),
-                        )?;
+                            quote_literal(password)
+                        ))?;
                     }
                     return Ok(cluster);
                 }
@@ -313,6 +308,58 @@ impl Cluster {
     }
 
     /// Path of the unix socket, `<socket_dir>/.s.PGSQL.<port>`.
+    /// Runs `sql` with `psql` over the unix socket as the superuser (trusted there). The SQL
+    /// goes through standard input, so nothing of it shows in the process list.
+    fn run_as_superuser(&self, sql: &str) -> Result<(), DevDbError> {
+        use std::io::Write;
+        let fail = |message: String| DevDbError::Setup {
+            socket: self.socket_path(),
+            message,
+        };
+        let mut child = Command::new(self.binaries.psql())
+            .args([
+                "-X",
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                "postgres",
+                "-U",
+                SUPERUSER,
+            ])
+            .arg("-h")
+            .arg(&self.socket_dir)
+            .arg("-p")
+            .arg(self.port.to_string())
+            .env("PGCONNECT_TIMEOUT", "10")
+            .env_remove("PGPASSWORD")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                fail(format!(
+                    "cannot run {}: {e}",
+                    self.binaries.psql().display()
+                ))
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(sql.as_bytes())
+                .map_err(|e| fail(format!("writing to psql: {e}")))?;
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| fail(format!("waiting for psql: {e}")))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(fail(
+                String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            ))
+        }
+    }
+
     pub fn socket_path(&self) -> PathBuf {
         self.socket_dir.join(format!(".s.PGSQL.{}", self.port))
     }

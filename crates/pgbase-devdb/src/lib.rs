@@ -12,7 +12,6 @@ mod cluster;
 mod error;
 mod privilege;
 mod process;
-mod wire;
 
 pub use binaries::{PgBinaries, SearchPaths, find_binaries, find_binaries_in};
 pub use cluster::{Cluster, ClusterOptions, SUPERUSER};
