@@ -1002,14 +1002,14 @@ fn respond(
             headers.push(("content-type".into(), content_type(media)));
         }
     } else {
-        // Freed now rather than held (as capacity) until the response is sent.
-        body = String::new();
+        // Freed now rather than held until the response is sent.
+        body = Bytes::new();
     }
     Ok(RestResponse {
         status,
         headers,
-        // Takes over the String's buffer: no copy of the body on its way to the client.
-        body: Bytes::from(body),
+        // Still the buffer the row arrived in: no copy of the body on its way to the client.
+        body,
     })
 }
 
