@@ -303,6 +303,7 @@ pub fn plan_with(
         variables: vars,
         expansions: std::cell::Cell::new(0),
         depth: std::cell::Cell::new(0),
+        introspected: std::cell::Cell::new(0),
     };
     let sels = ctx.collect(root, &[set]).map_err(|e| vec![e])?;
     if sels.is_empty() {

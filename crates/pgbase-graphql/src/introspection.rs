@@ -1,7 +1,7 @@
 //! Introspection (`__schema`, `__type`): the meta types are part of the reflected schema
 //! (so selections on them are validated like any other), and their values are produced in
 //! Rust from the reflected type definitions, one level of selection at a time (bounded by
-//! [`Ctx::descend`]).
+//! [`Ctx::descend`]), up to [`MAX_INTROSPECTION_VALUES`] fields per request.
 
 use serde_json::{Map, Value};
 
@@ -180,6 +180,12 @@ impl Meta<'_> {
 
 const IF_ARG: &str = "if";
 
+/// Most fields one request's introspection may resolve. Lists multiply a selection by the
+/// schema's size at every level (types of fields of types of …), so a document of modest
+/// size could otherwise build a result of gigabytes; the standard introspection query of a
+/// schema of a thousand tables stays well below this.
+pub const MAX_INTROSPECTION_VALUES: usize = 2_000_000;
+
 /// Resolves a top-level `__schema` or `__type(name:)` selection.
 pub fn resolve_root<'q>(ctx: &Ctx<'q>, sel: &Sel<'q>) -> Result<Value> {
     check_leaf(sel, false)?;
@@ -221,6 +227,14 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
     };
     let _level = ctx.descend()?;
     let sels = ctx.collect(meta_ty, &sel.sets)?;
+    let produced = ctx.introspected.get() + sels.len();
+    if produced > MAX_INTROSPECTION_VALUES {
+        return Err(GraphqlError::new(format!(
+            "Introspection result is too large: more than {MAX_INTROSPECTION_VALUES} values; \
+             select fewer nested fields"
+        )));
+    }
+    ctx.introspected.set(produced);
     let mut out = Map::new();
     for s in &sels {
         let leaf = |v: Value| -> Result<Value> {

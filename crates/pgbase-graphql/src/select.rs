@@ -27,6 +27,8 @@ pub struct Ctx<'q> {
     /// Selection sets entered so far on the way to the current one (bounded: fragments can
     /// nest selections deeper than the document's own brackets).
     pub depth: std::cell::Cell<usize>,
+    /// Fields resolved by introspection so far (bounded: lists multiply them).
+    pub introspected: std::cell::Cell<usize>,
 }
 
 /// One level of selection entered by [`Ctx::descend`]; leaving it (dropping the guard)

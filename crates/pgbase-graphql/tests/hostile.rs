@@ -162,6 +162,35 @@ async fn selection_depth_through_fragments_is_bounded() {
 }
 
 #[tokio::test]
+async fn introspection_that_multiplies_is_refused() {
+    let e = env().await;
+    // every level selects input fields of the type both directly and through two wrappers
+    // (`not: blogFilter`, `and: [blogFilter!]`): the document doubles per level, the result
+    // triples per level and per filter type
+    let mut inner = String::from("name");
+    for _ in 0..11 {
+        inner = format!(
+            "name inputFields {{ name type {{ {inner} ofType {{ ofType {{ {inner} }} }} }} }}"
+        );
+    }
+    let q = format!("{{ __schema {{ types {{ {inner} }} }} }}");
+    assert!(q.len() < 400_000, "{}", q.len());
+    let msg = first_message(&run_small(&e, q, json!({})));
+    assert!(
+        msg.starts_with("Introspection result is too large"),
+        "{msg}"
+    );
+    // the standard introspection query still answers
+    let out = run_small(
+        &e,
+        include_str!("fixtures/introspection.graphql").into(),
+        json!({}),
+    );
+    assert!(out.get("errors").is_none(), "{}", out["errors"]);
+    assert!(out["data"]["__schema"]["types"].as_array().is_some());
+}
+
+#[tokio::test]
 async fn deep_documents_and_values_are_refused_before_parsing() {
     let e = env().await;
     let cases = [
