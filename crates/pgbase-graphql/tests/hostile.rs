@@ -230,20 +230,31 @@ async fn deep_variables_are_refused() {
     );
     let msg = first_message(&out);
     assert!(msg.contains("nested too deeply"), "{msg}");
-    // a filter nested through `and` 40 levels still works
+    // a filter nested through `and` 63 times (128 levels, the limit) still works
     let mut filter = json!({"id": {"eq": 1}});
-    for _ in 0..40 {
+    for _ in 0..63 {
         filter = and(filter);
     }
+    let query = "query($f: blogFilter) { blogCollection(filter: $f) { edges { node { id } } } }";
     let out = run_small(
         &e,
-        "query($f: blogFilter) { blogCollection(filter: $f) { edges { node { id } } } }".into(),
-        Value::Object(std::iter::once(("f".to_string(), filter)).collect()),
+        query.into(),
+        Value::Object(std::iter::once(("f".to_string(), filter.clone())).collect()),
     );
     assert_eq!(
         out["data"]["blogCollection"]["edges"],
         json!([{"node": {"id": 1}}]),
         "{out}"
+    );
+    // one `and` more is refused
+    let out = run_small(
+        &e,
+        query.into(),
+        Value::Object(std::iter::once(("f".to_string(), and(filter))).collect()),
+    );
+    assert_eq!(
+        first_message(&out),
+        "Variable \"$f\" is nested too deeply: the limit is 128 levels"
     );
 }
 
