@@ -115,6 +115,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         config.graphql_introspection,
     );
     graphql.session_defaults = session_defaults(&config);
+    graphql.safe_update = config.db_safe_update;
     let graphql = Arc::new(graphql);
     Ok(AppState {
         graphql,

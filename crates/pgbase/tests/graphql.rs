@@ -127,3 +127,28 @@ async fn hostile_graphql_documents_get_errors_and_the_server_keeps_answering() {
         ])
     );
 }
+
+#[tokio::test]
+async fn db_safe_update_off_lets_graphql_delete_every_row_too() {
+    let settings = pgbase::config::Settings {
+        db_safe_update: Some(false),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(
+        "create table public.blog (id int primary key, title text not null);
+         insert into public.blog values (1, 'hello'), (2, 'world');
+         grant select, delete on public.blog to anon;",
+        settings,
+    )
+    .await;
+    let query =
+        json!({"query": "mutation { deleteFromblogCollection(atMost: 5) { affectedCount } }"});
+    let r = app
+        .request(Method::POST, "/graphql/v1", &[], Some(&query.to_string()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!({"data": {"deleteFromblogCollection": {"affectedCount": 2}}})
+    );
+}
