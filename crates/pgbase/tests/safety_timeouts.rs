@@ -122,4 +122,16 @@ async fn graphql_requests_get_the_same_context_as_rest() {
         "{}",
         r.text
     );
+    // REST sets the same context the same way.
+    let r = app
+        .get_with(
+            "/rest/v1/session_info?select=timeout,lock_timeout,method,tenant",
+            &[("x-tenant", "acme")],
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json(),
+        json!([{"timeout": "700ms", "lock_timeout": "250ms", "method": "GET", "tenant": "acme"}])
+    );
 }
