@@ -26,9 +26,14 @@
 //! command tag for others (rebuilt from the last statement's verb: tokio-postgres does not
 //! expose the server's tag), or `ERROR:  <message>` on failure.
 //!
-//! **Roles.** A superuser's job runs as above. Any other user's job runs inside
-//! `cron._run_as_<role oid>(command)`, a SECURITY DEFINER function owned by that user (created
-//! on first use by `cron._runner_for`): there Postgres refuses `SET ROLE`, `RESET ROLE` and
+//! **Roles.** A job runs as its `username`, which a trigger on `cron.job` keeps to roles the
+//! writer may `SET ROLE` to; the trigger also records the writer in `scheduled_by`, and a job
+//! whose user is a superuser runs only if `scheduled_by` is a superuser too (otherwise the run
+//! fails with `ERROR:  refusing to run a job as superuser ...`). A superuser's job runs as above. Any other user's job runs inside
+//! `cron_runner._run_as_<role oid>(command)`, a SECURITY DEFINER function owned by that user
+//! (created, and checked on every run, by `cron._runner_for`), called from pgbase's session
+//! without switching roles (the user has no access to schema `cron_runner`, so cannot alter
+//! its runner): there Postgres refuses `SET ROLE`, `RESET ROLE` and
 //! `SET SESSION AUTHORIZATION`, so the job cannot climb back to pgbase's own login. Costs of
 //! that: transaction control (`COMMIT` in a called procedure) fails, and the command tag is
 //! rebuilt from the row count. A lone `VACUUM`/`ANALYZE` statement, which cannot run inside a
@@ -221,6 +226,8 @@ pub async fn run(
 struct JobState {
     command: String,
     username: String,
+    /// The role that wrote `command`/`username` (`cron.job.scheduled_by`, set by a trigger).
+    scheduled_by: String,
     active: bool,
     schedule: Result<Schedule, String>,
     running: bool,
@@ -433,7 +440,7 @@ async fn local_now(client: &Client, zone: &str) -> Result<NaiveDateTime, CronErr
 async fn load_jobs(client: &Client, jobs: &mut HashMap<i64, JobState>) -> Result<(), CronError> {
     let rows = client
         .query(
-            "select jobid, schedule, command, username, active from cron.job \
+            "select jobid, schedule, command, username, active, scheduled_by from cron.job \
              where database = current_database()",
             &[],
         )
@@ -457,6 +464,7 @@ async fn load_jobs(client: &Client, jobs: &mut HashMap<i64, JobState>) -> Result
                 command: row.get(2),
                 username: row.get(3),
                 active: row.get(4),
+                scheduled_by: row.get(5),
                 schedule,
                 running,
                 pending,
@@ -534,9 +542,12 @@ async fn start_runs(
         };
         let ctx = ctx.clone();
         let command = job.command.clone();
-        let username = job.username.clone();
+        let who = JobRoles {
+            username: job.username.clone(),
+            scheduled_by: job.scheduled_by.clone(),
+        };
         running.spawn(async move {
-            if let Err(e) = run_job(&ctx, runid, &command, &username).await {
+            if let Err(e) = run_job(&ctx, runid, &command, &who).await {
                 tracing::warn!(jobid, runid, error = %e, "cron: could not log the end of a run");
             }
             jobid
@@ -545,14 +556,20 @@ async fn start_runs(
     Ok(())
 }
 
+/// Whom a run is for: the job's `username` and the role that scheduled the command.
+struct JobRoles {
+    username: String,
+    scheduled_by: String,
+}
+
 async fn run_job(
     ctx: &RunContext,
     runid: i64,
     command: &str,
-    username: &str,
+    who: &JobRoles,
 ) -> Result<(), CronError> {
     let outcome = match ctx.permits.acquire().await {
-        Ok(_permit) => execute(ctx, runid, command, username).await,
+        Ok(_permit) => execute(ctx, runid, command, who).await,
         Err(_) => Err("scheduler stopped".to_string()),
     };
     let (status, message) = match outcome {
@@ -582,8 +599,9 @@ async fn execute(
     ctx: &RunContext,
     runid: i64,
     command: &str,
-    username: &str,
+    who: &JobRoles,
 ) -> Result<String, String> {
+    let username = who.username.as_str();
     let mut db = ctx.db.clone();
     db.application_name("pgbase-cron-job");
     let connected = tokio::time::timeout(Duration::from_secs(10), db.connect(NoTls)).await;
@@ -606,17 +624,32 @@ async fn execute(
         )
         .await
         .map_err(error)?;
-    let superuser: bool = match client
+    let (superuser, scheduled_by_superuser): (bool, bool) = match client
         .query_opt(
-            "select rolsuper from pg_roles where rolname = $1",
-            &[&username],
+            "select r.rolsuper, coalesce((select w.rolsuper from pg_roles w where w.rolname = $2), false) \
+             from pg_roles r where r.rolname = $1",
+            &[&username, &who.scheduled_by],
         )
         .await
         .map_err(error)?
     {
-        Some(row) => row.get(0),
+        Some(row) => (row.get(0), row.get(1)),
         None => return Err(format!("ERROR:  role \"{username}\" does not exist")),
     };
+    // A superuser's job only when a superuser wrote it: a row that got past the owner trigger
+    // (or predates it) must not lend superuser rights to whoever wrote it.
+    if superuser && !scheduled_by_superuser {
+        tracing::warn!(
+            runid,
+            username,
+            scheduled_by = %who.scheduled_by,
+            "cron: refusing to run a superuser's job scheduled by a non-superuser"
+        );
+        return Err(format!(
+            "ERROR:  refusing to run a job as superuser \"{username}\": it was scheduled by \"{}\", which is not a superuser",
+            who.scheduled_by
+        ));
+    }
     // Non-superusers run through their SECURITY DEFINER runner, where switching roles back is
     // impossible; a lone VACUUM/ANALYZE cannot run inside a function and cannot escalate.
     let runner: Option<String> = if superuser || is_lone_maintenance(command) {
@@ -633,19 +666,28 @@ async fn execute(
         .statement_timeout
         .map(|d| d.as_millis().to_string())
         .unwrap_or_else(|| "0".to_string());
-    client
-        .execute(
-            "select set_config('statement_timeout', $2, false), set_config('role', $1, false)",
-            &[&username, &timeout_ms],
-        )
-        .await
-        .map_err(error)?;
     let message = match runner {
         None => {
+            client
+                .execute(
+                    "select set_config('statement_timeout', $2, false), set_config('role', $1, false)",
+                    &[&username, &timeout_ms],
+                )
+                .await
+                .map_err(error)?;
             let messages = client.simple_query(command).await.map_err(error)?;
             return_message(command, &messages)
         }
         Some(runner) => {
+            // The runner is SECURITY DEFINER, owned by the user: it runs the command as the user.
+            // The session keeps pgbase's role, which may use schema cron_runner.
+            client
+                .execute(
+                    "select set_config('statement_timeout', $1, false)",
+                    &[&timeout_ms],
+                )
+                .await
+                .map_err(error)?;
             let n: i64 = client
                 .query_one(&format!("select {runner}($1)"), &[&command])
                 .await
