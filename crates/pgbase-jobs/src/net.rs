@@ -9,8 +9,11 @@
 //! **Claiming.** Rows are claimed with `FOR UPDATE SKIP LOCKED`, oldest first, by setting a
 //! lease (`claimed_until` = now + the request's timeout + `lease_margin`) in a committed
 //! statement; the worker then sends them concurrently (at most `concurrency` in flight per
-//! process) and writes each response, in batches, with the deletion of its request in one
-//! statement. Several pgbase processes share the queue. If a process dies after claiming, its
+//! process) and writes each response with the deletion of its request in one statement of its
+//! own (several pipelined on one connection), so one response that cannot be stored never
+//! holds back another. A response that cannot be stored as received (e.g. bytes Postgres
+//! refuses) is stored as its status and an `error_msg` saying why, so a request whose
+//! response arrived is not sent again. Several pgbase processes share the queue. If a process dies after claiming, its
 //! rows are claimed again when their lease expires: delivery is **at-least-once** (a request may
 //! be sent twice, as with pg_net, whose aborted batches come back), and a request is never
 //! lost while some pgbase process runs.
@@ -24,16 +27,21 @@
 //! redirect.
 //!
 //! **Responses.** `status_code`, `content_type`, `headers` (a JSON object; repeated headers
-//! joined with `, `), `content` (the body as text, invalid UTF-8 replaced), `timed_out`, and
+//! joined with `, `), `content` (the body as text, invalid UTF-8 and NUL bytes replaced by
+//! U+FFFD), `timed_out`, and
 //! `error_msg` (curl-style texts: `Timeout of N ms reached...`, `Couldn't connect to server`,
-//! `Couldn't resolve host name`). Responses older than `ttl` (6 h) are deleted.
+//! `Couldn't resolve host name`). Responses older than `ttl` (6 h) are deleted. The body is read
+//! as a stream and reading stops at `max_response_bytes` (10 MB by default): such a response is
+//! stored with its status, headers and first `max_response_bytes` bytes, and `error_msg =
+//! 'response body truncated at N bytes'`. Memory stays bounded: at most `concurrency` bodies
+//! of at most that size are held, plus a bounded queue of outcomes waiting to be stored.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio_postgres::{AsyncMessage, NoTls};
 
@@ -58,7 +66,13 @@ pub struct NetConfig {
     pub deny_private_networks: bool,
     /// `User-Agent` of the requests.
     pub user_agent: String,
+    /// Most bytes of a response body read and stored (default 10 MB); the rest is not read and
+    /// the stored response says `error_msg = 'response body truncated at N bytes'`.
+    pub max_response_bytes: usize,
 }
+
+/// Default of [`NetConfig::max_response_bytes`]: 10 MB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
 impl Default for NetConfig {
     fn default() -> Self {
@@ -71,6 +85,7 @@ impl Default for NetConfig {
             lease_margin: Duration::from_secs(30),
             deny_private_networks: false,
             user_agent: concat!("pg_net/0.14 (pgbase ", env!("CARGO_PKG_VERSION"), ")").to_string(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -123,7 +138,9 @@ pub async fn run(
     let http = build_client(&config)?;
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(db, wake.clone(), signal.clone()));
-    let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
+    // Bounded: a sender holds its permit until its outcome is queued, so a slow database slows
+    // sending instead of piling up bodies in memory.
+    let (done_tx, done_rx) = mpsc::channel::<Outcome>(OUTCOME_QUEUE);
     let writer = tokio::spawn(write_outcomes(pool.clone(), done_rx));
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut next_expiry = Instant::now();
@@ -165,10 +182,14 @@ pub async fn run(
                     Err(_) => break,
                 },
             };
-            let (http, tx, deny) = (http.clone(), done_tx.clone(), config.deny_private_networks);
+            let (http, tx) = (http.clone(), done_tx.clone());
+            let limits = SendLimits {
+                deny: config.deny_private_networks,
+                max_body: config.max_response_bytes,
+            };
             tokio::spawn(async move {
-                let outcome = send(&http, request, deny).await;
-                let _ = tx.send(outcome);
+                let outcome = send(&http, request, limits).await;
+                let _ = tx.send(outcome).await;
                 drop(permit);
             });
         }
@@ -311,74 +332,140 @@ async fn claim(
     Ok(requests)
 }
 
-/// Writes outcomes in batches: each response is inserted and its request deleted in one
-/// statement, so a request is done exactly when its response exists.
-async fn write_outcomes(pool: pgbase_db::Pool, mut rx: mpsc::UnboundedReceiver<Outcome>) {
+/// Outcomes waiting for the writer (each holds at most `max_response_bytes` of body).
+const OUTCOME_QUEUE: usize = 64;
+
+/// Most outcomes written in one round (pipelined on one connection, one statement each).
+const WRITE_BATCH: usize = 64;
+
+/// Writes outcomes: each response is inserted and its request deleted in one statement of its
+/// own, so a request is done exactly when its response exists, and a response that cannot be
+/// stored affects no other.
+async fn write_outcomes(pool: pgbase_db::Pool, mut rx: mpsc::Receiver<Outcome>) {
     let mut batch: Vec<Outcome> = Vec::new();
     while let Some(first) = rx.recv().await {
         batch.push(first);
-        while batch.len() < 500 {
+        let mut bytes = batch_bytes(&batch);
+        while batch.len() < WRITE_BATCH && bytes < 16 * 1024 * 1024 {
             match rx.try_recv() {
-                Ok(o) => batch.push(o),
+                Ok(o) => {
+                    bytes += o.content.as_ref().map_or(0, String::len);
+                    batch.push(o);
+                }
                 Err(_) => break,
             }
         }
-        let mut attempts = 0;
-        loop {
+        let mut attempts: u64 = 0;
+        while !batch.is_empty() {
             match write_batch(&pool, &batch).await {
-                Ok(()) => break,
+                Ok(()) => batch.clear(),
                 Err(e) => {
                     attempts += 1;
                     tracing::warn!(error = %e, attempts, "net worker: writing responses failed");
                     if attempts >= 5 {
-                        // The requests keep their lease and are sent again when it expires.
+                        // The database is unreachable: the requests keep their lease and are
+                        // claimed again when it expires (at-least-once delivery).
+                        batch.clear();
                         break;
                     }
                     tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
                 }
             }
         }
-        batch.clear();
     }
 }
 
-async fn write_batch(pool: &pgbase_db::Pool, batch: &[Outcome]) -> Result<(), NetError> {
-    let ids: Vec<i64> = batch.iter().map(|o| o.id).collect();
-    let rows: Vec<Value> = batch
+fn batch_bytes(batch: &[Outcome]) -> usize {
+    batch
         .iter()
-        .map(|o| {
-            json!({
-                "id": o.id,
-                "status_code": o.status_code,
-                "content_type": o.content_type,
-                "headers": o.headers,
-                "content": o.content,
-                "timed_out": o.timed_out,
-                "error_msg": o.error_msg,
-            })
-        })
-        .collect();
-    let rows = Value::Array(rows);
+        .map(|o| o.content.as_ref().map_or(0, String::len))
+        .sum()
+}
+
+/// Deletes the request and stores its response, only if the request was still queued: storing
+/// twice (a retry after a lost connection, or two processes after an expired lease) leaves one
+/// response.
+const STORE_RESPONSE: &str = "with done as (delete from net.http_request_queue where id = $1 returning id) \
+     insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg) \
+     select id, $2, $3, $4, $5, $6, $7 from done";
+
+/// Stores every outcome of `batch`, one statement each, pipelined on one pooled connection.
+/// An outcome the database refuses is stored again as its status and the reason; only a lost
+/// connection (or pool) is an error, and then the caller retries the whole batch (storing is
+/// idempotent: a request already done is no longer queued, so it gets no second response).
+async fn write_batch(pool: &pgbase_db::Pool, batch: &[Outcome]) -> Result<(), NetError> {
     let client = pool
         .get()
         .await
         .map_err(|e| NetError::Pool(e.to_string()))?;
-    let written = client
-        .execute(
-            "with done as (delete from net.http_request_queue where id = any($1)) \
-             insert into net._http_response (id, status_code, content_type, headers, content, timed_out, error_msg) \
-             select id, status_code, content_type, headers, content, timed_out, error_msg \
-             from jsonb_to_recordset($2) as x(id bigint, status_code int, content_type text, headers jsonb, \
-                                              content text, timed_out boolean, error_msg text)",
-            &[&ids, &rows],
-        )
-        .await;
+    let results = futures_util::future::join_all(batch.iter().map(|o| {
+        let client = &client;
+        async move {
+            client
+                .execute(
+                    STORE_RESPONSE,
+                    &[
+                        &o.id,
+                        &o.status_code,
+                        &o.content_type,
+                        &o.headers,
+                        &o.content,
+                        &o.timed_out,
+                        &o.error_msg,
+                    ],
+                )
+                .await
+        }
+    }))
+    .await;
+    let mut lost: Option<tokio_postgres::Error> = None;
+    for (o, result) in batch.iter().zip(results) {
+        let Err(e) = result else { continue };
+        if e.as_db_error().is_none() {
+            lost = Some(e);
+            continue;
+        }
+        // The response as received cannot be stored: store what can be, so the request is done
+        // and never sent again.
+        let reason = format!("could not store the response: {}", pg_error_text(&e));
+        tracing::warn!(id = o.id, error = %reason, "net worker: storing a response failed");
+        let fallback = client
+            .execute(
+                STORE_RESPONSE,
+                &[
+                    &o.id,
+                    &o.status_code,
+                    &None::<String>,
+                    &None::<Value>,
+                    &None::<String>,
+                    &o.timed_out,
+                    &Some(reason),
+                ],
+            )
+            .await;
+        if let Err(e) = fallback {
+            if e.as_db_error().is_none() {
+                lost = Some(e);
+                continue;
+            }
+            tracing::warn!(id = o.id, error = %pg_error_text(&e), "net worker: dropping a request whose response cannot be stored");
+            if let Err(e) = client
+                .execute("delete from net.http_request_queue where id = $1", &[&o.id])
+                .await
+                && e.as_db_error().is_none()
+            {
+                lost = Some(e);
+            }
+        }
+    }
     client.mark_idle();
-    written.map_err(|e| NetError::Db {
-        doing: "writing responses",
-        message: pg_error_text(&e),
-    })?;
-    Ok(())
+    match lost {
+        Some(e) => Err(NetError::Db {
+            doing: "writing responses",
+            message: pg_error_text(&e),
+        }),
+        None => Ok(()),
+    }
 }
 
 async fn expire(pool: &pgbase_db::Pool, ttl: Duration) {
@@ -402,7 +489,15 @@ async fn expire(pool: &pgbase_db::Pool, ttl: Duration) {
     client.mark_idle();
 }
 
-async fn send(http: &reqwest::Client, request: Request, deny: bool) -> Outcome {
+/// Per-request limits of [`send`].
+#[derive(Debug, Clone, Copy)]
+struct SendLimits {
+    deny: bool,
+    max_body: usize,
+}
+
+async fn send(http: &reqwest::Client, request: Request, limits: SendLimits) -> Outcome {
+    let deny = limits.deny;
     let id = request.id;
     let failed = |msg: String| Outcome {
         id,
@@ -460,19 +555,20 @@ async fn send(http: &reqwest::Client, request: Request, deny: bool) -> Outcome {
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let body = response.bytes().await?;
-        Ok::<_, reqwest::Error>((status, headers, content_type, body))
+        let (body, truncated) = read_capped(response, limits.max_body).await?;
+        Ok::<_, reqwest::Error>((status, headers, content_type, body, truncated))
     }
     .await;
     match result {
-        Ok((status, headers, content_type, body)) => Outcome {
+        Ok((status, headers, content_type, body, truncated)) => Outcome {
             id,
             status_code: Some(i32::from(status)),
             content_type,
             headers: Some(Value::Object(headers)),
-            content: Some(String::from_utf8_lossy(&body).into_owned()),
+            content: Some(body_text(body, truncated)),
             timed_out: false,
-            error_msg: None,
+            error_msg: truncated
+                .then(|| format!("response body truncated at {} bytes", limits.max_body)),
         },
         Err(e) if e.is_timeout() => Outcome {
             id,
@@ -500,6 +596,53 @@ async fn send(http: &reqwest::Client, request: Request, deny: bool) -> Outcome {
             };
             failed(msg)
         }
+    }
+}
+
+/// Reads the body chunk by chunk, keeping at most `max` bytes; stops reading (and drops the
+/// connection) as soon as more arrive. Returns the bytes and whether the body was cut.
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let expected = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let mut body = Vec::with_capacity(expected.min(max).min(1024 * 1024));
+    while let Some(chunk) = response.chunk().await? {
+        let room = max - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// The body as text Postgres accepts: invalid UTF-8 and NUL bytes become U+FFFD; a character
+/// cut in half by truncation is dropped.
+fn body_text(body: Vec<u8>, truncated: bool) -> String {
+    let text = match String::from_utf8(body) {
+        Ok(s) => s,
+        Err(e) => {
+            let utf8 = e.utf8_error();
+            let mut bytes = e.into_bytes();
+            if truncated && utf8.error_len().is_none() {
+                // Only an incomplete character at the very end: drop it.
+                bytes.truncate(utf8.valid_up_to());
+                String::from_utf8(bytes)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            } else {
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+        }
+    };
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
     }
 }
 
@@ -631,6 +774,16 @@ mod tests {
         }
         let url = reqwest::Url::parse("http://localhost:8080/").expect("url");
         assert!(url_host_denied(&url));
+    }
+
+    #[test]
+    fn body_text_is_storable() {
+        assert_eq!(body_text(b"plain".to_vec(), false), "plain");
+        assert_eq!(body_text(b"a\0b".to_vec(), false), "a\u{FFFD}b");
+        assert_eq!(body_text(b"a\xffb".to_vec(), false), "a\u{FFFD}b");
+        // "é" is two bytes; cut after the first by truncation, it is dropped.
+        assert_eq!(body_text(b"ab\xc3".to_vec(), true), "ab");
+        assert_eq!(body_text(b"ab\xc3".to_vec(), false), "ab\u{FFFD}");
     }
 
     #[test]

@@ -3,9 +3,14 @@
 //! a superuser), and that the net worker keeps stored responses bounded and never re-sends a
 //! request whose response arrived.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pgbase_jobs::CronConfig;
+use pgbase_jobs::{CronConfig, NetConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_postgres::Client;
 
@@ -339,5 +344,229 @@ async fn a_job_runs_as_its_writer_never_as_a_superuser_it_could_not_become() {
         got,
         vec![("svc".to_string(), "service_role".to_string())],
         "jobs ran as their writer only"
+    );
+}
+
+/// Requests received and body bytes written by [`serve_bodies`].
+#[derive(Default)]
+struct Served {
+    requests: AtomicUsize,
+    big_bytes_written: AtomicUsize,
+}
+
+const BIG: usize = 30 * 1024 * 1024;
+
+/// An HTTP/1.1 server on 127.0.0.1: `/big` streams a 30 MB body (64 KB writes, counted),
+/// `/poison` answers `poison`, anything else `ok`.
+async fn serve_bodies() -> (SocketAddr, Arc<Served>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let served = Arc::new(Served::default());
+    let state = served.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match sock.read(&mut byte).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(_) => head.push(byte[0]),
+                        }
+                    }
+                    state.requests.fetch_add(1, Ordering::SeqCst);
+                    let head = String::from_utf8_lossy(&head).to_string();
+                    let path = head.split(' ').nth(1).unwrap_or_default().to_string();
+                    if path == "/big" {
+                        let start = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {BIG}\r\n\r\n"
+                        );
+                        if sock.write_all(start.as_bytes()).await.is_err() {
+                            return;
+                        }
+                        let chunk = vec![b'x'; 64 * 1024];
+                        let mut sent = 0;
+                        while sent < BIG {
+                            if sock.write_all(&chunk).await.is_err() {
+                                return;
+                            }
+                            sent += chunk.len();
+                            state
+                                .big_bytes_written
+                                .fetch_add(chunk.len(), Ordering::SeqCst);
+                        }
+                    } else {
+                        let body = if path == "/poison" { "poison" } else { "ok" };
+                        let response = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if sock.write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    (addr, served)
+}
+
+async fn wait_responses(c: &Client, want: i64) -> i64 {
+    wait_for(
+        c,
+        "select count(*) from net._http_response",
+        want,
+        Duration::from_secs(20),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_response_is_truncated_marked_and_sent_once() {
+    let (addr, served) = serve_bodies().await;
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    let (stop, signal) = watch::channel(false);
+    let config = NetConfig {
+        max_response_bytes: 1024 * 1024,
+        lease_margin: Duration::from_millis(200),
+        ..NetConfig::default()
+    };
+    let worker = tokio::spawn(pgbase_jobs::net::run(
+        config,
+        db.config.clone(),
+        db.pool(4),
+        signal,
+    ));
+    c.execute(
+        "select net.http_get($1, timeout_milliseconds => 10000), net.http_get($2)",
+        &[
+            &format!("http://{addr}/big"),
+            &format!("http://{addr}/small"),
+        ],
+    )
+    .await
+    .expect("enqueue");
+    assert_eq!(wait_responses(&c, 2).await, 2);
+    // Longer than the lease (timeout + margin) of the small request: nothing is sent again.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = stop.send(true);
+    worker.await.expect("join").expect("worker");
+
+    let row = c
+        .query_one(
+            "select status_code, length(content), content = repeat('x', 1048576), error_msg, timed_out, content_type \
+             from net._http_response where content like 'x%'",
+            &[],
+        )
+        .await
+        .expect("big response");
+    assert_eq!(row.get::<_, Option<i32>>(0), Some(200));
+    assert_eq!(row.get::<_, Option<i32>>(1), Some(1024 * 1024));
+    assert!(row.get::<_, bool>(2));
+    assert_eq!(
+        row.get::<_, Option<String>>(3).as_deref(),
+        Some("response body truncated at 1048576 bytes")
+    );
+    assert_eq!(row.get::<_, Option<bool>>(4), Some(false));
+    assert_eq!(
+        row.get::<_, Option<String>>(5).as_deref(),
+        Some("text/plain")
+    );
+    let small = c
+        .query_one(
+            "select status_code, content, error_msg from net._http_response where content = 'ok'",
+            &[],
+        )
+        .await
+        .expect("small response");
+    assert_eq!(small.get::<_, Option<i32>>(0), Some(200));
+    assert_eq!(small.get::<_, Option<String>>(2), None);
+    assert_eq!(
+        served.requests.load(Ordering::SeqCst),
+        2,
+        "each request sent exactly once"
+    );
+    assert!(
+        served.big_bytes_written.load(Ordering::SeqCst) < BIG,
+        "the worker stopped reading at the cap ({} of {BIG} bytes written)",
+        served.big_bytes_written.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        one_i64(&c, "select count(*) from net.http_request_queue").await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_that_cannot_be_stored_is_not_sent_again() {
+    let (addr, served) = serve_bodies().await;
+    let db = pgbase_testkit::test_db().await;
+    let c = db.connect().await;
+    // Postgres refuses to store this one response as received (a stand-in for any value it
+    // cannot take); its neighbour in the same batch must not suffer.
+    c.batch_execute(
+        "alter table net._http_response add constraint no_poison check (content is distinct from 'poison')",
+    )
+    .await
+    .expect("constraint");
+    let (stop, signal) = watch::channel(false);
+    let config = NetConfig {
+        lease_margin: Duration::from_millis(200),
+        ..NetConfig::default()
+    };
+    let worker = tokio::spawn(pgbase_jobs::net::run(
+        config,
+        db.config.clone(),
+        db.pool(4),
+        signal,
+    ));
+    c.execute(
+        "select net.http_get($1, timeout_milliseconds => 500), net.http_get($2, timeout_milliseconds => 500)",
+        &[&format!("http://{addr}/poison"), &format!("http://{addr}/fine")],
+    )
+    .await
+    .expect("enqueue");
+    assert_eq!(wait_responses(&c, 2).await, 2);
+    // Well past the lease (500 ms + 200 ms): the poisoned request is not claimed and sent again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let _ = stop.send(true);
+    worker.await.expect("join").expect("worker");
+    assert_eq!(
+        served.requests.load(Ordering::SeqCst),
+        2,
+        "each request sent exactly once"
+    );
+    let rows = c
+        .query(
+            "select status_code, content, error_msg from net._http_response order by id",
+            &[],
+        )
+        .await
+        .expect("responses");
+    let got: Vec<(Option<i32>, Option<String>, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].0, Some(200));
+    assert_eq!(got[0].1, None);
+    assert!(
+        got[0].2.as_deref().is_some_and(
+            |m| m.starts_with("could not store the response: ") && m.contains("no_poison")
+        ),
+        "{:?}",
+        got[0].2
+    );
+    assert_eq!(got[1], (Some(200), Some("ok".to_string()), None));
+    assert_eq!(
+        one_i64(&c, "select count(*) from net.http_request_queue").await,
+        0
     );
 }
