@@ -398,12 +398,22 @@ async fn write_batch(pool: &pgbase_db::Pool, batch: &[Outcome]) -> Result<(), Ne
         .get()
         .await
         .map_err(|e| NetError::Pool(e.to_string()))?;
+    let store = match client.prepare(STORE_RESPONSE).await {
+        Ok(statement) => statement,
+        Err(e) => {
+            client.mark_idle();
+            return Err(NetError::Db {
+                doing: "preparing to write responses",
+                message: pg_error_text(&e),
+            });
+        }
+    };
     let results = futures_util::future::join_all(batch.iter().map(|o| {
-        let client = &client;
+        let (client, store) = (&client, &store);
         async move {
             client
                 .execute(
-                    STORE_RESPONSE,
+                    store,
                     &[
                         &o.id,
                         &o.status_code,
@@ -431,7 +441,7 @@ async fn write_batch(pool: &pgbase_db::Pool, batch: &[Outcome]) -> Result<(), Ne
         tracing::warn!(id = o.id, error = %reason, "net worker: storing a response failed");
         let fallback = client
             .execute(
-                STORE_RESPONSE,
+                &store,
                 &[
                     &o.id,
                     &o.status_code,
