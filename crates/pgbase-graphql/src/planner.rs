@@ -742,10 +742,9 @@ impl<'c, 'q> Planner<'c, 'q> {
                         Ok(Some(AggregateValue::Apply {
                             function,
                             column: ColumnRef::new(&c.sql),
-                            as_text: matches!(
-                                op.result(&c.scalar),
-                                Some(Scalar::BigInt | Scalar::BigFloat)
-                            ),
+                            // pg_graphql writes aggregates as JSON numbers, even where
+                            // the type is BigInt/BigFloat
+                            as_text: false,
                         }))
                     })?;
                     Some(AggregateField::Group(values))

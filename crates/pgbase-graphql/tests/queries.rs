@@ -358,12 +358,63 @@ async fn aggregates_are_opt_in() {
         .await;
     assert_eq!(
         data["blog_postCollection"]["aggregate"],
-        json!({"count": 2, "sum": {"rank": "4"}, "avg": {"rank": "2.0000000000000000"},
+        json!({"count": 2, "sum": {"rank": 4}, "avg": {"rank": 2.0},
                "min": {"rank": 1, "title": "post one"}, "max": {"rank": 3, "title": "post two"}})
     );
     assert_eq!(
         e.error("{ blogCollection { aggregate { count } } }").await,
         "enable the aggregate directive to use aggregates"
+    );
+}
+
+/// pg_graphql writes every aggregate as a JSON number (its `aggregate.sql`: `"sum": {"id": 10}`,
+/// `"avg": {"id": 2.5}`, `"avg": {"id": 2.0}`), bigint and numeric columns included.
+#[tokio::test]
+async fn aggregates_are_json_numbers() {
+    let e = common::env_with(
+        r#"comment on table account is e'@graphql({"aggregate": {"enabled": true}})';
+           update account set score = 1.25 where id = 1;"#,
+    )
+    .await;
+    let query = r#"{
+        all: accountCollection { aggregate { count sum { id score } avg { id score }
+                                            min { balance score } max { balance } } }
+        some: accountCollection(filter: { id: { lt: 3 } }) { aggregate { avg { id } } }
+        none: accountCollection(filter: { id: { gt: 100 } }) {
+            aggregate { count sum { id } avg { id } min { id } max { email } } }
+    }"#;
+    let request = pgbase_graphql::Request {
+        query: query.into(),
+        ..Default::default()
+    };
+    let body = pgbase_graphql::execute(&e.state, "anon", &json!({"role": "anon"}), &request)
+        .await
+        .to_body();
+    let out: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(out.get("errors").is_none(), "{body}");
+    let all = &out["data"]["all"]["aggregate"];
+    assert_eq!(all["count"], json!(5));
+    assert_eq!(all["sum"]["id"], json!(15));
+    assert_eq!(all["sum"]["score"].as_f64(), Some(7.25));
+    assert_eq!(all["avg"]["score"].as_f64(), Some(1.45));
+    assert_eq!(all["min"]["score"].as_f64(), Some(1.25));
+    // bigint beyond 2^53 stays exact
+    assert_eq!(all["min"]["balance"], json!(9007199254740993_u64));
+    assert_eq!(all["max"]["balance"], json!(9007199254740993_u64));
+    // an integral average is written as a double, as pg_graphql writes it
+    let compact = body.replace(' ', "");
+    assert!(
+        compact.contains(r#""avg":{"id":3.0,"score":1.45}"#),
+        "{body}"
+    );
+    assert!(
+        compact.contains(r#""some":{"aggregate":{"avg":{"id":1.5}}}"#),
+        "{body}"
+    );
+    assert_eq!(
+        out["data"]["none"]["aggregate"],
+        json!({"count": 0, "sum": {"id": null}, "avg": {"id": null}, "min": {"id": null},
+               "max": {"email": null}})
     );
 }
 

@@ -103,6 +103,33 @@ fn object(pairs: Vec<(&str, Snippet)>) -> Snippet {
     s
 }
 
+/// One `sum`/`avg`/`min`/`max` of an `aggregate` selection, written as pg_graphql writes it:
+/// a JSON number (never a string, whatever the column's GraphQL type), `avg` over `numeric`
+/// and written as the double it becomes in pg_graphql (`2.5`, `2.0`, not
+/// `2.5000000000000000`).
+fn aggregate_value(function: Aggregate, column: Snippet, as_text: bool) -> Snippet {
+    if function == Aggregate::Avg {
+        let avg = || {
+            let mut s = Snippet::sql("avg(");
+            s.push(column.clone()).push_sql("::numeric)::float8");
+            s
+        };
+        let mut s = Snippet::sql("(case when ");
+        s.push(avg())
+            .push_sql("::text ~ '^-?[0-9]+$' then (")
+            .push(avg())
+            .push_sql("::text || '.0')::json else to_json(")
+            .push(avg())
+            .push_sql(") end)");
+        return s;
+    }
+    let mut s = Snippet::sql(function.name());
+    s.push_sql("(")
+        .push(column)
+        .push_sql(if as_text { ")::text" } else { ")" });
+    s
+}
+
 /// A value written the way pg_graphql writes it.
 fn format_value(base: Snippet, format: &Format) -> Snippet {
     match format {
@@ -290,11 +317,7 @@ impl Emitter {
                                         column,
                                         as_text,
                                     } => {
-                                        let mut s = Snippet::sql(function.name());
-                                        s.push_sql("(")
-                                            .push(column_ref(&b, column))
-                                            .push_sql(if *as_text { ")::text" } else { ")" });
-                                        s
+                                        aggregate_value(*function, column_ref(&b, column), *as_text)
                                     }
                                 };
                                 (k.as_str(), v)
