@@ -600,3 +600,21 @@ fn privileges_with_inheritance_and_public() {
         Some(ReturnShape::Void)
     );
 }
+
+#[test]
+fn only_postgrest_reload_payloads_reload_the_schema() {
+    assert!(crate::is_schema_reload("reload schema"));
+    assert!(
+        crate::is_schema_reload(""),
+        "empty: PostgREST reloads everything"
+    );
+    for ignored in [
+        "reload config",
+        "something else",
+        "Reload Schema",
+        "reload schema ",
+        "reload",
+    ] {
+        assert!(!crate::is_schema_reload(ignored), "{ignored:?}");
+    }
+}
