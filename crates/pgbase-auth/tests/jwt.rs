@@ -643,22 +643,61 @@ async fn jwks_file_is_read() {
     assert!(auth.authenticate(&bearer(&rs256("file-1"))).await.is_ok());
 }
 
+/// Wall-clock Unix time with sub-second precision, as the authenticator reads it.
+fn now_f64() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
 #[tokio::test]
 async fn the_cache_answers_repeats_and_honours_exp() {
-    let mut config = JwtConfig::with_secret(SECRET);
-    config.leeway_secs = 0;
-    config.cache_capacity = 2;
-    let auth = Authenticator::new(config).unwrap();
-    let token = hs(&json!({"role": "authenticated", "exp": now() + 1}));
-    assert!(auth.authenticate(&bearer(&token)).await.is_ok());
-    assert!(auth.authenticate(&bearer(&token)).await.is_ok());
-    assert_eq!(auth.cached_tokens(), 1);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let new_auth = || {
+        let mut config = JwtConfig::with_secret(SECRET);
+        config.leeway_secs = 0;
+        config.cache_capacity = 2;
+        Authenticator::new(config).expect("config")
+    };
+    // A token that expires in a few seconds, verified twice (the second answer from the cache)
+    // before it expires. `exp` has whole-second granularity, so whether the two checks ran
+    // before it is judged by the clock read after them; a machine stalled past `exp` in
+    // between tries again with a new token instead of failing.
+    let mut attempt = 0;
+    let (auth, token, exp) = loop {
+        attempt += 1;
+        let auth = new_auth();
+        let exp = now() + 3;
+        let token = hs(&json!({"role": "authenticated", "exp": exp}));
+        let first = auth.authenticate(&bearer(&token)).await;
+        let second = auth.authenticate(&bearer(&token)).await;
+        if now_f64() < exp as f64 {
+            assert!(first.is_ok(), "{:?}", first.err());
+            assert!(second.is_ok(), "{:?}", second.err());
+            assert_eq!(auth.cached_tokens(), 1);
+            break (auth, token, exp);
+        }
+        assert!(
+            attempt < 10,
+            "the clock passed a 3 s exp during two checks, 10 times"
+        );
+    };
+    // Wait until the clock is surely past exp (about 3 s; bounded generously), then the
+    // cached entry must not answer any more.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while now_f64() <= exp as f64 + 0.1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wall clock did not advance"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(reject(&auth, &token).await, AuthError::Expired);
+    assert_eq!(auth.cached_tokens(), 0, "the expired entry was dropped");
     // Bounded.
     for i in 0..5 {
-        let t = hs(&json!({"role": "anon", "n": i, "exp": now() + 60}));
-        auth.authenticate(&bearer(&t)).await.unwrap();
+        let t = hs(&json!({"role": "anon", "n": i, "exp": now() + 3600}));
+        auth.authenticate(&bearer(&t)).await.expect("valid token");
     }
-    assert!(auth.cached_tokens() <= 2);
+    assert_eq!(auth.cached_tokens(), 2);
 }
