@@ -202,14 +202,25 @@ fn sign(claims: Value, secret: &str) -> String {
     .expect("sign")
 }
 
+/// A table under RLS whose one policy lets `anon` see only its public row: the service_role
+/// key (BYPASSRLS) sees both rows, the anon key one, so the two keys cannot be mistaken for
+/// each other (or for a role that sees nothing).
+const KEYS_SCHEMA: &str = "
+create table public.t (x int primary key, visibility text not null);
+insert into public.t values (1, 'public'), (2, 'private');
+alter table public.t enable row level security;
+create policy anon_reads_public on public.t for select to anon using (visibility = 'public');
+grant select on public.t to anon, authenticated, service_role;
+";
+
 #[tokio::test]
 async fn bad_tokens_are_refused_with_postgrest_errors() {
-    let app = TestApp::new("create table public.t (x int); insert into public.t values (1);").await;
+    let app = TestApp::new(KEYS_SCHEMA).await;
     let now = chrono::Utc::now().timestamp();
     let cases = [
         (
             sign(
-                json!({"role": "authenticated", "exp": now + 60}),
+                json!({"role": "authenticated", "exp": now + 3600}),
                 "another secret that is long enough!!",
             ),
             "PGRST301",
@@ -230,50 +241,116 @@ async fn bad_tokens_are_refused_with_postgrest_errors() {
         let www = r.header("www-authenticate").unwrap_or_default();
         assert!(www.starts_with("Bearer error=\"invalid_token\""), "{www}");
     }
-    // A valid token naming a role the authenticator was not granted (here: the superuser).
-    let token = sign(json!({"role": "postgres", "exp": now + 60}), SECRET);
+    // A valid token naming a role the authenticator was not granted (here: the superuser) is
+    // refused as PostgREST refuses it: Postgres' SET ROLE error, 42501, as 403.
+    let token = sign(json!({"role": "postgres", "exp": now + 3600}), SECRET);
     let auth = bearer(&token);
     let r = app
         .request(Method::GET, "/rest/v1/t", &[("authorization", &auth)], None)
         .await;
-    assert_ne!(
+    assert_eq!(
         r.status,
-        StatusCode::OK,
+        StatusCode::FORBIDDEN,
         "a token must never become the superuser: {}",
         r.text
     );
+    let body = r.json();
+    assert_eq!(body["code"], "42501", "{}", r.text);
+    assert_eq!(
+        body["message"], "permission denied to set role \"postgres\"",
+        "{}",
+        r.text
+    );
 
-    // The service_role key works and bypasses RLS; the anon key is anon.
+    // The service_role key bypasses RLS and sees both rows; the anon key is anon, which the
+    // policy shows only the public row.
     let keys = pgbase::keys::api_keys(SECRET).expect("keys");
     let auth = bearer(&keys.service_role);
     let r = app
-        .request(Method::GET, "/rest/v1/t", &[("authorization", &auth)], None)
-        .await;
-    assert_eq!((r.status, r.json()), (StatusCode::OK, json!([{"x": 1}])));
-    let r = app
-        .request(Method::GET, "/rest/v1/t", &[("apikey", &keys.anon)], None)
+        .request(
+            Method::GET,
+            "/rest/v1/t?select=x&order=x",
+            &[("authorization", &auth)],
+            None,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json(), json!([{"x": 1}, {"x": 2}]));
+    let r = app
+        .request(
+            Method::GET,
+            "/rest/v1/t?select=x&order=x",
+            &[("apikey", &keys.service_role)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (StatusCode::OK, json!([{"x": 1}, {"x": 2}])),
+        "the service_role key as apikey"
+    );
+    let r = app
+        .request(
+            Method::GET,
+            "/rest/v1/t?select=x&order=x",
+            &[("apikey", &keys.anon)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json(), json!([{"x": 1}]));
+    let auth = bearer(&keys.anon);
+    let r = app
+        .request(
+            Method::GET,
+            "/rest/v1/t?select=x&order=x",
+            &[("authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()),
+        (StatusCode::OK, json!([{"x": 1}])),
+        "the anon key as bearer token"
+    );
+    // A signed-in user is neither: no policy for authenticated, so no row.
+    let token = sign(json!({"role": "authenticated", "exp": now + 3600}), SECRET);
+    let auth = bearer(&token);
+    let r = app
+        .request(
+            Method::GET,
+            "/rest/v1/t?select=x",
+            &[("authorization", &auth)],
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.json()), (StatusCode::OK, json!([])));
 }
 
 #[tokio::test]
 async fn ddl_alone_reloads_the_schema_cache() {
     let app = TestApp::new("select 1").await;
-    assert_eq!(app.get("/rest/v1/late").await.status, StatusCode::NOT_FOUND);
+    let r = app.get("/rest/v1/late").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    assert_eq!(r.json()["code"], "PGRST205", "{}", r.text);
     let client = app.client().await;
     client
-        .batch_execute("create table public.late (x int)")
+        .batch_execute("create table public.late (x int); insert into public.late values (7)")
         .await
         .expect("ddl");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    // No NOTIFY from the test: the DDL event trigger sends it. The reload is awaited for a
+    // generous minute (it takes milliseconds; a loaded machine must not fail the test).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let r = app.get("/rest/v1/late").await;
         if r.status == StatusCode::OK {
+            assert_eq!(r.json(), json!([{"x": 7}]));
             break;
         }
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
         assert!(
             std::time::Instant::now() < deadline,
-            "not reloaded within 1 s: {}",
+            "not reloaded within 60 s: {}",
             r.text
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

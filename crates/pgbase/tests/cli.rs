@@ -1,5 +1,6 @@
 //! The built binary end to end: `pgbase dev` (banner, /health, migrations applied and watched,
-//! restart reusing the cluster, Ctrl-C leaving no postgres), and the CLI's failure modes.
+//! restart reusing the cluster, --fresh wiping it, Ctrl-C leaving no postgres), and the CLI's
+//! failure modes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -74,7 +75,7 @@ fn start_dev(dir: &Path, port: u16, extra: &[&str]) -> Dev {
         }
     });
     let mut banner = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
@@ -100,7 +101,7 @@ fn stop(dev: &mut Dev) {
     unsafe {
         libc::kill(pid, libc::SIGINT);
     }
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(Some(status)) = dev.child.try_wait() {
             assert!(status.success(), "pgbase dev exited with {status}");
@@ -119,8 +120,42 @@ fn postmaster_pid(dir: &Path) -> Option<u32> {
     text.lines().next()?.trim().parse().ok()
 }
 
+fn json(body: &str) -> serde_json::Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+/// Runs `pgbase sql --dir DIR SQL --json` against the running `pgbase dev` of `dir`.
+fn sql_in(dir: &Path, sql: &str) -> String {
+    let output = Command::new(BIN)
+        .args(["sql", "--dir"])
+        .arg(dir)
+        .args([sql, "--json"])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run pgbase sql");
+    assert!(
+        output.status.success(),
+        "pgbase sql {sql:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// GETs `path` until it answers 200 (a watched migration is applied in the background), for
+/// at most a generous minute; returns the last answer.
+fn get_until_ok(port: u16, path: &str) -> (u16, String) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let seen = http_get(port, path);
+        if seen.0 == 200 || Instant::now() >= deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
-fn dev_serves_watches_migrations_restarts_fast_and_leaves_no_postgres() {
+fn dev_serves_watches_migrations_restarts_and_leaves_no_postgres() {
     let project = tempfile::tempdir().expect("tempdir");
     let dir = project.path();
     std::fs::create_dir_all(dir.join("migrations")).expect("mkdir");
@@ -147,22 +182,22 @@ fn dev_serves_watches_migrations_restarts_fast_and_leaves_no_postgres() {
     let (status, body) = http_get(port, "/rest/v1/notes?select=body");
     assert_eq!((status, body.as_str()), (200, "[{\"body\":\"hi\"}]"));
 
-    // A new migration is applied without a restart, within a second or so.
+    // A new migration is applied without a restart.
     std::fs::write(
         dir.join("migrations/002_tags.sql"),
         "create table tags (name text primary key); insert into tags values ('new');",
     )
     .expect("write");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut seen = (0, String::new());
-    while Instant::now() < deadline {
-        seen = http_get(port, "/rest/v1/tags");
-        if seen.0 == 200 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(seen.0, 200, "new migration not served: {}", seen.1);
+    let (status, body) = get_until_ok(port, "/rest/v1/tags");
+    assert_eq!(status, 200, "new migration not served: {body}");
+    assert_eq!(json(&body), serde_json::json!([{"name": "new"}]));
+
+    // A row written at run time, by no migration: only a database that was kept still has it.
+    let out = sql_in(
+        dir,
+        "insert into notes values (2, 'written at run time') returning id",
+    );
+    assert!(out.contains(r#""id":"2""#), "{out}");
 
     let pid = postmaster_pid(dir).expect("postmaster.pid while running");
     stop(&mut dev);
@@ -171,22 +206,38 @@ fn dev_serves_watches_migrations_restarts_fast_and_leaves_no_postgres() {
         "postgres {pid} outlived pgbase dev"
     );
 
-    // The second start reuses the cluster and its data, and is ready within 5 s.
-    let started = Instant::now();
+    // The second start reuses the cluster and its data: the run-time row is still there and
+    // no migration runs again (002 would fail on its duplicate key). How fast this is, is
+    // measured by bench/cli/dev_start.sh, not asserted here.
     let mut dev = start_dev(dir, port, &[]);
-    let ready = started.elapsed();
-    assert!(
-        ready < Duration::from_secs(5),
-        "second start took {ready:?}"
+    let (status, body) = http_get(port, "/rest/v1/notes?select=body&order=id");
+    assert_eq!(
+        (status, json(&body)),
+        (
+            200,
+            serde_json::json!([{"body": "hi"}, {"body": "written at run time"}])
+        )
     );
-    let (_, body) = http_get(port, "/rest/v1/notes?select=body");
-    assert_eq!(body, "[{\"body\":\"hi\"}]");
+    let out = sql_in(dir, "select count(*) as n from pgbase.migrations");
+    assert!(
+        out.contains(r#""n":"2""#),
+        "two migrations recorded once each: {out}"
+    );
     stop(&mut dev);
 
-    // --fresh wipes the database; migrations are applied again from scratch.
+    // --fresh wipes the database: the run-time row is gone, the migrations are applied again
+    // from scratch (so their own rows are back).
     let mut dev = start_dev(dir, port, &["--fresh"]);
-    let (_, body) = http_get(port, "/rest/v1/notes?select=body");
-    assert_eq!(body, "[{\"body\":\"hi\"}]");
+    let (status, body) = http_get(port, "/rest/v1/notes?select=body&order=id");
+    assert_eq!(
+        (status, json(&body)),
+        (200, serde_json::json!([{"body": "hi"}]))
+    );
+    let (status, body) = http_get(port, "/rest/v1/tags");
+    assert_eq!(
+        (status, json(&body)),
+        (200, serde_json::json!([{"name": "new"}]))
+    );
     stop(&mut dev);
 }
 
@@ -318,7 +369,7 @@ fn serve_comes_up_with_an_unreachable_database_and_health_says_503() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn serve");
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let bearer = format!("Bearer {token}");
     let (mut seen, mut detailed) = ((0, String::new()), (0, String::new()));
     while Instant::now() < deadline {
