@@ -202,6 +202,20 @@ async fn users_see_and_change_only_their_own_jobs() {
             .0,
         "permission denied to schedule a job as role \"postgres\""
     );
+    // A role it may SET ROLE to passes the owner trigger; row-level security still keeps a
+    // user without BYPASSRLS to rows of its own.
+    c.batch_execute("reset role; grant anon to cron_user; set role cron_user")
+        .await
+        .expect("membership");
+    assert!(
+        err(
+            &c,
+            "insert into cron.job (schedule, command, username) values ('* * * * *', 'x', 'anon')"
+        )
+        .await
+        .0
+        .contains("row-level security")
+    );
     let ok: bool = c
         .query_one("select cron.unschedule($1::bigint)", &[&mine])
         .await
