@@ -9,7 +9,9 @@
 #
 # Each run copies app/ to a fresh temporary folder, starts `pgbase dev --fresh` there on a free
 # port, waits for /health, reads the keys with `pgbase keys`, runs `node --test test/*.test.mjs`,
-# and always stops the server; it then checks that no Postgres of that data folder is left.
+# and always stops the server; it then checks that no Postgres of that data folder is left
+# (with pgrep, which is first checked to see the running one). curl, pgrep, node >= 20 and npm
+# are required: a missing one fails the run at once.
 # The exit code is the tests' exit code (or 1 when the server could not start or left Postgres
 # running).
 set -uo pipefail
@@ -32,8 +34,22 @@ else
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 
+# --- tools -------------------------------------------------------------------------------------
+# Each is needed: curl polls /health, pgrep finds a Postgres left behind (without it that check
+# would pass blindly), node runs the tests.
+missing=
+command -v curl >/dev/null 2>&1 || missing+=" curl"
+command -v pgrep >/dev/null 2>&1 || missing+=" pgrep(procps)"
+command -v node >/dev/null 2>&1 || missing+=" node"
+command -v npm >/dev/null 2>&1 || missing+=" npm"
+[[ -z $missing ]] || { log "FAIL: missing tools:$missing (.ci/run installs them)"; exit 1; }
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if (( NODE_MAJOR < 20 )); then
+  log "FAIL: Node.js >= 20 is needed (found $(node --version 2>/dev/null || echo '?'))"
+  exit 1
+fi
+
 # --- node dependencies -------------------------------------------------------------------------
-command -v node >/dev/null || { log "node is not installed"; exit 1; }
 if [[ ! -d node_modules ]]; then
   log "installing node dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error || exit 1
@@ -56,9 +72,16 @@ SERVER_PID=
 NODE_PID=
 RC=1
 
+# Prints the pids of postgres processes started on this run's data folder. Exit status 0 (some
+# or none found) or 2: pgrep itself failed, so nothing is known.
 postgres_left() {
-  # pids of postgres processes started on this run's data folder
-  pgrep -f -- "-D $DATA/" 2>/dev/null || true
+  local pids status=0
+  pids=$(pgrep -f -- "-D $DATA/") || status=$?
+  case $status in
+    0) printf '%s\n' "$pids" ;;
+    1) ;;   # none
+    *) log "pgrep failed (exit $status)"; return 2 ;;
+  esac
 }
 
 cleanup() {
@@ -83,13 +106,17 @@ cleanup() {
     wait "$SERVER_PID" 2>/dev/null
   fi
   # Postgres must be gone with the server (give the postmaster a moment to finish its shutdown).
-  local left=
-  for _ in $(seq 1 50); do
-    left=$(postgres_left)
-    [[ -z $left ]] && break
+  local left= probe=0
+  for _ in $(seq 1 100); do
+    probe=0
+    left=$(postgres_left) || probe=$?
+    [[ $probe -eq 0 && -z $left ]] && break
     sleep 0.1
   done
-  if [[ -n $left ]]; then
+  if [[ $probe -ne 0 ]]; then
+    log "FAIL: cannot tell whether postgres processes of $DATA are left (pgrep failed)"
+    RC=1
+  elif [[ -n $left ]]; then
     log "FAIL: postgres processes of $DATA are still running after pgbase stopped: $(echo $left)"
     # stop the postmaster we caused, by the pid in its own pid file
     if [[ -f $DATA/pgdata/postmaster.pid ]]; then
@@ -133,6 +160,12 @@ for _ in $(seq 1 600); do   # up to 60 s
 done
 [[ -n $ready ]] || { log "/health did not answer 200 within 60 s"; exit 1; }
 log "server ready on $URL after $(elapsed) s"
+# The "no Postgres left behind" check below must be able to fail: it has to see the postmaster
+# that is running now.
+if ! running=$(postgres_left) || [[ -z $running ]]; then
+  log "FAIL: pgrep does not see the running postmaster of $DATA, so the leftover check would be blind"
+  exit 1
+fi
 
 KEYS=$("$BIN" keys --dir "$APP") || { log "pgbase keys failed"; exit 1; }
 ANON_KEY=$(awk '/^anon key:/ { print $NF }' <<<"$KEYS")
