@@ -107,7 +107,8 @@ test('mutations insert, update and delete with affectedCount and records', async
 test('a fragment spreading itself is refused and the server keeps answering', async () => {
   const cyclic = await post(`{ authorsCollection { edges { node { ...A } } } }
     fragment A on authors { booksCollection { edges { node { authors { ...A } } } } }`);
-  assert.equal(cyclic.data, null);
+  // refused before any field runs: no `data` key, as pg_graphql answers
+  assert.equal('data' in cyclic, false, JSON.stringify(cyclic));
   assert.equal(cyclic.errors?.[0]?.message, 'Cannot spread fragment "A" within itself.', JSON.stringify(cyclic.errors));
   const deep = await post('{a'.repeat(50_000) + '}'.repeat(50_000));
   assert.match(deep.errors?.[0]?.message ?? '', /nested too deeply/);

@@ -65,6 +65,20 @@ pub enum Planned {
 pub struct Plan {
     pub mutation: bool,
     pub fields: Vec<(String, Planned)>,
+    /// Errors that fail the whole operation with `"data": null` (pg_graphql: a mutation
+    /// with any failing field, variables that do not fit their types); when there are
+    /// any, `fields` is empty.
+    pub errors: Vec<GraphqlError>,
+}
+
+impl Plan {
+    fn failed(mutation: bool, errors: Vec<GraphqlError>) -> Plan {
+        Plan {
+            mutation,
+            fields: Vec::new(),
+            errors,
+        }
+    }
 }
 
 /// The deepest bracket nesting (`{`, `(`, `[`) of a document, scanned without recursion
@@ -292,10 +306,22 @@ pub fn plan_with(
     if mutation && request.read_only {
         return Err(single("Mutations are not allowed over GET; use POST"));
     }
-    let vars = variables(schema, defs, request.variables.as_ref()).map_err(|e| vec![e])?;
+    if !matches!(
+        request.variables,
+        None | Some(Value::Null | Value::Object(_))
+    ) {
+        return Err(single("variables must be an object"));
+    }
+    let vars = match variables(schema, defs, request.variables.as_ref()) {
+        Ok(v) => v,
+        Err(e) => return Ok(Plan::failed(mutation, vec![e])),
+    };
     let root_name = if mutation { "Mutation" } else { "Query" };
     let Some(root) = schema.ty(root_name) else {
-        return Err(single(format!("Unknown type {root_name}")));
+        return Ok(Plan::failed(
+            mutation,
+            single(format!("Unknown type {root_name}")),
+        ));
     };
     let ctx = Ctx {
         schema,
@@ -305,14 +331,17 @@ pub fn plan_with(
         depth: std::cell::Cell::new(0),
         introspected: std::cell::Cell::new(0),
     };
-    let sels = ctx.collect(root, &[set]).map_err(|e| vec![e])?;
+    // fields unknown to the root type fail one by one, as pg_graphql resolves them
+    let sels = ctx.gather(root, &[set]).map_err(|e| vec![e])?;
     if sels.is_empty() {
         return Err(single("Selection set must not be empty"));
     }
     let planner = Planner::new(&ctx, options);
     let mut fields = Vec::new();
     for sel in &sels {
-        let planned = if sel.name == "__typename" {
+        let planned = if let Err(e) = ctx.check_field(root, sel) {
+            Planned::Failed(e)
+        } else if sel.name == "__typename" {
             Planned::Value(Value::String(root_name.into()))
         } else if sel.name == "__schema" || sel.name == "__type" {
             match introspection::resolve_root(&ctx, sel) {
@@ -329,11 +358,15 @@ pub fn plan_with(
             }
         };
         if mutation && let Planned::Failed(e) = planned {
-            return Err(vec![e]);
+            return Ok(Plan::failed(mutation, vec![e]));
         }
         fields.push((sel.key.to_string(), planned));
     }
-    Ok(Plan { mutation, fields })
+    Ok(Plan {
+        mutation,
+        fields,
+        errors: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -428,7 +461,11 @@ mod tests {
                 ..Request::default()
             };
             match plan(&Reflected::default(), &request) {
-                Ok(_) => String::new(),
+                Ok(plan) => plan
+                    .errors
+                    .first()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
                 Err(errors) => errors[0].to_string(),
             }
         });

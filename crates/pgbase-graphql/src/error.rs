@@ -1,6 +1,7 @@
 //! The one error type of request processing: every failure a client can cause ends up as
-//! `{"message": ...}` in the response's `errors` list (pg_graphql's shape), with a
-//! `locations` entry when the position in the document is known.
+//! `{"message": ...}` in the response's `errors` list. pg_graphql writes the message and
+//! nothing else (no `locations`, no `path`), and so does pgbase; the position and field an
+//! error belongs to are kept for logs and tests only.
 
 use graphql_parser::Pos;
 
@@ -68,22 +69,9 @@ impl GraphqlError {
         }
     }
 
-    /// `{"message": ..., "locations": [...]}`.
+    /// `{"message": ...}`, as pg_graphql writes an error.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut obj = serde_json::Map::new();
-        obj.insert("message".into(), self.to_string().into());
-        if let GraphqlError::Validation { pos, path, .. } = self {
-            if let Some(p) = pos {
-                obj.insert(
-                    "locations".into(),
-                    serde_json::json!([{"line": p.line, "column": p.column}]),
-                );
-            }
-            if let Some(path) = path {
-                obj.insert("path".into(), serde_json::json!([path]));
-            }
-        }
-        serde_json::Value::Object(obj)
+        serde_json::json!({ "message": self.to_string() })
     }
 }
 

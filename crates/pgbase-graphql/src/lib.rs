@@ -101,12 +101,24 @@ impl GraphqlState {
     }
 }
 
+/// The `data` of a response, in pg_graphql's three shapes.
+#[derive(Debug, Clone)]
+pub enum Data {
+    /// No `data` key: the request failed before any field was resolved (the document, the
+    /// operation, fragments, the schema itself).
+    Omitted,
+    /// `"data": null`: every top-level field failed, a mutation failed, or the database
+    /// refused the statement.
+    Null,
+    /// Each top-level field that succeeded, in selection order, as Postgres (or the
+    /// resolver) wrote it; a query field that failed is left out, as pg_graphql leaves it.
+    Fields(Vec<(String, Box<RawValue>)>),
+}
+
 /// The result of one GraphQL request.
 #[derive(Debug, Clone)]
 pub struct Response {
-    /// Each top-level field's JSON in selection order, as Postgres (or the resolver) wrote
-    /// it; `None` for `"data": null`.
-    pub data: Option<Vec<(String, Box<RawValue>)>>,
+    pub data: Data,
     pub errors: Vec<GraphqlError>,
     /// The request failed before execution (parse/validation): HTTP 400 under
     /// `application/graphql-response+json`.
@@ -114,9 +126,19 @@ pub struct Response {
 }
 
 impl Response {
+    /// A request that failed before any field ran: no `data` key.
+    fn rejected(errors: Vec<GraphqlError>) -> Response {
+        Response {
+            data: Data::Omitted,
+            errors,
+            request_error: true,
+        }
+    }
+
+    /// A request whose operation failed as a whole: `"data": null`.
     fn failed(errors: Vec<GraphqlError>, request_error: bool) -> Response {
         Response {
-            data: None,
+            data: Data::Null,
             errors,
             request_error,
         }
@@ -129,18 +151,20 @@ impl Response {
 
     /// The response body: the fields' JSON is copied, not re-parsed.
     pub fn to_body(&self) -> String {
-        let size: usize = self
-            .data
-            .iter()
-            .flatten()
-            .map(|(k, v)| k.len() + v.get().len() + 4)
-            .sum();
+        let size: usize = match &self.data {
+            Data::Fields(fields) => fields
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum(),
+            _ => 0,
+        };
         let mut out = String::with_capacity(size + 32);
-        out.push_str("{\"data\":");
+        out.push('{');
         match &self.data {
-            None => out.push_str("null"),
-            Some(fields) => {
-                out.push('{');
+            Data::Omitted => {}
+            Data::Null => out.push_str("\"data\":null"),
+            Data::Fields(fields) => {
+                out.push_str("\"data\":{");
                 for (i, (key, value)) in fields.iter().enumerate() {
                     if i > 0 {
                         out.push(',');
@@ -153,7 +177,10 @@ impl Response {
             }
         }
         if !self.errors.is_empty() {
-            out.push_str(",\"errors\":");
+            if !matches!(self.data, Data::Omitted) {
+                out.push(',');
+            }
+            out.push_str("\"errors\":");
             out.push_str(
                 &Value::Array(self.errors.iter().map(GraphqlError::to_json).collect()).to_string(),
             );
@@ -204,25 +231,25 @@ pub async fn execute_in(
     let role = context.role.as_str();
     let schema = match state.schema_for(role) {
         Ok(s) => s,
-        Err(e) => return Response::failed(vec![e], false),
+        Err(e) => return Response::rejected(vec![e]),
     };
     let options = engine::Options {
         safe_update: state.safe_update,
     };
     let plan = match engine::plan_with(&schema, request, options) {
         Ok(p) => p,
-        Err(errors) => return Response::failed(errors, true),
+        Err(errors) => return Response::rejected(errors),
     };
+    if !plan.errors.is_empty() {
+        return Response::failed(plan.errors, true);
+    }
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
     let mut slots = Vec::new();
     for (key, planned) in plan.fields {
         match planned {
             Planned::Value(v) => slots.push((key, Some(raw(&v)))),
-            Planned::Failed(e) => {
-                errors.push(e.with_path(&key));
-                slots.push((key, Some(null())));
-            }
+            Planned::Failed(e) => errors.push(e.with_path(&key)),
             Planned::Sql(job) => {
                 jobs.push(job);
                 slots.push((key, None));
@@ -266,7 +293,10 @@ pub async fn execute_in(
         }
     }
     let mut results = results.into_iter();
-    let all_failed = !slots.is_empty() && errors.len() == slots.len();
+    if slots.is_empty() {
+        // every field failed
+        return Response::failed(errors, true);
+    }
     let data = slots
         .into_iter()
         .map(|(key, value)| {
@@ -275,8 +305,8 @@ pub async fn execute_in(
         })
         .collect();
     Response {
-        data: (!all_failed).then_some(data),
-        request_error: all_failed,
+        data: Data::Fields(data),
+        request_error: false,
         errors,
     }
 }
@@ -409,7 +439,7 @@ pub async fn handle(
     let request = match parse_request(method, query, headers, &body) {
         Ok(r) => r,
         Err((status, message)) => {
-            let body = Response::failed(vec![GraphqlError::Request(message)], true).to_body();
+            let body = Response::rejected(vec![GraphqlError::Request(message)]).to_body();
             return (status, headers_out, Bytes::from(body));
         }
     };
@@ -440,20 +470,24 @@ mod tests {
     fn bodies_copy_field_json_and_escape_keys() {
         let field = |s: &str| RawValue::from_string(s.to_string()).unwrap_or_default();
         let response = Response {
-            data: Some(vec![
+            data: Data::Fields(vec![
                 ("a".into(), field("{\"x\" : [1, \"two\"]}")),
                 ("b\"c".into(), null()),
             ]),
-            errors: vec![GraphqlError::new("bad").with_path("b\"c")],
+            errors: vec![GraphqlError::new("bad").with_path("d")],
             request_error: false,
         };
         assert_eq!(
             response.to_body(),
-            r#"{"data":{"a":{"x" : [1, "two"]},"b\"c":null},"errors":[{"message":"bad","path":["b\"c"]}]}"#
+            r#"{"data":{"a":{"x" : [1, "two"]},"b\"c":null},"errors":[{"message":"bad"}]}"#
         );
         assert_eq!(
             Response::failed(vec![GraphqlError::Database("boom".into())], false).to_body(),
             r#"{"data":null,"errors":[{"message":"boom"}]}"#
+        );
+        assert_eq!(
+            Response::rejected(vec![GraphqlError::new("Operation not found")]).to_body(),
+            r#"{"errors":[{"message":"Operation not found"}]}"#
         );
     }
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use pgbase_catalog::{Object, Privilege, RelKind, ReturnShape, SchemaCache, Table, Volatility};
 use serde_json::Value;
 
-use crate::naming::{self, DirectiveError, directive, enabled, str_key};
+use crate::naming::{self, DirectiveError, On, directive, enabled, str_key};
 use crate::types::{
     AggOp, ColumnInfo, EnumValue, Field, FuncArg, FuncInfo, FuncReturn, InputValue, Kind,
     Reflected, RelInfo, Resolve, Role, Scalar, TableInfo, TypeDef, TypeRef,
@@ -54,13 +54,14 @@ pub fn reflect(
             continue;
         }
         let d = directive(schema.comment.as_deref(), &format!("schema {s}"))?;
+        naming::check(&d, On::Schema)?;
         let inflect = d
             .get("inflect_names")
             .and_then(Value::as_bool)
             .unwrap_or(false);
         let max_rows = d
             .get("max_rows")
-            .and_then(Value::as_u64)
+            .and_then(naming::as_count)
             .unwrap_or(DEFAULT_MAX_ROWS);
         if d.get("introspection").and_then(Value::as_bool) == Some(true) {
             out.introspection = true;
@@ -75,6 +76,7 @@ pub fn reflect(
             continue;
         };
         let d = directive(t.comment.as_deref(), &format!("type {}", t.name))?;
+        naming::check(&d, On::Enum)?;
         let name = naming::type_name(&t.name, str_key(&d, "name"), o.inflect);
         if !naming::is_valid_name(&name) {
             continue;
@@ -132,6 +134,7 @@ pub fn reflect(
                 t.comment.as_deref(),
                 &format!("table {}.{}", t.schema, t.name),
             )?;
+            naming::check(&d, On::Table)?;
             let type_name = naming::type_name(&t.name, str_key(&d, "name"), o.inflect);
             if !naming::is_valid_name(&type_name) || type_name.starts_with("__") {
                 continue;
@@ -142,6 +145,7 @@ pub fn reflect(
                     continue;
                 }
                 let cd = directive(c.comment.as_deref(), &format!("column {}", c.name))?;
+                naming::check(&cd, On::Column)?;
                 let field = naming::field_name(&c.name, str_key(&cd, "name"), o.inflect);
                 if !naming::is_valid_name(&field) {
                     continue;
@@ -186,7 +190,7 @@ pub fn reflect(
             };
             let max_rows = d
                 .get("max_rows")
-                .and_then(Value::as_u64)
+                .and_then(naming::as_count)
                 .unwrap_or(o.max_rows);
             let insert = columns.iter().any(|c| c.insertable);
             let update = columns.iter().any(|c| c.updatable);

@@ -77,8 +77,23 @@ impl<'q> Ctx<'q> {
         Ok(Level { depth: &self.depth })
     }
 
-    /// The fields selected on `ty` by `sets`, merged by response key, in document order.
+    /// The fields selected on `ty` by `sets`, merged by response key, in document order,
+    /// each checked against `ty`.
     pub fn collect(
+        &self,
+        ty: &TypeDef,
+        sets: &[&'q SelectionSet<'q, &'q str>],
+    ) -> Result<Vec<Sel<'q>>> {
+        let out = self.gather(ty, sets)?;
+        for sel in &out {
+            self.check_field(ty, sel)?;
+        }
+        Ok(out)
+    }
+
+    /// The fields selected on `ty` by `sets`, merged by response key, in document order,
+    /// not yet checked against `ty` ([`Ctx::check_field`]).
+    pub fn gather(
         &self,
         ty: &TypeDef,
         sets: &[&'q SelectionSet<'q, &'q str>],
@@ -87,9 +102,6 @@ impl<'q> Ctx<'q> {
         let mut stack: Vec<&'q str> = Vec::new();
         for set in sets {
             self.collect_into(ty, set, &mut out, &mut stack)?;
-        }
-        for sel in &out {
-            self.check_field(ty, sel)?;
         }
         Ok(out)
     }
@@ -229,7 +241,8 @@ impl<'q> Ctx<'q> {
         Ok(true)
     }
 
-    fn check_field(&self, ty: &TypeDef, sel: &Sel<'q>) -> Result<()> {
+    /// Whether `ty` has the field `sel` selects.
+    pub fn check_field(&self, ty: &TypeDef, sel: &Sel<'q>) -> Result<()> {
         if sel.name == "__typename" {
             return Ok(());
         }

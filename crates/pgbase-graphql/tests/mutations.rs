@@ -222,9 +222,9 @@ async fn unfiltered_update_and_delete_are_refused() {
         .await;
     assert_eq!(
         out,
+        // pg_graphql's errors carry only a message
         json!({"data": null, "errors": [{
-            "message": refusal("updateblogCollection", "update"),
-            "locations": [{"line": 1, "column": 12}]
+            "message": refusal("updateblogCollection", "update")
         }]})
     );
     // nothing was written; a filtered delete still works
