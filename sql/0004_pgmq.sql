@@ -137,27 +137,11 @@ begin
 end
 $$;
 
--- A throttled send records when it last notified. Senders run as themselves, so a role granted
--- only its queue's tables may update `last_notified_at` of that queue (and nothing else): the
--- column is granted to everyone, and row-level security limits it to the queues whose table the
--- role may insert into. service_role (and the owner) manage the settings.
-alter table pgmq.notify_insert_settings enable row level security;
-create policy notify_insert_settings_read on pgmq.notify_insert_settings
-  for select using (true);
-create policy notify_insert_settings_throttle on pgmq.notify_insert_settings
-  for update
-  using (coalesce(has_table_privilege(
-           to_regclass(format('pgmq.%I', pgmq.format_table_name(queue_name, 'q'))), 'INSERT'), false))
-  with check (coalesce(has_table_privilege(
-           to_regclass(format('pgmq.%I', pgmq.format_table_name(queue_name, 'q'))), 'INSERT'), false));
-create policy notify_insert_settings_manage on pgmq.notify_insert_settings
-  for all to service_role using (true) with check (true);
-grant update (last_notified_at) on pgmq.notify_insert_settings to public;
-
--- NOTIFY the listeners of a queue after a send, as its settings say (`_send_one` and `_send`
--- inline this). Runs as the caller; internal, so not callable by the API roles.
+-- NOTIFY the listeners of a queue after a send, as its settings say (`_send_one` inlines the
+-- common cases). Security definer: a throttled send records when it notified, which a role
+-- granted only its queue's tables may not write itself.
 create function pgmq._notify_insert(queue_name text, qtable text) returns void
-language plpgsql set search_path = pg_catalog, pgmq as $$
+language plpgsql security definer set search_path = pg_catalog, pgmq as $$
 declare
   enabled boolean;
   throttle integer;
@@ -176,7 +160,6 @@ begin
   end if;
 end
 $$;
-revoke execute on function pgmq._notify_insert(text, text) from public;
 
 -- ---------------------------------------------------------------------------------------------
 -- Queue management
@@ -471,12 +454,7 @@ begin
   if not found or (enabled and throttle = 0) then
     perform pg_notify('pgmq.' || qtable || '.INSERT', '');
   elsif enabled then
-    update pgmq.notify_insert_settings n set last_notified_at = clock_timestamp()
-    where n.queue_name = _send_one.queue_name
-      and n.last_notified_at <= clock_timestamp() - make_interval(secs => throttle / 1000.0);
-    if found then
-      perform pg_notify('pgmq.' || qtable || '.INSERT', '');
-    end if;
+    perform pgmq._notify_insert(queue_name, qtable);
   end if;
 end
 $$;
@@ -486,8 +464,6 @@ returns setof bigint
 language plpgsql as $$
 declare
   qtable text := pgmq.format_table_name(queue_name, 'q');
-  enabled boolean;
-  throttle integer;
 begin
   if msgs is null or cardinality(msgs) = 0 then
     raise exception 'msgs cannot be NULL or empty';
@@ -506,18 +482,7 @@ begin
     )
     select msg_id from ins order by msg_id$q$, qtable)
     using coalesce(vt, clock_timestamp()), headers, msgs;
-  select n.enabled, n.throttle_interval_ms into enabled, throttle
-  from pgmq.notify_insert_settings n where n.queue_name = _send.queue_name;
-  if not found or (enabled and throttle = 0) then
-    perform pg_notify('pgmq.' || qtable || '.INSERT', '');
-  elsif enabled then
-    update pgmq.notify_insert_settings n set last_notified_at = clock_timestamp()
-    where n.queue_name = _send.queue_name
-      and n.last_notified_at <= clock_timestamp() - make_interval(secs => throttle / 1000.0);
-    if found then
-      perform pg_notify('pgmq.' || qtable || '.INSERT', '');
-    end if;
-  end if;
+  perform pgmq._notify_insert(queue_name, qtable);
 end
 $$;
 

@@ -7,22 +7,14 @@
 -- superusers and BYPASSRLS roles see all. Jobs run in this database only: pgbase has one
 -- scheduler per database, so schedule_in_database accepts only the current database.
 -- Changes to cron.job NOTIFY the channel `cron_job_changed`, and the scheduler reloads.
---
--- Who may use it (as Supabase): service_role and the database owner, not anon/authenticated;
--- an administrator may grant the schema, tables and functions to other roles.
---
--- A job runs as its `username`, so that column is guarded whoever writes the row (function or
--- plain INSERT/UPDATE, BYPASSRLS or not): a trigger refuses a `username` other than the
--- writer's own unless the writer could `SET ROLE` to it, and refuses a change of `command` or
--- `username` of a job whose user the writer could not `SET ROLE` to. It also records the
--- writer of the command in `scheduled_by` (pgbase addition; the value written is ignored), and
--- the scheduler refuses to run a job as a superuser unless `scheduled_by` is a superuser too.
 
 create schema if not exists cron;
 comment on schema cron is 'pg_cron-compatible job scheduler (pgbase, no extension)';
+grant usage on schema cron to public;
 
 create sequence cron.jobid_seq;
 create sequence cron.runid_seq;
+grant usage on sequence cron.jobid_seq, cron.runid_seq to public;
 
 -- The schedule syntax of pg_cron 1.6: five cron fields (lists, ranges, steps, month and weekday
 -- names, `$` = last day of the month), the @-specials, or an interval '1 seconds' .. '59 seconds'.
@@ -119,8 +111,6 @@ create table cron.job (
   username text not null default current_user,
   active boolean not null default true,
   jobname text,
-  -- pgbase: the role that wrote `command`/`username` (set by cron._job_owner, never by the writer)
-  scheduled_by text not null default current_user,
   constraint jobname_username_uniq unique (jobname, username)
 );
 alter sequence cron.jobid_seq owned by cron.job.jobid;
@@ -152,45 +142,6 @@ $$;
 create trigger cron_job_check before insert or update of schedule on cron.job
   for each row execute function cron._job_check();
 
--- The owner guard (see the header). Runs as the writer: `current_user` is the role that
--- inserts or updates (inside a job's runner, the job's user; never pgbase's login).
-create function cron._job_owner() returns trigger
-language plpgsql set search_path = pg_catalog, pg_temp as $$
-begin
-  if tg_op = 'INSERT' then
-    new.username := coalesce(new.username, current_user);
-  elsif new.username is not distinct from old.username
-        and new.command is not distinct from old.command then
-    -- Schedule, name or activity: the command keeps its author.
-    new.scheduled_by := old.scheduled_by;
-    return new;
-  else
-    new.username := coalesce(new.username, old.username);
-    if old.username is distinct from current_user
-       and not (exists (select from pg_roles where rolname = old.username)
-                and pg_has_role(current_user, old.username, 'MEMBER')) then
-      raise exception 'permission denied to change the command or user of job % of role "%"', old.jobid, old.username
-        using errcode = '42501',
-              hint = 'Only the job''s role, or a role that may SET ROLE to it, may change what the job runs.';
-    end if;
-  end if;
-  if new.username is distinct from current_user then
-    if not exists (select from pg_roles where rolname = new.username) then
-      raise exception 'role "%" does not exist', new.username using errcode = '42704';
-    end if;
-    if not pg_has_role(current_user, new.username, 'MEMBER') then
-      raise exception 'permission denied to schedule a job as role "%"', new.username
-        using errcode = '42501',
-              hint = 'A job runs as the role that scheduled it; only a role that may SET ROLE to another may schedule jobs for it.';
-    end if;
-  end if;
-  new.scheduled_by := current_user;
-  return new;
-end
-$$;
-create trigger cron_job_owner before insert or update on cron.job
-  for each row execute function cron._job_owner();
-
 create function cron.job_cache_invalidate() returns trigger
 language plpgsql as $$
 begin
@@ -209,6 +160,8 @@ create policy cron_job_policy on cron.job
   using (username = current_user) with check (username = current_user);
 create policy cron_job_run_details_policy on cron.job_run_details
   using (username = current_user);
+grant select, insert, update, delete on cron.job to public;
+grant select, delete on cron.job_run_details to public;
 
 -- ---------------------------------------------------------------------------------------------
 -- Functions
@@ -347,51 +300,34 @@ begin
 end
 $$;
 
+-- As upstream: alter_job and schedule_in_database are not for everyone.
+revoke execute on function cron.alter_job(bigint, text, text, text, text, boolean) from public;
+revoke execute on function cron.schedule_in_database(text, text, text, text, text, boolean) from public;
+grant execute on function cron.alter_job(bigint, text, text, text, text, boolean) to service_role;
+grant execute on function cron.schedule_in_database(text, text, text, text, text, boolean) to service_role;
 
 -- The scheduler runs the command of a job owned by a non-superuser through a SECURITY DEFINER
--- function owned by that user, `cron_runner._run_as_<role oid>(command)`, called from pgbase's
--- own session without switching roles: inside it the command runs as the user and cannot
--- `SET ROLE`, `RESET ROLE` or `SET SESSION AUTHORIZATION` back to pgbase's login (Postgres
--- forbids those in security-definer functions). The runners live in schema `cron_runner`, which
--- nobody but pgbase's login may use, so their owners cannot reach them by name to ALTER them
--- (e.g. to SECURITY INVOKER); this also checks, on every run, that a runner is still a plain
--- security definer owned by the user, and rebuilds it otherwise. This returns that function,
--- creating it on first use; only pgbase's login may call it.
-create schema if not exists cron_runner;
-comment on schema cron_runner is 'pgbase: the security-definer runners of cron jobs (private)';
-revoke all on schema cron_runner from public;
-
+-- function owned by that user, `cron._run_as_<role oid>(command)`: inside it the command runs
+-- as the user and cannot `SET ROLE`, `RESET ROLE` or `SET SESSION AUTHORIZATION` back to
+-- pgbase's own login (Postgres forbids those in security-definer functions). This returns that
+-- function, creating it on first use; only pgbase's login may call it (or the runners).
 create function cron._runner_for(username text) returns regprocedure
-language plpgsql set search_path = pg_catalog, pg_temp as $runner$
+language plpgsql as $runner$
 declare
   role_oid oid;
-  name text;
   fn text;
-  proc regprocedure;
 begin
   select oid into role_oid from pg_roles where rolname = username;
   if role_oid is null then
     raise exception 'role "%" does not exist', username;
   end if;
-  name := '_run_as_' || role_oid;
-  fn := format('cron_runner.%I(text)', name);
-  proc := to_regprocedure(fn);
-  if proc is not null and not exists (
-       select from pg_proc p
-       where p.oid = proc and p.prosecdef and p.proowner = role_oid and p.proconfig is null
-         and p.prolang = (select oid from pg_language where lanname = 'plpgsql')
-         and p.prosrc like '%execute command;%get diagnostics n = row_count;%') then
-    -- Tampered with (or left by an older pgbase): rebuild it.
-    perform pg_advisory_xact_lock(hashtext('pgbase_cron_runner'), role_oid::int);
-    execute format('drop function if exists %s', fn);
-    proc := null;
-  end if;
-  if proc is null then
+  fn := format('cron.%I(text)', '_run_as_' || role_oid);
+  if to_regprocedure(fn) is null then
     perform pg_advisory_xact_lock(hashtext('pgbase_cron_runner'), role_oid::int);
     -- (another run may have created it meanwhile; the catalog snapshot may not show it yet)
     begin
       execute format($f$
-        create function cron_runner.%I(command text) returns bigint
+        create function cron.%I(command text) returns bigint
         language plpgsql security definer as $body$
         declare
           n bigint;
@@ -400,43 +336,14 @@ begin
           get diagnostics n = row_count;
           return n;
         end
-        $body$ $f$, name);
+        $body$ $f$, '_run_as_' || role_oid);
       execute format('revoke all on function %s from public', fn);
       execute format('alter function %s owner to %I', fn, username);
     exception when duplicate_function then
       null;
     end;
-    proc := to_regprocedure(fn);
   end if;
-  return proc;
+  return to_regprocedure(fn);
 end
 $runner$;
 revoke execute on function cron._runner_for(text) from public;
-
--- ---------------------------------------------------------------------------------------------
--- Privileges, as Supabase: the cron API belongs to service_role and the database owner (who may
--- grant it on); anon and authenticated get nothing. pgbase's own login runs the runners.
-
-revoke all on schema cron from public;
-revoke all on all tables in schema cron from public;
-revoke all on all sequences in schema cron from public;
-revoke all on all functions in schema cron from public;
-
-grant usage on schema cron to service_role;
-grant select, insert, update, delete on cron.job to service_role;
-grant select, delete on cron.job_run_details to service_role;
-grant usage on sequence cron.jobid_seq, cron.runid_seq to service_role;
-grant execute on all functions in schema cron to service_role;
-revoke execute on function cron._runner_for(text) from service_role;
-
-do $owner$
-declare
-  owner_role name := (select pg_get_userbyid(datdba) from pg_database where datname = current_database());
-begin
-  execute format('grant usage on schema cron to %I with grant option', owner_role);
-  execute format('grant select, insert, update, delete on cron.job to %I with grant option', owner_role);
-  execute format('grant select, delete on cron.job_run_details to %I with grant option', owner_role);
-  execute format('grant usage on sequence cron.jobid_seq, cron.runid_seq to %I with grant option', owner_role);
-  execute format('grant execute on all functions in schema cron to %I with grant option', owner_role);
-end
-$owner$;

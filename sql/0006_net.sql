@@ -8,11 +8,6 @@
 -- claimed again by another once its lease expires, so delivery is at-least-once: a request can
 -- be sent twice, never lost while pgbase runs. Responses expire after a TTL (6 hours by default,
 -- configured in pgbase). Like upstream, both tables are UNLOGGED (emptied by a crash).
--- Response bodies are capped (pgbase's net worker setting `max_response_bytes`, 10 MB by
--- default): a longer body is stored cut at the cap, with its status and headers, and
--- `error_msg = 'response body truncated at N bytes'` (so `http_collect_response` reports it as
--- an ERROR with that message). A response Postgres refuses to store is stored as its status and
--- `error_msg = 'could not store the response: ...'`; either way the request is not sent again.
 
 create schema if not exists net;
 comment on schema net is 'pg_net-compatible asynchronous HTTP (pgbase, no extension)';

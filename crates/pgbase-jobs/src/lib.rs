@@ -1,7 +1,7 @@
 //! Background work for the SQL surfaces of pgbase that must act: the pg_cron-compatible
 //! scheduler ([`cron`]) and the pg_net-compatible HTTP worker ([`net`]). The SQL side of both
 //! (and the pgmq queue, which is pure SQL) lives in the system schemas `sql/0004_pgmq.sql`,
-//! `sql/0005_cron.sql` and `sql/0006_net.sql`.
+//! `sql/0005_cron.sql` and `sql/0006_net.sql`, secured by `sql/0007_safety.sql`.
 //!
 //! The binary starts both with [`spawn`] and stops them with [`JobsHandle::shutdown`]:
 //!

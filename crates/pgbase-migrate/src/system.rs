@@ -44,6 +44,11 @@ pub const SYSTEM_SCHEMAS: &[SystemSchema] = &[
         name: "0006_net.sql",
         sql: include_str!("../../../sql/0006_net.sql"),
     },
+    SystemSchema {
+        version: 7,
+        name: "0007_safety.sql",
+        sql: include_str!("../../../sql/0007_safety.sql"),
+    },
 ];
 
 #[cfg(test)]

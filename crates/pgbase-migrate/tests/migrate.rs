@@ -197,3 +197,84 @@ async fn ddl_bumps_the_schema_version() {
         .get(0);
     assert!(after > before);
 }
+
+/// A database that applied the system schemas up to 0006 with an earlier pgbase (and has jobs)
+/// reaches the same safety state through 0007 as a new one: existing jobs keep running as their
+/// user, the cron API is no longer open to the API roles, and the owner guard is in place.
+#[tokio::test]
+async fn the_safety_upgrade_applies_to_a_database_made_before_it() {
+    let db = pgbase_testkit::test_db().await;
+    let admin = db.connect().await;
+    let name = format!("{}_old", db.name);
+    admin
+        .batch_execute(&format!("create database {name} template template0"))
+        .await
+        .expect("create database");
+    let mut config = db.config.clone();
+    config.dbname(&name);
+    let (old, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    let (before, after): (Vec<&pgbase_migrate::SystemSchema>, Vec<_>) =
+        pgbase_migrate::SYSTEM_SCHEMAS
+            .iter()
+            .partition(|schema| schema.version < 7);
+    for schema in before {
+        old.batch_execute(schema.sql).await.expect(schema.name);
+    }
+    old.batch_execute(
+        "select cron.schedule('nightly', '0 3 * * *', 'select 1');
+         set role service_role;
+         select cron.schedule('mine', '0 4 * * *', 'select 2');
+         reset role;",
+    )
+    .await
+    .expect("jobs scheduled the old way");
+    for schema in after {
+        old.batch_execute(schema.sql).await.expect(schema.name);
+    }
+
+    let rows = old
+        .query(
+            "select jobname, username, scheduled_by from cron.job order by jobname",
+            &[],
+        )
+        .await
+        .expect("jobs");
+    let jobs: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        jobs,
+        [
+            ("mine".into(), "service_role".into(), "service_role".into()),
+            ("nightly".into(), "postgres".into(), "postgres".into()),
+        ]
+    );
+    let anon_can: bool = old
+        .query_one("select has_schema_privilege('anon', 'cron', 'USAGE')", &[])
+        .await
+        .expect("privilege")
+        .get(0);
+    assert!(!anon_can, "anon still reaches the cron schema");
+    let escalation = old
+        .batch_execute(
+            "set role service_role;
+             insert into cron.job (schedule, command, username) values ('* * * * *', 'select 3', 'postgres');",
+        )
+        .await;
+    let error = escalation.expect_err("service_role scheduled a job as the superuser");
+    assert_eq!(
+        error.as_db_error().map(|e| e.code().code()),
+        Some("42501"),
+        "{error:?}"
+    );
+    drop(old);
+    admin
+        .batch_execute(&format!("drop database {name} with (force)"))
+        .await
+        .expect("drop database");
+}
