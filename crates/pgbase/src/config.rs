@@ -68,6 +68,9 @@ pub struct Settings {
     /// HTTP requests from SQL (net.*) in flight at once [default: 200] [env: PGBASE_NET_CONCURRENCY]
     #[arg(long)]
     pub net_concurrency: Option<usize>,
+    /// Longest response body net.* stores; longer ones are cut and marked [default: 10485760] [env: PGBASE_NET_MAX_RESPONSE_BYTES]
+    #[arg(long)]
+    pub net_max_response_bytes: Option<usize>,
     /// GraphQL introspection (`__schema`, `__type`) [default: on in dev, off in serve] [env: PGBASE_GRAPHQL_INTROSPECTION]
     #[arg(long)]
     pub graphql_introspection: Option<bool>,
@@ -132,6 +135,7 @@ const ENV_NAMES: &[(&str, &[&str])] = &[
     ("cron_timezone", &["PGBASE_CRON_TIMEZONE"]),
     ("cron_retention_days", &["PGBASE_CRON_RETENTION_DAYS"]),
     ("net_concurrency", &["PGBASE_NET_CONCURRENCY"]),
+    ("net_max_response_bytes", &["PGBASE_NET_MAX_RESPONSE_BYTES"]),
     ("net_deny_private", &["PGBASE_NET_DENY_PRIVATE"]),
     ("graphql_introspection", &["PGBASE_GRAPHQL_INTROSPECTION"]),
     (
@@ -218,6 +222,7 @@ impl Settings {
                 | "port"
                 | "cron_retention_days"
                 | "net_concurrency"
+                | "net_max_response_bytes"
                 | "auth_rate_limit_sign_in_sign_up"
                 | "auth_rate_limit_token_refresh"
                 | "auth_rate_limit_window_secs" => value
@@ -271,6 +276,7 @@ impl Settings {
             cron_timezone: self.cron_timezone.or(lower.cron_timezone),
             cron_retention_days: self.cron_retention_days.or(lower.cron_retention_days),
             net_concurrency: self.net_concurrency.or(lower.net_concurrency),
+            net_max_response_bytes: self.net_max_response_bytes.or(lower.net_max_response_bytes),
             net_deny_private: self.net_deny_private.or(lower.net_deny_private),
             graphql_introspection: self.graphql_introspection.or(lower.graphql_introspection),
             auth_rate_limit_sign_in_sign_up: self
@@ -372,6 +378,7 @@ pub struct Config {
     pub cron_timezone: String,
     pub cron_retention_days: u32,
     pub net_concurrency: usize,
+    pub net_max_response_bytes: usize,
     pub net_deny_private: bool,
     pub graphql_introspection: bool,
     /// Who may read `/metrics` and the details of `/health`.
@@ -440,6 +447,9 @@ impl Config {
             cron_timezone: s.cron_timezone.unwrap_or_else(|| "GMT".into()),
             cron_retention_days: s.cron_retention_days.unwrap_or(7),
             net_concurrency: s.net_concurrency.unwrap_or(200).max(1),
+            net_max_response_bytes: s
+                .net_max_response_bytes
+                .unwrap_or(pgbase_jobs::net::DEFAULT_MAX_RESPONSE_BYTES),
             net_deny_private: s.net_deny_private.unwrap_or(!dev),
             graphql_introspection: s.graphql_introspection.unwrap_or(dev),
             auth_rate_limit_sign_in_sign_up: s.auth_rate_limit_sign_in_sign_up.unwrap_or(30),
@@ -513,6 +523,54 @@ mod tests {
         let err = Settings::from_env(|name| (name == "PGBASE_DB_POOL").then(|| "ten".into()));
         let message = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("PGBASE_DB_POOL"), "{message}");
+    }
+
+    #[test]
+    fn safety_settings_come_from_the_environment_with_their_defaults() -> Result<(), ConfigError> {
+        let secret = "s".repeat(32);
+        let defaults =
+            Config::from_settings(Settings::default(), "u".into(), secret.clone(), false)?;
+        assert_eq!(defaults.db_statement_timeout, "8s");
+        assert_eq!(defaults.db_max_rows, Some(DEFAULT_MAX_ROWS));
+        assert!(defaults.db_safe_update);
+        assert_eq!(defaults.net_max_response_bytes, 10 * 1024 * 1024);
+        assert!(defaults.trusted_proxies.is_empty());
+        assert_eq!(defaults.auth_rate_limit_sign_in_sign_up, 30);
+
+        let env = Settings::from_env(|name| match name {
+            "PGBASE_DB_STATEMENT_TIMEOUT" => Some("500ms".into()),
+            "PGBASE_NET_MAX_RESPONSE_BYTES" => Some("1024".into()),
+            "PGBASE_TRUSTED_PROXIES" => Some("10.0.0.0/8, ::1".into()),
+            "GOTRUE_RATE_LIMIT_TOKEN_REFRESH" => Some("7".into()),
+            _ => None,
+        })?;
+        let config = Config::from_settings(env, "u".into(), secret.clone(), false)?;
+        assert_eq!(config.db_statement_timeout, "500ms");
+        assert_eq!(config.net_max_response_bytes, 1024);
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert_eq!(config.auth_rate_limit_token_refresh, 7);
+
+        for (key, bad) in [
+            (
+                "db_statement_timeout",
+                Settings {
+                    db_statement_timeout: Some("soon".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "trusted_proxies",
+                Settings {
+                    trusted_proxies: Some("10.0.0.0/99".into()),
+                    ..Settings::default()
+                },
+            ),
+        ] {
+            let error = Config::from_settings(bad, "u".into(), secret.clone(), false).err();
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(key), "{key}: {message}");
+        }
+        Ok(())
     }
 
     #[test]

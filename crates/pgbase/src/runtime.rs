@@ -159,6 +159,7 @@ pub fn spawn_jobs(
         .then(|| Duration::from_secs(u64::from(config.cron_retention_days) * 24 * 3600));
     jobs.net.enabled = config.jobs;
     jobs.net.concurrency = config.net_concurrency;
+    jobs.net.max_response_bytes = config.net_max_response_bytes;
     jobs.net.deny_private_networks = config.net_deny_private;
     Ok(pgbase_jobs::spawn(
         jobs,
