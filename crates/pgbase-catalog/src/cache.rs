@@ -286,6 +286,23 @@ impl SchemaCache {
         self.roles.get(name)
     }
 
+    /// The session settings a request as `role` starts with: `defaults` (the server's), then
+    /// the role's own `ALTER ROLE … SET` values, which win where both name a setting.
+    pub fn session_settings<'a>(
+        &'a self,
+        role: &str,
+        defaults: &'a [(String, String)],
+    ) -> impl Iterator<Item = (&'a str, &'a str)> {
+        let own = self
+            .role(role)
+            .map(|r| r.settings.as_slice())
+            .unwrap_or_default();
+        defaults
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .chain(own.iter().map(|s| (s.name.as_str(), s.value.as_str())))
+    }
+
     pub fn roles(&self) -> impl Iterator<Item = &Role> {
         self.roles.values()
     }

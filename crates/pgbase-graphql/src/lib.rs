@@ -258,12 +258,7 @@ pub async fn execute_in(
     }
     let mut results = Vec::new();
     if !jobs.is_empty() {
-        let role_settings = state
-            .catalog
-            .current()
-            .role(role)
-            .map(|r| r.settings.clone())
-            .unwrap_or_default();
+        let cache = state.catalog.current();
         let context = pgbase_db::RequestContext {
             search_path: state
                 .schemas
@@ -273,17 +268,7 @@ pub async fn execute_in(
                 .join(", "),
             ..context.clone()
         }
-        .with_settings(
-            state
-                .session_defaults
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .chain(
-                    role_settings
-                        .iter()
-                        .map(|s| (s.name.as_str(), s.value.as_str())),
-                ),
-        );
+        .with_settings(cache.session_settings(role, &state.session_defaults));
         match execute::run(&state.pool, &context, !plan.mutation, &jobs).await {
             Ok(r) => results = r,
             Err(e) => {
