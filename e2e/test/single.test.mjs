@@ -16,7 +16,8 @@ test('single() with 0 rows: PGRST116, 406, "The result contains 0 rows"', async 
   assert.equal(res.status, 406);
   assert.deepEqual(res.error, {
     code: 'PGRST116',
-    message: 'Cannot coerce the result to a single JSON object',
+    // PostgREST 12's wording (v13 changed it to "Cannot coerce the result to a single JSON object").
+    message: 'JSON object requested, multiple (or no) rows returned',
     details: 'The result contains 0 rows',
     hint: null,
   });

@@ -198,7 +198,7 @@ pub enum JwtConfigError {
     HttpClient(String),
 }
 
-/// Why a request is refused. Mirrors PostgREST's JWT errors (`PGRST300`–`PGRST303`); render it
+/// Why a request is refused. Mirrors PostgREST 12's JWT errors (`PGRST300`–`PGRST302`); render it
 /// with [`status`](Self::status), [`code`](Self::code), [`message`](Self::message),
 /// [`details`](Self::details), [`hint`](Self::hint) and [`www_authenticate`](Self::www_authenticate).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -277,15 +277,8 @@ impl AuthError {
         match self {
             AuthError::SecretMissing => "PGRST300",
             AuthError::TokenRequired => "PGRST302",
-            AuthError::Expired
-            | AuthError::NotYetValid
-            | AuthError::IssuedAtFuture
-            | AuthError::NotInAudience
-            | AuthError::ParsingClaimsFailed
-            | AuthError::ExpNotNumber
-            | AuthError::NbfNotNumber
-            | AuthError::IatNotNumber
-            | AuthError::AudNotStringOrArray => "PGRST303",
+            // PostgREST 12 answers every invalid token, expired and claim errors included,
+            // with PGRST301 (PGRST303 for claim errors came with v13).
             AuthError::RoleNotAssumable(_) => "42501",
             _ => "PGRST301",
         }
@@ -1059,7 +1052,8 @@ mod tests {
             AuthError::TokenRequired.www_authenticate().unwrap(),
             "Bearer"
         );
-        assert_eq!(AuthError::Expired.code(), "PGRST303");
+        // PostgREST 12: PGRST301 (v13 says PGRST303).
+        assert_eq!(AuthError::Expired.code(), "PGRST301");
         assert_eq!(AuthError::BadSignature.code(), "PGRST301");
     }
 

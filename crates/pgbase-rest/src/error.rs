@@ -131,14 +131,24 @@ impl ApiError {
         &self.message
     }
 
-    /// PostgREST's error body: `{"code","message","details","hint"}`, absent values as `null`.
+    /// PostgREST's error body: `{"code","message","details","hint"}`, absent values as `null`
+    /// (`{}` for [`ApiError::not_found`]).
     pub fn body(&self) -> Value {
+        if self.code.is_empty() {
+            return json!({});
+        }
         json!({
             "code": self.code,
             "message": self.message,
             "details": self.details.clone().unwrap_or(Value::Null),
             "hint": self.hint.clone().unwrap_or(Value::Null),
         })
+    }
+
+    /// 404 with the body `{}`: PostgREST 12's `NotFound` (e.g. a write with `?columns` to a
+    /// table that does not exist). It has no code.
+    pub fn not_found() -> Self {
+        Self::new("", StatusCode::NOT_FOUND, "")
     }
 
     // ----- Group 1: request errors -----
@@ -246,12 +256,22 @@ impl ApiError {
         )
     }
 
+    /// PGRST109 (400): `limit`/`offset` on PATCH or DELETE without an `order`.
+    pub fn limit_no_order() -> Self {
+        Self::new(
+            "PGRST109",
+            StatusCode::BAD_REQUEST,
+            "A 'limit' was applied without an explicit 'order'",
+        )
+        .with_hint("Apply an 'order' using unique column(s)")
+    }
+
     /// PGRST116 (406): singular response requested but `n` rows came back.
     pub fn singularity(rows: u64) -> Self {
         Self::new(
             "PGRST116",
             StatusCode::NOT_ACCEPTABLE,
-            "Cannot coerce the result to a single JSON object",
+            "JSON object requested, multiple (or no) rows returned",
         )
         .with_details(format!("The result contains {rows} rows"))
     }

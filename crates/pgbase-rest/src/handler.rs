@@ -167,10 +167,6 @@ async fn handle_parsed(
     }
     let prepared = prepare(&ctx, request, body, state.config.safe_update)?;
 
-    let role_settings = cache
-        .role(&identity.role)
-        .map(|role| role.settings.as_slice())
-        .unwrap_or_default();
     let settings = RequestSettings {
         context: pgbase_db::RequestContext {
             search_path: if request.schema == "public" {
@@ -187,17 +183,7 @@ async fn handle_parsed(
             timezone: request.preferences.timezone.clone(),
             ..Default::default()
         }
-        .with_settings(
-            state
-                .session_defaults
-                .iter()
-                .map(|(name, value)| (name.as_str(), value.as_str()))
-                .chain(
-                    role_settings
-                        .iter()
-                        .map(|s| (s.name.as_str(), s.value.as_str())),
-                ),
-        ),
+        .with_settings(cache.session_settings(&identity.role, &state.session_defaults)),
         anonymous: identity.anonymous,
     };
     let end = match request.preferences.transaction {
@@ -391,7 +377,15 @@ fn prepare(
             })
         }
         Action::RelationMut { relation, mutation } => {
-            let table = plan::find_table(ctx, relation)?;
+            let table = plan::find_table(ctx, relation).map_err(|error| {
+                // PostgREST 12 resolves `?columns` against the table first: a missing table
+                // is then its bare 404 `{}`.
+                if request.query.columns.is_some() {
+                    ApiError::not_found()
+                } else {
+                    error
+                }
+            })?;
             let mut parsed = parse_payload(
                 body,
                 &request.content_type,
@@ -412,6 +406,14 @@ fn prepare(
                     Some(Value::Object(map).to_string())
                 }
                 _ => None,
+            };
+            // PUT and PATCH write one row's values: of a JSON array body PostgREST 12 takes the
+            // first element (an empty array sets nothing).
+            let body_text = match (mutation, body_text) {
+                (Mutation::Update | Mutation::SingleUpsert, Some(text)) => {
+                    Some(first_array_element(&text).unwrap_or(text))
+                }
+                (_, body_text) => body_text,
             };
             let columns = plan::check_payload_columns(table, &parsed.columns)?;
             let representation =
@@ -471,6 +473,7 @@ fn prepare(
                             filter: plan::root_conditions(ctx, table, &request.query)?,
                             order: plan::root_order(ctx, table, &request.query)?,
                             limit: request.top_level_range.limit,
+                            offset: request.top_level_range.offset,
                         },
                         body: body_text,
                         returning: WriteReturning::Rows,
@@ -483,6 +486,7 @@ fn prepare(
                         filter: plan::root_conditions(ctx, table, &request.query)?,
                         order: plan::root_order(ctx, table, &request.query)?,
                         limit: request.top_level_range.limit,
+                        offset: request.top_level_range.offset,
                     },
                     body: None,
                     returning: WriteReturning::Rows,
@@ -707,9 +711,13 @@ fn prepare_call(
                 (pairs, (!raw.trim().is_empty()).then_some(raw), false)
             }
         };
+    // A JSON array body calls the function once, with the first element's arguments (as
+    // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body.
+    let first_element = raw_body.as_deref().and_then(first_array_element);
     let json_args: Vec<(String, &serde_json::value::RawValue)> = match &raw_body {
         Some(raw) if text_args.is_empty() => {
-            serde_json::from_str::<JsonArgs<'_>>(raw).map_or_else(|_| Vec::new(), |a| a.0)
+            serde_json::from_str::<JsonArgs<'_>>(first_element.as_deref().unwrap_or(raw))
+                .map_or_else(|_| Vec::new(), |a| a.0)
         }
         _ => Vec::new(),
     };
@@ -996,12 +1004,20 @@ fn respond(
                 )
             })?;
     }
-    if send_body {
-        let media = &request.media_type;
-        if !headers.iter().any(|(n, _)| n == "content-type") {
-            headers.push(("content-type".into(), content_type(media)));
-        }
-    } else {
+    // A HEAD read or call answers the Content-Type its GET would (as PostgREST 12); a write
+    // without a representation answers none.
+    let head = matches!(
+        prepared.kind,
+        Kind::Read { head: true }
+            | Kind::Call {
+                void: false,
+                head: true
+            }
+    );
+    if (send_body || head) && !headers.iter().any(|(n, _)| n == "content-type") {
+        headers.push(("content-type".into(), content_type(&request.media_type)));
+    }
+    if !send_body {
         // Freed now rather than held until the response is sent.
         body = Bytes::new();
     }
@@ -1011,6 +1027,15 @@ fn respond(
         // Still the buffer the row arrived in: no copy of the body on its way to the client.
         body,
     })
+}
+
+/// The text of the first element of a non-empty JSON array; `None` for anything else.
+fn first_array_element(text: &str) -> Option<String> {
+    if !text.trim_start().starts_with('[') {
+        return None;
+    }
+    let elements: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).ok()?;
+    elements.first().map(|e| e.get().to_string())
 }
 
 fn relation_name(request: &ApiRequest) -> &str {

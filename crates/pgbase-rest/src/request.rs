@@ -339,6 +339,18 @@ pub fn parse_request(
     {
         return Err(ApiError::put_limit_not_allowed());
     }
+    // A limited PATCH/DELETE must say which rows come first.
+    if matches!(
+        action,
+        Action::RelationMut {
+            mutation: Mutation::Update | Mutation::Delete,
+            ..
+        }
+    ) && !qp.ranges.is_empty()
+        && qp.order.is_empty()
+    {
+        return Err(ApiError::limit_no_order());
+    }
 
     let tz_check = cfg
         .timezones

@@ -207,6 +207,10 @@ fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
                 let Some(e) = plan.embeds.get(*embed) else {
                     continue;
                 };
+                if e.plan.outputs_nothing() {
+                    // `rel()`: joined for filtering only, absent from the output.
+                    continue;
+                }
                 let mut s = embed_output(plan, alias, *embed, e);
                 s.push_sql(" as ").push_ident(&e.name);
                 items.push(s);
@@ -514,6 +518,7 @@ fn level(plan: &ReadPlan, alias: &str, parent: Option<(&str, &Join)>, mode: Mode
                 SelectExpr::Embed { embed } => plan
                     .embeds
                     .get(*embed)
+                    .filter(|e| !e.plan.outputs_nothing())
                     .map(|e| embed_output(plan, alias, *embed, e))
                     .into_iter()
                     .collect(),
@@ -737,6 +742,7 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
             filter,
             order,
             limit,
+            offset,
         } => {
             s.push_sql("pgrst_body as (select * from json_populate_record(null::")
                 .push(table.clone())
@@ -778,7 +784,7 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                     ", ",
                 ));
                 s.push_sql(" from pgrst_body")
-                    .push(write_where(&table, filter, order, *limit));
+                    .push(write_where(&table, filter, order, *limit, *offset));
             }
             s.push(write_returning(&plan.returning)).push_sql(")");
         }
@@ -786,12 +792,13 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
             filter,
             order,
             limit,
+            offset,
         } => {
             s.push_sql("pgrst_source as (delete from ")
                 .push(table.clone())
                 .push_sql(" as ")
                 .push_ident(ROOT_ALIAS)
-                .push(write_where(&table, filter, order, *limit))
+                .push(write_where(&table, filter, order, *limit, *offset))
                 .push(write_returning(&plan.returning))
                 .push_sql(")");
         }
@@ -932,8 +939,9 @@ fn write_where(
     filter: &[Condition],
     order: &[OrderExpr],
     limit: Option<u64>,
+    offset: u64,
 ) -> Snippet {
-    let Some(limit) = limit else {
+    if limit.is_none() && offset == 0 {
         if filter.is_empty() {
             return Snippet::new();
         }
@@ -943,14 +951,7 @@ fn write_where(
             " and ",
         ));
         return s;
-    };
-    let mut picked = ReadPlan::new(Source::Table {
-        schema: String::new(),
-        name: String::new(),
-    });
-    picked.filter = filter.to_vec();
-    picked.order = order.to_vec();
-    picked.limit = Some(limit);
+    }
     let inner_alias = "pgrst_pick";
     let mut s = Snippet::sql(" where ");
     s.push_ident(ROOT_ALIAS)
@@ -970,9 +971,15 @@ fn write_where(
         s.push_sql(" order by ")
             .push(order_terms(order, inner_alias));
     }
-    s.push_sql(" limit ")
-        .push(Snippet::int(i64::try_from(limit).unwrap_or(i64::MAX)))
-        .push_sql("))");
+    if let Some(limit) = limit {
+        s.push_sql(" limit ")
+            .push(Snippet::int(i64::try_from(limit).unwrap_or(i64::MAX)));
+    }
+    if offset > 0 {
+        s.push_sql(" offset ")
+            .push(Snippet::int(i64::try_from(offset).unwrap_or(i64::MAX)));
+    }
+    s.push_sql("))");
     s
 }
 
@@ -1107,6 +1114,7 @@ mod tests {
                 filter: Vec::new(),
                 order: Vec::new(),
                 limit: None,
+                offset: 0,
             },
             Write::Update {
                 columns: vec!["email".into()],
@@ -1114,6 +1122,7 @@ mod tests {
                 filter: Vec::new(),
                 order: Vec::new(),
                 limit: None,
+                offset: 0,
             },
         ] {
             let plan = WritePlan {

@@ -274,6 +274,19 @@ impl ReadPlan {
         }
     }
 
+    /// Whether this level outputs nothing: no column, only embeds that output nothing
+    /// themselves (`rel()`, `rel(other())`). Such an embed only filters (`!inner`) and is left
+    /// out of its parent's output, as in PostgREST.
+    pub fn outputs_nothing(&self) -> bool {
+        self.select.iter().all(|s| match s {
+            SelectExpr::Embed { embed } => self
+                .embeds
+                .get(*embed)
+                .is_none_or(|e| e.plan.outputs_nothing()),
+            _ => false,
+        })
+    }
+
     pub fn has_aggregates(&self) -> bool {
         self.select
             .iter()
@@ -316,11 +329,14 @@ pub enum Write {
         filter: Vec<Condition>,
         order: Vec<OrderExpr>,
         limit: Option<u64>,
+        /// Rows of the ordered selection skipped before `limit` applies.
+        offset: u64,
     },
     Delete {
         filter: Vec<Condition>,
         order: Vec<OrderExpr>,
         limit: Option<u64>,
+        offset: u64,
     },
 }
 

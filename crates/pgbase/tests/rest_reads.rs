@@ -425,7 +425,8 @@ async fn accept_json_object_csv_and_406() {
     expect_status(&r, 406);
     assert_eq!(
         r.json(),
-        json!({"code": "PGRST116", "message": "Cannot coerce the result to a single JSON object",
+        // PostgREST 12's wording (v13 says "Cannot coerce the result to a single JSON object").
+        json!({"code": "PGRST116", "message": "JSON object requested, multiple (or no) rows returned",
                "details": "The result contains 0 rows", "hint": null})
     );
     let r = app.get_with("/rest/v1/items", &[object]).await;
