@@ -573,11 +573,8 @@ pub fn reflect(
             };
             node.fields.push(f);
         }
+        // a computed field of a column's name replaces the column (pg_graphql: last wins)
         for &fi in &computed[ti] {
-            let func = &out.functions[fi];
-            if node.field(&func.field).is_some() {
-                continue;
-            }
             let mut f = func_field(&out, fi);
             f.resolve = Resolve::Computed(fi);
             node.fields.push(f);
@@ -665,11 +662,11 @@ pub fn reflect(
             } else {
                 format!("{}Filter", c.scalar.type_name())
             };
-            if used.insert(c.field.clone()) {
-                filter
-                    .input_fields
-                    .push(InputValue::new(&c.field, TypeRef::named(&fname)));
-            }
+            // a later column of the same name replaces an earlier one (in `insert`)
+            used.insert(c.field.clone());
+            filter
+                .input_fields
+                .push(InputValue::new(&c.field, TypeRef::named(&fname)));
         }
         // related tables (beyond pg_graphql, its #88)
         for r in &t.relations {

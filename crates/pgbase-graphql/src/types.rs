@@ -398,11 +398,13 @@ pub struct TableInfo {
 }
 
 impl TableInfo {
+    /// The column that field name `field` stands for: the last one of that name, as in
+    /// pg_graphql, where a later column replaces an earlier one of the same name.
     pub fn column_by_field(&self, field: &str) -> Option<(usize, &ColumnInfo)> {
         self.columns
             .iter()
             .enumerate()
-            .find(|(_, c)| c.field == field)
+            .rfind(|(_, c)| c.field == field)
     }
 
     pub fn connection_type(&self) -> String {
@@ -458,7 +460,26 @@ impl Reflected {
         self.types.get(name)
     }
 
-    pub fn insert(&mut self, ty: TypeDef) {
+    /// Adds `ty`. Of fields (or input fields) that share a name, only the last one stays,
+    /// where it stands: pg_graphql resolves a name through a map filled in field order, so
+    /// a column declared later, or a computed field (listed after the columns), replaces an
+    /// earlier column of the same GraphQL name.
+    pub fn insert(&mut self, mut ty: TypeDef) {
+        keep_last(&mut ty.fields, |f| &f.name);
+        keep_last(&mut ty.input_fields, |f| &f.name);
         self.types.insert(ty.name.clone(), ty);
     }
+}
+
+/// Drops every item whose name comes again later in `items`.
+fn keep_last<T>(items: &mut Vec<T>, name: impl Fn(&T) -> &String) {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep: Vec<bool> = items
+        .iter()
+        .rev()
+        .map(|item| seen.insert(name(item).clone()))
+        .collect();
+    keep.reverse();
+    let mut flags = keep.into_iter();
+    items.retain(|_| flags.next().unwrap_or(true));
 }

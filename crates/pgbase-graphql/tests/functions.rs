@@ -168,3 +168,67 @@ async fn a_sql_error_in_a_query_nulls_data() {
     assert_eq!(out["data"], json!(null), "{out}");
     assert_eq!(out["errors"].as_array().map(Vec::len), Some(2), "{out}");
 }
+
+/// Two fields of one GraphQL name: pg_graphql keeps the last (a later column, or a computed
+/// field over a column, as in its `issue_337` suite), and the type lists the name once.
+#[tokio::test]
+async fn the_last_field_of_a_name_wins() {
+    let e = common::env_with(
+        r#"comment on schema public is e'@graphql({"inflect_names": true})';
+           create table counter (
+               id int primary key,
+               hit_count int,
+               "hitCount" int,
+               total int
+           );
+           insert into counter values (1, 10, 20, 1);
+           create function _total(rec counter) returns int stable language sql
+               as $$ select rec.total + 100 $$;"#,
+    )
+    .await;
+    let data = e
+        .data("{ counterCollection(filter: { hitCount: { eq: 20 } }) { edges { node { hitCount total } } } }")
+        .await;
+    assert_eq!(
+        data["counterCollection"]["edges"],
+        json!([{"node": {"hitCount": 20, "total": 101}}])
+    );
+    let out = e
+        .run(
+            "anon",
+            r#"mutation { updateCounterCollection(set: { hitCount: 21 }, filter: { id: { eq: 1 } }) { records { hitCount } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out["data"]["updateCounterCollection"]["records"],
+        json!([{"hitCount": 21}]),
+        "{out}"
+    );
+    let data = e
+        .data(
+            r#"{ node: __type(name: "Counter") { fields { name } }
+                 filter: __type(name: "CounterFilter") { inputFields { name } }
+                 update: __type(name: "CounterUpdateInput") { inputFields { name } } }"#,
+        )
+        .await;
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        names(&data["node"]["fields"]),
+        ["nodeId", "id", "hitCount", "total"]
+    );
+    assert_eq!(
+        names(&data["filter"]["inputFields"]),
+        ["nodeId", "id", "hitCount", "total", "and", "or", "not"]
+    );
+    assert_eq!(
+        names(&data["update"]["inputFields"]),
+        ["id", "hitCount", "total"]
+    );
+}
