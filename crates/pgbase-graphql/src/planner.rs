@@ -845,7 +845,15 @@ impl<'c, 'q> Planner<'c, 'q> {
                 (_, Some((_, c))) => {
                     let Value::Object(ops) = value else { continue };
                     for (op, v) in ops {
+                        // pg_graphql compares with a null operand in SQL, which matches no
+                        // row (`{lt: null}`, `{in: null}`); `is` has no null to compare
                         if v.is_null() {
+                            if op == "is" {
+                                return Err(GraphqlError::new(
+                                    "Error transpiling Is filter value type",
+                                ));
+                            }
+                            conds.push(never());
                             continue;
                         }
                         let column = ColumnRef::new(&c.sql);

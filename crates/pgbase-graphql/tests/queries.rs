@@ -562,3 +562,47 @@ async fn nested_connections_count_and_page_per_parent() {
         ])
     );
 }
+
+/// A null operand is compared in SQL, as pg_graphql does (its resolve_connection_filter
+/// suite): `{lt: null}` and `{in: null}` match no row, `{is: null}` is an error; a null
+/// filter or a null column entry filters nothing.
+#[tokio::test]
+async fn null_operands_match_no_row() {
+    let e = env().await;
+    for filter in [
+        "{ id: { lt: null } }",
+        "{ id: { in: null } }",
+        "{ email: { eq: null } }",
+        "{ id: { neq: null } }",
+    ] {
+        let data = e
+            .data(&format!(
+                "{{ accountCollection(filter: {filter}) {{ edges {{ node {{ id }} }} }} }}"
+            ))
+            .await;
+        assert_eq!(data["accountCollection"]["edges"], json!([]), "{filter}");
+    }
+    for filter in ["null", "{ id: null }"] {
+        let data = e
+            .data(&format!(
+                "{{ accountCollection(filter: {filter}) {{ edges {{ node {{ id }} }} }} }}"
+            ))
+            .await;
+        assert_eq!(
+            data["accountCollection"]["edges"].as_array().map(Vec::len),
+            Some(5),
+            "{filter}"
+        );
+    }
+    let out = e
+        .run(
+            "anon",
+            "{ accountCollection(filter: { email: { is: null } }) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": null, "errors": [{"message": "Error transpiling Is filter value type"}]})
+    );
+}
