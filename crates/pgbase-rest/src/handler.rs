@@ -2,7 +2,7 @@
 //! `Content-Range`, `Location`, `Preference-Applied`, GUC-set headers and status, CSV). It is
 //! framework-free: the binary adapts [`RestResponse`] to its HTTP server.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -124,7 +124,15 @@ async fn handle_inner(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<RestResponse, ApiError> {
-    let request = parse_request(&state.config, method, path, query, headers)?;
+    let request = if state.config.timezones.is_none() && asks_for_timezone(headers) {
+        // `Prefer: timezone=` is checked against the database's zones (an unknown one is
+        // ignored, or PGRST122 with handling=strict), never handed to Postgres unchecked.
+        let mut config = state.config.clone();
+        config.timezones = Some(timezones(state).await?);
+        parse_request(&config, method, path, query, headers)?
+    } else {
+        parse_request(&state.config, method, path, query, headers)?
+    };
     let mut response = handle_parsed(state, identity, &request, body).await?;
     if request.negotiated_by_profile {
         response
@@ -132,6 +140,49 @@ async fn handle_inner(
             .push(("content-profile".into(), request.schema.clone()));
     }
     Ok(response)
+}
+
+fn asks_for_timezone(headers: &HeaderMap) -> bool {
+    headers.get_all("prefer").iter().any(|v| {
+        v.as_bytes()
+            .windows(9)
+            .any(|w| w.eq_ignore_ascii_case(b"timezone="))
+    })
+}
+
+/// The time zone names the database knows (`pg_timezone_names`), read once per process.
+async fn timezones(state: &RestState) -> Result<Arc<HashSet<String>>, ApiError> {
+    static TIMEZONES: tokio::sync::OnceCell<Arc<HashSet<String>>> =
+        tokio::sync::OnceCell::const_new();
+    TIMEZONES
+        .get_or_try_init(|| async {
+            let unavailable = |detail: String| {
+                ApiError::new(
+                    "PGRST000",
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Database connection error. Retrying the connection.",
+                )
+                .with_details(detail)
+                .with_header("Retry-After", "1")
+            };
+            let client = state
+                .pool
+                .get()
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            let rows = client
+                .query("select name from pg_timezone_names", &[])
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            client.mark_idle();
+            Ok(Arc::new(
+                rows.iter()
+                    .filter_map(|r| r.try_get::<_, String>(0).ok())
+                    .collect(),
+            ))
+        })
+        .await
+        .cloned()
 }
 
 async fn handle_parsed(
@@ -155,7 +206,7 @@ async fn handle_parsed(
         max_rows: state.max_rows,
     };
     if request.action.is_info() {
-        return Ok(options_response(&ctx, request));
+        return options_response(&ctx, request);
     }
     if let Action::SchemaRead { headers_only } = request.action {
         return Ok(crate::openapi::response(
@@ -980,15 +1031,20 @@ fn respond(
                 "response.headers guc must be a JSON array composed of objects with a single key and a string value",
             ));
         };
-        for object in list {
-            for (name, value) in object {
+        // As PostgREST: a header set here replaces the one PostgREST would send; one set
+        // twice here (two `Set-Cookie`s) is sent twice.
+        let set: Vec<(String, String)> = list
+            .into_iter()
+            .flatten()
+            .map(|(name, value)| {
                 let value = value
                     .as_str()
                     .map_or_else(|| value.to_string(), str::to_string);
-                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-                headers.push((name.to_ascii_lowercase(), value));
-            }
-        }
+                (name.to_ascii_lowercase(), value)
+            })
+            .collect();
+        headers.retain(|(n, _)| !set.iter().any(|(name, _)| name == n));
+        headers.extend(set);
     }
     if let Some(raw) = output.response_status {
         status = raw
@@ -1045,7 +1101,9 @@ fn relation_name(request: &ApiRequest) -> &str {
     }
 }
 
-fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> RestResponse {
+/// A plain `OPTIONS` (not a CORS preflight): the `Allow` header, and `Access-Control-Allow-Origin:
+/// *` as PostgREST's CORS middleware adds to it. An unknown table is PostgREST 12's 404 `{}`.
+fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> Result<RestResponse, ApiError> {
     let allow = match &request.action {
         Action::RelationInfo { relation } => match ctx.cache.table(ctx.schema, relation) {
             Some(table) => {
@@ -1064,7 +1122,7 @@ fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> RestResponse
                 }
                 methods.join(",")
             }
-            None => "OPTIONS,GET,HEAD".to_string(),
+            None => return Err(ApiError::not_found()),
         },
         Action::RoutineInfo { function } => {
             let volatile = ctx
@@ -1081,9 +1139,12 @@ fn options_response(ctx: &PlanContext<'_>, request: &ApiRequest) -> RestResponse
         }
         _ => "OPTIONS,GET,HEAD".to_string(),
     };
-    RestResponse {
+    Ok(RestResponse {
         status: StatusCode::OK,
-        headers: vec![("allow".into(), allow)],
+        headers: vec![
+            ("allow".into(), allow),
+            ("access-control-allow-origin".into(), "*".into()),
+        ],
         body: Bytes::new(),
-    }
+    })
 }

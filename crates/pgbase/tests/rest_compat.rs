@@ -412,3 +412,99 @@ async fn limited_patch_and_delete_need_an_order_and_honour_offset() {
     let r = app.get("/rest/v1/items?order=id").await;
     assert_eq!(names(&r.json()), ["item-1"]);
 }
+
+// ----- group 5: OPTIONS, response.headers, Prefer: timezone -----
+
+#[tokio::test]
+async fn plain_options_allows_any_origin_and_404s_unknown_tables() {
+    let app = TestApp::new(SCHEMA).await;
+    let r = app
+        .send(
+            "OPTIONS",
+            "/rest/v1/items",
+            &[
+                ("origin", "http://localhost:8000"),
+                ("accept", "text/csv, */*; q=0.01"),
+            ],
+            None,
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        r.header("allow"),
+        Some("OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE")
+    );
+    let r = app.send("OPTIONS", "/rest/v1/unknown", &[], None).await;
+    expect_status(&r, 404);
+    assert_eq!(r.json(), json!({}));
+}
+
+#[tokio::test]
+async fn a_header_set_twice_in_response_headers_is_sent_twice() {
+    let app = TestApp::new(SCHEMA).await;
+    let r = app.get("/rest/v1/rpc/set_cookie_twice").await;
+    expect_status(&r, 204);
+    assert_eq!(r.header("content-type"), None);
+    let cookies: Vec<&str> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            "sessionid=38afes7a8; HttpOnly; Path=/",
+            "id=a3fWa; Expires=Wed, 21 Oct 2015 07:28:00 GMT; Secure; HttpOnly"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_prefer_timezone_is_ignored_or_refused_never_a_500() {
+    let app = TestApp::new(
+        &(SCHEMA.to_string()
+            + "create table public.stamps (id int primary key, at timestamptz);
+               insert into public.stamps values (1, '2024-01-01 12:00:00+00');
+               grant all on public.stamps to anon;"),
+    )
+    .await;
+    let r = app
+        .get_with(
+            "/rest/v1/stamps?select=at",
+            &[("prefer", "timezone=America/Los_Angeles")],
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.json(), json!([{"at": "2024-01-01T04:00:00-08:00"}]));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("timezone=America/Los_Angeles")
+    );
+
+    // lenient (the default): ignored, the session's zone stays
+    let r = app
+        .get_with(
+            "/rest/v1/stamps?select=at",
+            &[("prefer", "timezone=Mars/Base")],
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("preference-applied"), None);
+    assert_eq!(r.json().as_array().map(Vec::len), Some(1));
+
+    // strict: PGRST122
+    let r = app
+        .get_with(
+            "/rest/v1/stamps?select=at",
+            &[("prefer", "handling=strict, timezone=Mars/Base")],
+        )
+        .await;
+    expect_status(&r, 400);
+    assert_eq!(r.json()["code"], "PGRST122");
+    assert_eq!(
+        r.json()["details"],
+        "Invalid preferences: timezone=Mars/Base"
+    );
+}
