@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::base64;
 use crate::engine::Options;
-use crate::error::GraphqlError;
+use crate::error::{GraphqlError, with_suggestion};
 use crate::input::{array_literal, sql_text};
 use crate::select::{Ctx, Sel, check_leaf};
 use crate::types::{AggOp, ColumnInfo, Field, FuncReturn, Resolve, Scalar, TableInfo, TypeDef};
@@ -237,6 +237,20 @@ impl<'c, 'q> Planner<'c, 'q> {
     /// The row of table `t` with primary key `values`.
     fn row_by_pk(&self, t: usize, values: &[Value], sel: &Sel<'q>) -> Result<RowObject> {
         let table = self.table(t);
+        // pg_graphql words an unknown field of a `…ByPk` row as on `Query`
+        let ty = self.type_def(&table.type_name)?;
+        for s in self.ctx.gather(ty, &sel.sets)? {
+            if s.name != "__typename" && ty.field(s.name).is_none() {
+                return Err(GraphqlError::at(
+                    with_suggestion(
+                        crate::select::unknown_field_by_pk(ty, s.name),
+                        s.name,
+                        ty.fields.iter().map(|f| f.name.as_str()),
+                    ),
+                    s.pos,
+                ));
+            }
+        }
         let object = self.node_object(t, sel, None)?;
         let mut filter = Vec::new();
         for (&i, v) in table.pk.iter().zip(values) {

@@ -262,9 +262,12 @@ impl<'q> Ctx<'q> {
             ));
         }
         if ty.field(sel.name).is_none() {
-            let message = format!("Unknown field \"{}\" on type {}", sel.name, ty.name);
             return Err(GraphqlError::at(
-                with_suggestion(message, sel.name, ty.fields.iter().map(|f| f.name.as_str())),
+                with_suggestion(
+                    unknown_field(ty, sel.name),
+                    sel.name,
+                    ty.fields.iter().map(|f| f.name.as_str()),
+                ),
                 sel.pos,
             ));
         }
@@ -311,6 +314,33 @@ impl<'q> Ctx<'q> {
         }
         Ok(out)
     }
+}
+
+/// pg_graphql's words for a field `name` that type `ty` does not have; they differ by the
+/// kind of type (its builders word them one by one). A `…ByPk` field's own selection is
+/// worded as on `Query` (see [`unknown_field_by_pk`]).
+pub fn unknown_field(ty: &TypeDef, name: &str) -> String {
+    let t = &ty.name;
+    match ty.role {
+        Role::Node(_) => format!("Unknown field '{name}' on type '{t}'"),
+        Role::Connection(_) => "unknown field in connection".into(),
+        Role::Edge(_) => "unknown field in edge".into(),
+        Role::PageInfo => "unknown field in pageInfo".into(),
+        Role::Aggregate(_) => format!("Unknown field \"{name}\" selected on type \"{t}\""),
+        Role::AggregateGroup(..) => {
+            format!("Unknown or invalid field \"{name}\" selected on type \"{t}\"")
+        }
+        Role::Response(_) if t.ends_with("InsertResponse") => "unknown field in insert".into(),
+        Role::Response(_) if t.ends_with("UpdateResponse") => "unknown field in update".into(),
+        Role::Response(_) if t.ends_with("DeleteResponse") => "unknown field in delete".into(),
+        _ => unknown_field_by_pk(ty, name),
+    }
+}
+
+/// `Unknown field "x" on type T`: a field unknown to `Query`, `Mutation`, or to the row a
+/// `…ByPk` field selects.
+pub fn unknown_field_by_pk(ty: &TypeDef, name: &str) -> String {
+    format!("Unknown field \"{name}\" on type {}", ty.name)
 }
 
 /// Leaf fields must have no selection; object fields must have one.

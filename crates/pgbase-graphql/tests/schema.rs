@@ -23,7 +23,9 @@ async fn a_role_without_select_does_not_see_the_table() {
         .error("{ blogCollection { edges { node { blog_postCollection { edges { cursor } } } } } }")
         .await;
     assert!(
-        msg.starts_with("Unknown field \"blog_postCollection\" on type blog"),
+        // pg_graphql's words for a field of a row in a connection
+        // (resolve_error_connection_edge_node_no_field.out)
+        msg.starts_with("Unknown field 'blog_postCollection' on type 'blog'"),
         "{msg}"
     );
     // another role still sees it
@@ -43,7 +45,7 @@ async fn a_role_without_select_does_not_see_the_table() {
         .error("{ accountCollection { edges { node { meta } } } }")
         .await;
     assert!(
-        msg.starts_with("Unknown field \"meta\" on type account"),
+        msg.starts_with("Unknown field 'meta' on type 'account'"),
         "{msg}"
     );
     let data = e
@@ -151,7 +153,7 @@ async fn validation_errors_name_the_field_and_suggest() {
         .await;
     assert_eq!(
         msg,
-        "Unknown field \"emali\" on type account. Did you mean \"email\"?"
+        "Unknown field 'emali' on type 'account'. Did you mean \"email\"?"
     );
     let msg = e
         .error("{ accountCollection(first: \"x\") { edges { cursor } } }")
@@ -606,4 +608,50 @@ async fn mistyped_directives_fail_the_schema_as_pg_graphql_says() {
         out,
         json!({"errors": [{"message": "Error while loading schema, check comment directives. invalid value: integer `-1`, expected u64"}]})
     );
+}
+
+/// pg_graphql words an unknown field by where it is (its resolve_error_* suites and
+/// aggregate.out).
+#[tokio::test]
+async fn unknown_fields_are_worded_by_place() {
+    let e =
+        env_with(r#"comment on table blog_post is e'@graphql({"aggregate": {"enabled": true}})';"#)
+            .await;
+    for (query, message) in [
+        (
+            "{ blogCollection { zzzzzz } }",
+            "unknown field in connection",
+        ),
+        (
+            "{ blogCollection { edges { zzzzzz } } }",
+            "unknown field in edge",
+        ),
+        (
+            "{ blogCollection { pageInfo { zzzzzz } } }",
+            "unknown field in pageInfo",
+        ),
+        (
+            "{ blogCollection { edges { node { zzzzzz } } } }",
+            "Unknown field 'zzzzzz' on type 'blog'",
+        ),
+        (
+            "{ blogByPk(id: 1) { zzzzzz } }",
+            "Unknown field \"zzzzzz\" on type blog",
+        ),
+        (
+            "{ blog_postCollection { aggregate { zzzzzz } } }",
+            "Unknown field \"zzzzzz\" selected on type \"blog_postAggregate\"",
+        ),
+        (
+            "{ blog_postCollection { aggregate { min { zzzzzz } } } }",
+            "Unknown or invalid field \"zzzzzz\" selected on type \"blog_postMinAggregateResult\"",
+        ),
+        ("{ zzzzzz }", "Unknown field \"zzzzzz\" on type Query"),
+        (
+            "mutation { deleteFromblogCollection(filter: { id: { eq: 1 } }) { zzzzzz } }",
+            "unknown field in delete",
+        ),
+    ] {
+        assert_eq!(e.error(query).await, message, "{query}");
+    }
 }
