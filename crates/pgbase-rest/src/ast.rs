@@ -31,13 +31,16 @@ impl Field {
     /// The output key PostgREST uses for this field when not aliased: the last JSON key or
     /// index, else the column name.
     pub fn output_name(&self) -> String {
-        match self.json_path.last() {
-            Some(JsonOperation::Arrow(op) | JsonOperation::DoubleArrow(op)) => match op {
-                JsonOperand::Key(k) => k.clone(),
-                JsonOperand::Index(i) => i.to_string(),
-            },
-            None => self.name.clone(),
-        }
+        // As PostgREST 12: the last key of the path (indexes are skipped), else the column.
+        self.json_path
+            .iter()
+            .rev()
+            .find_map(|op| match op {
+                JsonOperation::Arrow(JsonOperand::Key(k))
+                | JsonOperation::DoubleArrow(JsonOperand::Key(k)) => Some(k.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| self.name.clone())
     }
 }
 
@@ -489,7 +492,8 @@ mod tests {
                 JsonOperation::DoubleArrow(JsonOperand::Index(-1)),
             ],
         };
-        assert_eq!(f.output_name(), "-1");
+        // PostgREST 12 names a path by its last key: `data->a->>-1` is `a`.
+        assert_eq!(f.output_name(), "a");
         assert_eq!(f.to_string(), "data->a->>-1");
         assert_eq!(Field::new("x").output_name(), "x");
         assert!(SelectField::column("*").is_star());

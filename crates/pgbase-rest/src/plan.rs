@@ -113,11 +113,13 @@ impl<'c, 'a> Scope<'c, 'a> {
     /// A column of the table, or a computed field (`f(table) returns …`, not a set).
     fn resolve(&self, field: &Field) -> Result<ColumnRef, ApiError> {
         let mut column = column_ref(field);
-        if self.table.column(&field.name).is_some() {
+        if let Some(stored) = self.table.column(&field.name) {
+            column.to_json = !is_json_oid(stored.base_type_oid);
             return Ok(column);
         }
         match computed_field(self.ctx.cache, self.table, &field.name) {
             Some(function) => {
+                column.to_json = !is_json_oid(function.return_type.base_oid);
                 column.computed = Some(ComputedField {
                     schema: function.schema.clone(),
                     function: function.name.clone(),
@@ -177,10 +179,18 @@ pub fn computed_field<'a>(
         })
 }
 
+/// `json` or `jsonb` (the base type of a domain included).
+fn is_json_oid(oid: u32) -> bool {
+    const JSON: u32 = 114;
+    const JSONB: u32 = 3802;
+    oid == JSON || oid == JSONB
+}
+
 fn column_ref(field: &Field) -> ColumnRef {
     ColumnRef {
         computed: None,
         via: None,
+        to_json: false,
         column: field.name.clone(),
         json_path: field
             .json_path
@@ -281,6 +291,20 @@ pub fn read_plan(
                             .clone()
                             .unwrap_or_else(|| default_alias.to_string()),
                         cast: validated_cast(&field.aggregate_cast)?,
+                    });
+                    continue;
+                }
+                if field.field.name == "count"
+                    && field.field.json_path.is_empty()
+                    && scope.resolve(&field.field).is_err()
+                {
+                    // `select=count`, `rel(count)`: PostgREST 12 reads a `count` that is no
+                    // column as Postgres does (`t.count` is `count(t)`), the row count.
+                    plan.select.push(SelectExpr::Aggregate {
+                        function: Aggregate::Count,
+                        column: None,
+                        alias: field.alias.clone().unwrap_or_else(|| "count".to_string()),
+                        cast: validated_cast(&field.cast)?,
                     });
                     continue;
                 }

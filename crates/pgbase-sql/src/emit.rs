@@ -133,6 +133,12 @@ fn column_of(alias: &str, column: &ColumnRef) -> Snippet {
             out
         }
     };
+    if column.to_json && !column.json_path.is_empty() {
+        // A composite or an array: its path applies to its JSON form, as in PostgREST.
+        let mut wrapped = Snippet::sql("to_jsonb(");
+        wrapped.push(out).push_sql(")");
+        out = wrapped;
+    }
     for step in &column.json_path {
         match step {
             JsonStep::Key { key, as_text } => {
@@ -1159,6 +1165,7 @@ mod tests {
             column: ColumnRef {
                 computed: None,
                 via: None,
+                to_json: false,
                 column: "data".into(),
                 json_path: vec![
                     JsonStep::Key {

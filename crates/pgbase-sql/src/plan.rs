@@ -49,6 +49,9 @@ pub struct ColumnRef {
     pub computed: Option<ComputedField>,
     /// Set when the column belongs to a to-one related row rather than the current one.
     pub via: Option<Box<ToOne>>,
+    /// The value is not json/jsonb (a composite or an array): `json_path` applies to its
+    /// `to_jsonb(…)`.
+    pub to_json: bool,
 }
 
 impl ColumnRef {
@@ -58,6 +61,7 @@ impl ColumnRef {
             json_path: Vec::new(),
             computed: None,
             via: None,
+            to_json: false,
         }
     }
 
@@ -68,6 +72,7 @@ impl ColumnRef {
             json_path: Vec::new(),
             computed: Some(field),
             via: None,
+            to_json: false,
         }
     }
 }

@@ -508,3 +508,85 @@ async fn an_unknown_prefer_timezone_is_ignored_or_refused_never_a_500() {
         "Invalid preferences: timezone=Mars/Base"
     );
 }
+
+// ----- group 6: count in select; JSON path keys; arrows on composites and arrays -----
+
+#[tokio::test]
+async fn count_as_a_column_counts_rows() {
+    let app = TestApp::new(SCHEMA).await;
+    let r = app.get("/rest/v1/projects?select=count").await;
+    expect_status(&r, 200);
+    assert_eq!(r.json(), json!([{"count": 5}]));
+    let r = app.get("/rest/v1/projects?select=n:count::text").await;
+    assert_eq!(r.json(), json!([{"n": "5"}]));
+    let r = app
+        .get("/rest/v1/clients?select=name,projects(count)&order=id")
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json(),
+        json!([{"name":"Microsoft","projects":[{"count":2}]},
+               {"name":"Apple","projects":[{"count":2}]}])
+    );
+    // a table with no project: 0
+    let r = app
+        .get("/rest/v1/projects?select=id,tasks(count)&id=eq.5")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 5, "tasks": [{"count": 0}]}]));
+    // count() as before
+    let r = app.get("/rest/v1/projects?select=count()").await;
+    assert_eq!(r.json(), json!([{"count": 5}]));
+    // a real column named count stays that column
+    let app = TestApp::new(
+        "create table public.has_count (id int primary key, count int);
+         insert into public.has_count values (1, 10), (2, 20);
+         grant usage on schema public to anon; grant select on public.has_count to anon;",
+    )
+    .await;
+    let r = app.get("/rest/v1/has_count?select=count&order=id").await;
+    assert_eq!(r.json(), json!([{"count": 10}, {"count": 20}]));
+}
+
+#[tokio::test]
+async fn json_paths_are_named_by_their_last_key() {
+    let app = TestApp::new(SCHEMA).await;
+    let r = app
+        .get("/rest/v1/shapes?select=data->>0,first:data->0->>k&id=eq.1")
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json(),
+        json!([{"data": "{\"k\": \"first\"}", "first": "first"}])
+    );
+    let r = app.get("/rest/v1/shapes?select=data->0->k&id=eq.1").await;
+    assert_eq!(r.json(), json!([{"k": "first"}]));
+}
+
+#[tokio::test]
+async fn arrows_reach_into_composite_and_array_columns() {
+    let app = TestApp::new(SCHEMA).await;
+    let r = app
+        .get("/rest/v1/shapes?select=origin->x,origin->>y&order=id")
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json(),
+        json!([{"x": 10, "y": "20"}, {"x": 30, "y": "40"}])
+    );
+    let r = app
+        .get("/rest/v1/shapes?select=a:nums->0,b:nums->>2,t:tags->>0&order=id")
+        .await;
+    assert_eq!(
+        r.json(),
+        json!([{"a": 7, "b": "9", "t": "a"}, {"a": 1, "b": null, "t": "c"}])
+    );
+    // filters and order over them
+    let r = app.get("/rest/v1/shapes?select=id&origin->>x=eq.30").await;
+    assert_eq!(r.json(), json!([{"id": 2}]));
+    let r = app.get("/rest/v1/shapes?select=id&nums->0=eq.7").await;
+    assert_eq!(r.json(), json!([{"id": 1}]));
+    let r = app
+        .get("/rest/v1/shapes?select=id&order=origin->x.desc")
+        .await;
+    assert_eq!(r.json(), json!([{"id": 2}, {"id": 1}]));
+}
