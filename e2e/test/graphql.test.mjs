@@ -109,7 +109,7 @@ test('a fragment spreading itself is refused and the server keeps answering', as
     fragment A on authors { booksCollection { edges { node { authors { ...A } } } } }`);
   // refused before any field runs: no `data` key, as pg_graphql answers
   assert.equal('data' in cyclic, false, JSON.stringify(cyclic));
-  assert.equal(cyclic.errors?.[0]?.message, 'Cannot spread fragment "A" within itself.', JSON.stringify(cyclic.errors));
+  assert.equal(cyclic.errors?.[0]?.message, 'Found a cycle between fragments', JSON.stringify(cyclic.errors));
   const deep = await post('{a'.repeat(50_000) + '}'.repeat(50_000));
   assert.match(deep.errors?.[0]?.message ?? '', /nested too deeply/);
   const after = await gql('{ authorsCollection(first: 1) { edges { node { id } } } }');

@@ -122,12 +122,19 @@ impl<'q> Ctx<'q> {
                     let key = f.alias.unwrap_or(f.name);
                     match out.iter_mut().find(|s| s.key == key) {
                         Some(existing) => {
-                            if existing.name != f.name || existing.ast.arguments != f.arguments {
+                            // pg_graphql's words (its issue_237 suites)
+                            if existing.name != f.name {
                                 return Err(GraphqlError::at(
                                     format!(
                                         "Fields `{}` and `{}` are different",
-                                        existing.name, f.name
+                                        f.name, existing.name
                                     ),
+                                    f.position,
+                                ));
+                            }
+                            if existing.ast.arguments != f.arguments {
+                                return Err(GraphqlError::at(
+                                    format!("Two fields named `{key}` have different arguments"),
                                     f.position,
                                 ));
                             }

@@ -1,7 +1,8 @@
 //! Document-wide validation that needs no schema, run right after parsing: the spec's
-//! "fragments must not form cycles" (every fragment, used or not, with graphql-js's
-//! messages), and the nesting depth of variable values. Every walk here is iterative, so no
-//! document or value can overflow the stack.
+//! "fragments must not form cycles" (every fragment, used or not; each cycle named as
+//! graphql-js names it, though the response carries pg_graphql's one message for them,
+//! `Found a cycle between fragments`), and the nesting depth of variable values. Every walk
+//! here is iterative, so no document or value can overflow the stack.
 
 use std::collections::{HashMap, HashSet};
 

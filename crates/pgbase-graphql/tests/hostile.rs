@@ -76,10 +76,7 @@ async fn a_fragment_spreading_itself_through_a_relationship_is_refused() {
     let e = env().await;
     let out = run_small(&e, SELF_SPREAD.into(), json!({}));
     assert_eq!(out["data"], Value::Null, "{out}");
-    assert_eq!(
-        first_message(&out),
-        "Cannot spread fragment \"F\" within itself."
-    );
+    assert_eq!(first_message(&out), "Found a cycle between fragments");
     // two fragments spreading each other through relationships, one of them unused by the
     // operation: still refused (the spec's rule covers every fragment)
     let q = "{ __typename }
@@ -87,17 +84,11 @@ async fn a_fragment_spreading_itself_through_a_relationship_is_refused() {
         fragment B on account { blogCollection { edges { node { ...A } } } }";
     let out = run_small(&e, q.into(), json!({}));
     assert_eq!(out["data"], Value::Null, "{out}");
-    assert_eq!(
-        first_message(&out),
-        "Cannot spread fragment \"A\" within itself via \"B\"."
-    );
+    assert_eq!(first_message(&out), "Found a cycle between fragments");
     // introspection types spreading themselves
     let q = "{ __schema { types { ...T } } } fragment T on __Type { ofType { ...T } }";
     let out = run_small(&e, q.into(), json!({}));
-    assert_eq!(
-        first_message(&out),
-        "Cannot spread fragment \"T\" within itself."
-    );
+    assert_eq!(first_message(&out), "Found a cycle between fragments");
     // the engine still answers
     let out = run_small(&e, "{ blogByPk(id: 1) { id } }".into(), json!({}));
     assert_eq!(out, json!({"data": {"blogByPk": {"id": 1}}}));
@@ -481,7 +472,7 @@ fn plan_all(
         seen.planned += 1;
     }
     for message in messages {
-        if message.starts_with("Cannot spread fragment") {
+        if message.starts_with("Found a cycle between fragments") {
             seen.cycles += 1;
         } else if message.contains("once fragments are expanded") {
             seen.too_deep_expanded += 1;
