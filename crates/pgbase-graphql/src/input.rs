@@ -86,10 +86,12 @@ fn coerce_named(schema: &Reflected, value: &Value, name: &str) -> Result<Value> 
                 Value::String(s) if s.trim().parse::<i64>().is_ok() => Ok(value.clone()),
                 _ => Err(invalid(name)),
             },
+            // a number would lose digits on its way through JSON: pg_graphql wants a string
             "BigFloat" => match value {
-                Value::Number(n) => Ok(Value::String(n.to_string())),
                 Value::String(_) => Ok(value.clone()),
-                _ => Err(invalid(name)),
+                _ => Err(GraphqlError::new(
+                    "Invalid input for BigFloat type. String required",
+                )),
             },
             "ID" => match value {
                 Value::String(_) => Ok(value.clone()),

@@ -870,6 +870,7 @@ impl<'c, 'q> Planner<'c, 'q> {
                             conds.push(never());
                             continue;
                         }
+                        check_length(c, v)?;
                         let column = ColumnRef::new(&c.sql);
                         let sym: &'static str = match op.as_str() {
                             "eq" => "=",
@@ -1015,14 +1016,7 @@ impl<'c, 'q> Planner<'c, 'q> {
                 items.push(match row.get(&c.field) {
                     None => InsertValue::Default,
                     Some(v) => {
-                        if let (Some(max), Some(s)) = (c.max_length, v.as_str())
-                            && s.chars().count() > max as usize
-                        {
-                            return Err(GraphqlError::new(format!(
-                                "Invalid input for {} type. Maximum character length {max}",
-                                c.scalar.type_name()
-                            )));
-                        }
+                        check_length(c, v)?;
                         InsertValue::Value(self.value_text(c, v))
                     }
                 });
@@ -1109,6 +1103,7 @@ impl<'c, 'q> Planner<'c, 'q> {
                 let Some((_, c)) = table.column_by_field(field).filter(|(_, c)| c.updatable) else {
                     continue;
                 };
+                check_length(c, v)?;
                 assignments.push((c.sql.clone(), self.value_text(c, v)));
             }
             if assignments.is_empty() {
@@ -1142,4 +1137,25 @@ impl<'c, 'q> Planner<'c, 'q> {
             fields,
         })
     }
+}
+
+/// pg_graphql refuses a string longer than a `varchar(n)`/`char(n)` column takes, in a
+/// filter, an insert or an update (its type_modifier_max_length suite); strings in a list
+/// (`in`) too. Characters are counted, as Postgres counts them.
+fn check_length(c: &ColumnInfo, v: &Value) -> Result<()> {
+    let Some(max) = c.max_length.and_then(|m| usize::try_from(m).ok()) else {
+        return Ok(());
+    };
+    let too_long = |v: &Value| v.as_str().is_some_and(|s| s.chars().count() > max);
+    let over = match v {
+        Value::Array(items) => items.iter().any(too_long),
+        other => too_long(other),
+    };
+    if over {
+        return Err(GraphqlError::new(format!(
+            "Invalid input for {} type. Maximum character length {max}",
+            c.scalar.type_name()
+        )));
+    }
+    Ok(())
 }

@@ -265,3 +265,54 @@ async fn unfiltered_writes_run_when_safe_update_is_off() {
         .await;
     assert_eq!(data["deleteFromblog_postCollection"]["affectedCount"], 3);
 }
+
+/// Inputs pg_graphql refuses (its type_bigfloat and type_modifier_max_length suites): a
+/// number for a BigFloat, and a string longer than a varchar(n) takes, in a filter, an
+/// insert or an update.
+#[tokio::test]
+async fn bigfloat_numbers_and_overlong_strings_are_refused() {
+    let e = common::env().await;
+    let big = "Invalid input for BigFloat type. String required";
+    let long = "Invalid input for String type. Maximum character length 20";
+    for (query, message) in [
+        (
+            r#"mutation { insertIntoaccountCollection(objects: [{ email: "a@x.com", score: 1.5 }]) { affectedCount } }"#,
+            big,
+        ),
+        (
+            "{ accountCollection(filter: { score: { lt: 9999 } }) { edges { cursor } } }",
+            big,
+        ),
+        (
+            r#"mutation { insertIntoaccountCollection(objects: [{ email: "aaaaaaaaaaaaaaaaaaaaa" }]) { affectedCount } }"#,
+            long,
+        ),
+        (
+            r#"{ accountCollection(filter: { email: { eq: "aaaaaaaaaaaaaaaaaaaaa" } }) { edges { cursor } } }"#,
+            long,
+        ),
+        (
+            r#"{ accountCollection(filter: { email: { in: ["a", "aaaaaaaaaaaaaaaaaaaaa"] } }) { edges { cursor } } }"#,
+            long,
+        ),
+        (
+            r#"mutation { updateaccountCollection(set: { email: "aaaaaaaaaaaaaaaaaaaaa" }, filter: { id: { eq: 1 } }) { affectedCount } }"#,
+            long,
+        ),
+    ] {
+        let out = e.run("anon", query, json!({})).await;
+        assert_eq!(
+            out,
+            json!({"data": null, "errors": [{"message": message}]}),
+            "{query}"
+        );
+    }
+    // a string is fine, and 20 characters (not bytes) fit
+    let data = e
+        .data(r#"{ accountCollection(filter: { score: { lt: "9999" }, email: { neq: "éééééééééééééééééééé" } }) { edges { cursor } } }"#)
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"].as_array().map(Vec::len),
+        Some(5)
+    );
+}
