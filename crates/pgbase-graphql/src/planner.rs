@@ -515,13 +515,14 @@ impl<'c, 'q> Planner<'c, 'q> {
                 }
             }
         }
+        // the primary key always follows, even when `orderBy` names it already: pg_graphql
+        // appends it so, and its cursors carry a value for every term
         for &ci in &table.pk {
-            push(
-                &mut order,
-                ColumnRef::new(&table.columns[ci].sql),
-                false,
-                Nulls::Last,
-            );
+            order.push(OrderExpr {
+                target: OrderTarget::Column(ColumnRef::new(&table.columns[ci].sql)),
+                descending: false,
+                nulls: Some(Nulls::Last),
+            });
         }
         Ok(order)
     }

@@ -606,3 +606,27 @@ async fn null_operands_match_no_row() {
         json!({"data": null, "errors": [{"message": "Error transpiling Is filter value type"}]})
     );
 }
+
+/// The primary key is appended to every `orderBy`, even one that names it, so a cursor holds
+/// a value per term, as pg_graphql's (its roundtrip_types suite: `[1, ..., 1]`).
+#[tokio::test]
+async fn cursors_carry_the_appended_primary_key() {
+    let e = env().await;
+    let data = e
+        .data("{ accountCollection(first: 2, orderBy: [{ id: DescNullsFirst }]) { edges { cursor node { id } } } }")
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"],
+        json!([
+            {"cursor": "WzUsIDVd", "node": {"id": 5}},
+            {"cursor": "WzQsIDRd", "node": {"id": 4}}
+        ])
+    );
+    let data = e
+        .data(r#"{ accountCollection(first: 2, after: "WzQsIDRd", orderBy: [{ id: DescNullsFirst }]) { edges { node { id } } } }"#)
+        .await;
+    assert_eq!(
+        data["accountCollection"]["edges"],
+        json!([{"node": {"id": 3}}, {"node": {"id": 2}}])
+    );
+}
