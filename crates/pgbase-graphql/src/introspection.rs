@@ -353,19 +353,26 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
             (Meta::EnumValue(e), "description") => text(e.description.as_deref())?,
             (Meta::Directive(d), "name") => text(Some(d))?,
             (Meta::Directive(d), "description") => text(Some(if d == "skip" {
-                "Directs the executor to skip this field or fragment when the `if` argument is true."
+                "This field or fragment will be skipped when the `if` argument is true."
             } else {
-                "Directs the executor to include this field or fragment only when the `if` argument is true."
+                "This field or fragment will be included only when the `if` argument is true."
             }))?,
             (Meta::Directive(_), "locations") => leaf(serde_json::json!([
                 "FIELD",
                 "FRAGMENT_SPREAD",
                 "INLINE_FRAGMENT"
             ]))?,
-            (Meta::Directive(_), "args") => {
+            (Meta::Directive(d), "args") => {
                 check_leaf(s, false)?;
                 let arg = InputValue {
-                    description: Some("Included when true.".into()),
+                    description: Some(
+                        if d == "skip" {
+                            "Skipped when true"
+                        } else {
+                            "Included when true"
+                        }
+                        .into(),
+                    ),
                     ..InputValue::new(IF_ARG, TypeRef::required("Boolean"))
                 };
                 Value::Array(vec![resolve(ctx, Meta::Input(&arg), s)?])

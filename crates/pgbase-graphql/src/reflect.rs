@@ -1110,11 +1110,15 @@ fn add_standard_types(out: &mut Reflected) {
         t
     };
     for (name, d) in [
-        ("Int", None),
-        ("Float", None),
-        ("String", None),
-        ("Boolean", None),
-        ("ID", None),
+        // pg_graphql's descriptions of its scalars
+        ("Int", Some("A scalar integer up to 32 bits")),
+        ("Float", Some("A scalar floating point value up to 32 bits")),
+        ("String", Some("A string")),
+        ("Boolean", Some("A value that is true or false")),
+        (
+            "ID",
+            Some("A globally unique identifier for a given record"),
+        ),
         (
             "BigInt",
             Some("An arbitrary size integer represented as a string"),
@@ -1125,7 +1129,7 @@ fn add_standard_types(out: &mut Reflected) {
         ),
         (
             "Cursor",
-            Some("A string representing a cursor for pagination"),
+            Some("An opaque string using for tracking a position in results during pagination"),
         ),
         ("Date", Some("A date without time information")),
         ("Datetime", Some("A date and time")),
@@ -1164,14 +1168,14 @@ fn add_standard_types(out: &mut Reflected) {
     id.description = Some("Retrieves a record by `ID`".into());
     node.fields.push(id);
     out.insert(node);
-    let enum_ty = |name: &str, values: &[&str], d: &str| {
+    let enum_ty = |name: &str, values: &[(&str, Option<&str>)], d: &str| {
         let mut t = TypeDef::new(name, Kind::Enum, Role::Plain);
         t.description = Some(d.to_string());
         t.enum_values = values
             .iter()
-            .map(|v| EnumValue {
+            .map(|(v, description)| EnumValue {
                 name: v.to_string(),
-                description: None,
+                description: description.map(str::to_string),
                 value: v.to_string(),
             })
             .collect();
@@ -1179,16 +1183,16 @@ fn add_standard_types(out: &mut Reflected) {
     };
     out.insert(enum_ty(
         "FilterIs",
-        &["NULL", "NOT_NULL"],
+        &[("NULL", None), ("NOT_NULL", None)],
         "Boolean expression comparing whether a value is null or not",
     ));
     out.insert(enum_ty(
         "OrderByDirection",
         &[
-            "AscNullsFirst",
-            "AscNullsLast",
-            "DescNullsFirst",
-            "DescNullsLast",
+            ("AscNullsFirst", Some("Ascending order, nulls first")),
+            ("AscNullsLast", Some("Ascending order, nulls last")),
+            ("DescNullsFirst", Some("Descending order, nulls first")),
+            ("DescNullsLast", Some("Descending order, nulls last")),
         ],
         "Defines a per-field sorting order",
     ));

@@ -672,3 +672,39 @@ async fn unknown_fields_are_worded_by_place() {
         assert_eq!(e.error(query).await, message, "{query}");
     }
 }
+
+/// Built-in types, enum values and directives carry pg_graphql's descriptions.
+#[tokio::test]
+async fn built_in_descriptions_are_pg_graphqls() {
+    let e = env().await;
+    let data = e
+        .data(
+            r#"{ int: __type(name: "Int") { description }
+                 cursor: __type(name: "Cursor") { description }
+                 order: __type(name: "OrderByDirection") { enumValues { name description } }
+                 __schema { directives { name description args { description } } } }"#,
+        )
+        .await;
+    assert_eq!(data["int"]["description"], "A scalar integer up to 32 bits");
+    assert_eq!(
+        data["cursor"]["description"],
+        "An opaque string using for tracking a position in results during pagination"
+    );
+    assert_eq!(
+        data["order"]["enumValues"][0],
+        json!({"name": "AscNullsFirst", "description": "Ascending order, nulls first"})
+    );
+    let skip = data["__schema"]["directives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "skip")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        skip,
+        json!({"name": "skip",
+               "description": "This field or fragment will be skipped when the `if` argument is true.",
+               "args": [{"description": "Skipped when true"}]})
+    );
+}
