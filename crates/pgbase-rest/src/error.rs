@@ -367,22 +367,15 @@ impl ApiError {
         .with_hint("Select fewer columns, or use * to select every column")
     }
 
-    /// PGRST125 (404): a path that is neither `/`, `/{relation}` nor `/rpc/{function}`.
+    /// A path that is neither `/`, `/{relation}` nor `/rpc/{function}`: PostgREST 12's bare
+    /// 404 `{}` (v13 calls it PGRST125).
     pub fn invalid_resource_path() -> Self {
-        Self::new(
-            "PGRST125",
-            StatusCode::NOT_FOUND,
-            "Invalid path specified in request URL",
-        )
+        Self::not_found()
     }
 
-    /// PGRST126 (404): the root (OpenAPI) endpoint is disabled.
+    /// The root (OpenAPI) endpoint is disabled: PostgREST 12's bare 404 `{}` (v13: PGRST126).
     pub fn openapi_disabled() -> Self {
-        Self::new(
-            "PGRST126",
-            StatusCode::NOT_FOUND,
-            "Root endpoint metadata is disabled",
-        )
+        Self::not_found()
     }
 
     /// PGRST127 (400): a feature that is not implemented.

@@ -28,6 +28,25 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// The candidate most similar to `text` (similarity `1 - distance / longer length`), if it is
+/// at least a third similar: looser than [`closest`], for whole parameter lists such as
+/// `(a, b, c)`.
+pub fn most_similar<'a>(
+    text: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            let longer = text.chars().count().max(c.chars().count()).max(1);
+            let similarity = 1.0 - distance(text, c) as f64 / longer as f64;
+            (similarity, c)
+        })
+        .filter(|(s, _)| *s >= 1.0 / 3.0)
+        .max_by(|(a, _), (b, _)| a.total_cmp(b))
+        .map(|(_, c)| c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,5 +57,9 @@ mod tests {
         assert_eq!(closest("user_nme", ["user_name", "id"]), Some("user_name"));
         assert_eq!(closest("zzzzzz", ["title", "year"]), None);
         assert_eq!(distance("kitten", "sitting"), 3);
+        let lists = ["()", "(a, b)", "(a, b, c)"];
+        assert_eq!(most_similar("(a, b, wrong_arg)", lists), Some("(a, b, c)"));
+        assert_eq!(most_similar("(wrong_arg)", lists), None);
+        assert_eq!(most_similar("(nam)", ["(name)"]), Some("(name)"));
     }
 }

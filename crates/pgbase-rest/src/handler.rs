@@ -777,7 +777,15 @@ fn prepare_call(
         .map(|(k, _)| k.clone())
         .chain(json_args.iter().map(|(k, _)| k.clone()))
         .collect();
-    let function = plan::find_function(ctx, name, &names, raw_body.is_some())?;
+    let via = match (invoke, &request.content_type) {
+        (InvokeMethod::Read { .. }, _) => plan::CallVia::Arguments,
+        (_, MediaType::Json) => plan::CallVia::Json,
+        (_, MediaType::TextPlain) => plan::CallVia::Raw("text"),
+        (_, MediaType::TextXml) => plan::CallVia::Raw("xml"),
+        (_, MediaType::OctetStream) => plan::CallVia::Raw("bytea"),
+        _ => plan::CallVia::Arguments,
+    };
+    let function = plan::find_function(ctx, name, &names, raw_body.is_some(), via)?;
     let read = matches!(invoke, InvokeMethod::Read { .. });
     // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
     // fails with 25006 (405) and one that does not write simply works.

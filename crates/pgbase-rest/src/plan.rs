@@ -953,12 +953,101 @@ pub fn missing_update_columns(columns: &[String], body: &str) -> Vec<String> {
     }
 }
 
+/// How a function is being called, for the wording of PGRST202.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallVia {
+    /// Named arguments from the query string, a form or a CSV body.
+    Arguments,
+    /// A POST with a JSON body: named arguments, or one unnamed json/jsonb parameter.
+    Json,
+    /// A POST with a raw body for one unnamed parameter of this type (`text`, `xml`, `bytea`).
+    Raw(&'static str),
+}
+
+/// PGRST202 as PostgREST 12 words it: the arguments (or "without parameters") in the message
+/// and details, "or with a single unnamed json/jsonb parameter" for a JSON body, and a hint
+/// naming the closest function (unknown name) or the closest overload's parameters.
+fn no_function(
+    ctx: &PlanContext<'_>,
+    name: &str,
+    arg_names: &BTreeSet<String>,
+    via: CallVia,
+    overloads: &[Function],
+) -> ApiError {
+    let function = format!("{}.{}", ctx.schema, name);
+    let args: Vec<&str> = arg_names.iter().map(String::as_str).collect();
+    let listed = args.join(", ");
+    let without = args.is_empty();
+    let with_args = if without {
+        " without parameters".to_string()
+    } else if args.len() == 1 {
+        format!(" with parameter {listed}")
+    } else {
+        format!(" with parameters {listed}")
+    };
+    let (message_args, searched) = match via {
+        CallVia::Raw(ty) => (
+            String::new(),
+            format!(" with a single unnamed {ty} parameter"),
+        ),
+        CallVia::Json => (
+            String::new(),
+            format!("{with_args} or with a single unnamed json/jsonb parameter"),
+        ),
+        CallVia::Arguments => (String::new(), with_args),
+    };
+    let message_args = match via {
+        CallVia::Raw(_) => message_args,
+        _ if without => " without parameters".to_string(),
+        _ => format!("({listed})"),
+    };
+    let mut error = ApiError::new(
+        "PGRST202",
+        StatusCode::NOT_FOUND,
+        format!("Could not find the function {function}{message_args} in the schema cache"),
+    )
+    .with_details(format!(
+        "Searched for the function {function}{searched}, but no matches were found in the schema cache."
+    ));
+    if matches!(via, CallVia::Raw(_)) {
+        return error;
+    }
+    let hint = if overloads.is_empty() {
+        let names = ctx
+            .cache
+            .functions()
+            .filter(|f| f.schema == ctx.schema)
+            .map(|f| f.name.as_str());
+        closest(name, names).map(|near| format!("{}.{near}", ctx.schema))
+    } else {
+        let lists: Vec<String> = overloads
+            .iter()
+            .map(|f| {
+                let mut names: Vec<&str> = f
+                    .input_args()
+                    .map(|a| a.name.as_deref().unwrap_or(""))
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                names.sort_unstable();
+                format!("({})", names.join(", "))
+            })
+            .collect();
+        crate::fuzzy::most_similar(&format!("({listed})"), lists.iter().map(String::as_str))
+            .map(|params| format!("{function}{params}"))
+    };
+    if let Some(hint) = hint {
+        error = error.with_hint(format!("Perhaps you meant to call the function {hint}"));
+    }
+    error
+}
+
 /// The function to call: overloads chosen by argument names (PGRST202/203).
 pub fn find_function<'a>(
     ctx: &PlanContext<'a>,
     name: &str,
     arg_names: &BTreeSet<String>,
     raw_json_body: bool,
+    via: CallVia,
 ) -> Result<&'a Function, ApiError> {
     let overloads = ctx.cache.function_overloads(ctx.schema, name);
     let matching: Vec<&Function> = overloads
@@ -987,35 +1076,7 @@ pub fn find_function<'a>(
         .collect();
     match matching.as_slice() {
         [one] => Ok(one),
-        [] => {
-            let args: Vec<&str> = arg_names.iter().map(String::as_str).collect();
-            let mut error = ApiError::new(
-                "PGRST202",
-                StatusCode::NOT_FOUND,
-                format!(
-                    "Could not find the function {}.{}({}) in the schema cache",
-                    ctx.schema,
-                    name,
-                    args.join(", ")
-                ),
-            )
-            .with_details(format!(
-                "Searched for the function {}.{} with parameters {} or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
-                ctx.schema,
-                name,
-                args.join(", ")
-            ));
-            let names: Vec<&str> = ctx.cache.functions().filter(|f| f.schema == ctx.schema).map(|f| f.name.as_str()).collect();
-            if overloads.is_empty()
-                && let Some(near) = closest(name, names)
-            {
-                error = error.with_hint(format!(
-                    "Perhaps you meant to call the function {}.{}",
-                    ctx.schema, near
-                ));
-            }
-            Err(error)
-        }
+        [] => Err(no_function(ctx, name, arg_names, via, overloads)),
         _ => Err(ApiError::new(
             "PGRST203",
             StatusCode::MULTIPLE_CHOICES,

@@ -184,7 +184,7 @@ pub struct ApiRequest {
 }
 
 /// Splits a path (after `/rest/v1`) into the addressed resource. `/` is the root (or the
-/// `root_spec` function); deeper paths are `PGRST125`; root with OpenAPI disabled is `PGRST126`.
+/// `root_spec` function); deeper paths, and root with OpenAPI disabled, are a bare 404 `{}`.
 pub fn route(path: &str, cfg: &RequestConfig) -> Result<Resource, ApiError> {
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     if trimmed.is_empty() {
@@ -309,7 +309,7 @@ fn parse_cookies(headers: &HeaderMap) -> Vec<(String, String)> {
 /// `path` is the path after `/rest/v1` (e.g. `/films`, `/rpc/f`, `/`), `query` the raw query
 /// string without `?`. The body is parsed separately with [`crate::payload::parse_payload`].
 ///
-/// Checks, in PostgREST's order: path (`PGRST125`/`126`), profile (`PGRST106`), method
+/// Checks, in PostgREST's order: path (404), profile (`PGRST106`), method
 /// (`PGRST101`/`117`), query string (`PGRST100`/`103`), ranges (`PGRST103`/`114`), strict
 /// preferences (`PGRST122`), `Accept` (`PGRST107`).
 pub fn parse_request(
@@ -480,16 +480,18 @@ mod tests {
         );
         assert_eq!(route("/a+b", &cfg), Ok(Resource::Relation("a+b".into())));
         for deep in ["/a/b", "/rpc/f/x", "/films/", "/a/b/c", "//"] {
+            // PostgREST 12: a bare 404 `{}` (v13 answers PGRST125).
             let e = route(deep, &cfg).unwrap_err();
-            assert_eq!(e.code(), "PGRST125", "{deep}");
+            assert_eq!(e.body(), serde_json::json!({}), "{deep}");
             assert_eq!(e.status().as_u16(), 404);
-            assert_eq!(e.message(), "Invalid path specified in request URL");
         }
         let off = RequestConfig {
             openapi_enabled: false,
             ..RequestConfig::default()
         };
-        assert_eq!(route("/", &off).unwrap_err().code(), "PGRST126");
+        // PostgREST 12: a bare 404 `{}` (v13 answers PGRST126).
+        assert_eq!(route("/", &off).unwrap_err().body(), serde_json::json!({}));
+        assert_eq!(route("/", &off).unwrap_err().status().as_u16(), 404);
         let spec = RequestConfig {
             root_spec: Some("root".into()),
             ..off
@@ -617,7 +619,8 @@ mod tests {
             assert_eq!(code(req(m, "/", "", &[])).0, "PGRST117");
         }
         // The path is checked before the method.
-        assert_eq!(code(req("TRACE", "/a/b", "", &[])).0, "PGRST125");
+        // (PostgREST 12's bare 404 for the path, not the method's 405)
+        assert_eq!(code(req("TRACE", "/a/b", "", &[])).1, 404);
     }
 
     #[test]

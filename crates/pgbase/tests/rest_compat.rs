@@ -590,3 +590,101 @@ async fn arrows_reach_into_composite_and_array_columns() {
         .await;
     assert_eq!(r.json(), json!([{"id": 2}, {"id": 1}]));
 }
+
+// ----- group 7: PGRST202 wording, details and hints -----
+
+#[tokio::test]
+async fn unknown_functions_are_worded_as_in_v12() {
+    let app = TestApp::new(
+        &(SCHEMA.to_string()
+            + "create function public.sayhello(name text) returns text language sql
+                 as $$ select 'Hello, ' || name $$;
+               create function public.overloaded() returns int language sql as $$ select 1 $$;
+               create function public.overloaded(a int, b int) returns int language sql
+                 as $$ select a + b $$;
+               create function public.overloaded(a text, b text, c text) returns text
+                 language sql as $$ select a || b || c $$;
+               grant execute on all functions in schema public to anon;"),
+    )
+    .await;
+    let cases: &[(&str, &str, &str, &str, serde_json::Value)] = &[
+        (
+            "GET",
+            "/rest/v1/rpc/sayhell",
+            "Could not find the function public.sayhell without parameters in the schema cache",
+            "Searched for the function public.sayhell without parameters, but no matches were found in the schema cache.",
+            json!("Perhaps you meant to call the function public.sayhello"),
+        ),
+        (
+            "GET",
+            "/rest/v1/rpc/sayhello?nam=Peter",
+            "Could not find the function public.sayhello(nam) in the schema cache",
+            "Searched for the function public.sayhello with parameter nam, but no matches were found in the schema cache.",
+            json!("Perhaps you meant to call the function public.sayhello(name)"),
+        ),
+        (
+            "GET",
+            "/rest/v1/rpc/add_them?a=1&b=2&smthelse=blabla",
+            "Could not find the function public.add_them(a, b, smthelse) in the schema cache",
+            "Searched for the function public.add_them with parameters a, b, smthelse, but no matches were found in the schema cache.",
+            json!("Perhaps you meant to call the function public.add_them(a, b)"),
+        ),
+        (
+            "GET",
+            "/rest/v1/rpc/overloaded?wrong_arg=value",
+            "Could not find the function public.overloaded(wrong_arg) in the schema cache",
+            "Searched for the function public.overloaded with parameter wrong_arg, but no matches were found in the schema cache.",
+            json!(null),
+        ),
+        (
+            "GET",
+            "/rest/v1/rpc/overloaded?a=1&b=2&wrong_arg=value",
+            "Could not find the function public.overloaded(a, b, wrong_arg) in the schema cache",
+            "Searched for the function public.overloaded with parameters a, b, wrong_arg, but no matches were found in the schema cache.",
+            json!("Perhaps you meant to call the function public.overloaded(a, b, c)"),
+        ),
+    ];
+    for (method, uri, message, details, hint) in cases {
+        let r = app.send(method, uri, &[], None).await;
+        expect_status(&r, 404);
+        assert_eq!(
+            r.json(),
+            json!({"code": "PGRST202", "message": message, "details": details, "hint": hint}),
+            "{uri}"
+        );
+    }
+    // a JSON body may also go to a single unnamed json/jsonb parameter
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/add_them",
+            &[],
+            Some(r#"{"x": 1, "y": 2}"#),
+        )
+        .await;
+    expect_status(&r, 404);
+    assert_eq!(
+        r.json(),
+        json!({"code": "PGRST202",
+               "message": "Could not find the function public.add_them(x, y) in the schema cache",
+               "details": "Searched for the function public.add_them with parameters x, y or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+               "hint": "Perhaps you meant to call the function public.add_them(a, b)"})
+    );
+    // a raw text body looks for one unnamed text parameter, with no hint
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/add_them",
+            &[("content-type", "text/plain")],
+            Some("a simple text"),
+        )
+        .await;
+    expect_status(&r, 404);
+    assert_eq!(
+        r.json(),
+        json!({"code": "PGRST202",
+               "message": "Could not find the function public.add_them in the schema cache",
+               "details": "Searched for the function public.add_them with a single unnamed text parameter, but no matches were found in the schema cache.",
+               "hint": null})
+    );
+}

@@ -216,7 +216,8 @@ async fn sqlstate_and_routing_errors() {
     // deeper paths, unknown verbs
     let r = app.get("/rest/v1/notes/1").await;
     expect_status(&r, 404);
-    assert_eq!(r.json()["code"], "PGRST125");
+    // PostgREST 12 answers a bare `{}` (v13: PGRST125).
+    assert_eq!(r.json(), json!({}));
     let r = app.send("TRACE", "/rest/v1/notes", &[], None).await;
     assert!(r.status.is_client_error(), "{}", r.text);
     // PGRST100 names the position
