@@ -708,3 +708,25 @@ async fn built_in_descriptions_are_pg_graphqls() {
                "args": [{"description": "Skipped when true"}]})
     );
 }
+
+/// With introspection off, `__schema`/`__type` fail one by one and the data fields of the
+/// same document still resolve (pg_graphql's introspection.out, "mixed query").
+#[tokio::test]
+async fn introspection_off_leaves_the_data_fields() {
+    let mut e = env().await;
+    e.state.introspection = false;
+    let out = e
+        .run(
+            "anon",
+            r#"{ __schema { types { name } } __type(name: "blog") { name } blogByPk(id: 1) { id } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"blogByPk": {"id": 1}}, "errors": [
+            {"message": "Unknown field \"__schema\" on type Query"},
+            {"message": "Unknown field \"__type\" on type Query"}
+        ]})
+    );
+}
