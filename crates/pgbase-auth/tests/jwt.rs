@@ -274,7 +274,7 @@ async fn expired_and_not_yet_valid_tokens_are_rejected() {
     assert_eq!(err, AuthError::Expired);
     assert_eq!(
         (err.code(), err.message().as_str()),
-        ("PGRST303", "JWT expired")
+        ("PGRST301", "JWT expired")
     );
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -283,7 +283,7 @@ async fn expired_and_not_yet_valid_tokens_are_rejected() {
     );
     assert_eq!(
         err.body(),
-        json!({"code": "PGRST303", "message": "JWT expired", "details": null, "hint": null})
+        json!({"code": "PGRST301", "message": "JWT expired", "details": null, "hint": null})
     );
     // Within the 30 s leeway.
     assert!(
@@ -294,7 +294,7 @@ async fn expired_and_not_yet_valid_tokens_are_rejected() {
     let err = reject(&auth, &hs(&json!({"role": "anon", "nbf": now() + 300}))).await;
     assert_eq!(
         (err.code(), err.message().as_str()),
-        ("PGRST303", "JWT not yet valid")
+        ("PGRST301", "JWT not yet valid")
     );
     let err = reject(&auth, &hs(&json!({"role": "anon", "iat": now() + 300}))).await;
     assert_eq!(err.message(), "JWT issued at future");
@@ -310,7 +310,7 @@ async fn audience_is_checked_when_configured() {
     let err = reject(&auth, &hs(&json!({"role": "anon", "aud": "someone-else"}))).await;
     assert_eq!(
         (err.code(), err.message().as_str()),
-        ("PGRST303", "JWT not in audience")
+        ("PGRST301", "JWT not in audience")
     );
     assert!(
         auth.authenticate(&bearer(&hs(

@@ -227,7 +227,7 @@ async fn bad_tokens_are_refused_with_postgrest_errors() {
         ),
         (
             sign(json!({"role": "authenticated", "exp": now - 3600}), SECRET),
-            "PGRST303",
+            "PGRST301",
         ),
         ("not.a.jwt".to_string(), "PGRST301"),
     ];
