@@ -292,8 +292,8 @@ test('update or delete without a filter: 400 (21000, as pg-safeupdate on Supabas
   assert.equal(upd.error?.code, '21000');
   assert.equal(upd.error?.message, 'UPDATE requires a WHERE clause');
 
-  // .limit() is not a filter
-  const limited = await anon.from('items').delete().limit(1);
+  // .limit() is not a filter (with an order, or it is PGRST109 first)
+  const limited = await anon.from('items').delete().order('id').limit(1);
   assert.equal(limited.status, 400);
   assert.equal(limited.error?.code, '21000');
 
