@@ -150,30 +150,32 @@ fn asks_for_timezone(headers: &HeaderMap) -> bool {
     })
 }
 
+/// PostgREST's 503 `PGRST000` for a connection that could not be had, with a retry hint.
+fn connection_error(detail: String) -> ApiError {
+    ApiError::new(
+        "PGRST000",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Database connection error. Retrying the connection.",
+    )
+    .with_details(detail)
+    .with_header("Retry-After", "1")
+}
+
 /// The time zone names the database knows (`pg_timezone_names`), read once per process.
 async fn timezones(state: &RestState) -> Result<Arc<HashSet<String>>, ApiError> {
     static TIMEZONES: tokio::sync::OnceCell<Arc<HashSet<String>>> =
         tokio::sync::OnceCell::const_new();
     TIMEZONES
         .get_or_try_init(|| async {
-            let unavailable = |detail: String| {
-                ApiError::new(
-                    "PGRST000",
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Database connection error. Retrying the connection.",
-                )
-                .with_details(detail)
-                .with_header("Retry-After", "1")
-            };
             let client = state
                 .pool
                 .get()
                 .await
-                .map_err(|e| unavailable(e.to_string()))?;
+                .map_err(|e| connection_error(e.to_string()))?;
             let rows = client
                 .query("select name from pg_timezone_names", &[])
                 .await
-                .map_err(|e| unavailable(e.to_string()))?;
+                .map_err(|e| connection_error(e.to_string()))?;
             client.mark_idle();
             Ok(Arc::new(
                 rows.iter()
@@ -245,15 +247,11 @@ async fn handle_parsed(
     let max_affected = (request.preferences.handling == Some(PreferHandling::Strict))
         .then(|| request.preferences.effective_max_affected())
         .flatten();
-    let mut client = state.pool.get().await.map_err(|e| {
-        ApiError::new(
-            "PGRST000",
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Database connection error. Retrying the connection.",
-        )
-        .with_details(e.to_string())
-        .with_header("Retry-After", "1")
-    })?;
+    let mut client = state
+        .pool
+        .get()
+        .await
+        .map_err(|e| connection_error(e.to_string()))?;
     if let MediaType::Plan {
         format, options, ..
     } = &request.media_type

@@ -165,6 +165,63 @@ async fn leftovers_after_a_second(app: &TestApp, marker: &str) -> i64 {
     leftovers
 }
 
+/// User B's own identity, with none of A's transaction-local settings or cookies.
+async fn b_sees_nothing_of_a(app: &TestApp, auth_b: &str) {
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/whoami",
+            &[("authorization", auth_b)],
+            Some("{}"),
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"legacy_sub": null, "uid": USER_B}),
+        "B inherited A's transaction-local settings"
+    );
+    assert!(
+        r.header("set-cookie").is_none(),
+        "B got A's cookie: {:?}",
+        r.headers
+    );
+}
+
+/// A's row lock is gone: B's update of the row A locked does not wait for it.
+async fn b_updates_without_waiting(
+    app: &TestApp,
+    auth_b: &str,
+    extra_headers: &[(&str, &str)],
+    status: u16,
+) {
+    let mut headers = vec![("authorization", auth_b)];
+    headers.extend_from_slice(extra_headers);
+    let started = Instant::now();
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/counter?id=eq.1",
+            &headers,
+            Some(r#"{"n": 7}"#),
+        )
+        .await;
+    expect_status(&r, status);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "B waited on A's lock"
+    );
+}
+
+async fn row_count(app: &TestApp, table: &str) -> i64 {
+    app.client()
+        .await
+        .query_one(&format!("select count(*) from {table}"), &[])
+        .await
+        .expect("count")
+        .get(0)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_graphql_mutations_leave_no_transaction_state_behind() {
     let (app, addr) = served().await;
@@ -178,42 +235,14 @@ async fn dropped_graphql_mutations_leave_no_transaction_state_behind() {
 
     let auth_b = format!("Bearer {}", token(USER_B));
     for _ in 0..8 {
-        let r = app
-            .send(
-                "POST",
-                "/rest/v1/rpc/whoami",
-                &[("authorization", &auth_b)],
-                Some("{}"),
-            )
-            .await;
-        expect_status(&r, 200);
-        assert_eq!(
-            r.json(),
-            serde_json::json!({"legacy_sub": null, "uid": USER_B})
-        );
-        let started = Instant::now();
-        let r = app
-            .send(
-                "PATCH",
-                "/rest/v1/counter?id=eq.1",
-                &[("authorization", &auth_b)],
-                Some(r#"{"n": 7}"#),
-            )
-            .await;
-        expect_status(&r, 204);
-        assert!(
-            started.elapsed() < Duration::from_millis(900),
-            "B waited on A's lock"
-        );
+        b_sees_nothing_of_a(&app, &auth_b).await;
+        b_updates_without_waiting(&app, &auth_b, &[], 204).await;
     }
-    let rows: i64 = app
-        .client()
-        .await
-        .query_one("select count(*) from public.slow_notes", &[])
-        .await
-        .expect("count")
-        .get(0);
-    assert_eq!(rows, 0, "an abandoned GraphQL insert was committed");
+    assert_eq!(
+        row_count(&app, "public.slow_notes").await,
+        0,
+        "an abandoned GraphQL insert was committed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,29 +270,9 @@ async fn dropped_clients_leave_no_transaction_state_behind() {
     );
 
     // User B, on the same pool (4 connections, all of which served A), sees nothing of A.
-    let b = token(USER_B);
-    let auth_b = format!("Bearer {b}");
+    let auth_b = format!("Bearer {}", token(USER_B));
     for _ in 0..8 {
-        let r = app
-            .send(
-                "POST",
-                "/rest/v1/rpc/whoami",
-                &[("authorization", &auth_b)],
-                Some("{}"),
-            )
-            .await;
-        expect_status(&r, 200);
-        assert_eq!(
-            r.json(),
-            serde_json::json!({"legacy_sub": null, "uid": USER_B}),
-            "B inherited A's transaction-local settings"
-        );
-        assert!(
-            r.header("set-cookie").is_none(),
-            "B got A's cookie: {:?}",
-            r.headers
-        );
-
+        b_sees_nothing_of_a(&app, &auth_b).await;
         let r = app
             .get_with(
                 "/rest/v1/notes?select=owner,body",
@@ -272,33 +281,12 @@ async fn dropped_clients_leave_no_transaction_state_behind() {
             .await;
         expect_status(&r, 200);
         assert_eq!(r.json(), serde_json::json!([]), "B sees A's rows");
-
-        // A's row lock is gone: B's update does not wait for it.
-        let started = Instant::now();
-        let r = app
-            .send(
-                "PATCH",
-                "/rest/v1/counter?id=eq.1",
-                &[
-                    ("authorization", &auth_b),
-                    ("prefer", "return=representation"),
-                ],
-                Some(r#"{"n": 100}"#),
-            )
-            .await;
-        expect_status(&r, 200);
-        assert!(
-            started.elapsed() < Duration::from_millis(900),
-            "B waited on A's lock"
-        );
+        b_updates_without_waiting(&app, &auth_b, &[("prefer", "return=representation")], 200).await;
     }
     // Nothing A wrote was committed by anyone.
-    let committed: i64 = app
-        .client()
-        .await
-        .query_one("select count(*) from public.notes", &[])
-        .await
-        .expect("count")
-        .get(0);
-    assert_eq!(committed, 0, "A's abandoned inserts were committed");
+    assert_eq!(
+        row_count(&app, "public.notes").await,
+        0,
+        "A's abandoned inserts were committed"
+    );
 }
