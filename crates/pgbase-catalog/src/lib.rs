@@ -36,7 +36,7 @@ pub use error::CatalogError;
 pub use handle::{
     CatalogHandle, ListenOptions, is_schema_reload, listen_for_reloads, listen_for_reloads_with_tls,
 };
-pub use load::{CATALOG_SQL, load};
+pub use load::{CATALOG_SQL, load, load_data};
 pub use model::*;
 pub use privileges::Object;
 pub use relationships::{Cardinality, Junction, Link, Relationship};

@@ -27,6 +27,21 @@ pub async fn load(client: &Client, schemas: &[String]) -> Result<SchemaCache, Ca
     load_cached(client, &mut None, schemas).await
 }
 
+/// The catalog document itself, before derivation: what golden tests check in and tools
+/// inspect. Runs in the same read-only transaction as [`load`].
+pub async fn load_data(client: &Client, schemas: &[String]) -> Result<CatalogData, CatalogError> {
+    client
+        .batch_execute(BEGIN)
+        .await
+        .map_err(CatalogError::Query)?;
+    let row = client.query_one(CATALOG_SQL, &[&schemas]).await;
+    let committed = client.batch_execute("COMMIT").await;
+    let row = row.map_err(CatalogError::Query)?;
+    committed.map_err(CatalogError::Query)?;
+    let text: &str = row.try_get(0).map_err(CatalogError::Query)?;
+    Ok(serde_json::from_str(text)?)
+}
+
 /// [`load`], reusing (or filling) a statement prepared on this client by an earlier
 /// call; the reload listener keeps one per connection.
 pub(crate) async fn load_cached(

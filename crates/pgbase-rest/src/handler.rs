@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
-use pgbase_catalog::{CatalogHandle, ReturnShape, Volatility};
+use pgbase_catalog::{CatalogHandle, ReturnShape, SchemaCache, Volatility};
 use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, BodyShape, StatementOptions};
 use pgbase_sql::plan::{
@@ -94,6 +94,45 @@ pub async fn handle(
         Ok(response) => response,
         Err(error) => RestResponse::from_error(&error),
     }
+}
+
+/// The statement a request runs, built without any I/O (parse → plan → SQL): what the golden
+/// tests pin and what tools show an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStatement {
+    pub sql: String,
+    pub params: Vec<Option<String>>,
+    /// Runs in a read-only transaction.
+    pub read_only: bool,
+}
+
+/// Parses and plans a request against `cache` and renders its main statement, as [`handle`]
+/// would before executing it. Info (`OPTIONS`) and OpenAPI requests run no statement and are
+/// refused here.
+#[allow(clippy::too_many_arguments)]
+pub fn plan_statement(
+    config: &RequestConfig,
+    cache: &SchemaCache,
+    max_rows: Option<u64>,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<PlannedStatement, ApiError> {
+    let request = parse_request(config, method, path, query, headers)?;
+    let ctx = PlanContext {
+        cache,
+        schema: &request.schema,
+        max_rows,
+    };
+    let prepared = prepare(&ctx, &request, body, config.safe_update)?;
+    let (sql, params) = prepared.statement.render();
+    Ok(PlannedStatement {
+        sql,
+        params: params.into_iter().map(|p| p.0).collect(),
+        read_only: prepared.read_only,
+    })
 }
 
 struct Prepared {

@@ -10,6 +10,7 @@
 //!
 //! Harness functions panic with a descriptive message on failure: they only run inside tests.
 
+pub mod golden;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
