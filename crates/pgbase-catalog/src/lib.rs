@@ -30,6 +30,7 @@ mod load;
 mod model;
 mod privileges;
 pub mod relationships;
+pub mod suggest;
 
 pub use cache::{CatalogData, SchemaCache};
 pub use error::CatalogError;

@@ -75,41 +75,16 @@ impl GraphqlError {
     }
 }
 
-/// The closest of `candidates` to `name` (edit distance at most a third of the length, at
-/// least 2), for "Did you mean" hints.
-pub fn suggest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.len() / 3).max(2);
-    candidates
-        .map(|c| (distance(&name.to_lowercase(), &c.to_lowercase()), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, c)| (*d, c.len()))
-        .map(|(_, c)| c)
-}
-
 /// Appends `. Did you mean "x"?` when a close candidate exists.
 pub fn with_suggestion<'a>(
     message: String,
     name: &str,
     candidates: impl Iterator<Item = &'a str>,
 ) -> String {
-    match suggest(name, candidates) {
+    match pgbase_catalog::suggest::closest(name, candidates) {
         Some(s) => format!("{message}. Did you mean \"{s}\"?"),
         None => message,
     }
-}
-
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -117,12 +92,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suggestions_pick_the_closest_name() {
+    fn a_message_gains_the_closest_name_only() {
         let names = ["blogCollection", "blogPostCollection", "node"];
         assert_eq!(
-            suggest("blogColection", names.iter().copied()),
-            Some("blogCollection")
+            with_suggestion("Unknown field".into(), "blogColection", names.into_iter()),
+            "Unknown field. Did you mean \"blogCollection\"?"
         );
-        assert_eq!(suggest("zzzzzzzz", names.iter().copied()), None);
+        assert_eq!(
+            with_suggestion("Unknown field".into(), "zzzzzzzz", names.into_iter()),
+            "Unknown field"
+        );
     }
 }

@@ -308,17 +308,9 @@ fn accepts(headers: &HeaderMap, what: &str) -> bool {
 }
 
 fn query_params(query: Option<&str>) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(&s.replace('+', " "))
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        out.insert(decode(k), decode(v));
-    }
-    out
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 fn parse_request(

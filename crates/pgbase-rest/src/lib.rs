@@ -12,7 +12,6 @@
 pub mod ast;
 pub mod error;
 pub mod execute;
-mod fuzzy;
 pub mod handler;
 pub mod media;
 pub mod openapi;

@@ -20,9 +20,9 @@ use crate::ast::{
     OrderTerm, Quantifier, SelectItem,
 };
 use crate::error::ApiError;
-use crate::fuzzy::closest;
 use crate::query::QueryParams;
 use crate::range::RowRange;
+use pgbase_catalog::suggest::{closest, similarity};
 
 /// Everything the planner needs besides the request.
 pub struct PlanContext<'a> {
@@ -1032,8 +1032,14 @@ fn no_function(
                 format!("({})", names.join(", "))
             })
             .collect();
-        crate::fuzzy::most_similar(&format!("({listed})"), lists.iter().map(String::as_str))
-            .map(|params| format!("{function}{params}"))
+        // The overload whose parameter list is most alike, if at least a third alike.
+        let listed = format!("({listed})");
+        lists
+            .iter()
+            .map(|params| (similarity(&listed, params), params))
+            .filter(|(alike, _)| *alike >= 1.0 / 3.0)
+            .max_by(|(a, _), (b, _)| a.total_cmp(b))
+            .map(|(_, params)| format!("{function}{params}"))
     };
     if let Some(hint) = hint {
         error = error.with_hint(format!("Perhaps you meant to call the function {hint}"));

@@ -30,29 +30,12 @@ pub enum CidrError {
 
 /// An address block (`10.0.0.0/8`, `::1/128`, or a bare address).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpCidr {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct IpCidr(ipnet::IpNet);
 
 impl IpCidr {
     /// Whether `ip` is inside the block (IPv4-mapped IPv6 addresses count as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
 }
 
@@ -60,25 +43,19 @@ impl FromStr for IpCidr {
     type Err = CidrError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let bad = || CidrError::Invalid(text.to_string());
-        let (addr, prefix) = match text.trim().split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (text.trim(), None),
+        let text = text.trim();
+        let net = match text.parse::<IpAddr>() {
+            Ok(addr) => Ok(ipnet::IpNet::from(addr.to_canonical())),
+            Err(_) => text.parse::<ipnet::IpNet>(),
         };
-        let addr: IpAddr = addr.parse().map_err(|_| bad())?;
-        let addr = addr.to_canonical();
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-        };
-        Ok(IpCidr { addr, prefix })
+        net.map(IpCidr)
+            .map_err(|_| CidrError::Invalid(text.to_string()))
     }
 }
 
 impl fmt::Display for IpCidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        self.0.fmt(f)
     }
 }
 
