@@ -4,6 +4,8 @@
 //! lock; forwarded addresses only from trusted proxies), bcrypt away from the connection pool,
 //! and NUL bytes as 400s.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,6 +1,8 @@
 //! Request authentication: every accepted key kind and every rejection path, with the
 //! PostgREST codes, messages and headers clients see.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Integration tests against real PostgreSQL clusters built from the machine's binaries.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::str::FromStr;
