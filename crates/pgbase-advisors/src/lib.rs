@@ -67,6 +67,11 @@ impl AdvisorError {
     }
 }
 
+/// The lints [`run`] applies: (name, level, title), errors first.
+pub fn available() -> impl Iterator<Item = (&'static str, Level, &'static str)> {
+    lints::LINTS.iter().map(|l| (l.name, l.level, l.title))
+}
+
 /// Runs every lint over `schemas` (the API's exposed schemas) and returns the findings, errors
 /// first (then by lint name and cache key, so the order is stable).
 pub async fn run(

@@ -819,3 +819,111 @@ async fn rls_references_user_metadata_is_quiet_on_app_metadata() {
         "{found:#?}"
     );
 }
+
+// --- materialized_view_in_api -----------------------------------------------------------------
+
+#[tokio::test]
+async fn materialized_view_in_api_fires_on_a_granted_materialized_view() {
+    let found = lints(
+        "create table public.t (id int primary key, v int);
+         alter table public.t enable row level security;
+         create materialized view public.totals as select sum(v) as total from public.t;",
+    )
+    .await;
+    let hits = named(&found, "materialized_view_in_api");
+    assert_eq!(hits.len(), 1, "{found:#?}");
+    assert_eq!(hits[0].level, Level::Warn);
+    assert_eq!(hits[0].cache_key, "materialized_view_in_api_public_totals");
+}
+
+#[tokio::test]
+async fn materialized_view_in_api_is_quiet_when_revoked_or_unexposed() {
+    let found = lints(
+        "create table public.t (id int primary key, v int);
+         alter table public.t enable row level security;
+         create materialized view public.totals as select sum(v) as total from public.t;
+         revoke all on public.totals from anon, authenticated;
+         create schema reports;
+         grant usage on schema reports to anon;
+         create materialized view reports.totals as select sum(v) as total from public.t;
+         grant select on reports.totals to anon;",
+    )
+    .await;
+    assert!(
+        keys(&found, "materialized_view_in_api").is_empty(),
+        "{found:#?}"
+    );
+}
+
+// --- foreign_table_in_api ---------------------------------------------------------------------
+
+const FOREIGN_SERVER: &str = "
+create foreign data wrapper lint_fdw;
+create server lint_server foreign data wrapper lint_fdw;
+";
+
+#[tokio::test]
+async fn foreign_table_in_api_fires_on_a_granted_foreign_table() {
+    let found = lints(&format!(
+        "{FOREIGN_SERVER}
+         create foreign table public.remote (id int, v text) server lint_server;"
+    ))
+    .await;
+    let hits = named(&found, "foreign_table_in_api");
+    assert_eq!(hits.len(), 1, "{found:#?}");
+    assert_eq!(hits[0].level, Level::Warn);
+    assert_eq!(hits[0].cache_key, "foreign_table_in_api_public_remote");
+    assert_eq!(
+        hits[0].metadata["roles"],
+        serde_json::json!(["anon", "authenticated"])
+    );
+}
+
+#[tokio::test]
+async fn foreign_table_in_api_is_quiet_when_revoked() {
+    let found = lints(&format!(
+        "{FOREIGN_SERVER}
+         create foreign table public.remote (id int, v text) server lint_server;
+         revoke all on public.remote from anon, authenticated;"
+    ))
+    .await;
+    assert!(
+        keys(&found, "foreign_table_in_api").is_empty(),
+        "{found:#?}"
+    );
+}
+
+#[tokio::test]
+async fn partitions_are_judged_through_their_parent() {
+    let found = lints(
+        "create table public.measures (id int, at date, primary key (id, at)) partition by range (at);
+         create table public.measures_2026 partition of public.measures
+           for values from ('2026-01-01') to ('2027-01-01');
+         alter table public.measures_2026 enable row level security;",
+    )
+    .await;
+    assert_eq!(
+        keys(&found, "rls_disabled_in_public"),
+        vec!["rls_disabled_in_public_public_measures"],
+        "{found:#?}"
+    );
+    assert!(
+        keys(&found, "rls_enabled_no_policy").is_empty(),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn every_lint_is_listed_once_errors_first() {
+    let listed: Vec<_> = pgbase_advisors::available().collect();
+    let mut names: Vec<&str> = listed.iter().map(|(n, _, _)| *n).collect();
+    let levels: Vec<Level> = listed.iter().map(|(_, l, _)| *l).collect();
+    let mut sorted = levels.clone();
+    sorted.sort();
+    assert_eq!(levels, sorted);
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before);
+    assert_eq!(before, 16);
+}

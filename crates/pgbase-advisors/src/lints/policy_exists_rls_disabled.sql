@@ -17,5 +17,6 @@ cross join lateral (
 ) p
 where c.relkind in ('r', 'p')
   and not c.relrowsecurity
+  and not c.relispartition
   and p.n > 0
   and n.nspname <> all($2) and n.nspname !~ '^pg_'

@@ -1,6 +1,7 @@
 -- rls_disabled_in_public: a table in an exposed schema that `anon` or `authenticated` holds a
 -- privilege on while row-level security is off. Anyone with the anon key (or any signed-in user)
--- reads, and per the grants writes, every row through the API.
+-- reads, and per the grants writes, every row through the API. Partitions are skipped: the API
+-- serves their parent, whose row-level security applies to them.
 -- $1 text[]: the exposed schemas; $2 text[]: system schemas (unused here).
 select
   format('Table %I.%I is reachable through the API by %s, but row-level security is disabled on it.',
@@ -22,6 +23,7 @@ cross join lateral (
 where c.relkind in ('r', 'p')
   and n.nspname = any($1)
   and not c.relrowsecurity
+  and not c.relispartition
   and api.roles is not null
   and not exists (select from pg_depend d
                   where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')

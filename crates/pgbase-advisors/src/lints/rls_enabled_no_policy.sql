@@ -13,5 +13,6 @@ from pg_class c
 join pg_namespace n on n.oid = c.relnamespace
 where c.relkind in ('r', 'p')
   and c.relrowsecurity
+  and not c.relispartition
   and not exists (select from pg_policy pol where pol.polrelid = c.oid)
   and n.nspname <> all($2) and n.nspname !~ '^pg_'
