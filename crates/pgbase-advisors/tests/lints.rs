@@ -305,6 +305,24 @@ async fn auth_rls_initplan_fires_on_bare_calls() {
 }
 
 #[tokio::test]
+async fn auth_rls_initplan_is_not_confused_by_parentheses_in_string_literals() {
+    let found = lints(&format!(
+        "{INITPLAN_TABLE}
+         alter table public.docs add column title text;
+         create policy odd on public.docs for select to authenticated
+           using (title ~ '^(draft|(final' and owner = auth.uid());
+         create policy odd_ok on public.docs for delete to authenticated
+           using (title ~ 'x)(' and owner = (select auth.uid()));"
+    ))
+    .await;
+    assert_eq!(
+        keys(&found, "auth_rls_initplan"),
+        vec!["auth_rls_initplan_public_docs_odd"],
+        "{found:#?}"
+    );
+}
+
+#[tokio::test]
 async fn auth_rls_initplan_is_quiet_on_wrapped_calls() {
     let found = lints(&format!(
         "{INITPLAN_TABLE}

@@ -21,24 +21,28 @@ with recursive pol as (
 peel as (
   select oid, part,
     regexp_replace(
-      regexp_replace(expr, '(^|[^\w.])(auth\.)?(uid|jwt|role|email)\(\)', '\1 @auth.\3@ ', 'gi'),
+      regexp_replace(
+        -- string literals first: a parenthesis inside one would unbalance the peeling
+        regexp_replace(expr, '''(?:[^'']|'''')*''', '''''', 'g'),
+        '(^|[^\w.])(auth\.)?(uid|jwt|role|email)\(\)', '\1 @auth.\3@ ', 'gi'),
       '\mcurrent_setting\([^()]*\)', ' @current_setting@ ', 'gi') as s,
     0 as step
   from pol
   union all
-  select oid, part,
-    regexp_replace(
-      regexp_replace(s, '\(\s*select\s(?:(?!\mfrom\M)[^()])*\)', ' ', 'gi'),
-      '\((?!\s*select\s(?:(?!\mfrom\M)[^()])*\))([^()]*)\)', '[\1]', 'gi'),
-    step + 1
+  select peel.oid, peel.part, next.s, peel.step + 1
   from peel
-  where s ~ '[()]' and step < 500
+  cross join lateral (select regexp_replace(
+      regexp_replace(peel.s, '\(\s*select\s(?:(?!\mfrom\M)[^()])*\)', ' ', 'gi'),
+      '\((?!\s*select\s(?:(?!\mfrom\M)[^()])*\))([^()]*)\)', '[\1]', 'gi') as s) as next
+  -- stops when no parenthesis is left or a step changes nothing
+  where peel.s ~ '[()]' and next.s <> peel.s
 ),
 hits as (
-  select peel.oid, peel.part,
+  -- the last peeling step of each expression
+  select distinct on (peel.oid, peel.part) peel.oid, peel.part,
          array(select distinct m[1] || '()' from regexp_matches(peel.s, '@([^@]+)@', 'g') as m order by 1) as calls
   from peel
-  where peel.s !~ '[()]'
+  order by peel.oid, peel.part, peel.step desc
 ),
 per_policy as (
   select pol.oid, pol.nspname, pol.relname, pol.polname,
