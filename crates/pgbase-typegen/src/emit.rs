@@ -404,12 +404,15 @@ impl<'a> Renderer<'a> {
     }
 
     /// `{ Args: …; Returns: …; SetofOptions?: … }` of one function, or `None` when the API
-    /// cannot call it (an unnamed input argument).
+    /// cannot call it (unnamed arguments among several).
     fn function(&self, f: &Function) -> Option<String> {
         let inputs: Vec<_> = f.input_args().collect();
-        if inputs
-            .iter()
-            .any(|a| a.name.as_deref().unwrap_or("").is_empty())
+        // One unnamed argument is callable (the request body, or the row of a computed
+        // column) and is keyed "" as in supabase's output; unnamed ones among several are not.
+        if inputs.len() > 1
+            && inputs
+                .iter()
+                .any(|a| a.name.as_deref().unwrap_or("").is_empty())
         {
             return None;
         }

@@ -61,3 +61,12 @@ create table billing.invoices (
   status public.mood not null default 'happy'
 );
 grant all on billing.invoices to anon, authenticated;
+
+-- a computed column (one unnamed row argument) and a function taking the request body
+create function public.shout(public.profiles) returns text
+  language sql stable as $$ select upper($1.username) $$;
+create function public.echo(jsonb) returns jsonb
+  language sql immutable as $$ select $1 $$;
+-- not callable through the API: unnamed arguments among several
+create function public.pair(integer, integer) returns integer
+  language sql immutable as $$ select $1 + $2 $$;

@@ -185,6 +185,14 @@ async fn views_functions_enums_and_composite_types() {
         ],
     );
     assert_has(
+        functions,
+        &[
+            "shout: { Args: { \"\": Database[\"public\"][\"Tables\"][\"profiles\"][\"Row\"] }; Returns: string }\n",
+            "echo: { Args: { \"\": Json }; Returns: Json }\n",
+        ],
+    );
+    assert!(!functions.contains("pair"), "{functions}");
+    assert_has(
         &ts,
         &[
             "    Enums: {\n      mood: \"happy\" | \"sad\" | \"so-so\"\n    }\n",
