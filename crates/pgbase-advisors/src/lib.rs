@@ -78,8 +78,7 @@ pub async fn run(
     client: &tokio_postgres::Client,
     schemas: &[String],
 ) -> Result<Vec<Lint>, AdvisorError> {
-    let system: Vec<&str> = SYSTEM_SCHEMAS.to_vec();
-    let system = system.as_slice();
+    let system = SYSTEM_SCHEMAS;
     let per_lint = try_join_all(lints::LINTS.iter().map(|def| async move {
         let stmt = client
             .prepare_typed(def.sql, &[Type::TEXT_ARRAY, Type::TEXT_ARRAY])
