@@ -1,4 +1,4 @@
-//! The planner: a parsed [`ApiRequest`] resolved against the schema cache into the shared plan
+//! The planner: a parsed [`ApiRequest`](crate::request::ApiRequest) resolved against the schema cache into the shared plan
 //! tree of `pgbase-sql` — tables and columns checked (with "Perhaps you meant" hints),
 //! relationships found for embeds (PGRST200/201), filters, order and ranges placed on the right
 //! level, writes and function calls shaped. No I/O.

@@ -40,7 +40,8 @@ const KEPT_ROLES: [&str; 5] = [
 const FIRST_USER_OID: u64 = 16384;
 
 /// Makes a catalog document independent of the database it was read from: user-object OIDs
-/// become 1_000_000 + their order of first appearance, and only [`KEPT_ROLES`] remain.
+/// become 1_000_000 + their order of first appearance, and only the API roles and `postgres`
+/// remain.
 pub fn normalise(data: &CatalogData) -> Value {
     let mut value = serde_json::to_value(data)
         .unwrap_or_else(|e| panic!("pgbase-testkit: a catalog document serialises: {e}"));

@@ -7,94 +7,102 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// One layer of settings: the flags, the environment or the file. `None` = not set here.
-#[derive(Debug, Default, Clone, Deserialize, clap::Args)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Database URL the server connects with [env: DATABASE_URL, PGRST_DB_URI]
-    #[arg(long)]
-    pub db_url: Option<String>,
-    /// Comma-separated schemas exposed by the APIs [default: public] [env: PGBASE_DB_SCHEMAS, PGRST_DB_SCHEMAS]
-    #[arg(long)]
-    pub db_schemas: Option<String>,
-    /// Role for requests without a JWT [default: anon] [env: PGBASE_DB_ANON_ROLE, PGRST_DB_ANON_ROLE]
-    #[arg(long)]
-    pub db_anon_role: Option<String>,
-    /// Maximum connections in the pool [default: 10] [env: PGBASE_DB_POOL, PGRST_DB_POOL]
-    #[arg(long)]
-    pub db_pool: Option<usize>,
-    /// Hard cap on rows returned per level of a read; 0 means unlimited [default: 1000] [env: PGBASE_DB_MAX_ROWS, PGRST_DB_MAX_ROWS]
-    #[arg(long)]
-    pub db_max_rows: Option<i64>,
-    /// Refuse PATCH/DELETE without a filter (as pg-safeupdate does on Supabase) [default: true] [env: PGBASE_DB_SAFE_UPDATE]
-    #[arg(long)]
-    pub db_safe_update: Option<bool>,
-    /// Allow `Accept: application/vnd.pgrst.plan` (EXPLAIN) [default: on in dev, off in serve] [env: PGBASE_DB_PLAN_ENABLED, PGRST_DB_PLAN_ENABLED]
-    #[arg(long)]
-    pub db_plan_enabled: Option<bool>,
-    /// Statement timeout of API requests, before the role's own `ALTER ROLE … SET statement_timeout`; `0` turns it off [default: 8s] [env: PGBASE_DB_STATEMENT_TIMEOUT]
-    #[arg(long)]
-    pub db_statement_timeout: Option<String>,
-    /// HMAC secret for JWTs, at least 32 characters [env: PGBASE_JWT_SECRET, PGRST_JWT_SECRET]
-    #[arg(long)]
-    pub jwt_secret: Option<String>,
-    /// Address to listen on [default: 127.0.0.1] [env: PGBASE_LISTEN, PGRST_SERVER_HOST]
-    #[arg(long)]
-    pub listen: Option<String>,
-    /// Port to listen on [default: 54321] [env: PGBASE_PORT, PGRST_SERVER_PORT]
-    #[arg(long)]
-    pub port: Option<u16>,
-    /// Log format: pretty or json [default: pretty] [env: PGBASE_LOG_FORMAT]
-    #[arg(long)]
-    pub log_format: Option<LogFormat>,
-    /// Required `aud` of incoming JWTs [default: not checked] [env: PGBASE_JWT_AUD, PGRST_JWT_AUD]
-    #[arg(long)]
-    pub jwt_aud: Option<String>,
-    /// Where the role is in the JWT claims [default: .role] [env: PGBASE_JWT_ROLE_CLAIM_KEY, PGRST_JWT_ROLE_CLAIM_KEY]
-    #[arg(long)]
-    pub jwt_role_claim_key: Option<String>,
-    /// Extra verification keys: a JWKS as inline JSON, @FILE or an https URL [env: PGBASE_JWT_JWKS]
-    #[arg(long)]
-    pub jwt_jwks: Option<String>,
-    /// Run the cron and net workers in this process [default: true] [env: PGBASE_JOBS]
-    #[arg(long)]
-    pub jobs: Option<bool>,
-    /// Time zone of cron schedules [default: GMT] [env: PGBASE_CRON_TIMEZONE]
-    #[arg(long)]
-    pub cron_timezone: Option<String>,
-    /// Days of cron.job_run_details to keep; 0 keeps everything [default: 7] [env: PGBASE_CRON_RETENTION_DAYS]
-    #[arg(long)]
-    pub cron_retention_days: Option<u32>,
-    /// HTTP requests from SQL (net.*) in flight at once [default: 200] [env: PGBASE_NET_CONCURRENCY]
-    #[arg(long)]
-    pub net_concurrency: Option<usize>,
-    /// Longest response body net.* stores; longer ones are cut and marked [default: 10485760] [env: PGBASE_NET_MAX_RESPONSE_BYTES]
-    #[arg(long)]
-    pub net_max_response_bytes: Option<usize>,
-    /// GraphQL introspection (`__schema`, `__type`) [default: on in dev, off in serve] [env: PGBASE_GRAPHQL_INTROSPECTION]
-    #[arg(long)]
-    pub graphql_introspection: Option<bool>,
-    /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve] [env: PGBASE_NET_DENY_PRIVATE]
-    #[arg(long)]
-    pub net_deny_private: Option<bool>,
-    /// Sign-ups plus password sign-ins per client address per window; 0 turns it off [default: 30] [env: PGBASE_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UP]
-    #[arg(long)]
-    pub auth_rate_limit_sign_in_sign_up: Option<u32>,
-    /// Refresh-token grants per client address per window; 0 turns it off [default: 150] [env: PGBASE_AUTH_RATE_LIMIT_TOKEN_REFRESH, GOTRUE_RATE_LIMIT_TOKEN_REFRESH]
-    #[arg(long)]
-    pub auth_rate_limit_token_refresh: Option<u32>,
-    /// Length of the auth rate-limit window in seconds [default: 300] [env: PGBASE_AUTH_RATE_LIMIT_WINDOW_SECS]
-    #[arg(long)]
-    pub auth_rate_limit_window_secs: Option<u64>,
-    /// Comma-separated proxy addresses/CIDRs whose client_ip_header is believed [default: none] [env: PGBASE_TRUSTED_PROXIES]
-    #[arg(long)]
-    pub trusted_proxies: Option<String>,
-    /// Header naming the client address, read only from trusted_proxies [default: x-forwarded-for] [env: PGBASE_CLIENT_IP_HEADER]
-    #[arg(long)]
-    pub client_ip_header: Option<String>,
-    /// Bearer token for `/metrics` and the details of `/health` in serve (without one, `/metrics` answers 404 there and `/health` only `{"status":…}`; dev leaves both open) [default: none] [env: PGBASE_METRICS_TOKEN]
-    #[arg(long)]
-    pub metrics_token: Option<String>,
+/// Declares every setting once — its doc line, its type and its environment names (pgbase's own
+/// first, then PostgREST's or GoTrue's alias) — and derives from that list the [`Settings`]
+/// layer (a clap flag `--key-with-dashes` and a `pgbase.toml` key each), reading it from the
+/// environment, layering, and the list [`KEYS`] that the README's table is tested against.
+macro_rules! settings {
+    ($( #[doc = $doc:literal] $key:ident : $ty:ty = [$first:literal $(, $alias:literal)*], )*) => {
+        /// One layer of settings: the flags, the environment or the file. `None` = not set here.
+        #[derive(Debug, Default, Clone, Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct Settings {
+            $(
+                #[doc = $doc]
+                #[arg(long, help = concat!($doc, " [env: ", $first $(, ", ", $alias)*, "]"))]
+                pub $key: Option<$ty>,
+            )*
+        }
+
+        /// Every setting's key and environment names, in the README's order.
+        pub const KEYS: &[(&str, &[&str])] = &[$((stringify!($key), &[$first $(, $alias)*]),)*];
+
+        impl Settings {
+            /// Reads the environment through `lookup` (std::env::var in production); for each
+            /// setting the first of its names that is set wins.
+            pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+                Ok(Settings {
+                    $($key: from_env_names(&lookup, &[$first $(, $alias)*])?,)*
+                })
+            }
+
+            /// `self` wins over `lower` wherever it is set.
+            pub fn or(self, lower: Settings) -> Settings {
+                Settings {
+                    $($key: self.$key.or(lower.$key),)*
+                }
+            }
+        }
+    };
+}
+
+settings! {
+    /// Database URL the server connects with
+    db_url: String = ["DATABASE_URL", "PGBASE_DB_URL", "PGRST_DB_URI"],
+    /// Comma-separated schemas exposed by the APIs [default: public]
+    db_schemas: String = ["PGBASE_DB_SCHEMAS", "PGRST_DB_SCHEMAS"],
+    /// Role for requests without a JWT [default: anon]
+    db_anon_role: String = ["PGBASE_DB_ANON_ROLE", "PGRST_DB_ANON_ROLE"],
+    /// Maximum connections in the pool [default: 10]
+    db_pool: usize = ["PGBASE_DB_POOL", "PGRST_DB_POOL"],
+    /// Hard cap on rows returned per level of a read; 0 means unlimited [default: 1000]
+    db_max_rows: i64 = ["PGBASE_DB_MAX_ROWS", "PGRST_DB_MAX_ROWS"],
+    /// Refuse PATCH/DELETE without a filter (as pg-safeupdate does on Supabase) [default: true]
+    db_safe_update: bool = ["PGBASE_DB_SAFE_UPDATE"],
+    /// Allow `Accept: application/vnd.pgrst.plan` (EXPLAIN) [default: on in dev, off in serve]
+    db_plan_enabled: bool = ["PGBASE_DB_PLAN_ENABLED", "PGRST_DB_PLAN_ENABLED"],
+    /// Statement timeout of API requests, before the role's own `ALTER ROLE … SET statement_timeout`; `0` turns it off [default: 8s]
+    db_statement_timeout: String = ["PGBASE_DB_STATEMENT_TIMEOUT"],
+    /// HMAC secret for JWTs, at least 32 characters
+    jwt_secret: String = ["PGBASE_JWT_SECRET", "PGRST_JWT_SECRET"],
+    /// Address to listen on [default: 127.0.0.1]
+    listen: String = ["PGBASE_LISTEN", "PGRST_SERVER_HOST"],
+    /// Port to listen on [default: 54321]
+    port: u16 = ["PGBASE_PORT", "PGRST_SERVER_PORT"],
+    /// Log format: pretty or json [default: pretty]
+    log_format: LogFormat = ["PGBASE_LOG_FORMAT"],
+    /// Required `aud` of incoming JWTs [default: not checked]
+    jwt_aud: String = ["PGBASE_JWT_AUD", "PGRST_JWT_AUD"],
+    /// Where the role is in the JWT claims [default: .role]
+    jwt_role_claim_key: String = ["PGBASE_JWT_ROLE_CLAIM_KEY", "PGRST_JWT_ROLE_CLAIM_KEY"],
+    /// Extra verification keys: a JWKS as inline JSON, @FILE or an https URL
+    jwt_jwks: String = ["PGBASE_JWT_JWKS"],
+    /// Run the cron and net workers in this process [default: true]
+    jobs: bool = ["PGBASE_JOBS"],
+    /// Time zone of cron schedules [default: GMT]
+    cron_timezone: String = ["PGBASE_CRON_TIMEZONE"],
+    /// Days of cron.job_run_details to keep; 0 keeps everything [default: 7]
+    cron_retention_days: u32 = ["PGBASE_CRON_RETENTION_DAYS"],
+    /// HTTP requests from SQL (net.*) in flight at once [default: 200]
+    net_concurrency: usize = ["PGBASE_NET_CONCURRENCY"],
+    /// Longest response body net.* stores; longer ones are cut and marked [default: 10485760]
+    net_max_response_bytes: usize = ["PGBASE_NET_MAX_RESPONSE_BYTES"],
+    /// GraphQL introspection (`__schema`, `__type`) [default: on in dev, off in serve]
+    graphql_introspection: bool = ["PGBASE_GRAPHQL_INTROSPECTION"],
+    /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve]
+    net_deny_private: bool = ["PGBASE_NET_DENY_PRIVATE"],
+    /// Sign-ups plus password sign-ins per client address per window; 0 turns it off [default: 30]
+    auth_rate_limit_sign_in_sign_up: u32 = ["PGBASE_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UP"],
+    /// Refresh-token grants per client address per window; 0 turns it off [default: 150]
+    auth_rate_limit_token_refresh: u32 = ["PGBASE_AUTH_RATE_LIMIT_TOKEN_REFRESH", "GOTRUE_RATE_LIMIT_TOKEN_REFRESH"],
+    /// Length of the auth rate-limit window in seconds [default: 300]
+    auth_rate_limit_window_secs: u64 = ["PGBASE_AUTH_RATE_LIMIT_WINDOW_SECS"],
+    /// Comma-separated proxy addresses/CIDRs whose client_ip_header is believed [default: none]
+    trusted_proxies: String = ["PGBASE_TRUSTED_PROXIES"],
+    /// Header naming the client address, read only from trusted_proxies [default: x-forwarded-for]
+    client_ip_header: String = ["PGBASE_CLIENT_IP_HEADER"],
+    /// Bearer token for `/metrics` and the details of `/health` in serve (without one, `/metrics` answers 404 there and `/health` only `{"status":…}`; dev leaves both open) [default: none]
+    metrics_token: String = ["PGBASE_METRICS_TOKEN"],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -104,59 +112,6 @@ pub enum LogFormat {
     Pretty,
     Json,
 }
-
-/// Environment variable names per setting: pgbase's own first, then the PostgREST alias.
-const ENV_NAMES: &[(&str, &[&str])] = &[
-    ("db_url", &["DATABASE_URL", "PGBASE_DB_URL", "PGRST_DB_URI"]),
-    ("db_schemas", &["PGBASE_DB_SCHEMAS", "PGRST_DB_SCHEMAS"]),
-    (
-        "db_anon_role",
-        &["PGBASE_DB_ANON_ROLE", "PGRST_DB_ANON_ROLE"],
-    ),
-    ("db_pool", &["PGBASE_DB_POOL", "PGRST_DB_POOL"]),
-    ("db_max_rows", &["PGBASE_DB_MAX_ROWS", "PGRST_DB_MAX_ROWS"]),
-    ("db_safe_update", &["PGBASE_DB_SAFE_UPDATE"]),
-    (
-        "db_plan_enabled",
-        &["PGBASE_DB_PLAN_ENABLED", "PGRST_DB_PLAN_ENABLED"],
-    ),
-    ("db_statement_timeout", &["PGBASE_DB_STATEMENT_TIMEOUT"]),
-    ("jwt_secret", &["PGBASE_JWT_SECRET", "PGRST_JWT_SECRET"]),
-    ("listen", &["PGBASE_LISTEN", "PGRST_SERVER_HOST"]),
-    ("port", &["PGBASE_PORT", "PGRST_SERVER_PORT"]),
-    ("log_format", &["PGBASE_LOG_FORMAT"]),
-    ("jwt_aud", &["PGBASE_JWT_AUD", "PGRST_JWT_AUD"]),
-    (
-        "jwt_role_claim_key",
-        &["PGBASE_JWT_ROLE_CLAIM_KEY", "PGRST_JWT_ROLE_CLAIM_KEY"],
-    ),
-    ("jwt_jwks", &["PGBASE_JWT_JWKS"]),
-    ("jobs", &["PGBASE_JOBS"]),
-    ("cron_timezone", &["PGBASE_CRON_TIMEZONE"]),
-    ("cron_retention_days", &["PGBASE_CRON_RETENTION_DAYS"]),
-    ("net_concurrency", &["PGBASE_NET_CONCURRENCY"]),
-    ("net_max_response_bytes", &["PGBASE_NET_MAX_RESPONSE_BYTES"]),
-    ("net_deny_private", &["PGBASE_NET_DENY_PRIVATE"]),
-    ("graphql_introspection", &["PGBASE_GRAPHQL_INTROSPECTION"]),
-    (
-        "auth_rate_limit_sign_in_sign_up",
-        &["PGBASE_AUTH_RATE_LIMIT_SIGN_IN_SIGN_UP"],
-    ),
-    (
-        "auth_rate_limit_token_refresh",
-        &[
-            "PGBASE_AUTH_RATE_LIMIT_TOKEN_REFRESH",
-            "GOTRUE_RATE_LIMIT_TOKEN_REFRESH",
-        ],
-    ),
-    (
-        "auth_rate_limit_window_secs",
-        &["PGBASE_AUTH_RATE_LIMIT_WINDOW_SECS"],
-    ),
-    ("trusted_proxies", &["PGBASE_TRUSTED_PROXIES"]),
-    ("client_ip_header", &["PGBASE_CLIENT_IP_HEADER"]),
-    ("metrics_token", &["PGBASE_METRICS_TOKEN"]),
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -204,94 +159,6 @@ impl Settings {
             path: path.to_path_buf(),
             message: e.to_string().trim().replace('\n', " "),
         })
-    }
-
-    /// Reads the environment through `lookup` (std::env::var in production).
-    pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let mut table = toml::Table::new();
-        for (key, names) in ENV_NAMES {
-            let Some((name, value)) = names
-                .iter()
-                .find_map(|name| lookup(name).map(|v| (*name, v)))
-            else {
-                continue;
-            };
-            let parsed = match *key {
-                "db_pool"
-                | "db_max_rows"
-                | "port"
-                | "cron_retention_days"
-                | "net_concurrency"
-                | "net_max_response_bytes"
-                | "auth_rate_limit_sign_in_sign_up"
-                | "auth_rate_limit_token_refresh"
-                | "auth_rate_limit_window_secs" => value
-                    .trim()
-                    .parse::<i64>()
-                    .map(toml::Value::Integer)
-                    .map_err(|e| e.to_string()),
-                "db_plan_enabled"
-                | "db_safe_update"
-                | "jobs"
-                | "net_deny_private"
-                | "graphql_introspection" => parse_bool(&value).map(toml::Value::Boolean),
-                "log_format" => Ok(toml::Value::String(value.trim().to_ascii_lowercase())),
-                _ => Ok(toml::Value::String(value.clone())),
-            };
-            let parsed = parsed.map_err(|message| ConfigError::Env {
-                name: name.to_string(),
-                value: value.clone(),
-                message,
-            })?;
-            table.insert((*key).to_string(), parsed);
-        }
-        table
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Env {
-                name: "environment".into(),
-                value: String::new(),
-                message: e.to_string(),
-            })
-    }
-
-    /// `self` wins over `lower` wherever it is set.
-    pub fn or(self, lower: Settings) -> Settings {
-        Settings {
-            db_url: self.db_url.or(lower.db_url),
-            db_schemas: self.db_schemas.or(lower.db_schemas),
-            db_anon_role: self.db_anon_role.or(lower.db_anon_role),
-            db_pool: self.db_pool.or(lower.db_pool),
-            db_max_rows: self.db_max_rows.or(lower.db_max_rows),
-            db_safe_update: self.db_safe_update.or(lower.db_safe_update),
-            db_plan_enabled: self.db_plan_enabled.or(lower.db_plan_enabled),
-            db_statement_timeout: self.db_statement_timeout.or(lower.db_statement_timeout),
-            jwt_secret: self.jwt_secret.or(lower.jwt_secret),
-            listen: self.listen.or(lower.listen),
-            port: self.port.or(lower.port),
-            log_format: self.log_format.or(lower.log_format),
-            jwt_aud: self.jwt_aud.or(lower.jwt_aud),
-            jwt_role_claim_key: self.jwt_role_claim_key.or(lower.jwt_role_claim_key),
-            jwt_jwks: self.jwt_jwks.or(lower.jwt_jwks),
-            jobs: self.jobs.or(lower.jobs),
-            cron_timezone: self.cron_timezone.or(lower.cron_timezone),
-            cron_retention_days: self.cron_retention_days.or(lower.cron_retention_days),
-            net_concurrency: self.net_concurrency.or(lower.net_concurrency),
-            net_max_response_bytes: self.net_max_response_bytes.or(lower.net_max_response_bytes),
-            net_deny_private: self.net_deny_private.or(lower.net_deny_private),
-            graphql_introspection: self.graphql_introspection.or(lower.graphql_introspection),
-            auth_rate_limit_sign_in_sign_up: self
-                .auth_rate_limit_sign_in_sign_up
-                .or(lower.auth_rate_limit_sign_in_sign_up),
-            auth_rate_limit_token_refresh: self
-                .auth_rate_limit_token_refresh
-                .or(lower.auth_rate_limit_token_refresh),
-            auth_rate_limit_window_secs: self
-                .auth_rate_limit_window_secs
-                .or(lower.auth_rate_limit_window_secs),
-            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
-            client_ip_header: self.client_ip_header.or(lower.client_ip_header),
-            metrics_token: self.metrics_token.or(lower.metrics_token),
-        }
     }
 
     /// flags > environment > file.
@@ -347,12 +214,63 @@ fn trusted_proxies(value: Option<&str>) -> Result<Vec<pgbase_auth::IpCidr>, Conf
         .collect()
 }
 
-fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" | "on" | "1" | "yes" => Ok(true),
-        "false" | "off" | "0" | "no" => Ok(false),
-        other => Err(format!("expected true or false, got {other:?}")),
+/// A setting's value as an environment variable spells it.
+trait FromEnvText: Sized {
+    fn from_env_text(text: &str) -> Result<Self, String>;
+}
+
+impl FromEnvText for String {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        Ok(text.to_string())
     }
+}
+
+impl FromEnvText for bool {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "on" | "1" | "yes" => Ok(true),
+            "false" | "off" | "0" | "no" => Ok(false),
+            other => Err(format!("expected true or false, got {other:?}")),
+        }
+    }
+}
+
+impl FromEnvText for LogFormat {
+    fn from_env_text(text: &str) -> Result<Self, String> {
+        <LogFormat as clap::ValueEnum>::from_str(text.trim(), true)
+            .map_err(|_| format!("expected pretty or json, got {:?}", text.trim()))
+    }
+}
+
+macro_rules! numbers_from_env {
+    ($($ty:ty),*) => {$(
+        impl FromEnvText for $ty {
+            fn from_env_text(text: &str) -> Result<Self, String> {
+                text.trim().parse().map_err(|e| format!("{e}"))
+            }
+        }
+    )*};
+}
+numbers_from_env!(u16, u32, u64, usize, i64);
+
+/// The value of the first of `names` that is set, parsed.
+fn from_env_names<T: FromEnvText>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    names: &[&str],
+) -> Result<Option<T>, ConfigError> {
+    let Some((name, value)) = names
+        .iter()
+        .find_map(|name| lookup(name).map(|value| (*name, value)))
+    else {
+        return Ok(None);
+    };
+    T::from_env_text(&value)
+        .map(Some)
+        .map_err(|message| ConfigError::Env {
+            name: name.to_string(),
+            value,
+            message,
+        })
 }
 
 /// The resolved configuration the server runs with.
@@ -472,6 +390,44 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README's configuration table lists every setting with its environment names, in
+    /// order, and nothing else.
+    #[test]
+    fn the_readme_table_matches_the_settings() {
+        let readme = include_str!("../../../README.md");
+        let section = readme
+            .split("## Configuration")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("README.md has a Configuration section");
+        let rows: Vec<(String, Vec<String>)> = section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let key = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+                let envs = cells
+                    .get(2)?
+                    .split(',')
+                    .map(|name| name.trim().trim_matches('`').to_string())
+                    .collect();
+                Some((key.to_string(), envs))
+            })
+            .collect();
+        let expected: Vec<(String, Vec<String>)> = KEYS
+            .iter()
+            .map(|(key, envs)| {
+                (
+                    key.to_string(),
+                    envs.iter().map(|e| e.to_string()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows, expected,
+            "README.md's Configuration table and config.rs disagree"
+        );
+    }
 
     #[test]
     fn unknown_file_keys_are_rejected_with_the_key_named() -> Result<(), Box<dyn std::error::Error>>
