@@ -303,3 +303,21 @@ fn error_text(e: &tokio_postgres::Error) -> String {
         },
     }
 }
+
+/// An HS256 JWT of `claims` signed with `secret`, as a client would send it.
+pub fn hs256(secret: &str, claims: &serde_json::Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap_or_else(|e| panic!("pgbase-testkit: signing a JWT: {e}"))
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .unwrap_or_else(|e| panic!("pgbase-testkit: finding a free port: {e}"))
+}

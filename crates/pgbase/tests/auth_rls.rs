@@ -194,12 +194,7 @@ async fn users_only_ever_see_and_change_their_own_rows() {
 }
 
 fn sign(claims: Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .expect("sign")
+    pgbase_testkit::hs256(secret, &claims)
 }
 
 /// A table under RLS whose one policy lets `anon` see only its public row: the service_role

@@ -11,13 +11,6 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pgbase");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 /// A plain HTTP/1.0 GET; returns (status, body).
 fn http_get(port: u16, path: &str) -> (u16, String) {
     http_get_with(port, path, &[])
@@ -164,7 +157,7 @@ fn dev_serves_watches_migrations_restarts_and_leaves_no_postgres() {
         "create table notes (id int primary key, body text); insert into notes values (1, 'hi');",
     )
     .expect("write");
-    let port = free_port();
+    let port = pgbase_testkit::free_port();
 
     let mut dev = start_dev(dir, port, &[]);
     let banner = dev.banner.join("\n");
@@ -348,8 +341,8 @@ fn migrate_reports_a_failing_file_with_line_and_column() {
 
 #[test]
 fn serve_comes_up_with_an_unreachable_database_and_health_says_503() {
-    let db_port = free_port(); // nothing listens there
-    let port = free_port();
+    let db_port = pgbase_testkit::free_port(); // nothing listens there
+    let port = pgbase_testkit::free_port();
     let secret = "b".repeat(32);
     let token = "c".repeat(24);
     let mut child = Command::new(BIN)
@@ -418,7 +411,7 @@ fn dev_database_needs_the_printed_password_on_tcp() {
     use std::os::unix::fs::PermissionsExt;
     let project = tempfile::tempdir().expect("tempdir");
     let dir = project.path();
-    let port = free_port();
+    let port = pgbase_testkit::free_port();
     let mut dev = start_dev(dir, port, &[]);
     let url = dev
         .banner
@@ -500,7 +493,7 @@ fn dev_stops_a_postmaster_that_pg_ctl_restart_started_behind_its_back() {
     // Keep dev off its preferred database port 54322: while pg_ctl restarts the server, a
     // `pgbase dev` of a test running beside this one could take that port from under it.
     let _preferred = std::net::TcpListener::bind("127.0.0.1:54322");
-    let mut dev = start_dev(dir, free_port(), &[]);
+    let mut dev = start_dev(dir, pgbase_testkit::free_port(), &[]);
     let first = postmaster_pid(dir).expect("postmaster.pid while running");
     let pgdata = dir.join(".pgbase/db/pgdata");
     let binaries = pgbase_devdb::find_binaries().expect("binaries");

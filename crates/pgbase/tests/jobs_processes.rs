@@ -8,13 +8,6 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_pgbase");
 const TICKS: u64 = 100;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn serve(db_url: &str) -> Child {
     Command::new(BIN)
         .args([
@@ -22,7 +15,7 @@ fn serve(db_url: &str) -> Child {
             "--db-url",
             db_url,
             "--port",
-            &free_port().to_string(),
+            &pgbase_testkit::free_port().to_string(),
         ])
         .args(["--jwt-secret", "a-secret-of-at-least-thirty-two-characters"])
         .stdout(Stdio::null())

@@ -179,12 +179,7 @@ async fn singular_errors_use_the_v12_message() {
 async fn expired_tokens_are_pgrst301() {
     let app = TestApp::new(SCHEMA).await;
     let now = chrono::Utc::now().timestamp();
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({"role": "anon", "exp": now - 3600}),
-        &jsonwebtoken::EncodingKey::from_secret(common::SECRET.as_bytes()),
-    )
-    .expect("token");
+    let token = pgbase_testkit::hs256(common::SECRET, &json!({"role": "anon", "exp": now - 3600}));
     let auth = format!("Bearer {token}");
     let r = app
         .get_with("/rest/v1/items", &[("authorization", &auth)])

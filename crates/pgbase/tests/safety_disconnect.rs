@@ -61,12 +61,7 @@ const USER_B: &str = "00000000-0000-0000-0000-00000000000b";
 
 fn token(sub: &str) -> String {
     let claims = serde_json::json!({"sub": sub, "role": "authenticated", "exp": 4_000_000_000u64});
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("token")
+    pgbase_testkit::hs256(SECRET, &claims)
 }
 
 /// Sends one POST over a raw socket and closes the socket after `after` without reading.

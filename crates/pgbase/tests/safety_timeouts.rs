@@ -31,12 +31,7 @@ grant select on public.session_info to anon, authenticated;
 fn authenticated() -> String {
     let claims = json!({"sub": "00000000-0000-0000-0000-000000000001", "role": "authenticated",
                         "exp": 4_000_000_000u64});
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .expect("token");
+    let token = pgbase_testkit::hs256(SECRET, &claims);
     format!("Bearer {token}")
 }
 
