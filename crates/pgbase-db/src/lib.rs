@@ -17,11 +17,14 @@
 //!
 //! [`RequestContext`] is the other half of a request's database work: the transaction-local
 //! settings (role, claims, request headers, the role's own timeouts) that every front end
-//! applies with the same prelude statement.
+//! applies with the same prelude statement; [`transaction::run`] is the one executor that runs
+//! a request's statements under it, with one transaction policy ([`TxPolicy`]).
 
 mod context;
+pub mod transaction;
 
 pub use context::{PRELUDE, RequestContext, headers_and_cookies};
+pub use transaction::{Statement, TxEnd, TxError, TxPolicy};
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};

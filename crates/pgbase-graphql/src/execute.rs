@@ -1,11 +1,10 @@
-//! The executor: one transaction per request, as the caller's role. `BEGIN` (read only for
-//! queries), the prelude every front end shares ([`pgbase_db::RequestContext`]: search_path,
-//! session settings such as the role's statement_timeout, role, JWT claims, method, path,
-//! headers, cookies), then
-//! each top-level field's statement in order; `atMost` is checked after each mutation and
-//! any failure rolls the whole transaction back.
+//! GraphQL's side of the executor: each top-level field's statement, run in order in one
+//! transaction by the executor every front end shares ([`pgbase_db::transaction`]: read only
+//! for queries, the shared request-context prelude, pipelined), with `atMost` checked on each
+//! mutation's count; any failure rolls the whole transaction back.
 
-use pgbase_db::{PRELUDE, RequestContext};
+use pgbase_db::RequestContext;
+use pgbase_db::transaction::{self, Statement, TxError, TxPolicy};
 use pgbase_sql::{Snippet, TextParam};
 use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
@@ -42,7 +41,8 @@ fn db_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Runs `jobs` in one transaction; returns each statement's JSON.
+/// Runs `jobs` in one transaction (pgbase-db's executor: pipelined, rolled back on any
+/// failure); returns each statement's JSON.
 pub async fn run(
     pool: &pgbase_db::Pool,
     context: &RequestContext,
@@ -53,102 +53,55 @@ pub async fn run(
         .get()
         .await
         .map_err(|e| ExecError::Pool(e.to_string()))?;
-    let client: &tokio_postgres::Client = &checkout;
-    let db = |e: tokio_postgres::Error| ExecError::Db(db_message(&e));
-    let begin = if read_only {
-        "start transaction read only"
-    } else {
-        "start transaction read write"
-    };
-    let rendered: Vec<_> = jobs.iter().map(|j| j.sql.render()).collect();
-    let prepare = futures_util::future::try_join_all(
-        rendered.iter().map(|(sql, _)| checkout.prepare_cached(sql)),
-    );
-    let (prelude, statements) =
-        tokio::try_join!(checkout.prepare_cached(PRELUDE), prepare).map_err(db)?;
-    let prelude_params = context.prelude_params();
-    let param_refs: Vec<Vec<&(dyn ToSql + Sync)>> = rendered
+    let rendered: Vec<_> = jobs.iter().map(|job| job.sql.render()).collect();
+    let statements: Vec<Statement<'_>> = rendered
         .iter()
-        .map(|(_, params)| {
-            params
+        .map(|(sql, params)| Statement {
+            sql,
+            params: params
                 .iter()
                 .map(|p: &TextParam| p as &(dyn ToSql + Sync))
-                .collect()
+                .collect(),
         })
         .collect();
-    if read_only {
-        // one pipelined round trip: BEGIN, prelude, every statement, COMMIT
-        let queries = futures_util::future::try_join_all(
-            statements
-                .iter()
-                .zip(&param_refs)
-                .map(|(st, params)| client.query_one(st, params)),
-        );
-        let result = tokio::try_join!(
-            client.batch_execute(begin),
-            client.query_one(&prelude, &prelude_params),
-            queries,
-            client.batch_execute("commit"),
-        );
-        return match result {
-            Ok((_, _, rows, _)) => {
-                checkout.mark_idle();
-                rows.iter().map(|row| row_json(row, None)).collect()
-            }
-            Err(e) => {
-                // a failed pipeline may leave the transaction open
-                client.batch_execute("rollback").await.map_err(db)?;
-                checkout.mark_idle();
-                Err(db(e))
-            }
-        };
-    }
-    let started = tokio::try_join!(
-        client.batch_execute(begin),
-        client.query_one(&prelude, &prelude_params)
-    );
-    if let Err(e) = started {
-        client.batch_execute("rollback").await.map_err(db)?;
-        checkout.mark_idle();
-        return Err(db(e));
-    }
-    let mut out = Vec::with_capacity(jobs.len());
-    let result: Result<(), ExecError> = async {
-        for ((job, statement), params) in jobs.iter().zip(&statements).zip(&param_refs) {
-            let row = client.query_one(statement, params).await.map_err(db)?;
-            out.push(row_json(&row, job.at_most)?);
-        }
-        Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            client.batch_execute("commit").await.map_err(db)?;
-            checkout.mark_idle();
-            Ok(out)
-        }
-        Err(e) => {
-            client.batch_execute("rollback").await.map_err(db)?;
-            checkout.mark_idle();
-            Err(e)
-        }
+    let policy = if read_only {
+        TxPolicy::READ
+    } else {
+        TxPolicy::WRITE
+    };
+    let results = transaction::run(&checkout, context, policy, &statements, |index, rows| {
+        check_at_most(rows, jobs.get(index).and_then(|job| job.at_most))
+    })
+    .await
+    .map_err(|error| match error {
+        TxError::Db(e) => ExecError::Db(db_message(&e)),
+        TxError::Check { error, .. } => ExecError::AtMost(error),
+    })?;
+    results.iter().map(|rows| row_json(rows)).collect()
+}
+
+/// `atMost`: the statement's second column counts the records it changed.
+fn check_at_most(
+    rows: &[tokio_postgres::Row],
+    at_most: Option<(i64, &'static str)>,
+) -> Result<(), &'static str> {
+    let Some((max, message)) = at_most else {
+        return Ok(());
+    };
+    let count: Option<i64> = rows.first().and_then(|row| row.try_get(1).ok().flatten());
+    match count {
+        Some(count) if count > max => Err(message),
+        _ => Ok(()),
     }
 }
 
-/// The JSON of a statement's row, after the `atMost` check. Postgres built it: it is checked,
-/// not parsed into a tree, and goes into the response as it is.
-fn row_json(
-    row: &tokio_postgres::Row,
-    at_most: Option<(i64, &'static str)>,
-) -> Result<Box<RawValue>, ExecError> {
-    let db = |e: tokio_postgres::Error| ExecError::Db(db_message(&e));
-    let text: Option<String> = row.try_get(0).map_err(db)?;
-    let count: Option<i64> = row.try_get(1).map_err(db)?;
-    if let (Some((max, message)), Some(count)) = (at_most, count)
-        && count > max
-    {
-        return Err(ExecError::AtMost(message));
-    }
+/// The JSON of a statement's one row. Postgres built it: it is checked, not parsed into a
+/// tree, and goes into the response as it is.
+fn row_json(rows: &[tokio_postgres::Row]) -> Result<Box<RawValue>, ExecError> {
+    let text: Option<String> = match rows.first() {
+        Some(row) => row.try_get(0).map_err(|e| ExecError::Db(db_message(&e)))?,
+        None => None,
+    };
     RawValue::from_string(text.unwrap_or_else(|| "null".into()))
         .map_err(|e| ExecError::Db(e.to_string()))
 }

@@ -1,11 +1,13 @@
-//! The executor: one transaction per request. `BEGIN` (read only for GET/HEAD), one
-//! `set_config` prelude carrying the role, claims, request GUCs and session settings (the
-//! shared [`pgbase_db::RequestContext`]), the main statement (prepared
-//! and cached), the caller's checks, then `COMMIT` — or `ROLLBACK` for `Prefer: tx=rollback` and
-//! failed checks. Reads are one pipelined round trip; writes two (the commit waits for checks).
+//! REST's side of the executor: the main statement (plus the EXPLAIN behind
+//! `count=planned|estimated`) run in one transaction by the executor every front end shares
+//! ([`pgbase_db::transaction`]: read only for GET/HEAD, the shared request-context prelude,
+//! `Prefer: tx=rollback`, pipelined), PostgREST's fixed result columns read into [`Output`]
+//! with the body left in the row it arrived in, and the caller's checks (singular object,
+//! max-affected) run before a write commits. Reads are one round trip; writes two.
 
-use pgbase_db::PRELUDE;
+use pgbase_db::transaction::{self, Statement, TxError, TxPolicy};
 use pgbase_sql::{Snippet, TextParam};
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::error::ApiError;
@@ -23,14 +25,6 @@ pub struct RequestSettings {
 /// A statement's parameters as the driver takes them.
 fn bind(params: &[TextParam]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
-}
-
-fn begin_statement(read_only: bool) -> &'static str {
-    if read_only {
-        "start transaction read only"
-    } else {
-        "start transaction read write"
-    }
 }
 
 /// What the main statement returns: PostgREST's fixed result columns.
@@ -92,19 +86,29 @@ fn plan_rows(explain_json: &str) -> Option<i64> {
         .or_else(|| rows.as_f64().map(|f| f.round() as i64))
 }
 
-/// How the transaction ends when everything succeeded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TxEnd {
-    Commit,
-    Rollback,
-}
+pub use pgbase_db::TxEnd;
 
 /// A response body above this size retires its connection: the connection's read buffer
 /// keeps the capacity it grew to, so a pooled connection would hold that memory for good.
 const LARGE_RESPONSE: usize = 8 << 20;
 
-/// Runs `statement` inside the request transaction. `check` sees the output before the
-/// transaction ends; an error from it rolls everything back.
+/// The fixed result columns of a main statement's row, without the body.
+fn output_of(row: &Row) -> Result<Output, tokio_postgres::Error> {
+    Ok(Output {
+        total: row.try_get(0)?,
+        page_total: row.try_get(1)?,
+        body: None,
+        response_headers: row.try_get(3)?,
+        response_status: row.try_get(4)?,
+        location: row.try_get(5).ok().flatten(),
+        inserted: row.try_get(6).ok().flatten(),
+        planned_total: None,
+    })
+}
+
+/// Runs `statement` (and, for `count=planned|estimated`, the EXPLAIN of `count_plan`) in the
+/// request transaction through pgbase-db's executor. `check` sees the output before a write
+/// commits; an error from it rolls everything back.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     connection: &mut pgbase_db::Checkout,
@@ -118,107 +122,53 @@ pub async fn run(
     let anonymous = settings.anonymous;
     let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
     let (sql, params) = statement.render();
-    let checkout: &pgbase_db::Checkout = connection;
-    // Cached per connection: a round trip only the first time a connection sees the SQL.
-    let (prelude, main) = tokio::try_join!(
-        checkout.prepare_cached(PRELUDE),
-        checkout.prepare_cached(&sql)
+    let explained = count_plan.map(|snippet| {
+        let mut explained = Snippet::sql("explain (format json) ");
+        explained.push(snippet.clone());
+        explained.render()
+    });
+    let mut statements = vec![Statement {
+        sql: &sql,
+        params: bind(&params),
+    }];
+    if let Some((sql, params)) = &explained {
+        statements.push(Statement {
+            sql,
+            params: bind(params),
+        });
+    }
+    let policy = TxPolicy { read_only, end };
+    let mut check = Some(check);
+    let results = transaction::run(
+        connection,
+        &settings.context,
+        policy,
+        &statements,
+        |index, rows| match (index, rows.first(), check.take()) {
+            (0, Some(row), Some(check)) => check(&output_of(row).map_err(db)?),
+            (0, None, _) => Err(db_no_row()),
+            _ => Ok(()),
+        },
     )
-    .map_err(db)?;
-    let explain = match count_plan {
-        Some(snippet) => {
-            let mut explained = Snippet::sql("explain (format json) ");
-            explained.push(snippet.clone());
-            let (text, params) = explained.render();
-            Some((checkout.prepare_cached(&text).await.map_err(db)?, params))
-        }
-        None => None,
-    };
-    let explain_params = explain
-        .as_ref()
-        .map(|(_, params)| bind(params))
-        .unwrap_or_default();
-    let planned = async {
-        match &explain {
-            Some((statement, _)) => {
-                let row = checkout.query_one(statement, &explain_params).await?;
-                let text: RawText = row.try_get(0)?;
-                Ok(plan_rows(&text.0))
-            }
-            None => Ok::<_, tokio_postgres::Error>(None),
-        }
-    };
-    let prelude_params = settings.context.prelude_params();
-    let main_params = bind(&params);
-    let begin = begin_statement(read_only);
-    let client: &tokio_postgres::Client = checkout;
-    // A read-only transaction that commits changes nothing, so reads send BEGIN, the prelude,
-    // the statement and COMMIT in one pipelined round trip and check afterwards. Writes wait
-    // for the statement's result before deciding between COMMIT and ROLLBACK. Every request
-    // of a pipeline is sent on the first poll, so an early error still leaves the connection
-    // outside any transaction (COMMIT of a failed transaction rolls back); one more ROLLBACK
-    // on that path waits for the pipeline's last answer before the connection counts as idle.
-    let one_trip = read_only && end == TxEnd::Commit;
-    let (row, planned_total) = if one_trip {
-        let pipeline = tokio::try_join!(
-            client.batch_execute(begin),
-            client.query_one(&prelude, &prelude_params),
-            client.query_one(&main, &main_params),
-            planned,
-            client.batch_execute("commit"),
-        );
-        match pipeline {
-            Ok((_, _, row, planned, _)) => {
-                checkout.mark_idle();
-                (row, planned)
-            }
-            Err(error) => {
-                client.batch_execute("rollback").await.map_err(db)?;
-                checkout.mark_idle();
-                return Err(db(error));
-            }
-        }
-    } else {
-        let started = tokio::try_join!(
-            client.batch_execute(begin),
-            client.query_one(&prelude, &prelude_params),
-            client.query_one(&main, &main_params),
-            planned,
-        );
-        match started {
-            Ok((_, _, row, planned)) => (row, planned),
-            Err(error) => {
-                client.batch_execute("rollback").await.map_err(db)?;
-                checkout.mark_idle();
-                return Err(db(error));
-            }
-        }
-    };
-    let has_body = row.try_get::<_, Option<&str>>(2).map_err(db)?.is_some();
-    let mut output = Output {
-        total: row.try_get(0).map_err(db)?,
-        page_total: row.try_get(1).map_err(db)?,
-        body: None,
-        response_headers: row.try_get(3).map_err(db)?,
-        response_status: row.try_get(4).map_err(db)?,
-        location: row.try_get(5).ok().flatten(),
-        inserted: row.try_get(6).ok().flatten(),
-        planned_total,
-    };
-    if has_body {
+    .await
+    .map_err(|error| match error {
+        TxError::Db(e) => db(e),
+        TxError::Check { error, .. } => error,
+    })?;
+    let mut results = results.into_iter();
+    let row = results
+        .next()
+        .and_then(|rows| rows.into_iter().next())
+        .ok_or_else(db_no_row)?;
+    let mut output = output_of(&row).map_err(db)?;
+    output.planned_total = results
+        .next()
+        .and_then(|rows| rows.into_iter().next())
+        .and_then(|row| row.try_get::<_, RawText>(0).ok())
+        .and_then(|text| plan_rows(&text.0));
+    if row.try_get::<_, Option<&str>>(2).map_err(db)?.is_some() {
         output.body = Some(bytes::Bytes::from_owner(BodyColumn(row)));
     }
-    let checked = check(&output);
-    if !one_trip {
-        let finish = if checked.is_ok() && end == TxEnd::Commit {
-            "commit"
-        } else {
-            "rollback"
-        };
-        client.batch_execute(finish).await.map_err(db)?;
-        checkout.mark_idle();
-    }
-    checked?;
     if output
         .body
         .as_ref()
@@ -227,6 +177,15 @@ pub async fn run(
         connection.retire();
     }
     Ok(output)
+}
+
+/// A main statement always returns one row; if it did not, say so as a server error.
+fn db_no_row() -> ApiError {
+    ApiError::new(
+        "XX000",
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "the statement returned no row",
+    )
 }
 
 /// Runs `EXPLAIN (options) statement` inside the request transaction (prelude included) and
@@ -241,25 +200,29 @@ pub async fn explain(
     let anonymous = settings.anonymous;
     let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
     let (sql, params) = statement.render();
-    let checkout: &pgbase_db::Checkout = connection;
-    let (prelude, main) = tokio::try_join!(
-        checkout.prepare_cached(PRELUDE),
-        checkout.prepare_cached(&sql)
+    let statements = [Statement {
+        sql: &sql,
+        params: bind(&params),
+    }];
+    let policy = TxPolicy {
+        read_only,
+        end: TxEnd::Rollback,
+    };
+    let results = transaction::run(
+        connection,
+        &settings.context,
+        policy,
+        &statements,
+        |_, _| Ok::<(), ApiError>(()),
     )
-    .map_err(db)?;
-    let prelude_params = settings.context.prelude_params();
-    let main_params = bind(&params);
-    let begin = begin_statement(read_only);
-    let client: &tokio_postgres::Client = checkout;
-    let result = tokio::try_join!(
-        client.batch_execute(begin),
-        client.query_one(&prelude, &prelude_params),
-        client.query(&main, &main_params),
-    );
-    client.batch_execute("rollback").await.map_err(db)?;
-    checkout.mark_idle();
-    let (_, _, rows) = result.map_err(db)?;
-    rows.iter()
+    .await
+    .map_err(|error| match error {
+        TxError::Db(e) => db(e),
+        TxError::Check { error, .. } => error,
+    })?;
+    results
+        .into_iter()
+        .flatten()
         .map(|row| row.try_get::<_, RawText>(0).map(|t| t.0).map_err(db))
         .collect()
 }

@@ -152,3 +152,73 @@ async fn db_safe_update_off_lets_graphql_delete_every_row_too() {
         json!({"data": {"deleteFromblogCollection": {"affectedCount": 2}}})
     );
 }
+
+/// Issue #12: one request context below both front ends. A row-level-security policy that
+/// reads `request.method` and `request.headers` lets through the same row over REST and
+/// GraphQL when the requests carry the same method and headers.
+#[tokio::test]
+async fn an_rls_policy_sees_the_same_request_context_over_rest_and_graphql() {
+    let app = TestApp::new(
+        "create table public.probe (id int primary key, seen_as text not null);
+         insert into public.probe values
+           (1, 'GET acme'), (2, 'POST acme'), (3, 'GET '), (4, 'POST ');
+         alter table public.probe enable row level security;
+         create policy by_request on public.probe for select to anon using (
+           seen_as = current_setting('request.method', true) || ' ' ||
+             coalesce(current_setting('request.headers', true)::json ->> 'x-tenant', ''));
+         grant select on public.probe to anon;
+         create function public.probe_rows() returns setof public.probe
+           language sql stable as 'select * from public.probe';",
+    )
+    .await;
+    let seen = |r: &common::TestResponse| -> Vec<String> {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let json = r.json();
+        let rows: Vec<serde_json::Value> = if json.get("data").is_some() {
+            json["data"]["probeCollection"]["edges"]
+                .as_array()
+                .map(|edges| edges.iter().map(|e| e["node"].clone()).collect())
+                .unwrap_or_default()
+        } else {
+            json.as_array().cloned().unwrap_or_default()
+        };
+        rows.iter()
+            .map(|row| row["seen_as"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let tenant = [("x-tenant", "acme")];
+    let document = json!({"query": "{ probeCollection { edges { node { seen_as } } } }"});
+    let document = document.to_string();
+
+    let rest_get = app.get_with("/rest/v1/probe?select=seen_as", &tenant).await;
+    assert_eq!(seen(&rest_get), ["GET acme"]);
+    let rest_post = app
+        .request(Method::POST, "/rest/v1/rpc/probe_rows", &tenant, Some("{}"))
+        .await;
+    assert_eq!(seen(&rest_post), ["POST acme"]);
+
+    let graphql_post = app
+        .request(Method::POST, "/graphql/v1", &tenant, Some(&document))
+        .await;
+    assert_eq!(seen(&graphql_post), ["POST acme"]);
+    let graphql_get = app
+        .get_with(
+            "/graphql/v1?query=%7B%20probeCollection%20%7B%20edges%20%7B%20node%20%7B%20seen_as%20%7D%20%7D%20%7D%20%7D",
+            &tenant,
+        )
+        .await;
+    assert_eq!(
+        seen(&graphql_get),
+        ["GET acme"],
+        "GraphQL over GET is a GET"
+    );
+
+    let without_header = app
+        .request(Method::POST, "/graphql/v1", &[], Some(&document))
+        .await;
+    assert_eq!(seen(&without_header), ["POST "]);
+    let without_header = app
+        .request(Method::POST, "/rest/v1/rpc/probe_rows", &[], Some("{}"))
+        .await;
+    assert_eq!(seen(&without_header), ["POST "]);
+}

@@ -1,0 +1,170 @@
+//! The one executor below every front end (REST, GraphQL, and whatever comes next): a request's
+//! statements run in one transaction on a [`Checkout`], with one transaction policy.
+//!
+//! The transaction starts read only for reads and read write otherwise, applies the shared
+//! [`RequestContext`] prelude (role, claims, method, path, headers, cookies, search_path, the
+//! role's own settings), runs the statements in order and ends as [`TxPolicy::end`] says —
+//! unless a statement fails or the caller's check refuses a result (`atMost`, PostgREST's
+//! max-affected and singular-object checks), which rolls everything back.
+//!
+//! Everything is pipelined: BEGIN, the prelude and every statement are sent at once, and a
+//! read-only transaction that commits sends its COMMIT with them (one round trip; a read-only
+//! transaction changes nothing, so its checks can run after it). A write waits for the results
+//! and the checks, then commits or rolls back (two round trips). Errors are reported in
+//! statement order: the first statement that failed, or the first result the check refused,
+//! exactly as if the statements had run one after the other. The checkout is marked idle only
+//! once no transaction is open; if the final ROLLBACK cannot be sent the checkout stays busy,
+//! so dropping it closes the connection instead of returning it.
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::{Checkout, PRELUDE, RequestContext};
+
+/// How the transaction ends when every statement succeeded and every check passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxEnd {
+    Commit,
+    /// `Prefer: tx=rollback`, EXPLAIN ANALYZE of a write, an agent's dry run.
+    Rollback,
+}
+
+/// The transaction policy of one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxPolicy {
+    pub read_only: bool,
+    pub end: TxEnd,
+}
+
+impl TxPolicy {
+    /// A read that commits (one round trip).
+    pub const READ: TxPolicy = TxPolicy {
+        read_only: true,
+        end: TxEnd::Commit,
+    };
+    /// A write that commits when its checks pass.
+    pub const WRITE: TxPolicy = TxPolicy {
+        read_only: false,
+        end: TxEnd::Commit,
+    };
+}
+
+/// One statement: SQL text (prepared and cached per connection) and its bind parameters.
+pub struct Statement<'a> {
+    pub sql: &'a str,
+    pub params: Vec<&'a (dyn ToSql + Sync)>,
+}
+
+/// Why a transaction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError<E> {
+    /// Postgres refused a statement (or the connection failed).
+    #[error(transparent)]
+    Db(#[from] tokio_postgres::Error),
+    /// The caller's check refused statement `index`'s result; the transaction was rolled back.
+    #[error("{error}")]
+    Check { index: usize, error: E },
+}
+
+/// Runs `statements` in one transaction as `context` under `policy`. `check(i, rows)` sees
+/// each statement's rows in order, before a write commits; an error from it rolls back and is
+/// returned. Returns every statement's rows.
+pub async fn run<E: std::fmt::Display>(
+    checkout: &Checkout,
+    context: &RequestContext,
+    policy: TxPolicy,
+    statements: &[Statement<'_>],
+    mut check: impl FnMut(usize, &[Row]) -> Result<(), E>,
+) -> Result<Vec<Vec<Row>>, TxError<E>> {
+    let client: &tokio_postgres::Client = checkout;
+    let (prelude, prepared) = tokio::join!(
+        checkout.prepare_cached(PRELUDE),
+        futures_util::future::join_all(
+            statements
+                .iter()
+                .map(|statement| checkout.prepare_cached(statement.sql)),
+        ),
+    );
+    let prelude = prelude?;
+    // A statement Postgres cannot even prepare fails where it stands: the ones before it run
+    // (and may fail first), the ones after it do not.
+    let mut ready = Vec::with_capacity(prepared.len());
+    let mut unpreparable = None;
+    for statement in prepared {
+        match statement {
+            Ok(statement) => ready.push(statement),
+            Err(error) => {
+                unpreparable = Some(error);
+                break;
+            }
+        }
+    }
+    let begin = if policy.read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    };
+    let prelude_params = context.prelude_params();
+    let one_trip = policy.read_only && policy.end == TxEnd::Commit;
+    let queries = futures_util::future::join_all(
+        ready
+            .iter()
+            .zip(statements)
+            .map(|(prepared, statement)| client.query(prepared, &statement.params)),
+    );
+    let commit = async {
+        if one_trip {
+            client.batch_execute("commit").await
+        } else {
+            Ok(())
+        }
+    };
+    // Every request of the pipeline is sent on the first poll, so even after an early error
+    // the later ones are answered (an aborted transaction refuses them; its COMMIT rolls back).
+    let (begun, applied, results, committed) = tokio::join!(
+        client.batch_execute(begin),
+        client.query_one(&prelude, &prelude_params),
+        queries,
+        commit,
+    );
+    let outcome = first_failure(begun, applied, results, committed, &mut check).and_then(|rows| {
+        match unpreparable {
+            Some(error) => Err(TxError::Db(error)),
+            None => Ok(rows),
+        }
+    });
+    let end = match (&outcome, one_trip) {
+        (_, true) => None,
+        (Ok(_), false) if policy.end == TxEnd::Commit => Some("commit"),
+        _ => Some("rollback"),
+    };
+    match end {
+        Some(statement) => client.batch_execute(statement).await?,
+        // a failed one-trip pipeline may still hold the transaction open if BEGIN succeeded
+        // and COMMIT was refused; one more ROLLBACK is harmless outside a transaction
+        None if outcome.is_err() => client.batch_execute("rollback").await?,
+        None => {}
+    }
+    checkout.mark_idle();
+    outcome
+}
+
+/// The first error in statement order, or every statement's rows.
+fn first_failure<E>(
+    begun: Result<(), tokio_postgres::Error>,
+    applied: Result<Row, tokio_postgres::Error>,
+    results: Vec<Result<Vec<Row>, tokio_postgres::Error>>,
+    committed: Result<(), tokio_postgres::Error>,
+    check: &mut impl FnMut(usize, &[Row]) -> Result<(), E>,
+) -> Result<Vec<Vec<Row>>, TxError<E>> {
+    begun?;
+    applied?;
+    let mut out = Vec::with_capacity(results.len());
+    for (index, result) in results.into_iter().enumerate() {
+        let rows = result?;
+        check(index, &rows).map_err(|error| TxError::Check { index, error })?;
+        out.push(rows);
+    }
+    committed?;
+    Ok(out)
+}
