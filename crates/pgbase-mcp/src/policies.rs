@@ -77,13 +77,16 @@ fn probe_sql(probe: &Probe) -> Result<(String, Option<String>), QueryError> {
         .collect();
     let values = format!("json_populate_record(null::{table}, $1::json)");
     let limit = probe.max_rows;
+    // Both parameters are always referenced, so their types are known even when unused.
+    let params = "_p as (select $1::json as v, $2::json as f)";
     let wrap = |body: &str| {
         format!(
-            "with w as ({body}) select count(*), coalesce(json_agg(x) filter (where x.n <= {limit}), '[]') \
+            "with {params}, w as ({body}) select count(*), coalesce(json_agg(x) filter (where x.n <= {limit}), '[]') \
              from (select row_number() over () as n, w.* from w) x"
         )
     };
-    let write_only = |body: &str| format!("with w as ({body}) select count(*), null::json from w");
+    let write_only =
+        |body: &str| format!("with {params}, w as ({body}) select count(*), null::json from w");
     Ok(match probe.action.as_str() {
         "select" => (
             wrap(&format!("select t.* from {table} t where {filter}")),
@@ -147,8 +150,8 @@ pub async fn run(
         ));
     }
     let (sql, fallback) = probe_sql(probe)?;
-    let values = Value::Object(probe.values.clone()).to_string();
-    let filter = Value::Object(probe.filter.clone()).to_string();
+    let values = Value::Object(probe.values.clone());
+    let filter = Value::Object(probe.filter.clone());
     let mut outcomes = Vec::new();
     for subject in subjects {
         let lease = connector.get().await?;

@@ -21,6 +21,7 @@ create policy own_select on public.todos for select to authenticated using (user
 create policy own_insert on public.todos for insert to authenticated with check (user_id = (select auth.uid()));
 create policy own_update on public.todos for update to authenticated using (user_id = (select auth.uid()));
 grant select, insert, update, delete on public.todos to authenticated;
+revoke all on public.todos from anon;
 insert into public.todos (user_id, title) values
   ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'a1'),
   ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'a2'),
@@ -249,9 +250,13 @@ async fn errors_point_at_the_line_and_suggest_names() {
         unrelated.did_you_mean
     );
 
-    let syntax = sql_error(backend.query(request("select 1;\nselect frm todos")).await);
+    let syntax = sql_error(
+        backend
+            .query(request("select 1;\nselect * fro todos"))
+            .await,
+    );
     assert_eq!(syntax.code, "42601");
-    assert_eq!(syntax.position.as_deref(), Some("2:17"));
+    assert_eq!(syntax.position.as_deref(), Some("2:10"));
     // As a user too (the error comes from inside the user's transaction).
     let as_a = sql_error(
         backend
@@ -377,9 +382,12 @@ async fn describe_shows_policies_routes_and_relationships() {
     assert_eq!(one.relations.len(), 1);
     let text = pgbase_mcp::describe::render(&one);
     assert!(
-        text.contains("grant: authenticated: delete, insert, select, update"),
+        text.contains(
+            "grant: authenticated: delete, insert, references, select, trigger, truncate, update"
+        ),
         "{text}"
     );
+    assert!(!text.contains("grant: anon"), "{text}");
     assert!(text.contains("index: todos_pkey"), "{text}");
 }
 
