@@ -84,7 +84,8 @@ test('builds a table through a migration, then RLS, explain and the API behave',
 );
 alter table public.mcp_notes enable row level security;
 create policy mcp_notes_own on public.mcp_notes for select to authenticated using (owner = (select auth.uid()));
-grant select on public.mcp_notes to authenticated;`,
+grant select on public.mcp_notes to authenticated;
+revoke all on public.mcp_notes from anon;`,
   });
   assert.match(created.value.created, /migrations\/\d{14}_mcp_notes\.sql$/);
   const applied = await call('migration_apply');
