@@ -35,7 +35,8 @@ pub struct Relation {
     pub kind: String,
     pub rls: bool,
     pub rls_forced: bool,
-    pub estimated_rows: i64,
+    /// The planner's estimate; `None` before the table was first analyzed or vacuumed.
+    pub estimated_rows: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
     pub columns: Vec<ColumnInfo>,
@@ -104,7 +105,7 @@ fn kind_name(relkind: &str) -> &'static str {
 
 const RELATIONS_SQL: &str = "
 select c.oid, n.nspname::text, c.relname::text, c.relkind::text, c.relrowsecurity, c.relforcerowsecurity,
-       greatest(c.reltuples, 0)::int8, obj_description(c.oid, 'pg_class')
+       case when c.reltuples >= 0 then c.reltuples::int8 end, obj_description(c.oid, 'pg_class')
   from pg_class c join pg_namespace n on n.oid = c.relnamespace
  where c.relkind in ('r','p','v','m','f') and not c.relispartition
    and (case when $1::text is not null then
@@ -414,12 +415,15 @@ pub fn render(d: &Description) -> String {
     for r in &d.relations {
         let _ = write!(out, "{} {}.{}", r.kind, r.schema, r.name);
         if r.kind.contains("table") {
+            let rows = match r.estimated_rows {
+                Some(n) => format!(", ~{n} rows"),
+                None => String::new(),
+            };
             let _ = write!(
                 out,
-                " [rls {}{}, ~{} rows]",
+                " [rls {}{}{rows}]",
                 if r.rls { "on" } else { "OFF" },
                 if r.rls_forced { " forced" } else { "" },
-                r.estimated_rows
             );
         }
         match (&r.rest, &r.graphql) {

@@ -270,20 +270,15 @@ pub fn print_report(report: &pgbase_migrate::MigrateReport) {
 /// Runs `query` with the simple protocol and prints each result set.
 async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> anyhow::Result<()> {
     use tokio_postgres::SimpleQueryMessage;
-    let messages = client
-        .simple_query(query)
-        .await
-        .map_err(|e| match e.as_db_error() {
-            Some(db) => anyhow!(
-                "{} (SQLSTATE {}){}",
-                db.message(),
-                db.code().code(),
-                db.hint()
-                    .map(|h| format!("\nhint: {h}"))
-                    .unwrap_or_default()
-            ),
-            None => anyhow!(e),
-        })?;
+    let messages = match client.simple_query(query).await {
+        Ok(messages) => messages,
+        // Located (line:col, caret) and with the closest names, as the MCP `query` tool reports.
+        Err(e) => {
+            return Err(anyhow!(
+                pgbase_mcp::query::sql_error(client, e, query, 0, 0).await
+            ));
+        }
+    };
     let mut header_printed = false;
     for message in messages {
         match message {
