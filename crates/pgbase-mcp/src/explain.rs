@@ -1,5 +1,5 @@
 //! The `explain` tool: `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` inside a transaction that is
-//! always rolled back (optionally as a user), plus a summary an agent can act on: total time,
+//! always rolled back (optionally as a user; read-only when the server is), plus a summary an agent can act on: total time,
 //! sequential scans over tables above 1,000 rows with the filter that caused them, row
 //! estimates off by more than 10×, and a `create index` for filter or join columns that no index
 //! leads with.
@@ -52,6 +52,7 @@ pub async fn run(
     subject: &Subject,
     schemas: &[String],
     timeout_ms: u64,
+    read_only: bool,
 ) -> Result<ExplainOutput, QueryError> {
     let statements = pgbase_migrate::split_statements(sql).len();
     if statements != 1 {
@@ -60,7 +61,7 @@ pub async fn run(
         )));
     }
     let mut lease = connector.get().await?;
-    let result = explain_in(&lease, sql, subject, schemas, timeout_ms).await;
+    let result = explain_in(&lease, sql, subject, schemas, timeout_ms, read_only).await;
     let _ = lease.batch_execute("rollback").await;
     let result = match result {
         Ok((plan, ran_as)) => summarize(&lease, plan, ran_as).await,
@@ -81,8 +82,9 @@ async fn explain_in(
     subject: &Subject,
     schemas: &[String],
     timeout_ms: u64,
+    read_only: bool,
 ) -> Result<(Value, String), QueryError> {
-    let ran_as = begin(client, subject, false, schemas, timeout_ms).await?;
+    let ran_as = begin(client, subject, read_only, schemas, timeout_ms).await?;
     let text = format!("{PREFIX}{sql}");
     let messages = match client.simple_query(&text).await {
         Ok(m) => m,

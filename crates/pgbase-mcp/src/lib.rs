@@ -39,7 +39,8 @@ pub struct Options {
     /// Whether `migration_create` / `migration_apply` may run (a `pgbase dev` project, or
     /// `--allow-migrations`).
     pub allow_migrations: bool,
-    /// Whole-server read-only mode: every query read-only, no migrations, API reads only.
+    /// Whole-server read-only mode: every query, EXPLAIN and policy probe in a read-only
+    /// transaction, no migrations, API reads only.
     pub read_only: bool,
     /// Per-call statement timeout.
     pub statement_timeout: Duration,
@@ -137,6 +138,7 @@ impl Backend {
             subject,
             &self.options.schemas,
             self.timeout_ms(),
+            self.options.read_only,
         )
         .await
     }
@@ -160,6 +162,7 @@ impl Backend {
             subjects,
             &self.options.schemas,
             self.timeout_ms(),
+            self.options.read_only,
         )
         .await
     }

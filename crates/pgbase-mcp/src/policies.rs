@@ -143,6 +143,7 @@ pub async fn run(
     subjects: &[Subject],
     schemas: &[String],
     timeout_ms: u64,
+    read_only: bool,
 ) -> Result<Vec<Outcome>, QueryError> {
     if subjects.is_empty() {
         return Err(QueryError::Refused(
@@ -163,7 +164,7 @@ pub async fn run(
             note: None,
             error: None,
         };
-        match begin(&lease, subject, false, schemas, timeout_ms).await {
+        match begin(&lease, subject, read_only, schemas, timeout_ms).await {
             Ok(ran_as) => {
                 outcome.ran_as = Some(ran_as);
                 let _ = lease.batch_execute("savepoint probe").await;

@@ -108,6 +108,20 @@ async fn two_users_see_their_own_rows_under_rls() {
     assert_eq!(claims.rows[0]["role"], "authenticated");
     assert_eq!(claims.rows[0]["who"], "authenticated");
 
+    // Raw claims work as a user's token would.
+    let by_claims = backend
+        .query(QueryRequest {
+            subject: Subject {
+                claims: Some(json!({"sub": USER_B, "role": "authenticated"})),
+                ..Subject::default()
+            },
+            ..request("select title from todos")
+        })
+        .await
+        .expect("claims");
+    assert_eq!(by_claims.rows.len(), 1);
+    assert_eq!(by_claims.rows[0]["title"], "b1");
+
     // A role no API request can take is refused.
     let refused = backend
         .query(QueryRequest {
@@ -578,4 +592,77 @@ async fn migrations_are_created_applied_and_a_broken_one_is_located_and_rolled_b
         read_only.migration_apply().await,
         Err(ToolError::Refused(_))
     ));
+}
+
+#[tokio::test]
+async fn logs_report_failed_cron_runs_net_errors_and_queue_depths() {
+    let (backend, _db) = setup(
+        "select cron.schedule('broken', '* * * * *', 'select 1/0');
+         insert into cron.job_run_details (jobid, command, status, return_message, start_time, end_time)
+           select jobid, command, 'failed', 'division by zero', now(), now() from cron.job where jobname = 'broken';
+         insert into cron.job_run_details (jobid, command, status, return_message, start_time, end_time)
+           select jobid, command, 'succeeded', '1 row', now(), now() from cron.job where jobname = 'broken';
+         insert into net._http_response (id, status_code, content, timed_out, error_msg)
+           values (1, 503, 'unavailable', false, null), (2, 200, 'fine', false, null), (3, null, null, false, 'connection refused');
+         select pgmq.create('jobs');
+         select pgmq.send('jobs', '{\"n\": 1}');
+         select pgmq.send('jobs', '{\"n\": 2}');",
+        Options::default(),
+    )
+    .await;
+    let logs = backend.logs(20).await.expect("logs");
+    assert_eq!(logs.failed_cron_runs.len(), 1);
+    assert_eq!(logs.failed_cron_runs[0]["message"], "division by zero");
+    assert_eq!(logs.failed_cron_runs[0]["job"], "broken");
+    let ids: Vec<i64> = logs
+        .failed_net_requests
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .collect();
+    assert_eq!(ids.len(), 2, "{:?}", logs.failed_net_requests);
+    assert!(ids.contains(&1) && ids.contains(&3));
+    assert_eq!(logs.queues.len(), 1);
+    assert_eq!(logs.queues[0]["queue"], "jobs");
+    assert_eq!(logs.queues[0]["depth"], 2);
+    assert!(logs.failed_api_requests.is_none());
+}
+
+#[tokio::test]
+async fn read_only_servers_explain_and_probe_in_read_only_transactions() {
+    let (_, db) = setup(TODOS, Options::default()).await;
+    let backend = Backend::new(
+        db.config.clone(),
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+    );
+    let explained = backend
+        .explain("delete from todos", &Subject::default())
+        .await;
+    match explained {
+        Err(QueryError::Sql(e)) => assert_eq!(e.code, "25006"),
+        other => panic!("expected 25006, got {other:?}"),
+    }
+    assert!(
+        backend
+            .explain("select * from todos", &Subject::default())
+            .await
+            .is_ok()
+    );
+    let probe = pgbase_mcp::policies::Probe {
+        table: "todos".into(),
+        action: "delete".into(),
+        values: Default::default(),
+        filter: Default::default(),
+        max_rows: 5,
+    };
+    let outcome = backend
+        .check_policies(&probe, &[Subject::from_word(USER_A)])
+        .await
+        .expect("probe");
+    assert_eq!(
+        outcome[0].error.as_ref().map(|e| e["code"].clone()),
+        Some(json!("25006"))
+    );
 }
