@@ -15,11 +15,13 @@ use crate::conn::Connector;
 use crate::query::QueryError;
 
 /// Schemas pgbase installs; left out unless asked for by name.
-pub const SYSTEM_SCHEMAS: [&str; 9] = [
+pub const SYSTEM_SCHEMAS: [&str; 11] = [
     "auth",
     "cron",
+    "cron_runner",
     "net",
     "pgmq",
+    "pgmq_public",
     "extensions",
     "pgbase",
     "graphql",
@@ -70,6 +72,8 @@ pub struct ColumnInfo {
 /// The whole description.
 #[derive(Debug, Default, Serialize)]
 pub struct Description {
+    /// The schemas described, `(API)` after those the API exposes.
+    pub schemas: Vec<String>,
     pub relations: Vec<Relation>,
     pub functions: Vec<String>,
     pub cron_jobs: Vec<String>,
@@ -340,6 +344,26 @@ async fn describe(
 
     for row in client
         .query(
+            "select n.nspname::text from pg_namespace n
+              where case when cardinality($1::text[]) > 0 then n.nspname = any($1)
+                         else n.nspname not in ('pg_catalog','information_schema','pg_toast')
+                              and n.nspname not like 'pg_t%' and n.nspname <> all($2) end
+              order by 1",
+            &[&schemas, &system],
+        )
+        .await?
+    {
+        let name: String = row.get(0);
+        let api = if exposed.contains(&name) {
+            " (API)"
+        } else {
+            ""
+        };
+        description.schemas.push(format!("{name}{api}"));
+    }
+
+    for row in client
+        .query(
             "select n.nspname || '.' || p.proname || '(' || pg_get_function_arguments(p.oid) || ') returns '
                     || pg_get_function_result(p.oid)
                     || case when p.prosecdef then ' security definer' else '' end
@@ -409,6 +433,9 @@ async fn describe(
 /// The description as compact text (what the tool returns by default).
 pub fn render(d: &Description) -> String {
     let mut out = String::new();
+    if !d.schemas.is_empty() {
+        let _ = writeln!(out, "schemas: {}", d.schemas.join(", "));
+    }
     if d.relations.is_empty() {
         out.push_str("no tables or views\n");
     }

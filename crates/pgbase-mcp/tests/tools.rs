@@ -365,6 +365,7 @@ async fn describe_shows_policies_routes_and_relationships() {
     .await;
     let d = backend.describe(&[], None).await.expect("describe");
     let text = pgbase_mcp::describe::render(&d);
+    assert!(text.starts_with("schemas: public (API)\n"), "{text}");
     assert!(text.contains("table public.todos [rls on"), "{text}");
     assert!(
         text.contains("REST /rest/v1/todos GraphQL todosCollection"),

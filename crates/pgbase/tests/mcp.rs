@@ -141,6 +141,23 @@ async fn api_request_calls_the_router_as_anon_a_user_and_service_role() {
         "a1"
     );
 
+    let signup = backend
+        .api_request(&pgbase_mcp::api::ApiCall {
+            method: "POST".into(),
+            path: "/auth/v1/signup".into(),
+            headers: Default::default(),
+            body: Some(serde_json::json!({"email": "agent@example.com", "password": "a long password 123"})),
+            subject: pgbase_mcp::Subject::default(),
+        })
+        .await
+        .expect("signup");
+    assert_eq!(signup.status, 200, "{:?}", signup.body);
+    assert!(
+        signup.body["access_token"].is_string() || signup.body["id"].is_string(),
+        "{:?}",
+        signup.body
+    );
+
     let outside = backend
         .api_request(&pgbase_mcp::api::ApiCall {
             path: "/mcp".into(),
