@@ -667,3 +667,65 @@ async fn read_only_servers_explain_and_probe_in_read_only_transactions() {
         Some(json!("25006"))
     );
 }
+
+#[tokio::test]
+async fn explain_suggests_an_index_for_an_unindexed_join_column() {
+    let (backend, _db) = setup(
+        "create table customers (id int primary key, name text not null);
+         create table orders (id int primary key, customer_id int not null references customers(id), total int);
+         insert into customers select g, 'c' || g from generate_series(1, 20) g;
+         insert into orders select g, 1 + g % 20, g from generate_series(1, 20000) g;
+         analyze customers; analyze orders;",
+        Options::default(),
+    )
+    .await;
+    let out = backend
+        .explain(
+            "select o.total from orders o join customers c on c.id = o.customer_id where c.name = 'c7'",
+            &Subject::default(),
+        )
+        .await
+        .expect("explain");
+    assert!(
+        out.suggested_indexes
+            .contains(&"create index on \"public\".\"orders\" (\"customer_id\");".to_string()),
+        "{:?} {:?}",
+        out.suggested_indexes,
+        out.notes
+    );
+}
+
+#[tokio::test]
+async fn data_modifying_ctes_and_returning_come_back_as_rows() {
+    let (backend, _db) = setup(TODOS, Options::default()).await;
+    let cte = backend
+        .query(request(
+            "with added as (insert into todos (user_id, title) values ('aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa', 'new') returning title) select * from added",
+        ))
+        .await
+        .expect("cte");
+    assert_eq!(cte.rows.len(), 1);
+    assert_eq!(cte.rows[0]["title"], "new");
+    let returning = backend
+        .query(QueryRequest {
+            max_rows: 2,
+            ..request("update todos set done = true returning id, done")
+        })
+        .await
+        .expect("returning");
+    assert_eq!(returning.rows.len(), 2);
+    assert_eq!(returning.rows[0]["done"], true);
+    assert!(
+        returning
+            .truncated
+            .as_deref()
+            .is_some_and(|t| t.starts_with("4 rows"))
+    );
+    let done = backend
+        .query(request(
+            "select count(*) filter (where done) as n from todos",
+        ))
+        .await
+        .expect("count");
+    assert_eq!(done.rows[0]["n"], 4, "the update was committed");
+}
