@@ -729,3 +729,39 @@ async fn data_modifying_ctes_and_returning_come_back_as_rows() {
         .expect("count");
     assert_eq!(done.rows[0]["n"], 4, "the update was committed");
 }
+
+#[tokio::test]
+async fn the_statement_timeout_cancels_long_calls_and_says_why() {
+    let (_, db) = setup(TODOS, Options::default()).await;
+    let backend = Backend::new(
+        db.config.clone(),
+        Options {
+            statement_timeout: std::time::Duration::from_millis(200),
+            ..Options::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let slow = sql_error(backend.query(request("select pg_sleep(5)")).await);
+    assert_eq!(slow.code, "57014");
+    assert!(
+        slow.hint.as_deref().is_some_and(|h| h.contains("200 ms")),
+        "{slow}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // As a user too (the tool's timeout comes after the role's own settings).
+    let slow = sql_error(backend.query(as_user("select pg_sleep(5)", USER_A)).await);
+    assert_eq!(slow.code, "57014");
+    // The connection is usable afterwards.
+    let ok = backend
+        .query(request("select 1 as one"))
+        .await
+        .expect("after timeout");
+    assert_eq!(ok.rows[0]["one"], 1);
+    // Explain as a user sees the plan under RLS.
+    let explained = backend
+        .explain("select * from todos", &Subject::from_word(USER_A))
+        .await
+        .expect("explain as user");
+    assert!(explained.ran_as.contains(USER_A));
+    assert_eq!(explained.plan[0]["Plan"]["Actual Rows"], 2);
+}
