@@ -1,7 +1,7 @@
 //! The agent commands: `pgbase mcp` (the MCP server of `pgbase-mcp` on stdio, with the API
 //! router built in-process for `api_request`) and its human mirrors — `pgbase sql --role/
-//! --as-user`, `explain`, `describe`, `advisors` — printing aligned text on a terminal or JSON
-//! with `--json`.
+//! --as-user`, `explain`, `describe`, `advisors` — printing aligned text (headers, notes and
+//! lint levels in colour when stdout is a terminal and `NO_COLOR` is unset) or JSON with `--json`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -167,6 +167,21 @@ pub async fn sql(
     Ok(())
 }
 
+/// Wraps `text` in an ANSI style when stdout is a terminal (and `NO_COLOR` is not set).
+fn paint(style: &str, text: &str) -> String {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        format!("\x1b[{style}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+const BOLD: &str = "1";
+const RED: &str = "31";
+const YELLOW: &str = "33";
+const CYAN: &str = "36";
+
 fn cell(value: &Value) -> String {
     match value {
         Value::Null => "NULL".to_string(),
@@ -208,7 +223,7 @@ fn print_table(header: &[String], rows: &[Vec<String>]) {
             .trim_end()
             .to_string()
     };
-    println!("{}", line(&header));
+    println!("{}", paint(BOLD, &line(&header)));
     println!(
         "{}",
         widths
@@ -240,10 +255,10 @@ pub async fn explain(
     );
     print_plan(&output.plan[0]["Plan"], 0);
     for note in &output.notes {
-        println!("note: {note}");
+        println!("{} {note}", paint(YELLOW, "note:"));
     }
     for index in &output.suggested_indexes {
-        println!("suggested: {index}");
+        println!("{} {index}", paint(CYAN, "suggested:"));
     }
     Ok(())
 }
@@ -302,9 +317,15 @@ pub async fn advisors(backend: &pgbase_mcp::Backend, json: bool) -> anyhow::Resu
     }
     for lint in &lints {
         let value = serde_json::to_value(lint)?;
+        let level = value["level"].as_str().unwrap_or("");
+        let colour = match level {
+            "ERROR" => RED,
+            "WARN" => YELLOW,
+            _ => CYAN,
+        };
         println!(
-            "{:<5} {}: {}\n      {}\n      fix: {}",
-            value["level"].as_str().unwrap_or(""),
+            "{} {}: {}\n      {}\n      fix: {}",
+            paint(colour, &format!("{level:<5}")),
             lint.name,
             lint.title,
             lint.detail,
