@@ -132,7 +132,7 @@ pub struct LogsArgs {
 }
 
 fn json_result<T: Serialize>(value: &T) -> CallToolResult {
-    let text = serde_json::to_string_pretty(value).unwrap_or_else(|e| e.to_string());
+    let text = serde_json::to_string(value).unwrap_or_else(|e| e.to_string());
     CallToolResult::success(vec![Content::text(text)])
 }
 
