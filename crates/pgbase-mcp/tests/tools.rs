@@ -215,8 +215,16 @@ async fn results_are_cut_at_max_rows_and_say_so() {
             .is_some_and(|t| t.starts_with("50 rows"))
     );
     // Statements that cannot run in a transaction block still run (on their own).
-    let vacuum = backend.query(request("vacuum analyze")).await.expect("vacuum");
-    assert!(vacuum.note.as_deref().is_some_and(|n| n.contains("outside a transaction")));
+    let vacuum = backend
+        .query(request("vacuum analyze"))
+        .await
+        .expect("vacuum");
+    assert!(
+        vacuum
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("outside a transaction"))
+    );
     // Notices come back.
     let notice = backend
         .query(request(
