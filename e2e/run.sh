@@ -174,6 +174,7 @@ SERVICE_KEY=$(awk '/^service_role key:/ { print $NF }' <<<"$KEYS")
 
 # In the background + wait, so that a signal to this script runs the cleanup at once.
 PGBASE_URL=$URL PGBASE_ANON_KEY=$ANON_KEY PGBASE_SERVICE_KEY=$SERVICE_KEY PGBASE_DIR=$APP \
+  PGBASE_E2E_DIR=$APP PGBASE_BIN=$BIN \
   node --test "$@" test/*.test.mjs &
 NODE_PID=$!
 wait "$NODE_PID"

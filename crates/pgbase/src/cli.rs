@@ -1,4 +1,5 @@
-//! The command line: `pgbase dev | serve | migrate | keys | sql`, defined with clap. Settings
+//! The command line: `pgbase dev | serve | migrate | keys | sql | mcp | explain | describe |
+//! advisors | gen`, defined with clap. Settings
 //! flags are shared through [`Settings`]; see README.md for the environment and file names.
 
 use std::path::PathBuf;
@@ -61,20 +62,113 @@ pub enum Command {
         #[arg(long)]
         jwt_secret: Option<String>,
     },
-    /// Run SQL and print the results (as the database URL's user)
+    /// Run SQL and print the results (as the database URL's user, an API role, or an end user)
     Sql {
         /// The SQL to run; several statements may be separated by `;`
         query: String,
-        /// Project folder (to find a running `pgbase dev`)
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-        /// Database URL [default: DATABASE_URL, or the running `pgbase dev` of DIR]
-        #[arg(long)]
-        db_url: Option<String>,
-        /// Print rows as JSON objects, one per line
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        who: Who,
+        /// Print rows as JSON objects, one per line (with --role/--as-user: the whole result as JSON)
         #[arg(long)]
         json: bool,
     },
+    /// MCP server on stdio for AI agents: SQL as any user, explain, describe, migrations, API calls,
+    /// policy checks, advisors, types, logs
+    Mcp {
+        #[command(flatten)]
+        target: Target,
+        /// HMAC secret for signing API tokens (api_request) [env: PGBASE_JWT_SECRET; default: the
+        /// `pgbase dev` secret of DIR]
+        #[arg(long)]
+        jwt_secret: Option<String>,
+        /// Refuse every write: queries run read-only, migrations and API writes are refused
+        #[arg(long)]
+        read_only: bool,
+        /// Allow migration_create / migration_apply against a database that is not the running
+        /// `pgbase dev` of DIR
+        #[arg(long)]
+        allow_migrations: bool,
+        /// Statement timeout per tool call, e.g. 30s, 500ms, 2min
+        #[arg(long, default_value = "30s")]
+        statement_timeout: String,
+    },
+    /// EXPLAIN ANALYZE a statement (rolled back) with a summary: seq scans, misestimates, index
+    /// suggestions
+    Explain {
+        /// One SQL statement
+        query: String,
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        who: Who,
+        /// Print the summary and plan as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe tables and views (columns, keys, indexes, RLS policies, API routes), functions,
+    /// cron jobs and queues
+    Describe {
+        /// One table or view in depth (`name` or `schema.name`)
+        table: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Security and performance lints over the live schema (the shape of Supabase's linter)
+    Advisors {
+        #[command(flatten)]
+        target: Target,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate code from the live schema: `pgbase gen types typescript`
+    Gen {
+        /// What to generate
+        #[arg(value_enum)]
+        what: GenWhat,
+        /// For which language
+        #[arg(value_enum)]
+        lang: GenLang,
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+/// Which database a command talks to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Project folder (to find a running `pgbase dev` and its migrations)
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+    /// Database URL [default: DATABASE_URL, or the running `pgbase dev` of DIR]
+    #[arg(long)]
+    pub db_url: Option<String>,
+}
+
+/// Whom a command runs as (RLS applies as for that API request).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Who {
+    /// Run as this API role (anon, authenticated, service_role, or a role granted to authenticator)
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Run as this end user (auth.users id): role authenticated with the user's JWT claims
+    #[arg(long, value_name = "UUID")]
+    pub as_user: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GenWhat {
+    Types,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum GenLang {
+    Typescript,
 }
 
 #[derive(Debug, Subcommand, Clone)]
@@ -112,7 +206,10 @@ mod tests {
     #[test]
     fn every_command_has_help() {
         let cli = Cli::command();
-        for name in ["dev", "serve", "migrate", "keys", "sql"] {
+        for name in [
+            "dev", "serve", "migrate", "keys", "sql", "mcp", "explain", "describe", "advisors",
+            "gen",
+        ] {
             let sub = cli.find_subcommand(name);
             assert!(
                 sub.and_then(|s| s.get_about()).is_some(),

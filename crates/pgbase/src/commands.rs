@@ -1,13 +1,13 @@
 //! Runs one CLI command: resolves its configuration and calls into the crates that do the work.
-//! `dev` lives in its own module.
+//! `dev` lives in its own module, the agent commands (`mcp` and its mirrors) in `agent`.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
 
-use crate::cli::{Cli, Command, MigrateAction};
+use crate::cli::{Cli, Command, GenLang, GenWhat, MigrateAction, Target};
 use crate::config::{Config, Settings};
-use crate::{db, dev, keys, runtime, server};
+use crate::{agent, db, dev, keys, runtime, server};
 
 /// An error plus the process exit code it maps to.
 pub struct Failure {
@@ -87,21 +87,101 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Sql {
             query,
-            dir,
-            db_url,
+            target,
+            who,
             json,
         } => {
-            let flags = Settings {
-                db_url,
-                ..Settings::default()
+            let settings =
+                target_settings(&target, None, &config_path(&target.dir), explicit_config)?;
+            let url = database_url(&target.dir, settings.db_url.clone())?;
+            if who.role.is_some() || who.as_user.is_some() {
+                let backend =
+                    agent::backend(&target.dir, &settings, &url, agent::Flags::default())?;
+                agent::sql(&backend, &query, &who, json).await?;
+            } else {
+                let client = db::connect(&db::parse_url(&url)?).await?;
+                run_sql(&client, &query, json).await?;
+            }
+        }
+        Command::Mcp {
+            target,
+            jwt_secret,
+            read_only,
+            allow_migrations,
+            statement_timeout,
+        } => {
+            let settings = target_settings(
+                &target,
+                jwt_secret,
+                &config_path(&target.dir),
+                explicit_config,
+            )?;
+            let flags = agent::Flags {
+                read_only,
+                allow_migrations,
+                statement_timeout: agent::parse_duration(&statement_timeout)?,
             };
-            let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
-            let url = database_url(&dir, settings.db_url)?;
-            let client = db::connect(&db::parse_url(&url)?).await?;
-            run_sql(&client, &query, json).await?;
+            agent::serve_stdio(&target.dir, settings, flags).await?;
+        }
+        Command::Explain {
+            query,
+            target,
+            who,
+            json,
+        } => {
+            let settings =
+                target_settings(&target, None, &config_path(&target.dir), explicit_config)?;
+            let url = database_url(&target.dir, settings.db_url.clone())?;
+            let backend = agent::backend(&target.dir, &settings, &url, agent::Flags::default())?;
+            agent::explain(&backend, &query, &who, json).await?;
+        }
+        Command::Describe {
+            table,
+            target,
+            json,
+        } => {
+            let settings =
+                target_settings(&target, None, &config_path(&target.dir), explicit_config)?;
+            let url = database_url(&target.dir, settings.db_url.clone())?;
+            let backend = agent::backend(&target.dir, &settings, &url, agent::Flags::default())?;
+            agent::describe(&backend, table.as_deref(), json).await?;
+        }
+        Command::Advisors { target, json } => {
+            let settings =
+                target_settings(&target, None, &config_path(&target.dir), explicit_config)?;
+            let url = database_url(&target.dir, settings.db_url.clone())?;
+            let backend = agent::backend(&target.dir, &settings, &url, agent::Flags::default())?;
+            agent::advisors(&backend, json).await?;
+        }
+        Command::Gen { what, lang, target } => {
+            let settings =
+                target_settings(&target, None, &config_path(&target.dir), explicit_config)?;
+            let url = database_url(&target.dir, settings.db_url.clone())?;
+            let backend = agent::backend(&target.dir, &settings, &url, agent::Flags::default())?;
+            match (what, lang) {
+                (GenWhat::Types, GenLang::Typescript) => {
+                    let types = backend.generate_types().await?;
+                    print!("{types}");
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// The settings of a command that talks to one database (flags, environment, pgbase.toml).
+fn target_settings(
+    target: &Target,
+    jwt_secret: Option<String>,
+    config_path: &Path,
+    explicit_config: bool,
+) -> anyhow::Result<Settings> {
+    let flags = Settings {
+        db_url: target.db_url.clone(),
+        jwt_secret,
+        ..Settings::default()
+    };
+    Ok(Settings::resolve(flags, config_path, explicit_config)?)
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
@@ -123,7 +203,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// The URL from the configuration, else the one a running `pgbase dev` of `dir` published.
-fn database_url(dir: &Path, configured: Option<String>) -> anyhow::Result<String> {
+pub fn database_url(dir: &Path, configured: Option<String>) -> anyhow::Result<String> {
     if let Some(url) = configured {
         return Ok(url);
     }
@@ -190,20 +270,15 @@ pub fn print_report(report: &pgbase_migrate::MigrateReport) {
 /// Runs `query` with the simple protocol and prints each result set.
 async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> anyhow::Result<()> {
     use tokio_postgres::SimpleQueryMessage;
-    let messages = client
-        .simple_query(query)
-        .await
-        .map_err(|e| match e.as_db_error() {
-            Some(db) => anyhow!(
-                "{} (SQLSTATE {}){}",
-                db.message(),
-                db.code().code(),
-                db.hint()
-                    .map(|h| format!("\nhint: {h}"))
-                    .unwrap_or_default()
-            ),
-            None => anyhow!(e),
-        })?;
+    let messages = match client.simple_query(query).await {
+        Ok(messages) => messages,
+        // Located (line:col, caret) and with the closest names, as the MCP `query` tool reports.
+        Err(e) => {
+            return Err(anyhow!(
+                pgbase_mcp::query::sql_error(client, e, query, 0, 0).await
+            ));
+        }
+    };
     let mut header_printed = false;
     for message in messages {
         match message {

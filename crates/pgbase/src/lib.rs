@@ -1,6 +1,7 @@
 //! The pgbase server as a library: configuration, the CLI commands, and `server::app`, the
 //! axum router every surface hangs off (integration tests drive it in-process).
 
+pub mod agent;
 pub mod cli;
 pub mod commands;
 pub mod config;

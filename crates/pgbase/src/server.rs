@@ -1,5 +1,6 @@
-//! The HTTP server: `app(state)` builds the axum router (REST under `/rest/v1`, `/health`,
-//! `/metrics`), with request logging and metrics as one middleware; `serve` binds, runs until a
+//! The HTTP server: `app(state)` builds the axum router (REST under `/rest/v1`, GraphQL, auth,
+//! `/health`, `/metrics`, and the MCP server at `/mcp` for the service_role key), with request
+//! logging and metrics as one middleware; `serve` binds, runs until a
 //! shutdown signal, then drains in-flight requests.
 
 use std::sync::Arc;
@@ -33,6 +34,21 @@ pub struct AppState {
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn app(state: AppState) -> Router {
+    let request_log = Arc::new(pgbase_mcp::RequestLog::default());
+    let api = api_router(state.clone(), request_log.clone());
+    let mcp = mcp_router(&state, api.clone(), request_log);
+    let mcp = match mcp {
+        Ok(mcp) => mcp,
+        Err(error) => {
+            tracing::warn!(%error, "/mcp is off");
+            Router::new()
+        }
+    };
+    mcp.fallback_service(api)
+}
+
+/// Every API route (all but `/mcp`), with CORS; `api_request` of the MCP calls this in-process.
+fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Router {
     let inner = Router::new()
         .route("/rest/v1", any(rest))
         .route("/rest/v1/", any(rest))
@@ -42,7 +58,11 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .nest("/auth/v1", pgbase_auth::router(state.auth.clone()))
-        .layer(middleware::from_fn_with_state(state, observe));
+        .layer(middleware::from_fn_with_state(state, observe))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let log = request_log.clone();
+            record_failures(log, request, next)
+        }));
     let with_cors = inner.clone().layer(cors());
     // CORS answers preflights; a plain OPTIONS (no Access-Control-Request-Method) reaches the
     // REST API, which answers with PostgREST's `Allow` header.
@@ -58,6 +78,76 @@ pub fn app(state: AppState) -> Router {
         };
         async move { tower::ServiceExt::oneshot(service, request).await }
     }))
+}
+
+/// Keeps the last failed requests (method, path, status; no query strings or headers, which may
+/// carry tokens) for the MCP `logs` tool.
+async fn record_failures(
+    log: Arc<pgbase_mcp::RequestLog>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    log.record(
+        &method,
+        &path,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0,
+    );
+    response
+}
+
+/// `/mcp`: the MCP server over streamable HTTP, for the service_role key only (401 otherwise).
+/// It runs against the server's database and calls `api` in-process; migrations are refused
+/// (the server does not know a project folder: use `pgbase mcp --dir` for those).
+fn mcp_router(
+    state: &AppState,
+    api: Router,
+    request_log: Arc<pgbase_mcp::RequestLog>,
+) -> Result<Router, crate::db::DbError> {
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
+    };
+    let db = crate::db::parse_url(&state.config.db_url)?;
+    let options = pgbase_mcp::Options {
+        schemas: state.config.db_schemas.clone(),
+        ..pgbase_mcp::Options::default()
+    };
+    let backend = pgbase_mcp::Backend::new(db, options)
+        .with_api(pgbase_mcp::ApiTarget {
+            router: api,
+            jwt_secret: state.config.jwt_secret.clone(),
+        })
+        .with_request_log(request_log);
+    // The service_role key guards /mcp; the Host check is for unauthenticated local servers.
+    let config = StreamableHttpServerConfig::default().disable_allowed_hosts();
+    let service = StreamableHttpService::new(
+        move || Ok(pgbase_mcp::PgbaseMcp::new(backend.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    Ok(Router::new()
+        .nest_service("/mcp", service)
+        .route_layer(middleware::from_fn_with_state(state.clone(), mcp_guard)))
+}
+
+/// Lets a request through to `/mcp` only with the service_role key (`Authorization: Bearer` or
+/// `apikey`).
+async fn mcp_guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.authenticator.authenticate(request.headers()).await {
+        Ok(context) if context.role == "service_role" => next.run(request).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"pgbase mcp\"")],
+            axum::Json(json!({
+                "message": "/mcp needs the service_role key (Authorization: Bearer <key> or apikey: <key>)",
+            })),
+        )
+            .into_response(),
+    }
 }
 
 /// CORS as PostgREST answers it: any origin, the request's headers echoed, and the headers
