@@ -1,18 +1,33 @@
 //! "Did you mean …": the one rule every surface (REST hints, GraphQL messages, the agent tools)
-//! uses to pick the existing name closest to one that was not found. Case is ignored; a
-//! candidate is offered only within an edit distance of a third of the name's length (at least
-//! 2), so typos are caught and unrelated names are not suggested. Ties go to the shorter name.
+//! uses to pick the existing names closest to one that was not found. Case is ignored and a
+//! swap of two neighbouring letters counts as one edit; a candidate is offered only within one
+//! edit for names of up to four characters, and within a third of the name's length (at least
+//! two) beyond, so typos are caught and unrelated names are not suggested. Nearest first, ties
+//! to the shorter name, then by name.
+
+/// Up to `limit` candidates close to `name`, nearest first.
+pub fn closest_names<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    limit: usize,
+) -> Vec<&'a str> {
+    let lower = name.to_lowercase();
+    let length = name.chars().count();
+    let allowed = if length <= 4 { 1 } else { (length / 3).max(2) };
+    let mut found: Vec<(usize, usize, &str)> = candidates
+        .into_iter()
+        .map(|c| (strsim::osa_distance(&lower, &c.to_lowercase()), c))
+        .filter(|(distance, c)| *distance <= allowed && *c != name)
+        .map(|(distance, c)| (distance, c.len(), c))
+        .collect();
+    found.sort_unstable();
+    found.dedup_by(|a, b| a.2 == b.2);
+    found.into_iter().take(limit).map(|(_, _, c)| c).collect()
+}
 
 /// The candidate closest to `name`, if one is close enough.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = name.to_lowercase();
-    let limit = (name.chars().count() / 3).max(2);
-    candidates
-        .into_iter()
-        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), c))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, c)| (*distance, c.len()))
-        .map(|(_, c)| c)
+    closest_names(name, candidates, 1).into_iter().next()
 }
 
 /// How alike two texts are, from 0 (nothing in common) to 1 (equal), by edit distance over the
@@ -44,6 +59,21 @@ mod tests {
     fn the_nearest_and_then_the_shortest_wins() {
         assert_eq!(closest("post", ["posts", "post_tags"]), Some("posts"));
         assert_eq!(closest("tag", ["tags", "tax"]), Some("tax"));
+        assert_eq!(
+            closest_names("usr_name", ["user_name", "usr_nam", "username", "id"], 3),
+            ["usr_nam", "user_name", "username"]
+        );
+    }
+
+    #[test]
+    fn short_names_allow_one_edit_only() {
+        assert_eq!(closest("id", ["ab", "xy"]), None);
+        assert_eq!(
+            closest("nmae", ["name"]),
+            Some("name"),
+            "a swap is one edit"
+        );
+        assert_eq!(closest("nm", ["name"]), None);
     }
 
     #[test]

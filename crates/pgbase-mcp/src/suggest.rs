@@ -1,6 +1,6 @@
-//! "Did you mean": the closest existing names for an unknown column, table or function. One
-//! ranking function ([`closest`]) and the catalog lookup that feeds it candidates
-//! ([`suggestions_for`]), used for SQLSTATEs 42703, 42P01 and 42883.
+//! "Did you mean": the closest existing names for an unknown column, table or function — the
+//! ranking rule every surface shares (pgbase-catalog's, through [`closest`]) fed by a catalog
+//! lookup of candidates ([`suggestions_for`]), used for SQLSTATEs 42703, 42P01 and 42883.
 
 use tokio_postgres::Client;
 
@@ -11,22 +11,13 @@ pub enum SuggestError {
     Query(#[from] tokio_postgres::Error),
 }
 
-/// Up to three of `candidates` closest to `wanted` (case-insensitive Damerau–Levenshtein): at most
-/// one edit for names of up to four characters, two beyond; closest first, then by name.
+/// Up to three of `candidates` closest to `wanted`, by the rule every surface shares
+/// ([`pgbase_catalog::suggest`]).
 pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<String> {
-    let original = wanted;
-    let wanted = wanted.to_lowercase();
-    let limit = if wanted.chars().count() <= 4 { 1 } else { 2 };
-    let mut found: Vec<(usize, String)> = candidates
+    pgbase_catalog::suggest::closest_names(wanted, candidates, 3)
         .into_iter()
-        .filter_map(|name| {
-            let distance = strsim::damerau_levenshtein(&wanted, &name.to_lowercase());
-            (distance <= limit && name != original).then(|| (distance, name.to_string()))
-        })
-        .collect();
-    found.sort();
-    found.dedup_by(|a, b| a.1 == b.1);
-    found.into_iter().take(3).map(|(_, name)| name).collect()
+        .map(str::to_string)
+        .collect()
 }
 
 /// The kind of name an error says is unknown.
