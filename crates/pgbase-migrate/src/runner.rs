@@ -226,13 +226,26 @@ async fn locate_failure(
     };
     let location = locate_offset(&file.sql, char_offset.unwrap_or(0));
     let db = error.as_db_error();
+    let hint = match db {
+        Some(db) if db.hint().is_some() => db.hint().map(str::to_string),
+        // An unknown column, table or function: the closest names that exist (as the
+        // database is without this migration, which was rolled back).
+        Some(db) => {
+            let names =
+                pgbase_catalog::suggest::suggestions_for(client, db.code().code(), db.message())
+                    .await
+                    .unwrap_or_default();
+            (!names.is_empty()).then(|| format!("did you mean {}?", names.join(", ")))
+        }
+        None => None,
+    };
     MigrateError::Failed(Box::new(FailedMigration {
         file: file.display_path.clone(),
         line: location.line,
         column: location.column,
         message: postgres_message(error),
         detail: db.and_then(|d| d.detail()).map(str::to_string),
-        hint: db.and_then(|d| d.hint()).map(str::to_string),
+        hint,
         source_line: location.line_text,
     }))
 }

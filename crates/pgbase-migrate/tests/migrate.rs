@@ -278,3 +278,52 @@ async fn the_safety_upgrade_applies_to_a_database_made_before_it() {
         .await
         .expect("drop database");
 }
+
+/// Issue #13: a migration that names an unknown column or table is told the closest names
+/// that exist; an unrelated name gets no suggestion.
+#[tokio::test]
+async fn unknown_names_in_a_migration_come_with_the_closest_existing_ones() {
+    let db = pgbase_testkit::test_db().await;
+    let mut client = db.connect().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "001_tasks.sql",
+        "create table tasks (id int primary key, title text, done boolean);",
+    );
+    migrate(&mut client, Some(dir.path()))
+        .await
+        .expect("first migration");
+    write(
+        dir.path(),
+        "002_index.sql",
+        "create index on tasks (titel);\n",
+    );
+    let err = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect_err("unknown column");
+    let text = err.to_string();
+    assert!(text.contains("002_index.sql:1:"), "{text}");
+    assert!(text.contains("hint: did you mean title?"), "{text}");
+
+    std::fs::remove_file(dir.path().join("002_index.sql")).expect("remove");
+    write(
+        dir.path(),
+        "002_view.sql",
+        "create view open_tasks as\n  select * from taks where not done;\n",
+    );
+    let text = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect_err("unknown table")
+        .to_string();
+    assert!(text.contains("002_view.sql:2:17"), "{text}");
+    assert!(text.contains("hint: did you mean tasks?"), "{text}");
+
+    std::fs::remove_file(dir.path().join("002_view.sql")).expect("remove");
+    write(dir.path(), "002_other.sql", "select price from tasks;\n");
+    let text = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect_err("unrelated column")
+        .to_string();
+    assert!(!text.contains("did you mean"), "{text}");
+}
