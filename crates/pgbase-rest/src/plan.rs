@@ -242,7 +242,73 @@ pub const MAX_SELECT_ITEMS: usize = 1664;
 
 /// Builds the read plan of `table` for `select` at `path`, with the query's filters, order and
 /// ranges for that path.
+///
+/// At the root (`path` empty), the embed paths of filters, `and`/`or`, `order` and
+/// `limit`/`offset` are first resolved against `select` as PostgREST 12 does before it looks
+/// for any relationship: each step names an embed by its relation or by its alias, and a step
+/// naming no embed is PGRST108.
 pub fn read_plan(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    source: Source,
+    select: &[SelectItem],
+    query: &QueryParams,
+    path: &[String],
+    range: RowRange,
+) -> Result<ReadPlan, ApiError> {
+    if !path.is_empty() {
+        return read_level(ctx, table, source, select, query, path, range);
+    }
+    let query = canonical_paths(select, query)?;
+    read_level(ctx, table, source, select, &query, path, range)
+}
+
+/// The embed of `items` a path step names: the first whose relation or alias it is.
+fn named_embed<'s>(items: &'s [SelectItem], step: &str) -> Option<&'s EmbedSelect> {
+    items.iter().find_map(|item| match item {
+        SelectItem::Relation(embed) | SelectItem::Spread(embed)
+            if embed.relation == step || embed.alias.as_deref() == Some(step) =>
+        {
+            Some(embed)
+        }
+        _ => None,
+    })
+}
+
+/// `path` with every step replaced by the key the planner addresses that embed by (its alias,
+/// else its relation), or the first step that names no embed.
+fn canonical_path(select: &[SelectItem], path: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut items = select;
+    let mut out = Vec::with_capacity(path.len());
+    for step in path {
+        let embed = named_embed(items, step).ok_or_else(|| ApiError::not_embedded(step))?;
+        out.push(embed_key(embed).to_string());
+        items = &embed.children;
+    }
+    Ok(out)
+}
+
+/// The query with its embed paths in canonical form (filters first, then order, ranges and
+/// logic trees, the order PostgREST checks them in).
+fn canonical_paths(select: &[SelectItem], query: &QueryParams) -> Result<QueryParams, ApiError> {
+    let mut query = query.clone();
+    for filter in &mut query.filters {
+        filter.path = canonical_path(select, &filter.path)?;
+    }
+    for order in &mut query.order {
+        order.path = canonical_path(select, &order.path)?;
+    }
+    let ranges = std::mem::take(&mut query.ranges);
+    for (path, range) in ranges {
+        query.ranges.insert(canonical_path(select, &path)?, range);
+    }
+    for logic in &mut query.logic {
+        logic.path = canonical_path(select, &logic.path)?;
+    }
+    Ok(query)
+}
+
+fn read_level(
     ctx: &PlanContext<'_>,
     table: &Table,
     source: Source,
@@ -323,7 +389,9 @@ pub fn read_plan(
                 let target = ctx
                     .cache
                     .table(&relationship.target.schema, &relationship.target.name)
-                    .ok_or_else(|| no_relationship(ctx, table, &embed.relation))?;
+                    .ok_or_else(|| {
+                        no_relationship(ctx, table, &embed.relation, embed.hint.as_deref())
+                    })?;
                 let mut child_path = path.to_vec();
                 child_path.push(embed_key(embed).to_string());
                 let child_range = query
@@ -338,7 +406,7 @@ pub fn read_plan(
                 } else {
                     embed.children.clone()
                 };
-                let child = read_plan(
+                let child = read_level(
                     ctx,
                     target,
                     source,
@@ -421,27 +489,6 @@ pub fn read_plan(
                 .push(order_expr(&scope, &plan, &embed_keys, term)?);
         }
     }
-    // Filters and order on embeds that are not selected.
-    let known_child_paths: BTreeSet<Vec<String>> = embed_keys
-        .iter()
-        .map(|k| {
-            let mut p = path.to_vec();
-            p.push(k.clone());
-            p
-        })
-        .collect();
-    let orphan = query
-        .filters
-        .iter()
-        .map(|f| &f.path)
-        .chain(query.logic.iter().map(|l| &l.path))
-        .chain(query.order.iter().map(|o| &o.path))
-        .find(|p| {
-            p.len() == path.len() + 1 && p.starts_with(path) && !known_child_paths.contains(*p)
-        });
-    if let Some(p) = orphan {
-        return Err(ApiError::not_embedded(p.last().map_or("", String::as_str)));
-    }
     plan.limit = range.limit;
     plan.offset = range.offset;
     Ok(plan)
@@ -497,7 +544,16 @@ fn join_of(
     }
 }
 
-fn no_relationship(ctx: &PlanContext<'_>, table: &Table, target: &str) -> ApiError {
+/// PGRST200 as PostgREST 12 words it. The hint suggests a close target name among the
+/// relationships of `table` (not the name itself), or, when `table` has no relationships at
+/// all, a close name among the relations that have some.
+fn no_relationship(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    target: &str,
+    hint: Option<&str>,
+) -> ApiError {
+    let using = hint.map_or_else(String::new, |h| format!("' using the hint '{h}"));
     let mut error = ApiError::new(
         "PGRST200",
         StatusCode::BAD_REQUEST,
@@ -507,56 +563,97 @@ fn no_relationship(ctx: &PlanContext<'_>, table: &Table, target: &str) -> ApiErr
         ),
     )
     .with_details(format!(
-        "Searched for a foreign key relationship between '{}' and '{}' in the schema '{}', but no matches were found.",
-        table.name, target, ctx.schema
+        "Searched for a foreign key relationship between '{}' and '{}{}' in the schema '{}', but no matches were found.",
+        table.name, target, using, ctx.schema
     ));
-    let names: Vec<&str> = ctx
+    let in_schema = |r: &&Relationship| r.target.schema == ctx.schema;
+    let own: Vec<&str> = ctx
         .cache
         .relationships_from(&table.schema, &table.name)
         .iter()
+        .filter(in_schema)
         .map(|r| r.target.name.as_str())
         .collect();
-    if let Some(near) = closest(target, names) {
-        error = error.with_hint(format!("Perhaps you meant '{near}' instead of '{target}'."));
+    let suggestion = if own.is_empty() {
+        let parents: BTreeSet<&str> = ctx
+            .cache
+            .relationships()
+            .filter(in_schema)
+            .filter(|r| r.source.schema == ctx.schema)
+            .map(|r| r.source.name.as_str())
+            .collect();
+        closest(&table.name, parents).map(|near| (near, table.name.as_str()))
+    } else {
+        closest(target, own.into_iter().filter(|n| *n != target)).map(|near| (near, target))
+    };
+    if let Some((near, instead)) = suggestion {
+        error = error.with_hint(format!(
+            "Perhaps you meant '{near}' instead of '{instead}'."
+        ));
     }
     error
 }
 
-fn relationship_matches_name(rel: &Relationship, name: &str) -> bool {
-    // Computed relationships are addressed by their function's name only.
-    if let Link::Computed { function, .. } = &rel.link {
-        return function.name == name;
-    }
-    if rel.target.name == name {
-        return true;
-    }
+/// The single column of a one-column FK relationship on the source side (`matchFKSingleCol`)
+/// and on the target side (`matchFKRefSingleCol`); `None` for composite keys, junctions and
+/// computed relationships.
+fn single_columns(rel: &Relationship) -> Option<(&str, &str)> {
     match &rel.link {
-        // `parent(*)` by the FK column name, or by the constraint name.
-        Link::ForeignKey {
-            constraint,
-            columns,
-            ..
-        } => {
-            constraint == name
-                || (rel.cardinality != Cardinality::OneToMany
-                    && columns.len() == 1
-                    && columns.first().is_some_and(|(source, _)| source == name))
-        }
-        _ => false,
+        Link::ForeignKey { columns, .. } => match columns.as_slice() {
+            [(source, target)] => Some((source.as_str(), target.as_str())),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
-fn relationship_matches_hint(rel: &Relationship, hint: &str) -> bool {
+fn fk_constraint(rel: &Relationship) -> Option<&str> {
     match &rel.link {
-        Link::ForeignKey {
-            constraint,
-            columns,
-            ..
-        } => constraint == hint || columns.iter().any(|(s, t)| s == hint || t == hint),
-        Link::Junction(j) => {
-            j.table.name == hint || j.source_constraint == hint || j.target_constraint == hint
+        Link::ForeignKey { constraint, .. } => Some(constraint),
+        _ => None,
+    }
+}
+
+/// Whether `rel` is the one `target[!hint]` names, by PostgREST 12's rules (`findRel`):
+///
+/// - a computed relationship by its function's name;
+/// - a self-reference (one FK from a relation to itself gives a to-one and a to-many side):
+///   without a hint, the relation's name picks the one-to-many side (`children:t(*)`) and the
+///   FK column's name the many-to-one side (`parent_id(*)`); with a hint, only the
+///   one-to-many side whose referencing column is the hint (`children:t!parent_id(*)`);
+/// - otherwise, without a hint: the target's name, or the FK constraint's name or its single
+///   column's name when the target is no view; with a hint: the target's name and, as the
+///   hint, the constraint's name, the single column on either side, or the junction's name.
+fn relationship_matches(rel: &Relationship, target: &str, hint: Option<&str>) -> bool {
+    if let Link::Computed { function, .. } = &rel.link {
+        return function.name == target;
+    }
+    let names_target = rel.target.name == target;
+    let cols = single_columns(rel);
+    if rel.is_self {
+        let o2m = rel.cardinality == Cardinality::OneToMany;
+        return match hint {
+            None => {
+                (names_target && o2m)
+                    || (rel.cardinality == Cardinality::ManyToOne
+                        && cols.is_some_and(|(source, _)| source == target))
+            }
+            Some(hint) => names_target && o2m && cols.is_some_and(|(_, fcol)| fcol == hint),
+        };
+    }
+    match hint {
+        None => {
+            names_target
+                || (!rel.target_is_view
+                    && (fk_constraint(rel) == Some(target)
+                        || cols.is_some_and(|(source, _)| source == target)))
         }
-        Link::Computed { function, .. } => function.name == hint,
+        Some(hint) => {
+            names_target
+                && (fk_constraint(rel) == Some(hint)
+                    || cols.is_some_and(|(source, fcol)| source == hint || fcol == hint)
+                    || rel.junction().is_some_and(|j| j.table.name == hint))
+        }
     }
 }
 
@@ -565,20 +662,17 @@ fn find_relationship<'a>(
     table: &Table,
     embed: &EmbedSelect,
 ) -> Result<&'a Relationship, ApiError> {
+    let hint = embed.hint.as_deref();
     let candidates: Vec<&Relationship> = ctx
         .cache
         .relationships_from(&table.schema, &table.name)
         .iter()
-        .filter(|r| relationship_matches_name(r, &embed.relation))
-        .filter(|r| {
-            embed
-                .hint
-                .as_deref()
-                .is_none_or(|h| relationship_matches_hint(r, h))
-        })
+        // Targets are looked up in the request's schema only.
+        .filter(|r| r.target.schema == ctx.schema)
+        .filter(|r| relationship_matches(r, &embed.relation, hint))
         .collect();
     match candidates.as_slice() {
-        [] => Err(no_relationship(ctx, table, &embed.relation)),
+        [] => Err(no_relationship(ctx, table, &embed.relation, hint)),
         [one] => Ok(one),
         many => Err(ambiguous(table, &embed.relation, many)),
     }
@@ -606,8 +700,12 @@ fn describe(rel: &Relationship) -> String {
             cols(columns, false)
         ),
         Link::Junction(j) => format!(
-            "{} using {} and {}",
-            j.table, j.source_constraint, j.target_constraint
+            "{} using {}({}) and {}({})",
+            j.table.name,
+            j.source_constraint,
+            cols(&j.source_columns, false),
+            j.target_constraint,
+            cols(&j.target_columns, false)
         ),
         Link::Computed { function, .. } => format!("{function}"),
     }
@@ -637,7 +735,7 @@ fn ambiguous(table: &Table, target: &str, many: &[&Relationship]) -> ApiError {
                 Link::Computed { function, .. } => function.name.clone(),
                 Link::ForeignKey { constraint, .. } => constraint.clone(),
             };
-            format!("'{target}!{hint}'")
+            format!("'{}!{hint}'", r.target.name)
         })
         .collect();
     ApiError::new(
@@ -791,9 +889,12 @@ fn order_expr(
     let target = match &term.target {
         OrderTarget::Field(field) => PlanOrderTarget::Column(scope.resolve(field)?),
         OrderTarget::Relation { relation, field } => {
+            // By the embed's alias, else its relation; an embed that is not there is PGRST108.
             let index = embed_index(embed_keys, relation)
-                .filter(|i| plan.embeds.get(*i).is_some_and(|e| e.to_one))
-                .ok_or_else(|| ApiError::related_order_not_to_one(&table.name, relation))?;
+                .ok_or_else(|| ApiError::not_embedded(relation))?;
+            if !plan.embeds.get(index).is_some_and(|e| e.to_one) {
+                return Err(ApiError::related_order_not_to_one(&table.name, relation));
+            }
             PlanOrderTarget::EmbedColumn {
                 embed: index,
                 column: field.name.clone(),
