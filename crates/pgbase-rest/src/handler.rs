@@ -408,7 +408,12 @@ fn prepare(
             relation,
             headers_only,
         } => {
-            let table = plan::find_table(ctx, relation)?;
+            let table = plan::find_table(ctx, relation).map_err(|error| {
+                // PostgREST 12 looks for the relationships of embeds first: a relation the
+                // cache does not have (a partition, say) has none.
+                plan::embed_from_unknown_relation(ctx, relation, &request.query.select)
+                    .unwrap_or(error)
+            })?;
             let range = request.top_level_range.cap(ctx.max_rows);
             let root = plan::read_plan(
                 ctx,
@@ -639,7 +644,8 @@ fn prepare(
             let kind = match mutation {
                 Mutation::Create => Kind::Create {
                     representation,
-                    upsert: request.preferences.resolution.is_some(),
+                    upsert: request.preferences.resolution
+                        == Some(PreferResolution::MergeDuplicates),
                 },
                 Mutation::SingleUpsert => Kind::Put { representation },
                 Mutation::Update => Kind::Modify {
@@ -1012,7 +1018,9 @@ fn respond(
                     format!("/{}?{}", relation_name(request), location),
                 ));
             }
-            let status = if upsert && rows > 0 && output.inserted == Some(0) {
+            // PostgREST 12: a merge-duplicates upsert that inserted nothing (every row updated,
+            // or no rows at all) is 200; anything else 201.
+            let status = if upsert && output.inserted.is_some_and(|n| n <= 0) {
                 StatusCode::OK
             } else {
                 StatusCode::CREATED
@@ -1022,7 +1030,16 @@ fn respond(
         Kind::Put { representation } => {
             headers.push(("content-range".into(), write_range(rows)));
             if representation {
-                (StatusCode::OK, true)
+                // 201 when the row was inserted, 200 when it was updated (PostgREST 12).
+                let inserted = output.inserted.is_some_and(|n| n > 0);
+                (
+                    if inserted {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
+                    true,
+                )
             } else {
                 (StatusCode::NO_CONTENT, false)
             }

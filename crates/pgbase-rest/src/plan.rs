@@ -260,7 +260,29 @@ pub fn read_plan(
         return read_level(ctx, table, source, select, query, path, range);
     }
     let query = canonical_paths(select, query)?;
+    check_relationships(ctx, table, select)?;
     read_level(ctx, table, source, select, &query, path, range)
+}
+
+/// Finds the relationship of every embed in `select`, depth first, so that PGRST200/201 come
+/// before any error about columns, as in PostgREST 12 (which leaves columns to Postgres).
+fn check_relationships(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    select: &[SelectItem],
+) -> Result<(), ApiError> {
+    for item in select {
+        if let SelectItem::Relation(embed) | SelectItem::Spread(embed) = item {
+            let relationship = find_relationship(ctx, table, embed)?;
+            if let Some(target) = ctx
+                .cache
+                .table(&relationship.target.schema, &relationship.target.name)
+            {
+                check_relationships(ctx, target, &embed.children)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The embed of `items` a path step names: the first whose relation or alias it is.
@@ -390,7 +412,7 @@ fn read_level(
                     .cache
                     .table(&relationship.target.schema, &relationship.target.name)
                     .ok_or_else(|| {
-                        no_relationship(ctx, table, &embed.relation, embed.hint.as_deref())
+                        no_relationship(ctx, &table.name, &embed.relation, embed.hint.as_deref())
                     })?;
                 let mut child_path = path.to_vec();
                 child_path.push(embed_key(embed).to_string());
@@ -544,12 +566,76 @@ fn join_of(
     }
 }
 
-/// PGRST200 as PostgREST 12 words it. The hint suggests a close target name among the
-/// relationships of `table` (not the name itself), or, when `table` has no relationships at
-/// all, a close name among the relations that have some.
+/// The `n`-grams of `value` as PostgREST's fuzzy matcher (`fuzzyset`) counts them: lowercased,
+/// only letters, digits, spaces and commas kept, enclosed in `-`.
+fn grams(value: &str, n: usize) -> std::collections::HashMap<String, usize> {
+    let kept: String = value
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == ',')
+        .collect();
+    let padded: Vec<char> = format!("-{kept}-").chars().collect();
+    let mut out = std::collections::HashMap::new();
+    for window in padded.windows(n) {
+        *out.entry(window.iter().collect::<String>()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The name among `candidates` PostgREST 12 suggests for `name` in PGRST200 hints
+/// (`fuzzyset` with its defaults): `Exact` when a candidate is `name` itself (case aside);
+/// else, by trigrams and failing those bigrams, the candidates sharing one, scored by
+/// normalised edit distance and kept from a score of 0.33, the best first.
+enum Fuzzy<'a> {
+    Exact,
+    Near(&'a str),
+    Nothing,
+}
+
+fn fuzzy_match<'a>(name: &str, candidates: &[&'a str]) -> Fuzzy<'a> {
+    let key = name.to_lowercase();
+    if candidates.iter().any(|c| c.to_lowercase() == key) {
+        return Fuzzy::Exact;
+    }
+    let norm = |v: &std::collections::HashMap<String, usize>| {
+        v.values().map(|c| (c * c) as f64).sum::<f64>().sqrt()
+    };
+    for n in [3, 2] {
+        let query = grams(name, n);
+        let query_norm = norm(&query);
+        let mut scored: Vec<(f64, &str)> = candidates
+            .iter()
+            .filter_map(|c| {
+                let item = grams(c, n);
+                let dot: usize = query
+                    .iter()
+                    .filter_map(|(g, q)| item.get(g).map(|i| q * i))
+                    .sum();
+                (dot > 0).then(|| (dot as f64 / (query_norm * norm(&item)), *c))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut rescored: Vec<(f64, &str)> = scored
+            .into_iter()
+            .take(50)
+            .map(|(_, c)| (similarity(&key, &c.to_lowercase()), c))
+            .filter(|(score, _)| *score >= 0.33)
+            .collect();
+        rescored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if let Some((_, best)) = rescored.first() {
+            return Fuzzy::Near(best);
+        }
+    }
+    Fuzzy::Nothing
+}
+
+/// PGRST200 as PostgREST 12 words it, for an embed of `target` from the relation `origin`.
+/// The hint suggests a close name among the targets of `origin`'s relationships (none when
+/// `target` is one of them: then the embed hint is what failed), or, when `origin` has no
+/// relationships at all, a close name among the relations that have some.
 fn no_relationship(
     ctx: &PlanContext<'_>,
-    table: &Table,
+    origin: &str,
     target: &str,
     hint: Option<&str>,
 ) -> ApiError {
@@ -558,18 +644,17 @@ fn no_relationship(
         "PGRST200",
         StatusCode::BAD_REQUEST,
         format!(
-            "Could not find a relationship between '{}' and '{}' in the schema cache",
-            table.name, target
+            "Could not find a relationship between '{origin}' and '{target}' in the schema cache"
         ),
     )
     .with_details(format!(
-        "Searched for a foreign key relationship between '{}' and '{}{}' in the schema '{}', but no matches were found.",
-        table.name, target, using, ctx.schema
+        "Searched for a foreign key relationship between '{origin}' and '{target}{using}' in the schema '{}', but no matches were found.",
+        ctx.schema
     ));
     let in_schema = |r: &&Relationship| r.target.schema == ctx.schema;
     let own: Vec<&str> = ctx
         .cache
-        .relationships_from(&table.schema, &table.name)
+        .relationships_from(ctx.schema, origin)
         .iter()
         .filter(in_schema)
         .map(|r| r.target.name.as_str())
@@ -582,9 +667,15 @@ fn no_relationship(
             .filter(|r| r.source.schema == ctx.schema)
             .map(|r| r.source.name.as_str())
             .collect();
-        closest(&table.name, parents).map(|near| (near, table.name.as_str()))
+        match fuzzy_match(origin, &parents.into_iter().collect::<Vec<_>>()) {
+            Fuzzy::Near(near) => Some((near, origin)),
+            _ => None,
+        }
     } else {
-        closest(target, own.into_iter().filter(|n| *n != target)).map(|near| (near, target))
+        match fuzzy_match(target, &own) {
+            Fuzzy::Near(near) => Some((near, target)),
+            _ => None,
+        }
     };
     if let Some((near, instead)) = suggestion {
         error = error.with_hint(format!(
@@ -592,6 +683,24 @@ fn no_relationship(
         ));
     }
     error
+}
+
+/// PGRST200 for the first embed of a `select` on a relation the schema cache does not have
+/// (a partition, say): PostgREST 12 looks for relationships before anything else.
+pub fn embed_from_unknown_relation(
+    ctx: &PlanContext<'_>,
+    origin: &str,
+    select: &[SelectItem],
+) -> Option<ApiError> {
+    select.iter().find_map(|item| match item {
+        SelectItem::Relation(embed) | SelectItem::Spread(embed) => Some(no_relationship(
+            ctx,
+            origin,
+            &embed.relation,
+            embed.hint.as_deref(),
+        )),
+        SelectItem::Field(_) => None,
+    })
 }
 
 /// The single column of a one-column FK relationship on the source side (`matchFKSingleCol`)
@@ -672,7 +781,7 @@ fn find_relationship<'a>(
         .filter(|r| relationship_matches(r, &embed.relation, hint))
         .collect();
     match candidates.as_slice() {
-        [] => Err(no_relationship(ctx, table, &embed.relation, hint)),
+        [] => Err(no_relationship(ctx, &table.name, &embed.relation, hint)),
         [one] => Ok(one),
         many => Err(ambiguous(table, &embed.relation, many)),
     }

@@ -674,10 +674,9 @@ pub fn statement(
         s.push_sql(") from pgrst_source limit 1)");
     }
     if options.inserted {
-        // Rows whose `pgrst_inserted` is not false (null: a count-only write, which cannot
-        // read `xmax` without the SELECT privilege), less the rows its `do update` counted.
+        // The rows written less the rows its `do update` counted as updated.
         s.push_sql(
-            ", (select count(*) from pgrst_written where pgrst_inserted is not false)::int8 \
+            ", (select count(*) from pgrst_written)::int8 \
              - coalesce(nullif(current_setting('pgrst.updated', true), '')::int8, 0)",
         );
     } else {
@@ -909,31 +908,26 @@ fn insert_one(
                 }),
                 ", ",
             ));
-            if !returning.rows() {
-                // Without SELECT on the table `xmax` cannot be read: count the updated rows
-                // in a transaction-local setting instead (PostgREST's `pgrst.inserted`).
-                s.push_sql(
-                    " where set_config('pgrst.updated', (coalesce(nullif(current_setting(\
-                     'pgrst.updated', true), '')::int8, 0) + 1)::text, true) is not null",
-                );
-            }
+            // Count the updated rows in a transaction-local setting (PostgREST's
+            // `pgrst.inserted`): no `xmax`, which views and partitioned tables do not have
+            // and which needs the SELECT privilege.
+            s.push_sql(
+                " where set_config('pgrst.updated', (coalesce(nullif(current_setting(\
+                 'pgrst.updated', true), '')::int8, 0) + 1)::text, true) is not null",
+            );
         }
     }
     match returning {
         WriteReturning::Rows => {
             s.push_sql(" returning ")
                 .push_ident(ROOT_ALIAS)
-                .push_sql(" as pgrst_row, ")
-                .push_ident(ROOT_ALIAS)
-                .push_sql(".xmax = 0 as pgrst_inserted");
+                .push_sql(" as pgrst_row");
         }
         WriteReturning::Columns(keys) if !keys.is_empty() => {
-            s.push_sql(" returning ")
-                .push(returned_columns(keys))
-                .push_sql(", null::bool as pgrst_inserted");
+            s.push_sql(" returning ").push(returned_columns(keys));
         }
         WriteReturning::Count | WriteReturning::Columns(_) => {
-            s.push_sql(" returning 1 as pgrst_one, null::bool as pgrst_inserted");
+            s.push_sql(" returning 1 as pgrst_one");
         }
     }
     s
@@ -1103,7 +1097,7 @@ mod tests {
         let (sql, _) =
             write_ctes(insert(WriteReturning::Columns(vec!["id".into()]), None)).render();
         assert!(
-            sql.contains("returning \"pgrst_t\".\"id\" as \"id\", null::bool as pgrst_inserted"),
+            sql.contains("returning \"pgrst_t\".\"id\" as \"id\")"),
             "{sql}"
         );
         assert!(
@@ -1114,6 +1108,12 @@ mod tests {
         let merge = Some((vec!["email".to_string()], ConflictAction::Merge));
         let (sql, _) = write_ctes(insert(WriteReturning::Count, merge)).render();
         assert!(sql.contains("set_config('pgrst.updated'"), "{sql}");
+        assert!(!sql.contains("xmax"), "{sql}");
+        // so does one returning rows: views and partitioned tables have no xmax
+        let merge = Some((vec!["email".to_string()], ConflictAction::Merge));
+        let (sql, _) = write_ctes(insert(WriteReturning::Rows, merge)).render();
+        assert!(sql.contains("set_config('pgrst.updated'"), "{sql}");
+        assert!(sql.contains("returning \"pgrst_t\" as pgrst_row)"), "{sql}");
         assert!(!sql.contains("xmax"), "{sql}");
         for write in [
             Write::Delete {

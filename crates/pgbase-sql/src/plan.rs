@@ -372,7 +372,7 @@ pub enum WriteReturning {
 }
 
 impl WriteReturning {
-    /// Whole rows are returned (and `xmax` can be read).
+    /// Whole rows are returned.
     pub fn rows(&self) -> bool {
         matches!(self, WriteReturning::Rows)
     }

@@ -542,3 +542,286 @@ async fn paths_to_embeds_not_in_select_are_pgrst108() {
         }),
     );
 }
+
+// ----- writes into views and partitioned tables -----
+
+const WRITES: &str = r#"
+create table public.articles (id int primary key, title text not null, body text default '');
+create view public.articles_view as select id, title from public.articles;
+insert into public.articles values (1, 'one', 'x'), (2, 'two', 'y');
+
+create table public.brands (name text primary key);
+create table public.models (
+  name text not null, year int not null, brand_name text references public.brands(name),
+  primary key (name, year)
+) partition by list (year);
+create table public.models_2021 partition of public.models for values in (2021);
+create table public.models_other partition of public.models default;
+insert into public.brands values ('Acme'), ('Zed');
+insert into public.models values ('Rocket', 2021, 'Acme'), ('Sled', 1999, 'Zed');
+
+grant usage on schema public to anon;
+grant all on all tables in schema public to anon;
+"#;
+
+const REPR: (&str, &str) = ("prefer", "return=representation");
+
+#[tokio::test]
+async fn inserts_and_upserts_into_an_auto_updatable_view() {
+    let app = TestApp::new(WRITES).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/articles_view",
+            &[REPR],
+            Some(r#"{"id": 3, "title": "three"}"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([{"id": 3, "title": "three"}]));
+    // one inserted, one updated: created
+    let merge = (
+        "prefer",
+        "return=representation,resolution=merge-duplicates",
+    );
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/articles_view?on_conflict=id",
+            &[merge],
+            Some(r#"[{"id": 1, "title": "ONE"}, {"id": 4, "title": "four"}]"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        201,
+        json!([{"id": 1, "title": "ONE"}, {"id": 4, "title": "four"}]),
+    );
+    // every row updated: 200
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/articles_view",
+            &[merge],
+            Some(r#"[{"id": 2, "title": "TWO"}, {"id": 4, "title": "FOUR"}]"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 2, "title": "TWO"}, {"id": 4, "title": "FOUR"}]),
+    );
+    // the same without a body to return
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/articles_view",
+            &[("prefer", "resolution=merge-duplicates")],
+            Some(r#"[{"id": 2, "title": "two again"}]"#),
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "");
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/articles_view",
+            &[("prefer", "resolution=merge-duplicates")],
+            Some(r#"[{"id": 5, "title": "five"}]"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    // nothing in the body: nothing inserted, 200
+    let r = app
+        .send("POST", "/rest/v1/articles_view", &[merge], Some("[]"))
+        .await;
+    expect_json(&r, 200, json!([]));
+    // ignoring duplicates is always created, even when every row was a duplicate
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/articles_view",
+            &[(
+                "prefer",
+                "return=representation,resolution=ignore-duplicates",
+            )],
+            Some(r#"[{"id": 1, "title": "ignored"}]"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([]));
+    // PUT: created, then updated
+    let r = app
+        .send(
+            "PUT",
+            "/rest/v1/articles_view?id=eq.9",
+            &[REPR],
+            Some(r#"{"id": 9, "title": "nine"}"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([{"id": 9, "title": "nine"}]));
+    let r = app
+        .send(
+            "PUT",
+            "/rest/v1/articles_view?id=eq.9",
+            &[REPR],
+            Some(r#"{"id": 9, "title": "NINE"}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!([{"id": 9, "title": "NINE"}]));
+    let titles = app
+        .sql_texts("select string_agg(id || ':' || title, ',' order by id) from public.articles")
+        .await;
+    assert_eq!(
+        titles,
+        vec![Some(
+            "1:ONE,2:two again,3:three,4:FOUR,5:five,9:NINE".to_string()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn inserts_and_upserts_into_a_partitioned_table() {
+    let app = TestApp::new(WRITES).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/models",
+            &[REPR],
+            Some(r#"[{"name": "Jet", "year": 2021, "brand_name": "Acme"}, {"name": "Cart", "year": 1990, "brand_name": null}]"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        201,
+        json!([{"name": "Jet", "year": 2021, "brand_name": "Acme"},
+               {"name": "Cart", "year": 1990, "brand_name": null}]),
+    );
+    let merge = (
+        "prefer",
+        "return=representation,resolution=merge-duplicates",
+    );
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/models?select=name,brands(name)",
+            &[merge],
+            Some(r#"[{"name": "Cart", "year": 1990, "brand_name": "Zed"}, {"name": "Kite", "year": 2021, "brand_name": "Acme"}]"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        201,
+        json!([{"name": "Cart", "brands": {"name": "Zed"}},
+               {"name": "Kite", "brands": {"name": "Acme"}}]),
+    );
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/models",
+            &[merge],
+            Some(r#"[{"name": "Kite", "year": 2021, "brand_name": "Zed"}]"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"name": "Kite", "year": 2021, "brand_name": "Zed"}]),
+    );
+    let r = app
+        .send(
+            "PUT",
+            "/rest/v1/models?name=eq.Boat&year=eq.2021",
+            &[REPR],
+            Some(r#"{"name": "Boat", "year": 2021}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        201,
+        json!([{"name": "Boat", "year": 2021, "brand_name": null}]),
+    );
+    let r = app
+        .send(
+            "PUT",
+            "/rest/v1/models?name=eq.Boat&year=eq.2021",
+            &[REPR],
+            Some(r#"{"name": "Boat", "year": 2021, "brand_name": "Acme"}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"name": "Boat", "year": 2021, "brand_name": "Acme"}]),
+    );
+    let r = app
+        .send(
+            "PUT",
+            "/rest/v1/models?name=eq.Boat&year=eq.2021",
+            &[],
+            Some(r#"{"name": "Boat", "year": 2021, "brand_name": "Zed"}"#),
+        )
+        .await;
+    expect_status(&r, 204);
+    // the rows went to their partitions
+    let placed = app
+        .sql_texts(
+            "select string_agg(tableoid::regclass || ':' || name, ',' order by name) from public.models",
+        )
+        .await;
+    assert_eq!(
+        placed,
+        vec![Some(
+            "models_2021:Boat,models_other:Cart,models_2021:Jet,models_2021:Kite,\
+             models_2021:Rocket,models_other:Sled"
+                .to_string()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn partitions_are_not_embeddable() {
+    let app = TestApp::new(WRITES).await;
+    let r = app
+        .get("/rest/v1/models?select=name,brands(name)&order=name")
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"name": "Rocket", "brands": {"name": "Acme"}},
+               {"name": "Sled", "brands": {"name": "Zed"}}]),
+    );
+    let r = app
+        .get("/rest/v1/brands?select=name,models(name)&order=name")
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"name": "Acme", "models": [{"name": "Rocket"}]},
+               {"name": "Zed", "models": [{"name": "Sled"}]}]),
+    );
+    // a partition as the embed, also before an unknown column is noticed
+    let r = app.get("/rest/v1/brands?select=id,models_2021(id)").await;
+    expect_json(
+        &r,
+        400,
+        json!({
+            "code": "PGRST200",
+            "message": "Could not find a relationship between 'brands' and 'models_2021' in the schema cache",
+            "details": "Searched for a foreign key relationship between 'brands' and 'models_2021' in the schema 'public', but no matches were found.",
+            "hint": "Perhaps you meant 'models' instead of 'models_2021'."
+        }),
+    );
+    // a partition as the origin has no relationships
+    let r = app
+        .get("/rest/v1/models_2021?select=name,brands(name)")
+        .await;
+    expect_json(
+        &r,
+        400,
+        json!({
+            "code": "PGRST200",
+            "message": "Could not find a relationship between 'models_2021' and 'brands' in the schema cache",
+            "details": "Searched for a foreign key relationship between 'models_2021' and 'brands' in the schema 'public', but no matches were found.",
+            "hint": "Perhaps you meant 'models' instead of 'models_2021'."
+        }),
+    );
+}
