@@ -3,6 +3,7 @@
 //! framework-free: the binary adapts [`RestResponse`] to its HTTP server.
 
 use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,7 +12,8 @@ use pgbase_catalog::{CatalogHandle, ReturnShape, SchemaCache, Volatility};
 use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, BodyShape, StatementOptions};
 use pgbase_sql::plan::{
-    CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, Write, WritePlan, WriteReturning,
+    CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, WholeBodyType, Write, WritePlan,
+    WriteReturning,
 };
 use serde_json::Value;
 
@@ -22,7 +24,8 @@ use crate::media::{MediaType, PlanFormat, PlanOption};
 use crate::payload::{Payload, parse_payload};
 use crate::plan::{self, PlanContext};
 use crate::preferences::{
-    PreferCount, PreferHandling, PreferMissing, PreferResolution, PreferReturn, PreferTx,
+    PreferCount, PreferHandling, PreferMissing, PreferParams, PreferResolution, PreferReturn,
+    PreferTx,
 };
 use crate::range::{RowRange, content_range};
 use crate::request::{Action, ApiRequest, InvokeMethod, Mutation, RequestConfig, parse_request};
@@ -783,6 +786,25 @@ fn prepare_call(
     invoke: InvokeMethod,
     body: Bytes,
 ) -> Result<Prepared, ApiError> {
+    let via = match (invoke, &request.content_type) {
+        (InvokeMethod::Read { .. }, _) => plan::CallVia::Arguments,
+        (_, MediaType::Json) => plan::CallVia::Json,
+        (_, MediaType::TextPlain) => plan::CallVia::Raw("text"),
+        (_, MediaType::TextXml) => plan::CallVia::Raw("xml"),
+        (_, MediaType::OctetStream) => plan::CallVia::Raw("bytea"),
+        _ => plan::CallVia::Arguments,
+    };
+    let single_object = request.preferences.params == Some(PreferParams::SingleObject);
+    // A bytea body goes to Postgres in bytea's hex text form; nothing else needs the bytes.
+    let bytea_hex = (via == plan::CallVia::Raw("bytea")).then(|| {
+        let mut hex = String::with_capacity(2 + body.len() * 2);
+        hex.push_str("\\x");
+        for byte in body.iter() {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
+    });
     // Query-string and form arguments are text; a JSON body's arguments are borrowed from the
     // body as raw JSON, so a large body is never built into a document (or copied) here.
     let (mut text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) =
@@ -801,15 +823,20 @@ fn prepare_call(
                     Some(Payload::UrlEncoded { pairs, .. }) => pairs,
                     _ => Vec::new(),
                 };
-                let raw = bytes_into_string(body);
+                let raw = if bytea_hex.is_some() {
+                    String::new()
+                } else {
+                    bytes_into_string(body)
+                };
                 (pairs, (!raw.trim().is_empty()).then_some(raw), false)
             }
         };
     // A JSON array body calls the function once, with the first element's arguments (as
-    // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body.
+    // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body. A
+    // raw text/xml/bytea body names no arguments.
     let first_element = raw_body.as_deref().and_then(first_array_element);
     let json_args: Vec<(String, &serde_json::value::RawValue)> = match &raw_body {
-        Some(raw) if text_args.is_empty() => {
+        Some(raw) if text_args.is_empty() && !matches!(via, plan::CallVia::Raw(_)) => {
             serde_json::from_str::<JsonArgs<'_>>(first_element.as_deref().unwrap_or(raw))
                 .map_or_else(|_| Vec::new(), |a| a.0)
         }
@@ -820,31 +847,27 @@ fn prepare_call(
         .map(|(k, _)| k.clone())
         .chain(json_args.iter().map(|(k, _)| k.clone()))
         .collect();
-    let via = match (invoke, &request.content_type) {
-        (InvokeMethod::Read { .. }, _) => plan::CallVia::Arguments,
-        (_, MediaType::Json) => plan::CallVia::Json,
-        (_, MediaType::TextPlain) => plan::CallVia::Raw("text"),
-        (_, MediaType::TextXml) => plan::CallVia::Raw("xml"),
-        (_, MediaType::OctetStream) => plan::CallVia::Raw("bytea"),
-        _ => plan::CallVia::Arguments,
-    };
-    let function = plan::find_function(ctx, name, &names, raw_body.is_some(), via)?;
+    let function = plan::find_function(ctx, name, &names, single_object, via)?;
     let read = matches!(invoke, InvokeMethod::Read { .. });
     // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
     // fails with 25006 (405) and one that does not write simply works.
     let inputs: Vec<_> = function.input_args().collect();
-    let single_json = inputs.len() == 1
-        && inputs.first().is_some_and(|a| {
-            a.name.as_deref().unwrap_or("").is_empty()
-                && (a.type_name == "json" || a.type_name == "jsonb")
-        });
+    // The whole body as the only argument: any single json/jsonb parameter with
+    // `Prefer: params=single-object`, or a single unnamed parameter of the body's kind.
+    let whole = if single_object {
+        inputs
+            .first()
+            .and_then(|a| WholeBodyType::from_type_name(&a.type_name))
+    } else {
+        plan::whole_body_parameter(function, via)
+    };
     let type_of = |name: &str| {
         inputs
             .iter()
             .find(|a| a.name.as_deref() == Some(name))
             .map_or("", |a| a.type_name.as_str())
     };
-    let named: Vec<(String, Option<String>)> = if single_json {
+    let named: Vec<(String, Option<String>)> = if whole.is_some() {
         Vec::new()
     } else {
         json_args
@@ -854,10 +877,26 @@ fn prepare_call(
             .collect()
     };
     drop(json_args);
-    let call_args = if single_json {
-        CallArgs::SingleJson(raw_body.unwrap_or_else(|| "{}".into()))
-    } else {
-        CallArgs::Named(named)
+    let call_args = match whole {
+        Some(arg_type) => {
+            let body = match (arg_type, bytea_hex) {
+                (WholeBodyType::Bytea, Some(hex)) => hex,
+                // Arguments from the query string or a form: one object of their texts.
+                _ if !text_args.is_empty() || (single_object && raw_body.is_none()) => {
+                    let object: serde_json::Map<String, Value> = text_args
+                        .drain(..)
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                    Value::Object(object).to_string()
+                }
+                (WholeBodyType::Json | WholeBodyType::Jsonb, _) => {
+                    raw_body.unwrap_or_else(|| "{}".into())
+                }
+                _ => raw_body.unwrap_or_default(),
+            };
+            CallArgs::Whole { body, arg_type }
+        }
+        None => CallArgs::Named(named),
     };
     let call = plan::call_plan(function, call_args);
     let shape = function.return_shape();

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use http::StatusCode;
 use pgbase_catalog::{Cardinality, Function, Link, Relationship, ReturnShape, SchemaCache, Table};
 use pgbase_sql::plan::Aggregate;
+use pgbase_sql::plan::WholeBodyType;
 use pgbase_sql::plan::{
     CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, InsertGroup,
     Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, RowType,
@@ -1181,6 +1182,7 @@ fn no_function(
     ctx: &PlanContext<'_>,
     name: &str,
     arg_names: &BTreeSet<String>,
+    single_object: bool,
     via: CallVia,
     overloads: &[Function],
 ) -> ApiError {
@@ -1196,6 +1198,10 @@ fn no_function(
         format!(" with parameters {listed}")
     };
     let (message_args, searched) = match via {
+        _ if single_object => (
+            String::new(),
+            " with a single json/jsonb parameter".to_string(),
+        ),
         CallVia::Raw(ty) => (
             String::new(),
             format!(" with a single unnamed {ty} parameter"),
@@ -1206,8 +1212,9 @@ fn no_function(
         ),
         CallVia::Arguments => (String::new(), with_args),
     };
+    let only_single = single_object || matches!(via, CallVia::Raw(_));
     let message_args = match via {
-        CallVia::Raw(_) => message_args,
+        _ if only_single => message_args,
         _ if without => " without parameters".to_string(),
         _ => format!("({listed})"),
     };
@@ -1219,7 +1226,7 @@ fn no_function(
     .with_details(format!(
         "Searched for the function {function}{searched}, but no matches were found in the schema cache."
     ));
-    if matches!(via, CallVia::Raw(_)) {
+    if only_single {
         return error;
     }
     let hint = if overloads.is_empty() {
@@ -1257,42 +1264,88 @@ fn no_function(
     error
 }
 
-/// The function to call: overloads chosen by argument names (PGRST202/203).
+/// Whether `function` takes these arguments by name (PostgREST 12 `matchesParams`): with
+/// `Prefer: params=single-object` any function of one json/jsonb parameter; a function without
+/// parameters when no arguments are given (and the body is no raw text/xml/bytea); else every
+/// required parameter given and every argument a parameter.
+fn takes_arguments(
+    function: &Function,
+    arg_names: &BTreeSet<String>,
+    single_object: bool,
+    via: CallVia,
+) -> bool {
+    let inputs: Vec<_> = function.input_args().collect();
+    if single_object {
+        return matches!(inputs.as_slice(), [arg] if arg.type_name == "json" || arg.type_name == "jsonb");
+    }
+    if inputs.is_empty() {
+        return arg_names.is_empty() && !matches!(via, CallVia::Raw(_));
+    }
+    let name_of = |a: &&pgbase_catalog::FunctionArg| a.name.clone().unwrap_or_default();
+    let required: BTreeSet<String> = inputs
+        .iter()
+        .filter(|a| !a.has_default)
+        .map(name_of)
+        .collect();
+    let optional: BTreeSet<String> = inputs
+        .iter()
+        .filter(|a| a.has_default)
+        .map(name_of)
+        .collect();
+    required.iter().all(|r| arg_names.contains(r))
+        && arg_names
+            .iter()
+            .all(|k| required.contains(k) || optional.contains(k))
+}
+
+/// The type of the single unnamed parameter of `function` when a POST body of this kind goes
+/// to it whole (PostgREST 12 `hasSingleUnnamedParam`): json/jsonb for JSON, text for
+/// `text/plain`, xml for `text/xml`, bytea for `application/octet-stream`.
+pub fn whole_body_parameter(function: &Function, via: CallVia) -> Option<WholeBodyType> {
+    let inputs: Vec<_> = function.input_args().collect();
+    let [arg] = inputs.as_slice() else {
+        return None;
+    };
+    if !arg.name.as_deref().unwrap_or("").is_empty() {
+        return None;
+    }
+    let arg_type = WholeBodyType::from_type_name(&arg.type_name)?;
+    let fits = match via {
+        CallVia::Json => matches!(arg_type, WholeBodyType::Json | WholeBodyType::Jsonb),
+        CallVia::Raw(content) => arg_type.sql() == content,
+        CallVia::Arguments => false,
+    };
+    fits.then_some(arg_type)
+}
+
+/// The function to call, chosen among the overloads as PostgREST 12 does (`findProc`): the one
+/// taking these arguments by name; failing any, the one whose single unnamed parameter takes
+/// the body whole; PGRST202 when none fits, PGRST203 when several do.
 pub fn find_function<'a>(
     ctx: &PlanContext<'a>,
     name: &str,
     arg_names: &BTreeSet<String>,
-    raw_json_body: bool,
+    single_object: bool,
     via: CallVia,
 ) -> Result<&'a Function, ApiError> {
     let overloads = ctx.cache.function_overloads(ctx.schema, name);
-    let matching: Vec<&Function> = overloads
+    let by_name: Vec<&Function> = overloads
         .iter()
-        .filter(|f| {
-            let inputs: Vec<_> = f.input_args().collect();
-            if raw_json_body
-                && inputs.len() == 1
-                && inputs.first().is_some_and(|a| {
-                    a.name.as_deref().unwrap_or("").is_empty()
-                        && (a.type_name == "json" || a.type_name == "jsonb")
-                })
-            {
-                return true;
-            }
-            let named: BTreeSet<&str> = inputs.iter().filter_map(|a| a.name.as_deref()).collect();
-            let required: BTreeSet<&str> = inputs
-                .iter()
-                .filter(|a| !a.has_default)
-                .filter_map(|a| a.name.as_deref())
-                .collect();
-            arg_names.iter().all(|k| named.contains(k.as_str()))
-                && required.iter().all(|r| arg_names.contains(*r))
-                && inputs.iter().all(|a| a.name.is_some() || a.has_default)
-        })
+        .filter(|f| takes_arguments(f, arg_names, single_object, via))
         .collect();
+    let whole_body: Vec<&Function> = overloads
+        .iter()
+        .filter(|f| !takes_arguments(f, arg_names, single_object, via))
+        .filter(|f| whole_body_parameter(f, via).is_some())
+        .collect();
+    let matching = if by_name.is_empty() {
+        whole_body
+    } else {
+        by_name
+    };
     match matching.as_slice() {
         [one] => Ok(one),
-        [] => Err(no_function(ctx, name, arg_names, via, overloads)),
+        [] => Err(no_function(ctx, name, arg_names, single_object, via, overloads)),
         _ => Err(ApiError::new(
             "PGRST203",
             StatusCode::MULTIPLE_CHOICES,

@@ -992,8 +992,15 @@ pub fn call_cte(plan: CallPlan) -> Snippet {
         CallArgs::Named(args) => {
             call.push(named_args(&args));
         }
-        CallArgs::SingleJson(body) => {
+        CallArgs::Whole { body, arg_type } => {
             call.push(Snippet::param(body));
+            call.push_sql(match arg_type {
+                WholeBodyType::Json => "::json",
+                WholeBodyType::Jsonb => "::jsonb",
+                WholeBodyType::Text => "::text",
+                WholeBodyType::Xml => "::xml",
+                WholeBodyType::Bytea => "::bytea",
+            });
         }
     }
     call.push_sql(")");

@@ -825,3 +825,253 @@ async fn partitions_are_not_embeddable() {
         }),
     );
 }
+
+// ----- the request body as a function's only argument -----
+
+const CALLS: &str = r#"
+create function public.whole_json(json) returns json language sql as $$ select $1 $$;
+create function public.whole_jsonb(jsonb) returns jsonb language sql
+  as $$ select $1 || '{"seen": true}' $$;
+create function public.whole_text(text) returns text language sql as $$ select upper($1) $$;
+create function public.whole_xml(xml) returns text language sql
+  as $$ select (xpath('/note/to/text()', $1))[1]::text $$;
+create function public.whole_bytes(bytea) returns text language sql
+  as $$ select encode($1, 'hex') $$;
+create function public.only_int(int) returns int language sql as $$ select $1 $$;
+create function public.named_obj(payload json) returns json language sql as $$ select payload $$;
+create function public.greet(name text) returns text language sql as $$ select 'Hello, ' || name $$;
+create function public.rows_of() returns setof int language sql as $$ values (1), (2) $$;
+create function public.rows_of(json) returns table (x int, y text) language sql
+  as $$ select * from json_to_recordset($1) as r(x int, y text) $$;
+
+create function public.many_body() returns int language sql as $$ select 1 $$;
+create function public.many_body(json) returns json language sql as $$ select $1 $$;
+create function public.many_body(text) returns text language sql as $$ select 'text:' || $1 $$;
+create function public.many_body(bytea) returns int language sql as $$ select length($1) $$;
+create function public.many_body(x int, y int) returns int language sql as $$ select x + y $$;
+
+grant usage on schema public to anon;
+grant execute on all functions in schema public to anon;
+"#;
+
+const SINGLE_OBJECT: (&str, &str) = ("prefer", "params=single-object");
+
+/// POSTs raw bytes (which need not be UTF-8) with a Content-Type.
+async fn post_bytes(
+    app: &TestApp,
+    uri: &str,
+    content_type: &str,
+    body: &[u8],
+) -> common::TestResponse {
+    use tower::ServiceExt;
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri(uri)
+        .header("content-type", content_type)
+        .body(axum::body::Body::from(body.to_vec()))
+        .expect("request");
+    let response = pgbase::server::app(app.state.clone())
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    common::TestResponse {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn params_single_object_passes_the_whole_body_to_one_json_parameter() {
+    let app = TestApp::new(CALLS).await;
+    let body = r#"{"a": 1, "b": [1, 2], "c": {"d": "e"}}"#;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/named_obj",
+            &[SINGLE_OBJECT],
+            Some(body),
+        )
+        .await;
+    expect_json(&r, 200, json!({"a": 1, "b": [1, 2], "c": {"d": "e"}}));
+    // without the preference the keys are argument names
+    let r = app
+        .send("POST", "/rest/v1/rpc/named_obj", &[], Some(body))
+        .await;
+    expect_status(&r, 404);
+    // a JSON array goes whole, to the overload taking json
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/rows_of",
+            &[SINGLE_OBJECT],
+            Some(r#"[{"x": 1, "y": "one"}, {"x": 2, "y": "two"}]"#),
+        )
+        .await;
+    expect_json(&r, 200, json!([{"x": 1, "y": "one"}, {"x": 2, "y": "two"}]));
+    // query-string and form arguments become one object of texts
+    let r = app
+        .get_with("/rest/v1/rpc/named_obj?p1=1&p2=text", &[SINGLE_OBJECT])
+        .await;
+    expect_json(&r, 200, json!({"p1": "1", "p2": "text"}));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/named_obj",
+            &[
+                SINGLE_OBJECT,
+                ("content-type", "application/x-www-form-urlencoded"),
+            ],
+            Some("n=7&s=forms+are+fun"),
+        )
+        .await;
+    expect_json(&r, 200, json!({"n": "7", "s": "forms are fun"}));
+    // a function without a single json parameter is not found
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/greet",
+            &[SINGLE_OBJECT],
+            Some(r#"{"name": "Jo"}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        404,
+        json!({
+            "code": "PGRST202",
+            "message": "Could not find the function public.greet in the schema cache",
+            "details": "Searched for the function public.greet with a single json/jsonb parameter, but no matches were found in the schema cache.",
+            "hint": null
+        }),
+    );
+}
+
+#[tokio::test]
+async fn a_single_unnamed_parameter_takes_the_raw_body_of_its_type() {
+    let app = TestApp::new(CALLS).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/whole_json",
+            &[],
+            Some(r#"{"A": 1, "B": [true, null]}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!({"A": 1, "B": [true, null]}));
+    let r = app
+        .send("POST", "/rest/v1/rpc/whole_jsonb", &[], Some(r#"{"A": 1}"#))
+        .await;
+    expect_json(&r, 200, json!({"A": 1, "seen": true}));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/whole_text",
+            &[("content-type", "text/plain")],
+            Some("unnamed text, {not json}"),
+        )
+        .await;
+    expect_json(&r, 200, json!("UNNAMED TEXT, {NOT JSON}"));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/whole_xml",
+            &[("content-type", "text/xml")],
+            Some("<note><from>Jo</from><to>Max</to></note>"),
+        )
+        .await;
+    expect_json(&r, 200, json!("Max"));
+    // bytes that are no text: NUL and invalid UTF-8
+    let r = post_bytes(
+        &app,
+        "/rest/v1/rpc/whole_bytes",
+        "application/octet-stream",
+        &[0x00, 0xff, 0x89, 0x50, 0x4e, 0x47],
+    )
+    .await;
+    expect_json(&r, 200, json!("00ff89504e47"));
+}
+
+#[tokio::test]
+async fn no_single_unnamed_parameter_of_the_body_type_is_pgrst202() {
+    let app = TestApp::new(CALLS).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/only_int",
+            &[],
+            Some(r#"{"x": 1, "y": 2}"#),
+        )
+        .await;
+    expect_status(&r, 404);
+    let body = r.json();
+    assert_eq!(body["code"], "PGRST202");
+    assert_eq!(
+        body["message"],
+        "Could not find the function public.only_int(x, y) in the schema cache"
+    );
+    assert_eq!(
+        body["details"],
+        "Searched for the function public.only_int with parameters x, y or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
+    );
+    for (content_type, kind) in [
+        ("text/plain", "text"),
+        ("text/xml", "xml"),
+        ("application/octet-stream", "bytea"),
+    ] {
+        let r = post_bytes(&app, "/rest/v1/rpc/only_int", content_type, b"12").await;
+        expect_json(
+            &r,
+            404,
+            json!({
+                "code": "PGRST202",
+                "message": "Could not find the function public.only_int in the schema cache",
+                "details": format!("Searched for the function public.only_int with a single unnamed {kind} parameter, but no matches were found in the schema cache."),
+                "hint": null
+            }),
+        );
+    }
+}
+
+#[tokio::test]
+async fn named_overloads_come_before_the_single_unnamed_parameter() {
+    let app = TestApp::new(CALLS).await;
+    let post = |body: &'static str| app.send("POST", "/rest/v1/rpc/many_body", &[], Some(body));
+    expect_json(&post("{}").await, 200, json!(1));
+    expect_json(&post(r#"{"x": 1, "y": 2}"#).await, 200, json!(3));
+    // no overload takes these names: the json one takes the body
+    expect_json(
+        &post(r#"{"A": 1, "B": 2}"#).await,
+        200,
+        json!({"A": 1, "B": 2}),
+    );
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/many_body",
+            &[("content-type", "text/plain")],
+            Some("abc"),
+        )
+        .await;
+    expect_json(&r, 200, json!("text:abc"));
+    let r = post_bytes(
+        &app,
+        "/rest/v1/rpc/many_body",
+        "application/octet-stream",
+        &[1, 2, 3, 4, 5],
+    )
+    .await;
+    expect_json(&r, 200, json!(5));
+    // GET takes no body
+    expect_json(&app.get("/rest/v1/rpc/many_body").await, 200, json!(1));
+    expect_json(
+        &app.get("/rest/v1/rpc/many_body?x=4&y=5").await,
+        200,
+        json!(9),
+    );
+}
