@@ -819,14 +819,20 @@ fn prepare_call(
                     &request.action,
                     request.query.columns.as_deref(),
                 )?;
-                let pairs = match parsed.payload {
-                    Some(Payload::UrlEncoded { pairs, .. }) => pairs,
-                    _ => Vec::new(),
+                // A CSV body's rows, converted to JSON, name the arguments as a JSON body's do.
+                let (pairs, converted) = match parsed.payload {
+                    Some(Payload::UrlEncoded { pairs, .. }) => (pairs, None),
+                    Some(Payload::Json { raw, .. })
+                        if matches!(request.content_type, MediaType::Csv) =>
+                    {
+                        (Vec::new(), Some(raw))
+                    }
+                    _ => (Vec::new(), None),
                 };
-                let raw = if bytea_hex.is_some() {
-                    String::new()
-                } else {
-                    bytes_into_string(body)
+                let raw = match (converted, &bytea_hex) {
+                    (Some(json), _) => bytes_into_string(json),
+                    (None, Some(_)) => String::new(),
+                    (None, None) => bytes_into_string(body),
                 };
                 (pairs, (!raw.trim().is_empty()).then_some(raw), false)
             }

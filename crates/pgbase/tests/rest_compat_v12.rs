@@ -849,6 +849,9 @@ create function public.many_body(json) returns json language sql as $$ select $1
 create function public.many_body(text) returns text language sql as $$ select 'text:' || $1 $$;
 create function public.many_body(bytea) returns int language sql as $$ select length($1) $$;
 create function public.many_body(x int, y int) returns int language sql as $$ select x + y $$;
+create function public.json_or_jsonb(json) returns json language sql as $$ select $1 $$;
+create function public.json_or_jsonb(jsonb) returns jsonb language sql as $$ select $1 $$;
+create function public.json_or_jsonb(x int, y int) returns int language sql as $$ select x + y $$;
 
 grant usage on schema public to anon;
 grant execute on all functions in schema public to anon;
@@ -1067,8 +1070,74 @@ async fn named_overloads_come_before_the_single_unnamed_parameter() {
     )
     .await;
     expect_json(&r, 200, json!(5));
-    // GET takes no body
+    // GET takes no body, whatever its Content-Type
     expect_json(&app.get("/rest/v1/rpc/many_body").await, 200, json!(1));
+    let r = app
+        .get_with("/rest/v1/rpc/many_body", &[("content-type", "text/plain")])
+        .await;
+    expect_json(&r, 200, json!(1));
+    // a CSV body names arguments by its header; no unnamed parameter takes it
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/many_body",
+            &[("content-type", "text/csv")],
+            Some("a,b\n1,2"),
+        )
+        .await;
+    expect_status(&r, 404);
+    assert_eq!(
+        r.json()["message"],
+        "Could not find the function public.many_body(a, b) in the schema cache"
+    );
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/many_body",
+            &[("content-type", "text/csv")],
+            Some("x,y\n1,2"),
+        )
+        .await;
+    expect_json(&r, 200, json!(3));
+    // two unnamed parameters that could take a JSON body
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/json_or_jsonb",
+            &[],
+            Some(r#"{"A": 1}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        300,
+        json!({
+            "code": "PGRST203",
+            "message": "Could not choose the best candidate function between: public.json_or_jsonb( => json), public.json_or_jsonb( => jsonb)",
+            "details": null,
+            "hint": "Try renaming the parameters or the function itself in the database so function overloading can be resolved"
+        }),
+    );
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/json_or_jsonb",
+            &[],
+            Some(r#"{"x": 1, "y": 2}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!(3));
+    // Postgres judges the raw body
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/whole_xml",
+            &[("content-type", "text/xml")],
+            Some("<"),
+        )
+        .await;
+    expect_status(&r, 400);
+    assert_eq!(r.json()["code"], "2200N");
     expect_json(
         &app.get("/rest/v1/rpc/many_body?x=4&y=5").await,
         200,
