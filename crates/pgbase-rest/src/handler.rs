@@ -615,8 +615,14 @@ fn prepare(
                 &[],
                 RowRange::default(),
             )?;
+            // In the table's column order, as PostgREST lists them.
             let location_columns = if location {
-                table.primary_key.clone()
+                table
+                    .columns
+                    .iter()
+                    .filter(|c| table.primary_key.contains(&c.name))
+                    .map(|c| c.name.clone())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -1057,10 +1063,10 @@ fn respond(
             upsert,
         } => {
             headers.push(("content-range".into(), write_range(rows)));
-            if let Some(location) = output.location.filter(|l| !l.is_empty()) {
+            if let Some(query) = output.location.as_deref().and_then(location_query) {
                 headers.push((
                     "location".into(),
-                    format!("/{}?{}", relation_name(request), location),
+                    format!("/{}?{}", relation_name(request), query),
                 ));
             }
             // PostgREST 12: a merge-duplicates upsert that inserted nothing (every row updated,
@@ -1199,6 +1205,30 @@ fn first_array_element(text: &str) -> Option<String> {
     }
     let elements: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).ok()?;
     elements.first().map(|e| e.get().to_string())
+}
+
+/// The query string of a `Location` header from the statement's `[[column, "eq.v"], …]`,
+/// each part encoded as PostgREST 12 does (`renderSimpleQuery True`): letters, digits and
+/// `-_.~` kept, a space as `+`, anything else `%XX`.
+fn location_query(pairs: &str) -> Option<String> {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let encode = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, KEEP)
+            .to_string()
+            .replace("%20", "+")
+    };
+    let pairs: Vec<(String, String)> = serde_json::from_str(pairs).ok()?;
+    (!pairs.is_empty()).then(|| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
 }
 
 fn relation_name(request: &ApiRequest) -> &str {

@@ -596,7 +596,8 @@ pub fn read_count(plan: &ReadPlan) -> Snippet {
 pub struct StatementOptions {
     /// Count the whole result set (exact count) with this query.
     pub count: Option<Snippet>,
-    /// Primary-key columns for the `Location` header of an insert.
+    /// Primary-key columns for the `Location` header of an insert: the sixth column is then,
+    /// for exactly one row, the JSON array of `[column, "eq.<value>" | "is.null"]` pairs.
     pub location_columns: Vec<String>,
     /// The statement is an insert: report how many rows were inserted (not updated by an
     /// upsert) as the seventh column.
@@ -662,16 +663,19 @@ pub fn statement(
     if options.location_columns.is_empty() {
         s.push_sql("null::text");
     } else {
-        s.push_sql("(select concat_ws('&', ");
+        // Only for exactly one row (PostgREST 12): `[[column, "eq.value" | "is.null"], …]`,
+        // for the front end to encode as a query string.
+        s.push_sql("case when count(pgrst_rows) = 1 then (select json_build_array(");
         let parts = options.location_columns.iter().map(|column| {
-            let mut p = Snippet::param(format!("{column}=eq."));
-            p.push_sql("::text || pgrst_source.")
+            let mut p = Snippet::sql("json_build_array(");
+            p.push(Snippet::param(column.as_str()))
+                .push_sql("::text, coalesce('eq.' || pgrst_source.")
                 .push_ident(column)
-                .push_sql("::text");
+                .push_sql("::text, 'is.null'))");
             p
         });
         s.push(Snippet::join(parts, ", "));
-        s.push_sql(") from pgrst_source limit 1)");
+        s.push_sql(")::text from pgrst_source limit 1) end");
     }
     if options.inserted {
         // The rows written less the rows its `do update` counted as updated.

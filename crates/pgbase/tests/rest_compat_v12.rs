@@ -1144,3 +1144,74 @@ async fn named_overloads_come_before_the_single_unnamed_parameter() {
         json!(9),
     );
 }
+
+#[tokio::test]
+async fn location_names_one_inserted_row_as_v12_encodes_it() {
+    let app = TestApp::new(
+        r#"
+        create table public.sponsors (id int primary key);
+        create table public.racers (id int primary key, sponsor_id int references public.sponsors(id));
+        create view public.racers_sponsors as
+          select r.id, s.id as sponsor_id from public.racers r left join public.sponsors s on s.id = r.sponsor_id;
+        create rule racers_sponsors_insert as on insert to public.racers_sponsors do instead
+          insert into public.racers (id, sponsor_id) values (new.id, new.sponsor_id)
+          returning id, sponsor_id;
+        create table public.words (k text primary key, note text);
+        create table public.pairs (b int, a text, primary key (a, b));
+        grant usage on schema public to anon;
+        grant all on all tables in schema public to anon;
+        "#,
+    )
+    .await;
+    let headers_only = [("prefer", "return=headers-only")];
+    // a null key column is `is.null` (a view keyed by the columns of two tables)
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/racers_sponsors",
+            &headers_only,
+            Some(r#"{"id": 1}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(
+        r.header("location"),
+        Some("/racers_sponsors?id=eq.1&sponsor_id=is.null")
+    );
+    // values percent-encoded; the URL finds the row
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/words",
+            &headers_only,
+            Some(r#"{"k": "圍棋 & co", "note": "x"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    let location = r.header("location").expect("location").to_string();
+    assert_eq!(location, "/words?k=eq.%E5%9C%8D%E6%A3%8B+%26+co");
+    let r = app.get(&format!("/rest/v1{location}")).await;
+    expect_json(&r, 200, json!([{"k": "圍棋 & co", "note": "x"}]));
+    // key columns in the table's column order
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/pairs",
+            &headers_only,
+            Some(r#"{"a": "x", "b": 2}"#),
+        )
+        .await;
+    assert_eq!(r.header("location"), Some("/pairs?b=eq.2&a=eq.x"));
+    // several rows: no Location
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/pairs",
+            &headers_only,
+            Some(r#"[{"a": "y", "b": 1}, {"a": "z", "b": 1}]"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.header("location"), None);
+    assert_eq!(r.header("content-range"), Some("*/*"));
+}
