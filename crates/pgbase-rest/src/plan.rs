@@ -1184,7 +1184,7 @@ fn no_function(
     arg_names: &BTreeSet<String>,
     single_object: bool,
     via: CallVia,
-    overloads: &[Function],
+    overloads: &[&Function],
 ) -> ApiError {
     let function = format!("{}.{}", ctx.schema, name);
     let args: Vec<&str> = arg_names.iter().map(String::as_str).collect();
@@ -1233,7 +1233,7 @@ fn no_function(
         let names = ctx
             .cache
             .functions()
-            .filter(|f| f.schema == ctx.schema)
+            .filter(|f| f.schema == ctx.schema && callable(f))
             .map(|f| f.name.as_str());
         closest(name, names).map(|near| format!("{}.{near}", ctx.schema))
     } else {
@@ -1262,6 +1262,20 @@ fn no_function(
         error = error.with_hint(format!("Perhaps you meant to call the function {hint}"));
     }
     error
+}
+
+/// Whether PostgREST 12 can call `function` at all (its schema cache leaves the others out):
+/// no unnamed input parameter, or one of type json, jsonb, text, xml or bytea.
+fn callable(function: &Function) -> bool {
+    let unnamed: Vec<_> = function
+        .input_args()
+        .filter(|a| a.name.as_deref().unwrap_or("").is_empty())
+        .collect();
+    match unnamed.as_slice() {
+        [] => true,
+        [arg] => WholeBodyType::from_type_name(&arg.type_name).is_some(),
+        _ => false,
+    }
 }
 
 /// Whether `function` takes these arguments by name (PostgREST 12 `matchesParams`): with
@@ -1328,13 +1342,22 @@ pub fn find_function<'a>(
     single_object: bool,
     via: CallVia,
 ) -> Result<&'a Function, ApiError> {
-    let overloads = ctx.cache.function_overloads(ctx.schema, name);
-    let by_name: Vec<&Function> = overloads
+    // PostgREST 12 does not know functions with an unnamed parameter it could not pass: more
+    // than one unnamed, or one of a type other than json, jsonb, text, xml or bytea.
+    let overloads: Vec<&'a Function> = ctx
+        .cache
+        .function_overloads(ctx.schema, name)
         .iter()
+        .filter(|f| callable(f))
+        .collect();
+    let by_name: Vec<&'a Function> = overloads
+        .iter()
+        .copied()
         .filter(|f| takes_arguments(f, arg_names, single_object, via))
         .collect();
-    let whole_body: Vec<&Function> = overloads
+    let whole_body: Vec<&'a Function> = overloads
         .iter()
+        .copied()
         .filter(|f| !takes_arguments(f, arg_names, single_object, via))
         .filter(|f| whole_body_parameter(f, via).is_some())
         .collect();
@@ -1345,7 +1368,7 @@ pub fn find_function<'a>(
     };
     match matching.as_slice() {
         [one] => Ok(one),
-        [] => Err(no_function(ctx, name, arg_names, single_object, via, overloads)),
+        [] => Err(no_function(ctx, name, arg_names, single_object, via, &overloads)),
         _ => Err(ApiError::new(
             "PGRST203",
             StatusCode::MULTIPLE_CHOICES,

@@ -1022,6 +1022,10 @@ async fn no_single_unnamed_parameter_of_the_body_type_is_pgrst202() {
         body["details"],
         "Searched for the function public.only_int with parameters x, y or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache."
     );
+    // a function with an unnamed int parameter cannot be called at all: no overload to hint
+    assert_eq!(body["hint"], Value::Null);
+    let r = app.get("/rest/v1/rpc/only_int").await;
+    expect_status(&r, 404);
     for (content_type, kind) in [
         ("text/plain", "text"),
         ("text/xml", "xml"),
