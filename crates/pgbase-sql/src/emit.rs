@@ -886,16 +886,14 @@ fn insert_one(
             .push(Snippet::param(positions))
             .push_sql("::int8[])");
     }
-    if let Some((keys, action)) = on_conflict {
-        if keys.is_empty() {
-            s.push_sql(" on conflict");
-        } else {
-            s.push_sql(" on conflict (")
-                .push(quoted(keys))
-                .push_sql(")");
-        }
+    // Without conflict columns (a table without a primary key and no `on_conflict`) there is
+    // no ON CONFLICT at all, as in PostgREST: a duplicate is still a 409.
+    if let Some((keys, action)) = on_conflict.filter(|(keys, _)| !keys.is_empty()) {
+        s.push_sql(" on conflict (")
+            .push(quoted(keys))
+            .push_sql(")");
         let updatable: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
-        if *action == ConflictAction::DoNothing || columns.is_empty() || keys.is_empty() {
+        if *action == ConflictAction::DoNothing || columns.is_empty() {
             s.push_sql(" do nothing");
         } else {
             let targets = if updatable.is_empty() {

@@ -1219,3 +1219,55 @@ async fn location_names_one_inserted_row_as_v12_encodes_it() {
     assert_eq!(r.header("location"), None);
     assert_eq!(r.header("content-range"), Some("*/*"));
 }
+
+#[tokio::test]
+async fn upserts_without_conflict_columns_insert_plainly() {
+    let app = TestApp::new(
+        r#"
+        create table public.labels (name text unique, n int);
+        insert into public.labels values ('a', 1);
+        grant usage on schema public to anon;
+        grant all on all tables in schema public to anon;
+        "#,
+    )
+    .await;
+    // no primary key and no on_conflict: no ON CONFLICT, so a duplicate is a conflict
+    for resolution in ["merge-duplicates", "ignore-duplicates"] {
+        let prefer = format!("return=representation,resolution={resolution}");
+        let r = app
+            .send(
+                "POST",
+                "/rest/v1/labels",
+                &[("prefer", &prefer)],
+                Some(r#"{"name": "a", "n": 2}"#),
+            )
+            .await;
+        expect_status(&r, 409);
+        assert_eq!(r.json()["code"], "23505");
+    }
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/labels",
+            &[(
+                "prefer",
+                "return=representation,resolution=merge-duplicates",
+            )],
+            Some(r#"{"name": "b", "n": 2}"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([{"name": "b", "n": 2}]));
+    // with on_conflict naming the unique column it merges
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/labels?on_conflict=name",
+            &[(
+                "prefer",
+                "return=representation,resolution=merge-duplicates",
+            )],
+            Some(r#"{"name": "a", "n": 3}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!([{"name": "a", "n": 3}]));
+}
