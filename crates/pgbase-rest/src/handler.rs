@@ -3,6 +3,7 @@
 //! framework-free: the binary adapts [`RestResponse`] to its HTTP server.
 
 use std::collections::{BTreeSet, HashSet};
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,7 +12,8 @@ use pgbase_catalog::{CatalogHandle, ReturnShape, SchemaCache, Volatility};
 use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, BodyShape, StatementOptions};
 use pgbase_sql::plan::{
-    CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, Write, WritePlan, WriteReturning,
+    CallArgs, ConflictAction, ReadPlan, SelectExpr, Source, WholeBodyType, Write, WritePlan,
+    WriteReturning,
 };
 use serde_json::Value;
 
@@ -22,7 +24,8 @@ use crate::media::{MediaType, PlanFormat, PlanOption};
 use crate::payload::{Payload, parse_payload};
 use crate::plan::{self, PlanContext};
 use crate::preferences::{
-    PreferCount, PreferHandling, PreferMissing, PreferResolution, PreferReturn, PreferTx,
+    PreferCount, PreferHandling, PreferMissing, PreferParams, PreferResolution, PreferReturn,
+    PreferTx,
 };
 use crate::range::{RowRange, content_range};
 use crate::request::{Action, ApiRequest, InvokeMethod, Mutation, RequestConfig, parse_request};
@@ -408,7 +411,12 @@ fn prepare(
             relation,
             headers_only,
         } => {
-            let table = plan::find_table(ctx, relation)?;
+            let table = plan::find_table(ctx, relation).map_err(|error| {
+                // PostgREST 12 looks for the relationships of embeds first: a relation the
+                // cache does not have (a partition, say) has none.
+                plan::embed_from_unknown_relation(ctx, relation, &request.query.select)
+                    .unwrap_or(error)
+            })?;
             let range = request.top_level_range.cap(ctx.max_rows);
             let root = plan::read_plan(
                 ctx,
@@ -607,8 +615,14 @@ fn prepare(
                 &[],
                 RowRange::default(),
             )?;
+            // In the table's column order, as PostgREST lists them.
             let location_columns = if location {
-                table.primary_key.clone()
+                table
+                    .columns
+                    .iter()
+                    .filter(|c| table.primary_key.contains(&c.name))
+                    .map(|c| c.name.clone())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -639,7 +653,8 @@ fn prepare(
             let kind = match mutation {
                 Mutation::Create => Kind::Create {
                     representation,
-                    upsert: request.preferences.resolution.is_some(),
+                    upsert: request.preferences.resolution
+                        == Some(PreferResolution::MergeDuplicates),
                 },
                 Mutation::SingleUpsert => Kind::Put { representation },
                 Mutation::Update => Kind::Modify {
@@ -777,6 +792,25 @@ fn prepare_call(
     invoke: InvokeMethod,
     body: Bytes,
 ) -> Result<Prepared, ApiError> {
+    let via = match (invoke, &request.content_type) {
+        (InvokeMethod::Read { .. }, _) => plan::CallVia::Arguments,
+        (_, MediaType::Json) => plan::CallVia::Json,
+        (_, MediaType::TextPlain) => plan::CallVia::Raw("text"),
+        (_, MediaType::TextXml) => plan::CallVia::Raw("xml"),
+        (_, MediaType::OctetStream) => plan::CallVia::Raw("bytea"),
+        _ => plan::CallVia::Arguments,
+    };
+    let single_object = request.preferences.params == Some(PreferParams::SingleObject);
+    // A bytea body goes to Postgres in bytea's hex text form; nothing else needs the bytes.
+    let bytea_hex = (via == plan::CallVia::Raw("bytea")).then(|| {
+        let mut hex = String::with_capacity(2 + body.len() * 2);
+        hex.push_str("\\x");
+        for byte in body.iter() {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{byte:02x}");
+        }
+        hex
+    });
     // Query-string and form arguments are text; a JSON body's arguments are borrowed from the
     // body as raw JSON, so a large body is never built into a document (or copied) here.
     let (mut text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) =
@@ -791,19 +825,30 @@ fn prepare_call(
                     &request.action,
                     request.query.columns.as_deref(),
                 )?;
-                let pairs = match parsed.payload {
-                    Some(Payload::UrlEncoded { pairs, .. }) => pairs,
-                    _ => Vec::new(),
+                // A CSV body's rows, converted to JSON, name the arguments as a JSON body's do.
+                let (pairs, converted) = match parsed.payload {
+                    Some(Payload::UrlEncoded { pairs, .. }) => (pairs, None),
+                    Some(Payload::Json { raw, .. })
+                        if matches!(request.content_type, MediaType::Csv) =>
+                    {
+                        (Vec::new(), Some(raw))
+                    }
+                    _ => (Vec::new(), None),
                 };
-                let raw = bytes_into_string(body);
+                let raw = match (converted, &bytea_hex) {
+                    (Some(json), _) => bytes_into_string(json),
+                    (None, Some(_)) => String::new(),
+                    (None, None) => bytes_into_string(body),
+                };
                 (pairs, (!raw.trim().is_empty()).then_some(raw), false)
             }
         };
     // A JSON array body calls the function once, with the first element's arguments (as
-    // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body.
+    // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body. A
+    // raw text/xml/bytea body names no arguments.
     let first_element = raw_body.as_deref().and_then(first_array_element);
     let json_args: Vec<(String, &serde_json::value::RawValue)> = match &raw_body {
-        Some(raw) if text_args.is_empty() => {
+        Some(raw) if text_args.is_empty() && !matches!(via, plan::CallVia::Raw(_)) => {
             serde_json::from_str::<JsonArgs<'_>>(first_element.as_deref().unwrap_or(raw))
                 .map_or_else(|_| Vec::new(), |a| a.0)
         }
@@ -814,31 +859,27 @@ fn prepare_call(
         .map(|(k, _)| k.clone())
         .chain(json_args.iter().map(|(k, _)| k.clone()))
         .collect();
-    let via = match (invoke, &request.content_type) {
-        (InvokeMethod::Read { .. }, _) => plan::CallVia::Arguments,
-        (_, MediaType::Json) => plan::CallVia::Json,
-        (_, MediaType::TextPlain) => plan::CallVia::Raw("text"),
-        (_, MediaType::TextXml) => plan::CallVia::Raw("xml"),
-        (_, MediaType::OctetStream) => plan::CallVia::Raw("bytea"),
-        _ => plan::CallVia::Arguments,
-    };
-    let function = plan::find_function(ctx, name, &names, raw_body.is_some(), via)?;
+    let function = plan::find_function(ctx, name, &names, single_object, via)?;
     let read = matches!(invoke, InvokeMethod::Read { .. });
     // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
     // fails with 25006 (405) and one that does not write simply works.
     let inputs: Vec<_> = function.input_args().collect();
-    let single_json = inputs.len() == 1
-        && inputs.first().is_some_and(|a| {
-            a.name.as_deref().unwrap_or("").is_empty()
-                && (a.type_name == "json" || a.type_name == "jsonb")
-        });
+    // The whole body as the only argument: any single json/jsonb parameter with
+    // `Prefer: params=single-object`, or a single unnamed parameter of the body's kind.
+    let whole = if single_object {
+        inputs
+            .first()
+            .and_then(|a| WholeBodyType::from_type_name(&a.type_name))
+    } else {
+        plan::whole_body_parameter(function, via)
+    };
     let type_of = |name: &str| {
         inputs
             .iter()
             .find(|a| a.name.as_deref() == Some(name))
             .map_or("", |a| a.type_name.as_str())
     };
-    let named: Vec<(String, Option<String>)> = if single_json {
+    let named: Vec<(String, Option<String>)> = if whole.is_some() {
         Vec::new()
     } else {
         json_args
@@ -848,10 +889,26 @@ fn prepare_call(
             .collect()
     };
     drop(json_args);
-    let call_args = if single_json {
-        CallArgs::SingleJson(raw_body.unwrap_or_else(|| "{}".into()))
-    } else {
-        CallArgs::Named(named)
+    let call_args = match whole {
+        Some(arg_type) => {
+            let body = match (arg_type, bytea_hex) {
+                (WholeBodyType::Bytea, Some(hex)) => hex,
+                // Arguments from the query string or a form: one object of their texts.
+                _ if !text_args.is_empty() || (single_object && raw_body.is_none()) => {
+                    let object: serde_json::Map<String, Value> = text_args
+                        .drain(..)
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect();
+                    Value::Object(object).to_string()
+                }
+                (WholeBodyType::Json | WholeBodyType::Jsonb, _) => {
+                    raw_body.unwrap_or_else(|| "{}".into())
+                }
+                _ => raw_body.unwrap_or_default(),
+            };
+            CallArgs::Whole { body, arg_type }
+        }
+        None => CallArgs::Named(named),
     };
     let call = plan::call_plan(function, call_args);
     let shape = function.return_shape();
@@ -1006,13 +1063,15 @@ fn respond(
             upsert,
         } => {
             headers.push(("content-range".into(), write_range(rows)));
-            if let Some(location) = output.location.filter(|l| !l.is_empty()) {
+            if let Some(query) = output.location.as_deref().and_then(location_query) {
                 headers.push((
                     "location".into(),
-                    format!("/{}?{}", relation_name(request), location),
+                    format!("/{}?{}", relation_name(request), query),
                 ));
             }
-            let status = if upsert && rows > 0 && output.inserted == Some(0) {
+            // PostgREST 12: a merge-duplicates upsert that inserted nothing (every row updated,
+            // or no rows at all) is 200; anything else 201.
+            let status = if upsert && output.inserted.is_some_and(|n| n <= 0) {
                 StatusCode::OK
             } else {
                 StatusCode::CREATED
@@ -1022,7 +1081,16 @@ fn respond(
         Kind::Put { representation } => {
             headers.push(("content-range".into(), write_range(rows)));
             if representation {
-                (StatusCode::OK, true)
+                // 201 when the row was inserted, 200 when it was updated (PostgREST 12).
+                let inserted = output.inserted.is_some_and(|n| n > 0);
+                (
+                    if inserted {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
+                    true,
+                )
             } else {
                 (StatusCode::NO_CONTENT, false)
             }
@@ -1137,6 +1205,30 @@ fn first_array_element(text: &str) -> Option<String> {
     }
     let elements: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).ok()?;
     elements.first().map(|e| e.get().to_string())
+}
+
+/// The query string of a `Location` header from the statement's `[[column, "eq.v"], …]`,
+/// each part encoded as PostgREST 12 does (`renderSimpleQuery True`): letters, digits and
+/// `-_.~` kept, a space as `+`, anything else `%XX`.
+fn location_query(pairs: &str) -> Option<String> {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let encode = |text: &str| {
+        percent_encoding::utf8_percent_encode(text, KEEP)
+            .to_string()
+            .replace("%20", "+")
+    };
+    let pairs: Vec<(String, String)> = serde_json::from_str(pairs).ok()?;
+    (!pairs.is_empty()).then(|| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    })
 }
 
 fn relation_name(request: &ApiRequest) -> &str {

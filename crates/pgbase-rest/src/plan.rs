@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use http::StatusCode;
 use pgbase_catalog::{Cardinality, Function, Link, Relationship, ReturnShape, SchemaCache, Table};
 use pgbase_sql::plan::Aggregate;
+use pgbase_sql::plan::WholeBodyType;
 use pgbase_sql::plan::{
     CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, InsertGroup,
     Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, RowType,
@@ -242,7 +243,95 @@ pub const MAX_SELECT_ITEMS: usize = 1664;
 
 /// Builds the read plan of `table` for `select` at `path`, with the query's filters, order and
 /// ranges for that path.
+///
+/// At the root (`path` empty), the embed paths of filters, `and`/`or`, `order` and
+/// `limit`/`offset` are first resolved against `select` as PostgREST 12 does before it looks
+/// for any relationship: each step names an embed by its relation or by its alias, and a step
+/// naming no embed is PGRST108.
 pub fn read_plan(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    source: Source,
+    select: &[SelectItem],
+    query: &QueryParams,
+    path: &[String],
+    range: RowRange,
+) -> Result<ReadPlan, ApiError> {
+    if !path.is_empty() {
+        return read_level(ctx, table, source, select, query, path, range);
+    }
+    let query = canonical_paths(select, query)?;
+    check_relationships(ctx, table, select)?;
+    read_level(ctx, table, source, select, &query, path, range)
+}
+
+/// Finds the relationship of every embed in `select`, depth first, so that PGRST200/201 come
+/// before any error about columns, as in PostgREST 12 (which leaves columns to Postgres).
+fn check_relationships(
+    ctx: &PlanContext<'_>,
+    table: &Table,
+    select: &[SelectItem],
+) -> Result<(), ApiError> {
+    for item in select {
+        if let SelectItem::Relation(embed) | SelectItem::Spread(embed) = item {
+            let relationship = find_relationship(ctx, table, embed)?;
+            if let Some(target) = ctx
+                .cache
+                .table(&relationship.target.schema, &relationship.target.name)
+            {
+                check_relationships(ctx, target, &embed.children)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The embed of `items` a path step names: the first whose relation or alias it is.
+fn named_embed<'s>(items: &'s [SelectItem], step: &str) -> Option<&'s EmbedSelect> {
+    items.iter().find_map(|item| match item {
+        SelectItem::Relation(embed) | SelectItem::Spread(embed)
+            if embed.relation == step || embed.alias.as_deref() == Some(step) =>
+        {
+            Some(embed)
+        }
+        _ => None,
+    })
+}
+
+/// `path` with every step replaced by the key the planner addresses that embed by (its alias,
+/// else its relation), or the first step that names no embed.
+fn canonical_path(select: &[SelectItem], path: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut items = select;
+    let mut out = Vec::with_capacity(path.len());
+    for step in path {
+        let embed = named_embed(items, step).ok_or_else(|| ApiError::not_embedded(step))?;
+        out.push(embed_key(embed).to_string());
+        items = &embed.children;
+    }
+    Ok(out)
+}
+
+/// The query with its embed paths in canonical form (filters first, then order, ranges and
+/// logic trees, the order PostgREST checks them in).
+fn canonical_paths(select: &[SelectItem], query: &QueryParams) -> Result<QueryParams, ApiError> {
+    let mut query = query.clone();
+    for filter in &mut query.filters {
+        filter.path = canonical_path(select, &filter.path)?;
+    }
+    for order in &mut query.order {
+        order.path = canonical_path(select, &order.path)?;
+    }
+    let ranges = std::mem::take(&mut query.ranges);
+    for (path, range) in ranges {
+        query.ranges.insert(canonical_path(select, &path)?, range);
+    }
+    for logic in &mut query.logic {
+        logic.path = canonical_path(select, &logic.path)?;
+    }
+    Ok(query)
+}
+
+fn read_level(
     ctx: &PlanContext<'_>,
     table: &Table,
     source: Source,
@@ -323,7 +412,9 @@ pub fn read_plan(
                 let target = ctx
                     .cache
                     .table(&relationship.target.schema, &relationship.target.name)
-                    .ok_or_else(|| no_relationship(ctx, table, &embed.relation))?;
+                    .ok_or_else(|| {
+                        no_relationship(ctx, &table.name, &embed.relation, embed.hint.as_deref())
+                    })?;
                 let mut child_path = path.to_vec();
                 child_path.push(embed_key(embed).to_string());
                 let child_range = query
@@ -338,7 +429,7 @@ pub fn read_plan(
                 } else {
                     embed.children.clone()
                 };
-                let child = read_plan(
+                let child = read_level(
                     ctx,
                     target,
                     source,
@@ -421,27 +512,6 @@ pub fn read_plan(
                 .push(order_expr(&scope, &plan, &embed_keys, term)?);
         }
     }
-    // Filters and order on embeds that are not selected.
-    let known_child_paths: BTreeSet<Vec<String>> = embed_keys
-        .iter()
-        .map(|k| {
-            let mut p = path.to_vec();
-            p.push(k.clone());
-            p
-        })
-        .collect();
-    let orphan = query
-        .filters
-        .iter()
-        .map(|f| &f.path)
-        .chain(query.logic.iter().map(|l| &l.path))
-        .chain(query.order.iter().map(|o| &o.path))
-        .find(|p| {
-            p.len() == path.len() + 1 && p.starts_with(path) && !known_child_paths.contains(*p)
-        });
-    if let Some(p) = orphan {
-        return Err(ApiError::not_embedded(p.last().map_or("", String::as_str)));
-    }
     plan.limit = range.limit;
     plan.offset = range.offset;
     Ok(plan)
@@ -497,66 +567,203 @@ fn join_of(
     }
 }
 
-fn no_relationship(ctx: &PlanContext<'_>, table: &Table, target: &str) -> ApiError {
+/// The `n`-grams of `value` as PostgREST's fuzzy matcher (`fuzzyset`) counts them: lowercased,
+/// only letters, digits, spaces and commas kept, enclosed in `-`.
+fn grams(value: &str, n: usize) -> std::collections::HashMap<String, usize> {
+    let kept: String = value
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == ',')
+        .collect();
+    let padded: Vec<char> = format!("-{kept}-").chars().collect();
+    let mut out = std::collections::HashMap::new();
+    for window in padded.windows(n) {
+        *out.entry(window.iter().collect::<String>()).or_insert(0) += 1;
+    }
+    out
+}
+
+/// The name among `candidates` PostgREST 12 suggests for `name` in PGRST200 hints
+/// (`fuzzyset` with its defaults): `Exact` when a candidate is `name` itself (case aside);
+/// else, by trigrams and failing those bigrams, the candidates sharing one, scored by
+/// normalised edit distance and kept from a score of 0.33, the best first.
+enum Fuzzy<'a> {
+    Exact,
+    Near(&'a str),
+    Nothing,
+}
+
+fn fuzzy_match<'a>(name: &str, candidates: &[&'a str]) -> Fuzzy<'a> {
+    let key = name.to_lowercase();
+    if candidates.iter().any(|c| c.to_lowercase() == key) {
+        return Fuzzy::Exact;
+    }
+    let norm = |v: &std::collections::HashMap<String, usize>| {
+        v.values().map(|c| (c * c) as f64).sum::<f64>().sqrt()
+    };
+    for n in [3, 2] {
+        let query = grams(name, n);
+        let query_norm = norm(&query);
+        let mut scored: Vec<(f64, &str)> = candidates
+            .iter()
+            .filter_map(|c| {
+                let item = grams(c, n);
+                let dot: usize = query
+                    .iter()
+                    .filter_map(|(g, q)| item.get(g).map(|i| q * i))
+                    .sum();
+                (dot > 0).then(|| (dot as f64 / (query_norm * norm(&item)), *c))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut rescored: Vec<(f64, &str)> = scored
+            .into_iter()
+            .take(50)
+            .map(|(_, c)| (similarity(&key, &c.to_lowercase()), c))
+            .filter(|(score, _)| *score >= 0.33)
+            .collect();
+        rescored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if let Some((_, best)) = rescored.first() {
+            return Fuzzy::Near(best);
+        }
+    }
+    Fuzzy::Nothing
+}
+
+/// PGRST200 as PostgREST 12 words it, for an embed of `target` from the relation `origin`.
+/// The hint suggests a close name among the targets of `origin`'s relationships (none when
+/// `target` is one of them: then the embed hint is what failed), or, when `origin` has no
+/// relationships at all, a close name among the relations that have some.
+fn no_relationship(
+    ctx: &PlanContext<'_>,
+    origin: &str,
+    target: &str,
+    hint: Option<&str>,
+) -> ApiError {
+    let using = hint.map_or_else(String::new, |h| format!("' using the hint '{h}"));
     let mut error = ApiError::new(
         "PGRST200",
         StatusCode::BAD_REQUEST,
         format!(
-            "Could not find a relationship between '{}' and '{}' in the schema cache",
-            table.name, target
+            "Could not find a relationship between '{origin}' and '{target}' in the schema cache"
         ),
     )
     .with_details(format!(
-        "Searched for a foreign key relationship between '{}' and '{}' in the schema '{}', but no matches were found.",
-        table.name, target, ctx.schema
+        "Searched for a foreign key relationship between '{origin}' and '{target}{using}' in the schema '{}', but no matches were found.",
+        ctx.schema
     ));
-    let names: Vec<&str> = ctx
+    let in_schema = |r: &&Relationship| r.target.schema == ctx.schema;
+    let own: Vec<&str> = ctx
         .cache
-        .relationships_from(&table.schema, &table.name)
+        .relationships_from(ctx.schema, origin)
         .iter()
+        .filter(in_schema)
         .map(|r| r.target.name.as_str())
         .collect();
-    if let Some(near) = closest(target, names) {
-        error = error.with_hint(format!("Perhaps you meant '{near}' instead of '{target}'."));
+    let suggestion = if own.is_empty() {
+        let parents: BTreeSet<&str> = ctx
+            .cache
+            .relationships()
+            .filter(in_schema)
+            .filter(|r| r.source.schema == ctx.schema)
+            .map(|r| r.source.name.as_str())
+            .collect();
+        match fuzzy_match(origin, &parents.into_iter().collect::<Vec<_>>()) {
+            Fuzzy::Near(near) => Some((near, origin)),
+            _ => None,
+        }
+    } else {
+        match fuzzy_match(target, &own) {
+            Fuzzy::Near(near) => Some((near, target)),
+            _ => None,
+        }
+    };
+    if let Some((near, instead)) = suggestion {
+        error = error.with_hint(format!(
+            "Perhaps you meant '{near}' instead of '{instead}'."
+        ));
     }
     error
 }
 
-fn relationship_matches_name(rel: &Relationship, name: &str) -> bool {
-    // Computed relationships are addressed by their function's name only.
-    if let Link::Computed { function, .. } = &rel.link {
-        return function.name == name;
-    }
-    if rel.target.name == name {
-        return true;
-    }
+/// PGRST200 for the first embed of a `select` on a relation the schema cache does not have
+/// (a partition, say): PostgREST 12 looks for relationships before anything else.
+pub fn embed_from_unknown_relation(
+    ctx: &PlanContext<'_>,
+    origin: &str,
+    select: &[SelectItem],
+) -> Option<ApiError> {
+    select.iter().find_map(|item| match item {
+        SelectItem::Relation(embed) | SelectItem::Spread(embed) => Some(no_relationship(
+            ctx,
+            origin,
+            &embed.relation,
+            embed.hint.as_deref(),
+        )),
+        SelectItem::Field(_) => None,
+    })
+}
+
+/// The single column of a one-column FK relationship on the source side (`matchFKSingleCol`)
+/// and on the target side (`matchFKRefSingleCol`); `None` for composite keys, junctions and
+/// computed relationships.
+fn single_columns(rel: &Relationship) -> Option<(&str, &str)> {
     match &rel.link {
-        // `parent(*)` by the FK column name, or by the constraint name.
-        Link::ForeignKey {
-            constraint,
-            columns,
-            ..
-        } => {
-            constraint == name
-                || (rel.cardinality != Cardinality::OneToMany
-                    && columns.len() == 1
-                    && columns.first().is_some_and(|(source, _)| source == name))
-        }
-        _ => false,
+        Link::ForeignKey { columns, .. } => match columns.as_slice() {
+            [(source, target)] => Some((source.as_str(), target.as_str())),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
-fn relationship_matches_hint(rel: &Relationship, hint: &str) -> bool {
+fn fk_constraint(rel: &Relationship) -> Option<&str> {
     match &rel.link {
-        Link::ForeignKey {
-            constraint,
-            columns,
-            ..
-        } => constraint == hint || columns.iter().any(|(s, t)| s == hint || t == hint),
-        Link::Junction(j) => {
-            j.table.name == hint || j.source_constraint == hint || j.target_constraint == hint
+        Link::ForeignKey { constraint, .. } => Some(constraint),
+        _ => None,
+    }
+}
+
+/// Whether `rel` is the one `target[!hint]` names, by PostgREST 12's rules (`findRel`):
+///
+/// - a computed relationship by its function's name;
+/// - a self-reference (one FK from a relation to itself gives a to-one and a to-many side):
+///   without a hint, the relation's name picks the one-to-many side (`children:t(*)`) and the
+///   FK column's name the many-to-one side (`parent_id(*)`); with a hint, only the
+///   one-to-many side whose referencing column is the hint (`children:t!parent_id(*)`);
+/// - otherwise, without a hint: the target's name, or the FK constraint's name or its single
+///   column's name when the target is no view; with a hint: the target's name and, as the
+///   hint, the constraint's name, the single column on either side, or the junction's name.
+fn relationship_matches(rel: &Relationship, target: &str, hint: Option<&str>) -> bool {
+    if let Link::Computed { function, .. } = &rel.link {
+        return function.name == target;
+    }
+    let names_target = rel.target.name == target;
+    let cols = single_columns(rel);
+    if rel.is_self {
+        let o2m = rel.cardinality == Cardinality::OneToMany;
+        return match hint {
+            None => {
+                (names_target && o2m)
+                    || (rel.cardinality == Cardinality::ManyToOne
+                        && cols.is_some_and(|(source, _)| source == target))
+            }
+            Some(hint) => names_target && o2m && cols.is_some_and(|(_, fcol)| fcol == hint),
+        };
+    }
+    match hint {
+        None => {
+            names_target
+                || (!rel.target_is_view
+                    && (fk_constraint(rel) == Some(target)
+                        || cols.is_some_and(|(source, _)| source == target)))
         }
-        Link::Computed { function, .. } => function.name == hint,
+        Some(hint) => {
+            names_target
+                && (fk_constraint(rel) == Some(hint)
+                    || cols.is_some_and(|(source, fcol)| source == hint || fcol == hint)
+                    || rel.junction().is_some_and(|j| j.table.name == hint))
+        }
     }
 }
 
@@ -565,20 +772,17 @@ fn find_relationship<'a>(
     table: &Table,
     embed: &EmbedSelect,
 ) -> Result<&'a Relationship, ApiError> {
+    let hint = embed.hint.as_deref();
     let candidates: Vec<&Relationship> = ctx
         .cache
         .relationships_from(&table.schema, &table.name)
         .iter()
-        .filter(|r| relationship_matches_name(r, &embed.relation))
-        .filter(|r| {
-            embed
-                .hint
-                .as_deref()
-                .is_none_or(|h| relationship_matches_hint(r, h))
-        })
+        // Targets are looked up in the request's schema only.
+        .filter(|r| r.target.schema == ctx.schema)
+        .filter(|r| relationship_matches(r, &embed.relation, hint))
         .collect();
     match candidates.as_slice() {
-        [] => Err(no_relationship(ctx, table, &embed.relation)),
+        [] => Err(no_relationship(ctx, &table.name, &embed.relation, hint)),
         [one] => Ok(one),
         many => Err(ambiguous(table, &embed.relation, many)),
     }
@@ -606,8 +810,12 @@ fn describe(rel: &Relationship) -> String {
             cols(columns, false)
         ),
         Link::Junction(j) => format!(
-            "{} using {} and {}",
-            j.table, j.source_constraint, j.target_constraint
+            "{} using {}({}) and {}({})",
+            j.table.name,
+            j.source_constraint,
+            cols(&j.source_columns, false),
+            j.target_constraint,
+            cols(&j.target_columns, false)
         ),
         Link::Computed { function, .. } => format!("{function}"),
     }
@@ -637,7 +845,7 @@ fn ambiguous(table: &Table, target: &str, many: &[&Relationship]) -> ApiError {
                 Link::Computed { function, .. } => function.name.clone(),
                 Link::ForeignKey { constraint, .. } => constraint.clone(),
             };
-            format!("'{target}!{hint}'")
+            format!("'{}!{hint}'", r.target.name)
         })
         .collect();
     ApiError::new(
@@ -791,9 +999,12 @@ fn order_expr(
     let target = match &term.target {
         OrderTarget::Field(field) => PlanOrderTarget::Column(scope.resolve(field)?),
         OrderTarget::Relation { relation, field } => {
+            // By the embed's alias, else its relation; an embed that is not there is PGRST108.
             let index = embed_index(embed_keys, relation)
-                .filter(|i| plan.embeds.get(*i).is_some_and(|e| e.to_one))
-                .ok_or_else(|| ApiError::related_order_not_to_one(&table.name, relation))?;
+                .ok_or_else(|| ApiError::not_embedded(relation))?;
+            if !plan.embeds.get(index).is_some_and(|e| e.to_one) {
+                return Err(ApiError::related_order_not_to_one(&table.name, relation));
+            }
             PlanOrderTarget::EmbedColumn {
                 embed: index,
                 column: field.name.clone(),
@@ -971,8 +1182,9 @@ fn no_function(
     ctx: &PlanContext<'_>,
     name: &str,
     arg_names: &BTreeSet<String>,
+    single_object: bool,
     via: CallVia,
-    overloads: &[Function],
+    overloads: &[&Function],
 ) -> ApiError {
     let function = format!("{}.{}", ctx.schema, name);
     let args: Vec<&str> = arg_names.iter().map(String::as_str).collect();
@@ -986,6 +1198,10 @@ fn no_function(
         format!(" with parameters {listed}")
     };
     let (message_args, searched) = match via {
+        _ if single_object => (
+            String::new(),
+            " with a single json/jsonb parameter".to_string(),
+        ),
         CallVia::Raw(ty) => (
             String::new(),
             format!(" with a single unnamed {ty} parameter"),
@@ -996,8 +1212,9 @@ fn no_function(
         ),
         CallVia::Arguments => (String::new(), with_args),
     };
+    let only_single = single_object || matches!(via, CallVia::Raw(_));
     let message_args = match via {
-        CallVia::Raw(_) => message_args,
+        _ if only_single => message_args,
         _ if without => " without parameters".to_string(),
         _ => format!("({listed})"),
     };
@@ -1009,14 +1226,14 @@ fn no_function(
     .with_details(format!(
         "Searched for the function {function}{searched}, but no matches were found in the schema cache."
     ));
-    if matches!(via, CallVia::Raw(_)) {
+    if only_single {
         return error;
     }
     let hint = if overloads.is_empty() {
         let names = ctx
             .cache
             .functions()
-            .filter(|f| f.schema == ctx.schema)
+            .filter(|f| f.schema == ctx.schema && callable(f))
             .map(|f| f.name.as_str());
         closest(name, names).map(|near| format!("{}.{near}", ctx.schema))
     } else {
@@ -1047,42 +1264,111 @@ fn no_function(
     error
 }
 
-/// The function to call: overloads chosen by argument names (PGRST202/203).
+/// Whether PostgREST 12 can call `function` at all (its schema cache leaves the others out):
+/// no unnamed input parameter, or one of type json, jsonb, text, xml or bytea.
+fn callable(function: &Function) -> bool {
+    let unnamed: Vec<_> = function
+        .input_args()
+        .filter(|a| a.name.as_deref().unwrap_or("").is_empty())
+        .collect();
+    match unnamed.as_slice() {
+        [] => true,
+        [arg] => WholeBodyType::from_type_name(&arg.type_name).is_some(),
+        _ => false,
+    }
+}
+
+/// Whether `function` takes these arguments by name (PostgREST 12 `matchesParams`): with
+/// `Prefer: params=single-object` any function of one json/jsonb parameter; a function without
+/// parameters when no arguments are given (and the body is no raw text/xml/bytea); else every
+/// required parameter given and every argument a parameter.
+fn takes_arguments(
+    function: &Function,
+    arg_names: &BTreeSet<String>,
+    single_object: bool,
+    via: CallVia,
+) -> bool {
+    let inputs: Vec<_> = function.input_args().collect();
+    if single_object {
+        return matches!(inputs.as_slice(), [arg] if arg.type_name == "json" || arg.type_name == "jsonb");
+    }
+    if inputs.is_empty() {
+        return arg_names.is_empty() && !matches!(via, CallVia::Raw(_));
+    }
+    let name_of = |a: &&pgbase_catalog::FunctionArg| a.name.clone().unwrap_or_default();
+    let required: BTreeSet<String> = inputs
+        .iter()
+        .filter(|a| !a.has_default)
+        .map(name_of)
+        .collect();
+    let optional: BTreeSet<String> = inputs
+        .iter()
+        .filter(|a| a.has_default)
+        .map(name_of)
+        .collect();
+    required.iter().all(|r| arg_names.contains(r))
+        && arg_names
+            .iter()
+            .all(|k| required.contains(k) || optional.contains(k))
+}
+
+/// The type of the single unnamed parameter of `function` when a POST body of this kind goes
+/// to it whole (PostgREST 12 `hasSingleUnnamedParam`): json/jsonb for JSON, text for
+/// `text/plain`, xml for `text/xml`, bytea for `application/octet-stream`.
+pub fn whole_body_parameter(function: &Function, via: CallVia) -> Option<WholeBodyType> {
+    let inputs: Vec<_> = function.input_args().collect();
+    let [arg] = inputs.as_slice() else {
+        return None;
+    };
+    if !arg.name.as_deref().unwrap_or("").is_empty() {
+        return None;
+    }
+    let arg_type = WholeBodyType::from_type_name(&arg.type_name)?;
+    let fits = match via {
+        CallVia::Json => matches!(arg_type, WholeBodyType::Json | WholeBodyType::Jsonb),
+        CallVia::Raw(content) => arg_type.sql() == content,
+        CallVia::Arguments => false,
+    };
+    fits.then_some(arg_type)
+}
+
+/// The function to call, chosen among the overloads as PostgREST 12 does (`findProc`): the one
+/// taking these arguments by name; failing any, the one whose single unnamed parameter takes
+/// the body whole; PGRST202 when none fits, PGRST203 when several do.
 pub fn find_function<'a>(
     ctx: &PlanContext<'a>,
     name: &str,
     arg_names: &BTreeSet<String>,
-    raw_json_body: bool,
+    single_object: bool,
     via: CallVia,
 ) -> Result<&'a Function, ApiError> {
-    let overloads = ctx.cache.function_overloads(ctx.schema, name);
-    let matching: Vec<&Function> = overloads
+    // PostgREST 12 does not know functions with an unnamed parameter it could not pass: more
+    // than one unnamed, or one of a type other than json, jsonb, text, xml or bytea.
+    let overloads: Vec<&'a Function> = ctx
+        .cache
+        .function_overloads(ctx.schema, name)
         .iter()
-        .filter(|f| {
-            let inputs: Vec<_> = f.input_args().collect();
-            if raw_json_body
-                && inputs.len() == 1
-                && inputs.first().is_some_and(|a| {
-                    a.name.as_deref().unwrap_or("").is_empty()
-                        && (a.type_name == "json" || a.type_name == "jsonb")
-                })
-            {
-                return true;
-            }
-            let named: BTreeSet<&str> = inputs.iter().filter_map(|a| a.name.as_deref()).collect();
-            let required: BTreeSet<&str> = inputs
-                .iter()
-                .filter(|a| !a.has_default)
-                .filter_map(|a| a.name.as_deref())
-                .collect();
-            arg_names.iter().all(|k| named.contains(k.as_str()))
-                && required.iter().all(|r| arg_names.contains(*r))
-                && inputs.iter().all(|a| a.name.is_some() || a.has_default)
-        })
+        .filter(|f| callable(f))
         .collect();
+    let by_name: Vec<&'a Function> = overloads
+        .iter()
+        .copied()
+        .filter(|f| takes_arguments(f, arg_names, single_object, via))
+        .collect();
+    let whole_body: Vec<&'a Function> = overloads
+        .iter()
+        .copied()
+        .filter(|f| !takes_arguments(f, arg_names, single_object, via))
+        .filter(|f| whole_body_parameter(f, via).is_some())
+        .collect();
+    let matching = if by_name.is_empty() {
+        whole_body
+    } else {
+        by_name
+    };
     match matching.as_slice() {
         [one] => Ok(one),
-        [] => Err(no_function(ctx, name, arg_names, via, overloads)),
+        [] => Err(no_function(ctx, name, arg_names, single_object, via, &overloads)),
         _ => Err(ApiError::new(
             "PGRST203",
             StatusCode::MULTIPLE_CHOICES,

@@ -596,7 +596,8 @@ pub fn read_count(plan: &ReadPlan) -> Snippet {
 pub struct StatementOptions {
     /// Count the whole result set (exact count) with this query.
     pub count: Option<Snippet>,
-    /// Primary-key columns for the `Location` header of an insert.
+    /// Primary-key columns for the `Location` header of an insert: the sixth column is then,
+    /// for exactly one row, the JSON array of `[column, "eq.<value>" | "is.null"]` pairs.
     pub location_columns: Vec<String>,
     /// The statement is an insert: report how many rows were inserted (not updated by an
     /// upsert) as the seventh column.
@@ -662,22 +663,24 @@ pub fn statement(
     if options.location_columns.is_empty() {
         s.push_sql("null::text");
     } else {
-        s.push_sql("(select concat_ws('&', ");
+        // Only for exactly one row (PostgREST 12): `[[column, "eq.value" | "is.null"], …]`,
+        // for the front end to encode as a query string.
+        s.push_sql("case when count(pgrst_rows) = 1 then (select json_build_array(");
         let parts = options.location_columns.iter().map(|column| {
-            let mut p = Snippet::param(format!("{column}=eq."));
-            p.push_sql("::text || pgrst_source.")
+            let mut p = Snippet::sql("json_build_array(");
+            p.push(Snippet::param(column.as_str()))
+                .push_sql("::text, coalesce('eq.' || pgrst_source.")
                 .push_ident(column)
-                .push_sql("::text");
+                .push_sql("::text, 'is.null'))");
             p
         });
         s.push(Snippet::join(parts, ", "));
-        s.push_sql(") from pgrst_source limit 1)");
+        s.push_sql(")::text from pgrst_source limit 1) end");
     }
     if options.inserted {
-        // Rows whose `pgrst_inserted` is not false (null: a count-only write, which cannot
-        // read `xmax` without the SELECT privilege), less the rows its `do update` counted.
+        // The rows written less the rows its `do update` counted as updated.
         s.push_sql(
-            ", (select count(*) from pgrst_written where pgrst_inserted is not false)::int8 \
+            ", (select count(*) from pgrst_written)::int8 \
              - coalesce(nullif(current_setting('pgrst.updated', true), '')::int8, 0)",
         );
     } else {
@@ -883,16 +886,14 @@ fn insert_one(
             .push(Snippet::param(positions))
             .push_sql("::int8[])");
     }
-    if let Some((keys, action)) = on_conflict {
-        if keys.is_empty() {
-            s.push_sql(" on conflict");
-        } else {
-            s.push_sql(" on conflict (")
-                .push(quoted(keys))
-                .push_sql(")");
-        }
+    // Without conflict columns (a table without a primary key and no `on_conflict`) there is
+    // no ON CONFLICT at all, as in PostgREST: a duplicate is still a 409.
+    if let Some((keys, action)) = on_conflict.filter(|(keys, _)| !keys.is_empty()) {
+        s.push_sql(" on conflict (")
+            .push(quoted(keys))
+            .push_sql(")");
         let updatable: Vec<&String> = columns.iter().filter(|c| !keys.contains(c)).collect();
-        if *action == ConflictAction::DoNothing || columns.is_empty() || keys.is_empty() {
+        if *action == ConflictAction::DoNothing || columns.is_empty() {
             s.push_sql(" do nothing");
         } else {
             let targets = if updatable.is_empty() {
@@ -909,31 +910,26 @@ fn insert_one(
                 }),
                 ", ",
             ));
-            if !returning.rows() {
-                // Without SELECT on the table `xmax` cannot be read: count the updated rows
-                // in a transaction-local setting instead (PostgREST's `pgrst.inserted`).
-                s.push_sql(
-                    " where set_config('pgrst.updated', (coalesce(nullif(current_setting(\
-                     'pgrst.updated', true), '')::int8, 0) + 1)::text, true) is not null",
-                );
-            }
+            // Count the updated rows in a transaction-local setting (PostgREST's
+            // `pgrst.inserted`): no `xmax`, which views and partitioned tables do not have
+            // and which needs the SELECT privilege.
+            s.push_sql(
+                " where set_config('pgrst.updated', (coalesce(nullif(current_setting(\
+                 'pgrst.updated', true), '')::int8, 0) + 1)::text, true) is not null",
+            );
         }
     }
     match returning {
         WriteReturning::Rows => {
             s.push_sql(" returning ")
                 .push_ident(ROOT_ALIAS)
-                .push_sql(" as pgrst_row, ")
-                .push_ident(ROOT_ALIAS)
-                .push_sql(".xmax = 0 as pgrst_inserted");
+                .push_sql(" as pgrst_row");
         }
         WriteReturning::Columns(keys) if !keys.is_empty() => {
-            s.push_sql(" returning ")
-                .push(returned_columns(keys))
-                .push_sql(", null::bool as pgrst_inserted");
+            s.push_sql(" returning ").push(returned_columns(keys));
         }
         WriteReturning::Count | WriteReturning::Columns(_) => {
-            s.push_sql(" returning 1 as pgrst_one, null::bool as pgrst_inserted");
+            s.push_sql(" returning 1 as pgrst_one");
         }
     }
     s
@@ -998,8 +994,15 @@ pub fn call_cte(plan: CallPlan) -> Snippet {
         CallArgs::Named(args) => {
             call.push(named_args(&args));
         }
-        CallArgs::SingleJson(body) => {
+        CallArgs::Whole { body, arg_type } => {
             call.push(Snippet::param(body));
+            call.push_sql(match arg_type {
+                WholeBodyType::Json => "::json",
+                WholeBodyType::Jsonb => "::jsonb",
+                WholeBodyType::Text => "::text",
+                WholeBodyType::Xml => "::xml",
+                WholeBodyType::Bytea => "::bytea",
+            });
         }
     }
     call.push_sql(")");
@@ -1103,7 +1106,7 @@ mod tests {
         let (sql, _) =
             write_ctes(insert(WriteReturning::Columns(vec!["id".into()]), None)).render();
         assert!(
-            sql.contains("returning \"pgrst_t\".\"id\" as \"id\", null::bool as pgrst_inserted"),
+            sql.contains("returning \"pgrst_t\".\"id\" as \"id\")"),
             "{sql}"
         );
         assert!(
@@ -1114,6 +1117,12 @@ mod tests {
         let merge = Some((vec!["email".to_string()], ConflictAction::Merge));
         let (sql, _) = write_ctes(insert(WriteReturning::Count, merge)).render();
         assert!(sql.contains("set_config('pgrst.updated'"), "{sql}");
+        assert!(!sql.contains("xmax"), "{sql}");
+        // so does one returning rows: views and partitioned tables have no xmax
+        let merge = Some((vec!["email".to_string()], ConflictAction::Merge));
+        let (sql, _) = write_ctes(insert(WriteReturning::Rows, merge)).render();
+        assert!(sql.contains("set_config('pgrst.updated'"), "{sql}");
+        assert!(sql.contains("returning \"pgrst_t\" as pgrst_row)"), "{sql}");
         assert!(!sql.contains("xmax"), "{sql}");
         for write in [
             Write::Delete {

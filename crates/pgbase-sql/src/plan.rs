@@ -372,7 +372,7 @@ pub enum WriteReturning {
 }
 
 impl WriteReturning {
-    /// Whole rows are returned (and `xmax` can be read).
+    /// Whole rows are returned.
     pub fn rows(&self) -> bool {
         matches!(self, WriteReturning::Rows)
     }
@@ -392,8 +392,49 @@ pub struct CallPlan {
 pub enum CallArgs {
     /// `name := $n` for each argument (`None` = SQL NULL).
     Named(Vec<(String, Option<String>)>),
-    /// The whole JSON body as the single unnamed json/jsonb argument.
-    SingleJson(String),
+    /// The whole request body as the function's only argument, passed by position and cast
+    /// to its type (`f($1::json)`): a single unnamed json/jsonb/text/xml/bytea parameter, or
+    /// any single json/jsonb parameter with `Prefer: params=single-object`.
+    Whole {
+        body: String,
+        arg_type: WholeBodyType,
+    },
+}
+
+/// The type of a function's only argument that receives the whole request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WholeBodyType {
+    Json,
+    Jsonb,
+    Text,
+    Xml,
+    /// The body as Postgres' hex text form of `bytea` (`\x…`).
+    Bytea,
+}
+
+impl WholeBodyType {
+    /// The type by its `format_type` name, if it is one of these.
+    pub fn from_type_name(name: &str) -> Option<WholeBodyType> {
+        match name {
+            "json" => Some(WholeBodyType::Json),
+            "jsonb" => Some(WholeBodyType::Jsonb),
+            "text" => Some(WholeBodyType::Text),
+            "xml" => Some(WholeBodyType::Xml),
+            "bytea" => Some(WholeBodyType::Bytea),
+            _ => None,
+        }
+    }
+
+    /// The SQL type name.
+    pub fn sql(self) -> &'static str {
+        match self {
+            WholeBodyType::Json => "json",
+            WholeBodyType::Jsonb => "jsonb",
+            WholeBodyType::Text => "text",
+            WholeBodyType::Xml => "xml",
+            WholeBodyType::Bytea => "bytea",
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -176,12 +176,15 @@ async fn self_references_and_computed_relationships() {
         .await,
         json!([{"name": "boss", "manager": null}, {"name": "carol", "manager": {"name": "alice"}}])
     );
-    // the table name alone is ambiguous (both directions)
-    let r = app
-        .get("/rest/v1/employees?select=name,employees(name)")
-        .await;
-    expect_status(&r, 300);
-    assert_eq!(r.json()["code"], "PGRST201");
+    // the table name alone is the one-to-many direction (PostgREST 12)
+    assert_eq!(
+        get_ok(
+            &app,
+            "/rest/v1/employees?select=name,employees(name)&id=eq.2"
+        )
+        .await,
+        json!([{"name": "alice", "employees": [{"name": "carol"}]}])
+    );
     // computed relationships: set-returning (to-many) and ROWS 1 (to-one)
     assert_eq!(
         get_ok(
