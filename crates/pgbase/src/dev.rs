@@ -4,6 +4,11 @@
 //! the data directory then, even one a `pg_ctl restart` started). Postgres listens on
 //! 127.0.0.1 with a password for every role (the superuser's is generated once, like the JWT
 //! secret, in `DIR/.pgbase/db_password`, mode 0600) and trusts only its unix socket.
+//!
+//! Dev also serves a mail sink at `/dev/mail` ([`crate::mail_sink`]) and, before the
+//! migrations run, sets the database setting `pgbase.dev_mail_url` to its URL, so SQL that sends
+//! mail through `net.http_post` can default to it (`current_setting('pgbase.dev_mail_url',
+//! true)`) and no migration has to know the port.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -12,10 +17,13 @@ use anyhow::Context;
 
 use crate::commands::{migrations_dir, print_report};
 use crate::config::{Config, Settings};
-use crate::{db, keys, runtime, server};
+use crate::{db, keys, mail_sink, runtime, server};
 
 /// The Postgres port `dev` prefers (Supabase's local database port), when it is free.
 const PREFERRED_DB_PORT: u16 = 54322;
+/// The database setting that holds the dev mail sink's URL (`ALTER DATABASE … SET`), read in
+/// SQL as `current_setting('pgbase.dev_mail_url', true)`.
+pub const DEV_MAIL_SETTING: &str = "pgbase.dev_mail_url";
 /// How often the migrations folder is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -108,8 +116,19 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         Some(secret) => secret,
         None => keys::load_or_create_secret(&secret_path(dir))?,
     };
+    let config = Config::from_settings(settings, db_url.clone(), secret.clone(), true)?;
+    // Bound before the migrations run, so that the mail sink's URL (which holds the port) is
+    // set in the database before anything might read it.
+    let listener = server::bind(&config).await?;
+    let local_addr = listener.local_addr()?;
+    let api_url = format!("http://{local_addr}");
+    let mail_url = dev_mail_url(local_addr);
+
     let pg_config = db::parse_url(&db_url)?;
     let mut migrator = db::connect(&pg_config).await?;
+    if let Err(error) = set_dev_mail_url(&migrator, &mail_url).await {
+        tracing::warn!(%error, "could not set {DEV_MAIL_SETTING}; mail from SQL will not reach the dev mail sink");
+    }
     let migrations = migrations_dir(dir);
     match pgbase_migrate::migrate(&mut migrator, Some(&migrations)).await {
         Ok(report) => print_report(&report),
@@ -117,9 +136,6 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         Err(error) => eprintln!("error: {error}"),
     }
 
-    let config = Config::from_settings(settings, db_url.clone(), secret.clone(), true)?;
-    let listener = server::bind(&config).await?;
-    let api_url = format!("http://{}", listener.local_addr()?);
     let app_state = runtime::start(config).await?;
     if !runtime::wait_for_schema_cache(&app_state, Duration::from_secs(10)).await {
         tracing::warn!("the schema cache has not loaded yet; the API answers 503 until it does");
@@ -137,6 +153,12 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     println!("  Database URL:     {db_url}");
     println!("  anon key:         {}", api_keys.anon);
     println!("  service_role key: {}", api_keys.service_role);
+    println!("  Mail sink:        {mail_url} (JSON; in a browser: {api_url}/dev/mail/view)");
+    println!("                    SQL reaches it as current_setting('{DEV_MAIL_SETTING}')");
+    let readme = dir.join("README.md");
+    if readme.is_file() {
+        println!("  Read next:        {}", readme.display());
+    }
     println!(
         "Watching {} for new migrations. Ctrl-C to stop.",
         migrations.display()
@@ -145,7 +167,9 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
 
     let jobs = runtime::spawn_jobs(&app_state.config, app_state.pool.clone())?;
     let watcher = tokio::spawn(watch_migrations(migrator, migrations));
-    let served = server::serve(listener, server::app(app_state), runtime::shutdown_signal()).await;
+    // The mail sink exists only in dev: `serve` builds `server::app` alone.
+    let app = mail_sink::router(mail_sink::MailSink::new()).merge(server::app(app_state));
+    let served = server::serve(listener, app, runtime::shutdown_signal()).await;
     watcher.abort();
     jobs.shutdown().await;
     let _ = std::fs::remove_file(running_file(dir));
@@ -153,6 +177,44 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         .await
         .ok();
     served?;
+    Ok(())
+}
+
+/// The URL at which the net worker (in this process) reaches the mail sink: the listening
+/// address, or loopback when the server listens on every address.
+fn dev_mail_url(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!(
+        "http://{}/dev/mail",
+        std::net::SocketAddr::new(ip, addr.port())
+    )
+}
+
+/// Points `pgbase.dev_mail_url` of the current database at the sink, for every session opened
+/// from now on (the API's and the workers' pools are opened after this). The database is
+/// `dev`'s own, so the setting goes with it; `pgbase sql` sessions see it too.
+async fn set_dev_mail_url(
+    client: &tokio_postgres::Client,
+    url: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "select format('alter database %I set pgbase.dev_mail_url = %L', current_database(), $1::text)",
+            &[&url],
+        )
+        .await?;
+    let statement: String = row.get(0);
+    client.batch_execute(&statement).await?;
+    client
+        .execute(
+            "select set_config('pgbase.dev_mail_url', $1, false)",
+            &[&url],
+        )
+        .await?;
     Ok(())
 }
 
