@@ -9,7 +9,7 @@
 //! `GET /dev/mail/view` is that page, `DELETE /dev/mail` empties the sink.
 //! `POST /dev/mail/fail {"status": 500}` makes every following POST answer that status (to try
 //! retries), `{"status": null}` turns it off again, and `GET /dev/mail/fail` tells the current
-//! mode and how many posts it has refused. Everything lives in memory and is bounded: the
+//! mode, how many posts it has refused and how many repeated a seen idempotency key. Everything lives in memory and is bounded: the
 //! newest [`CAPACITY`] mails are kept. Only `dev` serves it; `serve` never does.
 
 use std::collections::VecDeque;
@@ -115,6 +115,8 @@ struct SinkState {
     next_id: u64,
     fail_status: Option<StatusCode>,
     rejected: u64,
+    /// Posts whose `Idempotency-Key` had been seen (answered, not stored again).
+    duplicates: u64,
 }
 
 impl MailSink {
@@ -144,7 +146,9 @@ impl MailSink {
                 .iter()
                 .find(|m| m.idempotency_key.as_ref() == Some(key))
         {
-            return seen.id.clone();
+            let id = seen.id.clone();
+            state.duplicates += 1;
+            return id;
         }
         state.next_id += 1;
         let id = format!("dev-mail-{}", state.next_id);
@@ -412,6 +416,7 @@ fn fail_report(state: &SinkState) -> Value {
     json!({
         "status": state.fail_status.map(|s| s.as_u16()),
         "rejected": state.rejected,
+        "duplicates": state.duplicates,
     })
 }
 
@@ -609,7 +614,7 @@ mod tests {
         let (status, _) = call(&app, "POST", "/dev/mail", Some(mail)).await;
         assert_eq!(status, 500);
         let (_, mode) = call(&app, "GET", "/dev/mail/fail", None).await;
-        assert_eq!(mode, json!({"status": 500, "rejected": 1}));
+        assert_eq!(mode, json!({"status": 500, "rejected": 1, "duplicates": 0}));
         let (status, _) = call(&app, "POST", "/dev/mail/fail", Some(r#"{"status":200}"#)).await;
         assert_eq!(status, 422);
         let (_, _) = call(&app, "POST", "/dev/mail/fail", Some(r#"{"status":null}"#)).await;
@@ -636,6 +641,7 @@ mod tests {
         let second = sink.store(message(), Some("k".into()));
         assert_eq!(first, second);
         assert_eq!(sink.list().len(), 1);
+        assert_eq!(sink.state().duplicates, 1);
     }
 
     #[test]
