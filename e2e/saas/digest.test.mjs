@@ -105,6 +105,9 @@ test('enqueue_daily_digest() queues one message per user with open tasks, carryi
   // Ben belongs to Ann's organization too: his digest lists her open tasks and his own.
   assert.deepEqual(byEmail.get(ben.email).tasks.map((t) => t.title).sort(), expected.get(ben.email));
   assert.equal(byEmail.get(ben.email).tasks.length, 3);
+  // While a user's digest is still queued, another call queues none for them.
+  const [{ enqueue_daily_digest: again }] = await sql(`select enqueue_daily_digest()`);
+  assert.equal(Number(again), 0);
   // Undo: this test only looked at the queue.
   await sql(`select pgmq.purge_queue('digests')`);
   await deliverActive(true);

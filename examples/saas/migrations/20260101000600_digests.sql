@@ -18,6 +18,8 @@ select pgmq.create('digests');
 -- organization the user belongs to) and has not turned the digest off in their profile:
 --   {"user_id", "email", "display_name", "tasks": [{"id", "title", "project", "organization",
 --    "due_at"}]}
+-- A user whose previous digest is still queued (the provider has been failing) gets no second
+-- one: the queued digest goes out when the provider recovers, and nobody gets a pile of them.
 -- Returns the number of messages queued. The cron job calls it daily; call it yourself to send
 -- the digest now: pgbase sql "select enqueue_daily_digest()" --dir examples/saas
 create function public.enqueue_daily_digest() returns bigint
@@ -43,6 +45,7 @@ begin
     join auth.users u on u.id = ot.user_id
     left join public.profiles pr on pr.user_id = ot.user_id
     where u.email is not null and coalesce(pr.email_digest, true)
+      and not exists (select 1 from pgmq.q_digests q where q.message ->> 'user_id' = u.id::text)
   )
   select count(*) into queued
   from messages, lateral pgmq.send('digests', messages.msg);
