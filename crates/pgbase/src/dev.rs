@@ -107,7 +107,8 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     options.port = port_is_free(PREFERRED_DB_PORT).then_some(PREFERRED_DB_PORT);
     // TCP needs this password (every role); the unix socket stays trusted but owner-only.
     options.tcp_password = Some(load_or_create_password(&db_password_path(dir))?);
-    let cluster = tokio::task::spawn_blocking(move || start_cluster(options))
+    let fallback = fallback_cluster_dir(dir);
+    let cluster = tokio::task::spawn_blocking(move || start_cluster_somewhere(options, fallback))
         .await
         .context("the database start-up task failed")??;
     let db_url = cluster.url("postgres");
@@ -216,6 +217,56 @@ async fn set_dev_mail_url(
         )
         .await?;
     Ok(())
+}
+
+/// Where the cluster lives when `DIR/.pgbase/db` is out of reach of the user Postgres runs as
+/// (as root, a checkout under `/root`, which is mode 0700): a folder of its own under
+/// `/var/lib/pgbase/dev`, named after the project folder and a hash of its path, so the same
+/// project finds the same cluster on every start.
+fn fallback_cluster_dir(dir: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let name: String = canonical
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(32)
+        .collect();
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.as_os_str().as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    PathBuf::from("/var/lib/pgbase/dev")
+        .join(format!("{name}-{hash:016x}"))
+        .join("db")
+}
+
+/// Starts the cluster in `options.data_dir`, or in `fallback` when running as root and the
+/// user Postgres runs as cannot enter the project folder (so that `pgbase dev` works in a
+/// checkout under `/root`, as a quick start pasted into a fresh container does).
+fn start_cluster_somewhere(
+    options: pgbase_devdb::ClusterOptions,
+    fallback: PathBuf,
+) -> Result<pgbase_devdb::Cluster, pgbase_devdb::DevDbError> {
+    match start_cluster(options.clone()) {
+        Err(pgbase_devdb::DevDbError::DirNotAccessible { path, user }) => {
+            eprintln!(
+                "note: the `{user}` user (Postgres runs as it because pgbase runs as root) cannot enter {}; \
+                 the database of this project lives in {} instead",
+                path.display(),
+                fallback.display()
+            );
+            start_cluster(pgbase_devdb::ClusterOptions {
+                data_dir: fallback,
+                ..options
+            })
+        }
+        other => other,
+    }
 }
 
 /// Starts the cluster; when the preferred port was taken between the check and Postgres' bind
