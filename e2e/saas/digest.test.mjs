@@ -158,6 +158,31 @@ test('while the provider answers 500 the messages stay queued with growing read_
   assert.equal((await sql(`select count(*) as n from pgmq.a_digests`))[0].n, '0', 'none was archived');
 });
 
+test('a message read again while its mail still awaits an answer is not sent twice', async () => {
+  await sink.clear();
+  await sql(`update private.mail_settings set retry_after_seconds = 1`);
+  const before = await sink.counters();
+  await sink.delay(4000); // a provider slower than the retry interval
+  try {
+    const expected = await expectedDigests();
+    await sql(`select enqueue_daily_digest()`);
+    const mine = (rows) => rows.filter((r) => r.email === ann.email);
+    await waitFor('ann\'s message to be read again while its mail is unanswered', async () => mine(await queued()),
+      (rows) => rows.length === 1 && Number(rows[0].read_ct) >= 2);
+    await sink.delay(null);
+    await waitFor('the queue to empty', queued, (rows) => rows.length === 0);
+    // Every mail sent has been answered and settled: a second post would have reached the sink.
+    await waitFor('no digest mail in flight', () => sql(`select count(*) as n from private.digest_deliveries`),
+      (rows) => rows[0].n === '0');
+    const recipients = (await sink.list()).flatMap((m) => m.to).sort();
+    assert.deepEqual(recipients, [...expected.keys()].sort());
+    assert.equal((await sink.counters()).duplicates, before.duplicates, 'no mail was posted twice');
+  } finally {
+    await sink.delay(null);
+    await sql(`update private.mail_settings set retry_after_seconds = 2`);
+  }
+});
+
 test('a message read more than max_attempts (5) times without a 2xx is archived', async () => {
   await sink.clear();
   await sql(`update private.mail_settings set retry_after_seconds = 1`);

@@ -107,7 +107,17 @@ export const sink = {
     if (response.status !== 200) throw new Error(`POST /dev/mail/fail answered ${response.status}`);
     return response.json();
   },
-  /** { status, rejected, duplicates } */
+  /** Makes every POST wait `ms` milliseconds before it answers (null: answer at once). */
+  async delay(ms) {
+    const response = await fetch(`${url}/dev/mail/fail`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ delay_ms: ms }),
+    });
+    if (response.status !== 200) throw new Error(`POST /dev/mail/fail answered ${response.status}`);
+    return response.json();
+  },
+  /** { status, delay_ms, rejected, duplicates } */
   async counters() {
     return (await fetch(`${url}/dev/mail/fail`)).json();
   },

@@ -8,8 +8,9 @@
 //! newest first (`?to=ADDRESS` filters; a browser asking for HTML gets the page),
 //! `GET /dev/mail/view` is that page, `DELETE /dev/mail` empties the sink.
 //! `POST /dev/mail/fail {"status": 500}` makes every following POST answer that status (to try
-//! retries), `{"status": null}` turns it off again, and `GET /dev/mail/fail` tells the current
-//! mode, how many posts it has refused and how many repeated a seen idempotency key. Everything lives in memory and is bounded: the
+//! retries), `{"status": null}` turns it off again, `{"delay_ms": 3000}` makes each answer wait
+//! (a slow provider; `null` or 0 stops that), and `GET /dev/mail/fail` tells the current
+//! settings, how many posts were refused and how many repeated a seen idempotency key. Everything lives in memory and is bounded: the
 //! newest [`CAPACITY`] mails are kept. Only `dev` serves it; `serve` never does.
 
 use std::collections::VecDeque;
@@ -29,6 +30,8 @@ use serde_json::{Value, json};
 pub const CAPACITY: usize = 500;
 /// Request bodies above this size are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The longest answer delay `POST /dev/mail/fail` accepts.
+pub const MAX_DELAY_MS: u64 = 60_000;
 
 /// One mail as the sink stored it.
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +72,12 @@ pub enum SinkError {
         "`status` must be an HTTP status from 400 to 599, or null to answer normally again (got {0})"
     )]
     FailStatus(String),
+    #[error(
+        "`delay_ms` must be a number of milliseconds from 0 to {MAX_DELAY_MS}, or null (got {0})"
+    )]
+    Delay(String),
+    #[error("send `status` (400..599 or null) and/or `delay_ms` (0..{MAX_DELAY_MS} or null)")]
+    NoSetting,
 }
 
 impl SinkError {
@@ -77,7 +86,10 @@ impl SinkError {
             SinkError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             SinkError::NotJsonContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             SinkError::BadJson(_) | SinkError::NotAnObject => StatusCode::BAD_REQUEST,
-            SinkError::Field { .. } | SinkError::FailStatus(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            SinkError::Field { .. }
+            | SinkError::FailStatus(_)
+            | SinkError::Delay(_)
+            | SinkError::NoSetting => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 
@@ -86,7 +98,10 @@ impl SinkError {
             SinkError::TooLarge => "payload_too_large",
             SinkError::NotJsonContentType => "unsupported_media_type",
             SinkError::BadJson(_) | SinkError::NotAnObject => "invalid_json",
-            SinkError::Field { .. } | SinkError::FailStatus(_) => "validation_error",
+            SinkError::Field { .. }
+            | SinkError::FailStatus(_)
+            | SinkError::Delay(_)
+            | SinkError::NoSetting => "validation_error",
         }
     }
 }
@@ -114,6 +129,8 @@ struct SinkState {
     mails: VecDeque<Mail>,
     next_id: u64,
     fail_status: Option<StatusCode>,
+    /// How long each `POST /dev/mail` waits before it answers (a slow provider).
+    delay: std::time::Duration,
     rejected: u64,
     /// Posts whose `Idempotency-Key` had been seen (answered, not stored again).
     duplicates: u64,
@@ -347,6 +364,10 @@ async fn receive_mail(
 ) -> Result<Response, SinkError> {
     let object = json_object(&headers, body).await?;
     let message = parse_message(&object)?;
+    let delay = sink.state().delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     {
         let mut state = sink.state();
         if let Some(status) = state.fail_status {
@@ -415,6 +436,7 @@ async fn clear_mail(State(sink): State<MailSink>) -> axum::Json<Value> {
 fn fail_report(state: &SinkState) -> Value {
     json!({
         "status": state.fail_status.map(|s| s.as_u16()),
+        "delay_ms": u64::try_from(state.delay.as_millis()).unwrap_or(u64::MAX),
         "rejected": state.rejected,
         "duplicates": state.duplicates,
     })
@@ -425,7 +447,8 @@ async fn fail_mode(State(sink): State<MailSink>) -> axum::Json<Value> {
     axum::Json(fail_report(&sink.state()))
 }
 
-/// `POST /dev/mail/fail {"status": 500 | null}`
+/// `POST /dev/mail/fail {"status": 500 | null, "delay_ms": 3000 | null}`; a key left out keeps
+/// its current value.
 async fn set_fail_mode(
     State(sink): State<MailSink>,
     headers: HeaderMap,
@@ -433,19 +456,38 @@ async fn set_fail_mode(
 ) -> Result<axum::Json<Value>, SinkError> {
     let object = json_object(&headers, body).await?;
     let status = match object.get("status") {
-        None => return Err(SinkError::FailStatus("no `status`".to_string())),
-        Some(Value::Null) => None,
-        Some(value) => Some(
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(value) => Some(Some(
             value
                 .as_u64()
                 .filter(|s| (400..=599).contains(s))
                 .and_then(|s| u16::try_from(s).ok())
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .ok_or_else(|| SinkError::FailStatus(value.to_string()))?,
+        )),
+    };
+    let delay = match object.get("delay_ms") {
+        None => None,
+        Some(Value::Null) => Some(std::time::Duration::ZERO),
+        Some(value) => Some(
+            value
+                .as_u64()
+                .filter(|ms| *ms <= MAX_DELAY_MS)
+                .map(std::time::Duration::from_millis)
+                .ok_or_else(|| SinkError::Delay(value.to_string()))?,
         ),
     };
+    if status.is_none() && delay.is_none() {
+        return Err(SinkError::NoSetting);
+    }
     let mut state = sink.state();
-    state.fail_status = status;
+    if let Some(status) = status {
+        state.fail_status = status;
+    }
+    if let Some(delay) = delay {
+        state.delay = delay;
+    }
     Ok(axum::Json(fail_report(&state)))
 }
 
@@ -614,7 +656,10 @@ mod tests {
         let (status, _) = call(&app, "POST", "/dev/mail", Some(mail)).await;
         assert_eq!(status, 500);
         let (_, mode) = call(&app, "GET", "/dev/mail/fail", None).await;
-        assert_eq!(mode, json!({"status": 500, "rejected": 1, "duplicates": 0}));
+        assert_eq!(
+            mode,
+            json!({"status": 500, "delay_ms": 0, "rejected": 1, "duplicates": 0})
+        );
         let (status, _) = call(&app, "POST", "/dev/mail/fail", Some(r#"{"status":200}"#)).await;
         assert_eq!(status, 422);
         let (_, _) = call(&app, "POST", "/dev/mail/fail", Some(r#"{"status":null}"#)).await;
@@ -622,6 +667,50 @@ mod tests {
         assert_eq!(status, 200);
         let (_, list) = call(&app, "GET", "/dev/mail", None).await;
         assert_eq!(list.as_array().map(Vec::len), Some(1));
+    }
+
+    #[tokio::test]
+    async fn delay_mode_is_validated_and_kept_apart_from_the_status() {
+        let app = router(MailSink::new());
+        for bad in [
+            r#"{}"#,
+            r#"{"delay_ms":-1}"#,
+            r#"{"delay_ms":60001}"#,
+            r#"{"delay_ms":"1"}"#,
+        ] {
+            let (status, answer) = call(&app, "POST", "/dev/mail/fail", Some(bad)).await;
+            assert_eq!(
+                (status, answer["error"].as_str()),
+                (422, Some("validation_error")),
+                "{bad}"
+            );
+        }
+        let (_, mode) = call(&app, "POST", "/dev/mail/fail", Some(r#"{"delay_ms":50}"#)).await;
+        assert_eq!(
+            (mode["delay_ms"].as_u64(), mode["status"].is_null()),
+            (Some(50), true)
+        );
+        let (_, mode) = call(&app, "POST", "/dev/mail/fail", Some(r#"{"status":503}"#)).await;
+        assert_eq!(
+            (mode["delay_ms"].as_u64(), mode["status"].as_u64()),
+            (Some(50), Some(503))
+        );
+        let started = std::time::Instant::now();
+        let mail = r#"{"to":"a@b.c","subject":"s","text":"t"}"#;
+        let (status, _) = call(&app, "POST", "/dev/mail", Some(mail)).await;
+        assert_eq!(status, 503);
+        assert!(started.elapsed() >= std::time::Duration::from_millis(50));
+        let (_, mode) = call(
+            &app,
+            "POST",
+            "/dev/mail/fail",
+            Some(r#"{"status":null,"delay_ms":null}"#),
+        )
+        .await;
+        assert_eq!(
+            (mode["delay_ms"].as_u64(), mode["status"].is_null()),
+            (Some(0), true)
+        );
     }
 
     #[tokio::test]
