@@ -22,7 +22,7 @@ create table private.mail_settings (
   from_address text not null default 'Daily digest <digest@example.com>',
   -- how long a message stays hidden after a read, i.e. the wait before a failed mail is retried
   retry_after_seconds integer not null default 30 check (retry_after_seconds between 1 and 86400),
-  -- a message read this many times without a 2xx answer is archived (pgmq.a_digests)
+  -- after this many sends without a 2xx answer, a message is archived (pgmq.a_digests)
   max_attempts integer not null default 5 check (max_attempts between 1 and 100),
   -- messages handled per run of deliver-digests
   batch_size integer not null default 50 check (batch_size between 1 and 1000)

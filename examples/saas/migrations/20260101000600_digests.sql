@@ -8,9 +8,9 @@
 --
 -- A message is deleted only once the provider has answered 2xx. Until then it stays in the
 -- queue: each read hides it for retry_after_seconds and adds 1 to its read_ct, so a failing
--- provider shows up as growing read_ct values (select msg_id, read_ct from pgmq.q_digests). A
--- message read max_attempts (5) times without success is archived (pgmq.a_digests) instead of
--- being sent again.
+-- provider shows up as growing read_ct values (select msg_id, read_ct from pgmq.q_digests).
+-- After max_attempts (5) failed sends, the next read archives the message (pgmq.a_digests)
+-- instead of sending it again.
 
 select pgmq.create('digests');
 
@@ -53,7 +53,7 @@ begin
 end
 $$;
 
--- The mail of one digest message (text and HTML), in the JSON a mail API takes.
+-- Text made safe for the HTML part of a mail.
 create function private.html_escape(s text) returns text
 language sql immutable set search_path = ''
 as $$
@@ -61,6 +61,7 @@ as $$
                          '"', '&quot;'), '''', '&#39;')
 $$;
 
+-- The mail of one digest message (text and HTML), in the JSON a mail API takes.
 create function private.digest_mail(msg jsonb, from_address text) returns jsonb
 language sql stable set search_path = ''
 as $$
