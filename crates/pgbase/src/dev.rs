@@ -4,6 +4,11 @@
 //! the data directory then, even one a `pg_ctl restart` started). Postgres listens on
 //! 127.0.0.1 with a password for every role (the superuser's is generated once, like the JWT
 //! secret, in `DIR/.pgbase/db_password`, mode 0600) and trusts only its unix socket.
+//!
+//! Dev also serves a mail sink at `/dev/mail` ([`crate::mail_sink`]) and, before the
+//! migrations run, sets the database setting `pgbase.dev_mail_url` to its URL, so SQL that sends
+//! mail through `net.http_post` can default to it (`current_setting('pgbase.dev_mail_url',
+//! true)`) and no migration has to know the port.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -12,10 +17,13 @@ use anyhow::Context;
 
 use crate::commands::{migrations_dir, print_report};
 use crate::config::{Config, Settings};
-use crate::{db, keys, runtime, server};
+use crate::{db, keys, mail_sink, runtime, server};
 
 /// The Postgres port `dev` prefers (Supabase's local database port), when it is free.
 const PREFERRED_DB_PORT: u16 = 54322;
+/// The database setting that holds the dev mail sink's URL (`ALTER DATABASE … SET`), read in
+/// SQL as `current_setting('pgbase.dev_mail_url', true)`.
+pub const DEV_MAIL_SETTING: &str = "pgbase.dev_mail_url";
 /// How often the migrations folder is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
@@ -99,7 +107,8 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     options.port = port_is_free(PREFERRED_DB_PORT).then_some(PREFERRED_DB_PORT);
     // TCP needs this password (every role); the unix socket stays trusted but owner-only.
     options.tcp_password = Some(load_or_create_password(&db_password_path(dir))?);
-    let cluster = tokio::task::spawn_blocking(move || start_cluster(options))
+    let fallback = fallback_cluster_dir(dir);
+    let cluster = tokio::task::spawn_blocking(move || start_cluster_somewhere(options, fallback))
         .await
         .context("the database start-up task failed")??;
     let db_url = cluster.url("postgres");
@@ -108,8 +117,19 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         Some(secret) => secret,
         None => keys::load_or_create_secret(&secret_path(dir))?,
     };
+    let config = Config::from_settings(settings, db_url.clone(), secret.clone(), true)?;
+    // Bound before the migrations run, so that the mail sink's URL (which holds the port) is
+    // set in the database before anything might read it.
+    let listener = server::bind(&config).await?;
+    let local_addr = listener.local_addr()?;
+    let api_url = format!("http://{local_addr}");
+    let mail_url = dev_mail_url(local_addr);
+
     let pg_config = db::parse_url(&db_url)?;
     let mut migrator = db::connect(&pg_config).await?;
+    if let Err(error) = set_dev_mail_url(&migrator, &mail_url).await {
+        tracing::warn!(%error, "could not set {DEV_MAIL_SETTING}; mail from SQL will not reach the dev mail sink");
+    }
     let migrations = migrations_dir(dir);
     match pgbase_migrate::migrate(&mut migrator, Some(&migrations)).await {
         Ok(report) => print_report(&report),
@@ -117,9 +137,6 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         Err(error) => eprintln!("error: {error}"),
     }
 
-    let config = Config::from_settings(settings, db_url.clone(), secret.clone(), true)?;
-    let listener = server::bind(&config).await?;
-    let api_url = format!("http://{}", listener.local_addr()?);
     let app_state = runtime::start(config).await?;
     if !runtime::wait_for_schema_cache(&app_state, Duration::from_secs(10)).await {
         tracing::warn!("the schema cache has not loaded yet; the API answers 503 until it does");
@@ -137,6 +154,12 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     println!("  Database URL:     {db_url}");
     println!("  anon key:         {}", api_keys.anon);
     println!("  service_role key: {}", api_keys.service_role);
+    println!("  Mail sink:        {mail_url} (JSON; in a browser: {api_url}/dev/mail/view)");
+    println!("                    SQL reaches it as current_setting('{DEV_MAIL_SETTING}')");
+    let readme = dir.join("README.md");
+    if readme.is_file() {
+        println!("  Read next:        {}", readme.display());
+    }
     println!(
         "Watching {} for new migrations. Ctrl-C to stop.",
         migrations.display()
@@ -145,7 +168,9 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
 
     let jobs = runtime::spawn_jobs(&app_state.config, app_state.pool.clone())?;
     let watcher = tokio::spawn(watch_migrations(migrator, migrations));
-    let served = server::serve(listener, server::app(app_state), runtime::shutdown_signal()).await;
+    // The mail sink exists only in dev: `serve` builds `server::app` alone.
+    let app = mail_sink::router(mail_sink::MailSink::new()).merge(server::app(app_state));
+    let served = server::serve(listener, app, runtime::shutdown_signal()).await;
     watcher.abort();
     jobs.shutdown().await;
     let _ = std::fs::remove_file(running_file(dir));
@@ -154,6 +179,94 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         .ok();
     served?;
     Ok(())
+}
+
+/// The URL at which the net worker (in this process) reaches the mail sink: the listening
+/// address, or loopback when the server listens on every address.
+fn dev_mail_url(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!(
+        "http://{}/dev/mail",
+        std::net::SocketAddr::new(ip, addr.port())
+    )
+}
+
+/// Points `pgbase.dev_mail_url` of the current database at the sink, for every session opened
+/// from now on (the API's and the workers' pools are opened after this). The database is
+/// `dev`'s own, so the setting goes with it; `pgbase sql` sessions see it too.
+async fn set_dev_mail_url(
+    client: &tokio_postgres::Client,
+    url: &str,
+) -> Result<(), tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "select format('alter database %I set pgbase.dev_mail_url = %L', current_database(), $1::text)",
+            &[&url],
+        )
+        .await?;
+    let statement: String = row.get(0);
+    client.batch_execute(&statement).await?;
+    client
+        .execute(
+            "select set_config('pgbase.dev_mail_url', $1, false)",
+            &[&url],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Where the cluster lives when `DIR/.pgbase/db` is out of reach of the user Postgres runs as
+/// (as root, a checkout under `/root`, which is mode 0700): a folder of its own under
+/// `/var/lib/pgbase/dev`, named after the project folder and a hash of its path, so the same
+/// project finds the same cluster on every start.
+fn fallback_cluster_dir(dir: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let name: String = canonical
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(32)
+        .collect();
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.as_os_str().as_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    PathBuf::from("/var/lib/pgbase/dev")
+        .join(format!("{name}-{hash:016x}"))
+        .join("db")
+}
+
+/// Starts the cluster in `options.data_dir`, or in `fallback` when running as root and the
+/// user Postgres runs as cannot enter the project folder (so that `pgbase dev` works in a
+/// checkout under `/root`, as a quick start pasted into a fresh container does).
+fn start_cluster_somewhere(
+    options: pgbase_devdb::ClusterOptions,
+    fallback: PathBuf,
+) -> Result<pgbase_devdb::Cluster, pgbase_devdb::DevDbError> {
+    match start_cluster(options.clone()) {
+        Err(pgbase_devdb::DevDbError::DirNotAccessible { path, user }) => {
+            eprintln!(
+                "note: the `{user}` user (Postgres runs as it because pgbase runs as root) cannot enter {}; \
+                 the database of this project lives in {} instead",
+                path.display(),
+                fallback.display()
+            );
+            start_cluster(pgbase_devdb::ClusterOptions {
+                data_dir: fallback,
+                ..options
+            })
+        }
+        other => other,
+    }
 }
 
 /// Starts the cluster; when the preferred port was taken between the check and Postgres' bind

@@ -8,6 +8,7 @@ pub mod config;
 pub mod db;
 pub mod dev;
 pub mod keys;
+pub mod mail_sink;
 pub mod metrics;
 pub mod runtime;
 pub mod server;
