@@ -96,7 +96,11 @@ fn cases() -> Vec<Case> {
         ),
         get(
             "embed_self_reference",
-            "/comments?select=id,parent:comments!parent_id(id,body)",
+            "/comments?select=id,replies:comments!parent_id(id,body)",
+        ),
+        get(
+            "embed_self_reference_parent",
+            "/comments?select=id,parent:parent_id(id,body)",
         ),
         get(
             "embed_spread",
