@@ -138,3 +138,13 @@ export async function waitFor(what, probe, until = Boolean, { timeoutMs = 30000,
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
+
+/** `pgbase advisors --json` over the example's database: the lint findings. */
+export async function advisors() {
+  try {
+    const { stdout } = await run(bin, ['advisors', '--json', '--dir', dir], { maxBuffer: 16 << 20 });
+    return JSON.parse(stdout);
+  } catch (error) {
+    throw new Error(`pgbase advisors failed: ${error.stderr || error.message}`);
+  }
+}

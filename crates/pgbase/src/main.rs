@@ -20,8 +20,25 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Commands that print to a terminal or a pipe die quietly when the reader goes away
+/// (`pgbase advisors --json | head`), as Unix tools do, instead of panicking on EPIPE. The
+/// servers keep Rust's default (SIGPIPE ignored; a closed socket is an error value).
+fn die_quietly_on_closed_pipes(command: &cli::Command) {
+    if !matches!(
+        command,
+        cli::Command::Dev { .. } | cli::Command::Serve { .. } | cli::Command::Mcp { .. }
+    ) {
+        // SAFETY: called first thing in main, before any thread exists; SIG_DFL is a valid
+        // disposition for SIGPIPE.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    die_quietly_on_closed_pipes(&cli.command);
     let format = cli
         .command
         .log_format()
