@@ -1,8 +1,9 @@
 // `pgbase mcp` driven by the official MCP TypeScript SDK over stdio, against the `pgbase dev`
 // project run.sh started: tools are listed, a table is created through a migration, rows are
 // inserted, two users see different rows under RLS, explain reads a seq scan and suggests an
-// index, api_request calls REST, and advisors / generate_types run (reported as pending while
-// their crates are still `todo!()`). Prints the p50 latency of a one-row `query`.
+// index, api_request calls REST, advisors fire on an open table, generated types type-check a
+// supabase-js program (and refuse a wrong column), and the running server's /mcp (service key
+// only) applies a migration. Prints the p50 latency of a one-row `query`.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync, symlinkSync } from 'node:fs';
@@ -151,26 +152,14 @@ test('p50 latency of a one-row query over stdio', async () => {
   console.log(`mcp query one-row latency over stdio: p50 ${p50.toFixed(2)} ms, p90 ${p90.toFixed(2)} ms (200 calls)`);
 });
 
-const PENDING = /not yet implemented/;
-
-test('advisors report a table the API can reach without RLS', async (t) => {
+test('advisors report a table the API can reach without RLS', async () => {
   await call('query', { sql: 'create table if not exists public.mcp_open (id int primary key)' });
-  const r = await call('advisors', {}, { allowError: true });
-  if (r.isError && PENDING.test(r.text)) {
-    t.skip('PENDING: pgbase-advisors is not implemented yet');
-    return;
-  }
-  assert.ok(!r.isError, r.text);
+  const r = await call('advisors');
   assert.ok(r.value.some((l) => l.name === 'rls_disabled_in_public' && JSON.stringify(l.metadata).includes('mcp_open')), r.text);
 });
 
-test('generated types type-check a supabase-js program', async (t) => {
-  const r = await call('generate_types', {}, { allowError: true });
-  if (r.isError && PENDING.test(r.text)) {
-    t.skip('PENDING: pgbase-typegen is not implemented yet');
-    return;
-  }
-  assert.ok(!r.isError, r.text);
+test('generated types type-check a supabase-js program, and catch a wrong column', async () => {
+  const r = await call('generate_types');
   const dir = mkdtempSync(join(tmpdir(), 'pgbase-types-'));
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(join(E2E_DIR, 'node_modules', '@supabase'), join(dir, 'node_modules', '@supabase'));
@@ -188,5 +177,51 @@ export async function notes(): Promise<string[]> {
     compilerOptions: { strict: true, noEmit: true, module: 'esnext', moduleResolution: 'bundler', target: 'es2022', skipLibCheck: true },
     files: ['app.ts'],
   }));
-  execFileSync(join(E2E_DIR, 'node_modules', '.bin', 'tsc'), ['-p', dir], { stdio: 'inherit' });
+  const tsc = join(E2E_DIR, 'node_modules', '.bin', 'tsc');
+  execFileSync(tsc, ['-p', dir], { stdio: 'inherit' });
+  // The same program reading a column that does not exist must not compile.
+  writeFileSync(join(dir, 'app.ts'), `
+import { createClient } from '@supabase/supabase-js';
+import type { Database } from './database.types';
+const supabase = createClient<Database>('http://localhost', 'key');
+export async function notes(): Promise<string[]> {
+  const { data } = await supabase.from('mcp_notes').select('body');
+  return (data ?? []).map((n) => n.bdy);
+}
+`);
+  assert.throws(() => execFileSync(tsc, ['-p', dir], { stdio: 'pipe' }), (e) => /bdy/.test(`${e.stdout}${e.stderr}`));
+});
+
+test('the running dev server offers the tools at /mcp, migrations included, for the service key only', async () => {
+  const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const url = new URL('/mcp', process.env.PGBASE_URL);
+  const connect = async (key) => {
+    const http = new Client({ name: 'pgbase-e2e-http', version: '1.0.0' });
+    await http.connect(new StreamableHTTPClientTransport(url, {
+      requestInit: { headers: { Authorization: `Bearer ${key}` } },
+    }));
+    return http;
+  };
+  await assert.rejects(connect(process.env.PGBASE_ANON_KEY), /401|Unauthorized|service_role/i);
+
+  const http = await connect(process.env.PGBASE_SERVICE_KEY);
+  try {
+    const tools = (await http.listTools()).tools.map((t) => t.name);
+    assert.ok(tools.includes('migration_apply') && tools.includes('query'), tools.join(','));
+    const text = (r) => r.content.map((c) => c.text ?? '').join('');
+    const created = await http.callTool({
+      name: 'migration_create',
+      arguments: { name: 'mcp_http_flags', sql: 'create table public.mcp_http_flags (id int primary key);' },
+    });
+    assert.ok(!created.isError, text(created));
+    const applied = await http.callTool({ name: 'migration_apply', arguments: {} });
+    assert.ok(!applied.isError, text(applied));
+    const queried = await http.callTool({
+      name: 'query',
+      arguments: { sql: "select to_regclass('public.mcp_http_flags') is not null as present" },
+    });
+    assert.equal(JSON.parse(text(queried)).rows[0].present, true);
+  } finally {
+    await http.close();
+  }
 });

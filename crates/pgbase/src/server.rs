@@ -34,9 +34,15 @@ pub struct AppState {
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn app(state: AppState) -> Router {
+    app_for_project(state, None)
+}
+
+/// [`app`] for `pgbase dev`: `/mcp` knows the project folder, so an agent can also create and
+/// apply migrations through it.
+pub fn app_for_project(state: AppState, project_dir: Option<std::path::PathBuf>) -> Router {
     let request_log = Arc::new(pgbase_mcp::RequestLog::default());
     let api = api_router(state.clone(), request_log.clone());
-    let mcp = mcp_router(&state, api.clone(), request_log);
+    let mcp = mcp_router(&state, api.clone(), request_log, project_dir);
     let mcp = match mcp {
         Ok(mcp) => mcp,
         Err(error) => {
@@ -101,12 +107,14 @@ async fn record_failures(
 }
 
 /// `/mcp`: the MCP server over streamable HTTP, for the service_role key only (401 otherwise).
-/// It runs against the server's database and calls `api` in-process; migrations are refused
-/// (the server does not know a project folder: use `pgbase mcp --dir` for those).
+/// It runs against the server's database and calls `api` in-process. Migrations are allowed
+/// only when the server knows its project folder (`pgbase dev`); `serve` refuses them (use
+/// `pgbase mcp --dir` there).
 fn mcp_router(
     state: &AppState,
     api: Router,
     request_log: Arc<pgbase_mcp::RequestLog>,
+    project_dir: Option<std::path::PathBuf>,
 ) -> Result<Router, crate::db::DbError> {
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
@@ -114,6 +122,8 @@ fn mcp_router(
     let db = crate::db::parse_url(&state.config.db_url)?;
     let options = pgbase_mcp::Options {
         schemas: state.config.db_schemas.clone(),
+        allow_migrations: project_dir.is_some(),
+        project_dir,
         ..pgbase_mcp::Options::default()
     };
     let backend = pgbase_mcp::Backend::new(db, options)
