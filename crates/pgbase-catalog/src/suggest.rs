@@ -132,6 +132,56 @@ pub async fn suggestions_for(
     Ok(out)
 }
 
+/// What to do about a `42501` (insufficient privilege) error of a request made as `role` with
+/// HTTP `method`: which privilege is missing on what, and the statement that grants it — or,
+/// for a row-level-security refusal, that a policy refused the row. `None` for other messages.
+pub fn permission_fix(role: &str, method: &str, message: &str) -> Option<String> {
+    let plain = role
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let role_ident = if plain && !role.is_empty() {
+        role.to_string()
+    } else {
+        crate::handle::quote_ident(role)
+    };
+    if let Some(rest) = message.strip_prefix("new row violates row-level security policy") {
+        let table = rest
+            .rsplit("for table ")
+            .next()
+            .unwrap_or("")
+            .trim_matches('"');
+        return Some(format!(
+            "a row-level security policy of {table} refused this row for role {role}: no policy's \
+             WITH CHECK (or, for an update, USING) expression accepts it. Read the policies with \
+             `pgbase describe {table}`, or try the write as this user with the MCP tool \
+             check_policies"
+        ));
+    }
+    let rest = message.strip_prefix("permission denied for ")?;
+    let (kind, object) = rest.split_once(' ')?;
+    let grant = match kind {
+        "table" | "view" | "materialized" => {
+            let privilege = match method {
+                "POST" => "insert",
+                "PATCH" => "update",
+                "PUT" => "insert, update",
+                "DELETE" => "delete",
+                _ => "select",
+            };
+            let object = object.strip_prefix("view ").unwrap_or(object);
+            format!("grant {privilege} on {object} to {role_ident};")
+        }
+        "sequence" => format!("grant usage on sequence {object} to {role_ident};"),
+        "function" | "procedure" => format!("grant execute on function {object} to {role_ident};"),
+        "schema" => format!("grant usage on schema {object} to {role_ident};"),
+        _ => return None,
+    };
+    Some(format!(
+        "role {role} lacks a privilege on {kind} {object}; if it should have it: {grant} \
+         (writes that return rows also need select)"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +220,28 @@ mod tests {
             "a swap is one edit"
         );
         assert_eq!(closest("nm", ["name"]), None);
+    }
+
+    #[test]
+    fn permission_errors_name_the_missing_grant() {
+        assert_eq!(
+            permission_fix("anon", "POST", "permission denied for table todos").as_deref(),
+            Some(
+                "role anon lacks a privilege on table todos; if it should have it: grant insert \
+                 on todos to anon; (writes that return rows also need select)"
+            )
+        );
+        let function = permission_fix("authenticated", "POST", "permission denied for function f");
+        assert!(
+            function.is_some_and(|h| h.contains("grant execute on function f to authenticated;"))
+        );
+        let rls = permission_fix(
+            "authenticated",
+            "POST",
+            "new row violates row-level security policy for table \"todos\"",
+        );
+        assert!(rls.is_some_and(|h| h.contains("policy of todos refused")));
+        assert_eq!(permission_fix("anon", "GET", "division by zero"), None);
     }
 
     #[test]

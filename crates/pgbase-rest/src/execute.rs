@@ -120,7 +120,8 @@ pub async fn run(
     check: impl FnOnce(&Output) -> Result<(), ApiError>,
 ) -> Result<Output, ApiError> {
     let anonymous = settings.anonymous;
-    let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
+    let db =
+        |e: tokio_postgres::Error| pg_error::from_postgres_in(&e, &settings.context, anonymous);
     let (sql, params) = statement.render();
     let explained = count_plan.map(|snippet| {
         let mut explained = Snippet::sql("explain (format json) ");
@@ -198,7 +199,8 @@ pub async fn explain(
     read_only: bool,
 ) -> Result<Vec<String>, ApiError> {
     let anonymous = settings.anonymous;
-    let db = |e: tokio_postgres::Error| pg_error::from_postgres(&e, anonymous);
+    let db =
+        |e: tokio_postgres::Error| pg_error::from_postgres_in(&e, &settings.context, anonymous);
     let (sql, params) = statement.render();
     let statements = [Statement {
         sql: &sql,

@@ -74,6 +74,24 @@ pub fn from_postgres(error: &tokio_postgres::Error, anonymous: bool) -> ApiError
     api
 }
 
+/// [`from_postgres`] for an error of a request made in `context`: a `42501` without a hint of
+/// its own gets one naming the missing privilege and the `grant` that gives it, or saying that
+/// a row-level security policy refused the row (PostgREST leaves the hint empty).
+pub fn from_postgres_in(
+    error: &tokio_postgres::Error,
+    context: &pgbase_db::RequestContext,
+    anonymous: bool,
+) -> ApiError {
+    let api = from_postgres(error, anonymous);
+    if api.code() != "42501" || api.hint.is_some() {
+        return api;
+    }
+    match pgbase_catalog::suggest::permission_fix(&context.role, &context.method, api.message()) {
+        Some(fix) => api.with_hint(fix),
+        None => api,
+    }
+}
+
 /// `RAISE SQLSTATE 'PGRST' USING message = '{"code":…,"message":…}', detail = '{"status":…,"headers":{…}}'`.
 fn raised(message: &str, detail: Option<&str>) -> ApiError {
     let body: Option<Value> = serde_json::from_str(message).ok();

@@ -196,6 +196,12 @@ async fn sqlstate_and_routing_errors() {
     let r = app.get("/rest/v1/secrets").await;
     expect_status(&r, 401);
     assert_eq!(r.json()["code"], "42501");
+    // … with a hint naming the missing privilege and the statement that grants it (issue #13)
+    assert_eq!(
+        r.json()["hint"],
+        "role anon lacks a privilege on table secrets; if it should have it: grant select on \
+         secrets to anon; (writes that return rows also need select)"
+    );
     let r = app.get("/rest/v1/rpc/private_fn").await;
     assert!(
         r.status.as_u16() == 401 || r.status.as_u16() == 404,
