@@ -27,6 +27,22 @@ pub const DEV_MAIL_SETTING: &str = "pgbase.dev_mail_url";
 /// How often the migrations folder is checked for changes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 
+/// A project's own start-up notes: `DIR/pgbase-next.txt`, printed after the URLs and keys with
+/// `{url}` and `{dir}` filled in (the SaaS example says there where to look and what to try).
+const PROJECT_NOTES: &str = "pgbase-next.txt";
+
+fn print_project_notes(dir: &Path, api_url: &str) {
+    if let Ok(notes) = std::fs::read_to_string(dir.join(PROJECT_NOTES)) {
+        println!();
+        print!(
+            "{}",
+            notes
+                .replace("{url}", api_url)
+                .replace("{dir}", &dir.display().to_string())
+        );
+    }
+}
+
 pub fn state_dir(dir: &Path) -> PathBuf {
     dir.join(".pgbase")
 }
@@ -160,6 +176,7 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     if readme.is_file() {
         println!("  Read next:        {}", readme.display());
     }
+    print_project_notes(dir, &api_url);
     println!(
         "Watching {} for new migrations. Ctrl-C to stop.",
         migrations.display()
