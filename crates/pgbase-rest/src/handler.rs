@@ -166,6 +166,8 @@ async fn handle_inner(
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<RestResponse, ApiError> {
+    let (query, flavor) = crate::openapi::take_flavor(path, query);
+    let query = query.as_deref();
     let request = if state.config.timezones.is_none() && asks_for_timezone(headers) {
         // `Prefer: timezone=` is checked against the database's zones (an unknown one is
         // ignored, or PGRST122 with handling=strict), never handed to Postgres unchecked.
@@ -175,7 +177,7 @@ async fn handle_inner(
     } else {
         parse_request(&state.config, method, path, query, headers)?
     };
-    let mut response = handle_parsed(state, identity, &request, body).await?;
+    let mut response = handle_parsed(state, identity, &request, body, flavor).await?;
     if request.negotiated_by_profile {
         response
             .headers
@@ -234,6 +236,7 @@ async fn handle_parsed(
     identity: &Identity,
     request: &ApiRequest,
     body: Bytes,
+    flavor: crate::openapi::Flavor,
 ) -> Result<RestResponse, ApiError> {
     let cache = state.catalog.current();
     if state.catalog.version() <= 1 {
@@ -258,6 +261,8 @@ async fn handle_parsed(
             &request.schema,
             &identity.role,
             headers_only,
+            flavor,
+            &crate::openapi::Location::from_headers(&request.headers),
         ));
     }
     let prepared = prepare(&ctx, request, body, state.config.safe_update)?;

@@ -69,21 +69,17 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
             let log = request_log.clone();
             record_failures(log, request, next)
         }));
-    let with_cors = inner.clone().layer(cors());
-    // CORS answers preflights; a plain OPTIONS (no Access-Control-Request-Method) reaches the
-    // REST API, which answers with PostgREST's `Allow` header.
-    Router::new().fallback_service(tower::service_fn(move |request: Request| {
-        let plain_options = request.method() == axum::http::Method::OPTIONS
-            && !request
-                .headers()
-                .contains_key(axum::http::header::ACCESS_CONTROL_REQUEST_METHOD);
-        let service = if plain_options {
-            inner.clone()
-        } else {
-            with_cors.clone()
-        };
-        async move { tower::ServiceExt::oneshot(service, request).await }
-    }))
+    // CORS wraps the whole router (routing answers included), errors too; a plain OPTIONS (no
+    // Access-Control-Request-Method) is no preflight and reaches the API, which answers with
+    // PostgREST's `Allow` header. `None`: any origin (PostgREST's default; no setting for
+    // `server-cors-allowed-origins` yet).
+    let allowed_origins: Option<Arc<[String]>> = None;
+    let with_cors = tower::ServiceBuilder::new()
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            cors(allowed_origins.clone(), request, next)
+        }))
+        .service(inner);
+    Router::new().fallback_service(with_cors)
 }
 
 /// Keeps the last failed requests (method, path, status; no query strings or headers, which may
@@ -160,39 +156,123 @@ async fn mcp_guard(State(state): State<AppState>, request: Request, next: Next) 
     }
 }
 
-/// CORS as PostgREST answers it: any origin, the request's headers echoed, and the headers
-/// clients read (Content-Range above all) exposed.
-fn cors() -> tower_http::cors::CorsLayer {
-    use axum::http::{HeaderName, Method};
-    use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
-    let expose = [
-        "content-encoding",
-        "content-location",
-        "content-range",
-        "content-type",
-        "date",
-        "location",
-        "server",
-        "transfer-encoding",
-        "range-unit",
-        "preference-applied",
-    ]
-    .map(HeaderName::from_static);
-    CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::PUT,
-            Method::DELETE,
-            Method::OPTIONS,
-            Method::HEAD,
-        ])
-        .allow_headers(AllowHeaders::mirror_request())
-        .expose_headers(expose)
-        .allow_credentials(true)
-        .max_age(Duration::from_secs(86400))
+/// Methods a preflight is answered for: PostgREST's list, then the CORS simple methods.
+const CORS_METHODS: &str = "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD";
+/// Response headers a browser script may read (Content-Range carries the count).
+const CORS_EXPOSED: &str = "Content-Encoding, Content-Location, Content-Range, Content-Type, \
+Date, Location, Server, Transfer-Encoding, Range-Unit";
+/// Request headers always allowed besides `Authorization` and the requested ones (the CORS
+/// simple headers but Content-Type).
+const CORS_SIMPLE_HEADERS: [&str; 3] = ["Accept", "Accept-Language", "Content-Language"];
+
+/// CORS as PostgREST 12 answers it, for every API (REST, GraphQL, auth):
+/// - no `Origin` (or a websocket upgrade): the request passes untouched;
+/// - with `allowed_origins` set and the `Origin` not in it: untouched (no CORS headers);
+/// - a preflight (`OPTIONS` with `Access-Control-Request-Method` naming an allowed method and
+///   a well-formed `Access-Control-Request-Headers`): 200, empty body, `Access-Control-Allow-Origin:
+///   *` (or the origin plus `Access-Control-Allow-Credentials: true` when the origin list is
+///   configured), the methods, `Authorization` + the requested headers + the simple ones, a day of
+///   max-age. Any other `OPTIONS` reaches the API (REST answers with `Allow`);
+/// - any other request: the API's response plus the allow-origin and expose headers.
+async fn cors(allowed_origins: Option<Arc<[String]>>, request: Request, next: Next) -> Response {
+    use axum::http::{HeaderValue, Method};
+    let headers = request.headers();
+    let websocket = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let Some(origin) = headers.get(header::ORIGIN).cloned() else {
+        return next.run(request).await;
+    };
+    if websocket {
+        return next.run(request).await;
+    }
+    let origin_headers: Vec<(header::HeaderName, HeaderValue)> = match &allowed_origins {
+        None => vec![(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        )],
+        Some(list) if list.iter().any(|o| o.as_bytes() == origin.as_bytes()) => vec![
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone()),
+            (
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            ),
+        ],
+        Some(_) => return next.run(request).await,
+    };
+    if request.method() == Method::OPTIONS {
+        let Some(preflight) = preflight_headers(headers) else {
+            return next.run(request).await;
+        };
+        let mut response = Response::new(axum::body::Body::empty());
+        let out = response.headers_mut();
+        for (name, value) in origin_headers.into_iter().chain(preflight) {
+            out.append(name, value);
+        }
+        return response;
+    }
+    let mut response = next.run(request).await;
+    let out = response.headers_mut();
+    for (name, value) in origin_headers {
+        out.insert(name, value);
+    }
+    out.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(CORS_EXPOSED),
+    );
+    response
+}
+
+/// The preflight-only headers, or `None` when the `OPTIONS` is no acceptable preflight (no or an
+/// unsupported requested method, a malformed requested-headers list).
+fn preflight_headers(
+    headers: &axum::http::HeaderMap,
+) -> Option<Vec<(header::HeaderName, axum::http::HeaderValue)>> {
+    use axum::http::HeaderValue;
+    let method = headers.get(header::ACCESS_CONTROL_REQUEST_METHOD)?;
+    if !CORS_METHODS
+        .split(", ")
+        .any(|m| m.as_bytes() == method.as_bytes())
+    {
+        return None;
+    }
+    let mut out = vec![(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(CORS_METHODS),
+    )];
+    if let Some(requested) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        let requested = requested.to_str().ok()?.trim();
+        let mut names: Vec<&str> = vec!["Authorization"];
+        if !requested.is_empty() {
+            for name in requested.split(',') {
+                let name = name.trim();
+                if name.is_empty() || !name.bytes().all(is_header_name_byte) {
+                    return None;
+                }
+                names.push(name);
+            }
+        }
+        for simple in CORS_SIMPLE_HEADERS {
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(simple)) {
+                names.push(simple);
+            }
+        }
+        out.push((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_str(&names.join(", ")).ok()?,
+        ));
+    }
+    out.push((
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    ));
+    Some(out)
+}
+
+/// A byte allowed in an HTTP header name (visible ASCII but separators).
+fn is_header_name_byte(b: u8) -> bool {
+    (33..=126).contains(&b) && !b"()<>@,;:\\\"/[]?={}".contains(&b)
 }
 
 /// Everything under `/rest/v1`: the PostgREST-compatible API.

@@ -97,7 +97,8 @@ async fn profiles_choose_the_schema() {
 #[tokio::test]
 async fn openapi_describes_what_the_role_can_use() {
     let app = app().await;
-    let r = app.get("/rest/v1/").await;
+    // OpenAPI 3 on request (Swagger 2.0 by default: tests/rest_openapi.rs).
+    let r = app.get("/rest/v1/?openapi=3").await;
     expect_status(&r, 200);
     assert!(
         r.header("content-type")
@@ -125,7 +126,7 @@ async fn openapi_describes_what_the_role_can_use() {
         "integer"
     );
     let r = app
-        .get_with("/rest/v1/", &[("accept-profile", "api")])
+        .get_with("/rest/v1/?openapi=3", &[("accept-profile", "api")])
         .await;
     assert!(
         r.json()["paths"]
