@@ -40,10 +40,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pgbase_db::ConnectConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, Semaphore, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use crate::{ShutdownSignal, pg_error_text, stopped};
 
@@ -131,7 +132,7 @@ struct Outcome {
 /// client that cannot be built ends it early.
 pub async fn run(
     config: NetConfig,
-    db: tokio_postgres::Config,
+    db: ConnectConfig,
     pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) -> Result<(), NetError> {
@@ -235,12 +236,15 @@ fn build_client(config: &NetConfig) -> Result<reqwest::Client, NetError> {
 }
 
 /// Keeps the LISTEN session up and turns notifications into wake-ups.
-async fn listen(db: tokio_postgres::Config, wake: Arc<Notify>, mut signal: ShutdownSignal) {
+async fn listen(db: ConnectConfig, wake: Arc<Notify>, mut signal: ShutdownSignal) {
     let mut db = db;
-    db.application_name("pgbase-net-worker");
+    db.pg.application_name("pgbase-net-worker");
+    // While the database stays down, the same failure is logged once, not every 2 s.
+    let mut last_failure: Option<String> = None;
     loop {
-        match db.connect(NoTls).await {
+        match db.connect().await {
             Ok((client, mut connection)) => {
+                last_failure = None;
                 let (tx, mut rx) = mpsc::unbounded_channel::<()>();
                 let driver = tokio::spawn(async move {
                     loop {
@@ -280,7 +284,13 @@ async fn listen(db: tokio_postgres::Config, wake: Arc<Notify>, mut signal: Shutd
                 driver.abort();
             }
             Err(e) => {
-                tracing::warn!(error = %pg_error_text(&e), "net worker: cannot connect to listen")
+                let error = pgbase_db::explain(&e, &db.pg).one_line();
+                if last_failure.as_deref() == Some(error.as_str()) {
+                    tracing::debug!(%error, "net worker: still cannot connect to listen");
+                } else {
+                    tracing::warn!(%error, "net worker: cannot connect to listen");
+                    last_failure = Some(error);
+                }
             }
         }
         tokio::select! {
