@@ -131,10 +131,7 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
             } else {
                 "check the server's TLS setup and the sslmode, sslrootcert, sslcert and sslkey settings"
             };
-            return failed(
-                format!("cannot connect to {at}: {text}"),
-                Some(hint.to_string()),
-            );
+            return failed(format!("{at}: {text}"), Some(hint.to_string()));
         }
         if c.to_string() == "server does not support TLS" {
             let mode = match config.get_ssl_mode() {
@@ -143,7 +140,7 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
             };
             return failed(
                 format!(
-                    "cannot connect to {at}: the server does not support TLS, and sslmode={mode} demands it"
+                    "{at}: the server does not support TLS, and sslmode={mode} demands it"
                 ),
                 Some("turn on ssl in the server's postgresql.conf, or use sslmode=prefer (or disable) on a trusted network".into()),
             );
@@ -179,10 +176,7 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
                     "check the host and port in the database URL",
                 ),
             };
-            return failed(
-                format!("cannot connect to {at}: {what}"),
-                Some(hint.to_string()),
-            );
+            return failed(format!("{at}: {what}"), Some(hint.to_string()));
         }
         cause = c.source();
     }
@@ -196,9 +190,9 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
     }
     if error.is_closed() || text.contains("timeout") {
         return failed(
-            format!("cannot connect to {at}: {text}"),
+            format!("{at}: {text}"),
             Some("check that the database server is up and reachable".to_string()),
         );
     }
-    failed(format!("cannot connect to {at}: {text}"), None)
+    failed(format!("{at}: {text}"), None)
 }

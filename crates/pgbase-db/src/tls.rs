@@ -599,7 +599,14 @@ fn handshake_reason(e: &std::io::Error, host: &str, roots: &str) -> String {
             }
             CertificateError::NotValidForNameContext { presented, .. } => format!(
                 "host name mismatch: the server's certificate is not valid for {host:?} (it names {})",
-                presented.join(", ")
+                presented
+                    .iter()
+                    .map(|p| p
+                        .strip_prefix("DnsName(\"")
+                        .and_then(|p| p.strip_suffix("\")"))
+                        .unwrap_or(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
                 "the server's certificate has expired".to_string()

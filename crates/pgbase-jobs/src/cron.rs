@@ -201,10 +201,11 @@ impl Schedule {
 /// leader. Errors are logged and retried; this only returns on shutdown.
 pub async fn run(
     config: CronConfig,
-    db: ConnectConfig,
+    db: impl Into<ConnectConfig>,
     pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) {
+    let db: ConnectConfig = db.into();
     let mut was_leader = false;
     // While the database stays down, the same failure is logged once, not every retry.
     let mut last_failure: Option<String> = None;

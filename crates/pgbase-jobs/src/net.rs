@@ -132,10 +132,11 @@ struct Outcome {
 /// client that cannot be built ends it early.
 pub async fn run(
     config: NetConfig,
-    db: ConnectConfig,
+    db: impl Into<ConnectConfig>,
     pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) -> Result<(), NetError> {
+    let db: ConnectConfig = db.into();
     let http = build_client(&config)?;
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(db, wake.clone(), signal.clone()));

@@ -305,6 +305,23 @@ fn server_errors_are_shown_instead_of_db_error() {
     assert!(stderr.contains("hint: create the role"), "{stderr}");
     assert!(!stderr.contains("db error"), "{stderr}");
 
+    // A server without TLS (the trust cluster) and sslmode=require.
+    let no_tls = format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=require",
+        trust.port()
+    );
+    let (code, _, stderr) = sql(&no_tls, "select 1");
+    assert_ne!(code, 0);
+    assert!(
+        stderr.contains("the server does not support TLS"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("sslmode=require"), "{stderr}");
+    // ... which prefer (the default) falls back from.
+    let prefer = format!("postgres://postgres@127.0.0.1:{}/postgres", trust.port());
+    let (code, _, stderr) = sql(&prefer, "select 1");
+    assert_eq!(code, 0, "{stderr}");
+
     // Nothing listening.
     let closed = format!(
         "postgres://postgres@127.0.0.1:{}/postgres",
