@@ -105,6 +105,8 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
             Some(format!(
                 "create the role (CREATE ROLE {user} LOGIN PASSWORD '…') or fix the user name in the database URL"
             ))
+        } else if db.message().contains("client certificate") {
+            Some("set sslcert and sslkey (or PGSSLCERT/PGSSLKEY) to a certificate signed by a CA the server trusts (ssl_ca_file), whose CN is the user name".into())
         } else if *code == SqlState::INVALID_CATALOG_NAME {
             Some(format!(
                 "create it (CREATE DATABASE {dbname}, or `createdb {dbname}`) or fix the database name in the URL"

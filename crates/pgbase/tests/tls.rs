@@ -32,6 +32,13 @@ impl Tls {
     fn other_ca(&self) -> PathBuf {
         self.dir.path().join("other_ca.pem")
     }
+    /// The client certificate and key for role `certuser` (CN=certuser, signed by the test CA).
+    fn client_cert(&self) -> (PathBuf, PathBuf) {
+        (
+            self.dir.path().join("client.crt"),
+            self.dir.path().join("client.key"),
+        )
+    }
     /// A URL to the TLS cluster with `host` and extra query parameters.
     fn url(&self, user: &str, host: &str, db: &str, query: &str) -> String {
         format!(
@@ -68,9 +75,19 @@ fn tls() -> &'static Tls {
             .push(DnType::CommonName, "localhost");
         let cert = params.signed_by(&key, &ca).expect("server cert");
         std::fs::write(dir.path().join("ca.pem"), ca.pem()).expect("write ca");
+        let client_key = KeyPair::generate().expect("client key");
+        let mut client = CertificateParams::new(Vec::<String>::new()).expect("client params");
+        client
+            .distinguished_name
+            .push(DnType::CommonName, "certuser");
+        let client = client.signed_by(&client_key, &ca).expect("client cert");
+        std::fs::write(dir.path().join("client.crt"), client.pem()).expect("write");
+        std::fs::write(dir.path().join("client.key"), client_key.serialize_pem()).expect("write");
         std::fs::write(dir.path().join("other_ca.pem"), other).expect("write other ca");
         // Everything over TCP must be TLS; the unix socket (the harness's own setup) trusts.
+        // certuser logs in with a client certificate only.
         let hba = "local all all trust\n\
+                   hostssl all certuser 127.0.0.1/32 cert\n\
                    hostssl all all 127.0.0.1/32 scram-sha-256\n\
                    hostssl all all ::1/128 scram-sha-256\n";
         let cluster = Cluster::start(ClusterOptions {
@@ -82,16 +99,22 @@ fn tls() -> &'static Tls {
             data_files: vec![
                 ("server.crt".into(), cert.pem().into_bytes()),
                 ("server.key".into(), key.serialize_pem().into_bytes()),
+                ("root.crt".into(), ca.pem().into_bytes()),
             ],
             settings: vec![
                 ("ssl".into(), "on".into()),
                 ("ssl_cert_file".into(), "server.crt".into()),
                 ("ssl_key_file".into(), "server.key".into()),
+                ("ssl_ca_file".into(), "root.crt".into()),
             ],
             ..ClusterOptions::new(dir.path().join("cluster"))
         })
         .expect("start the TLS cluster");
-        Tls { cluster, dir }
+        let t = Tls { cluster, dir };
+        let url = t.url("postgres", "127.0.0.1", "postgres", "sslmode=require");
+        let (code, _, stderr) = sql(&url, "create role certuser login");
+        assert_eq!(code, 0, "{stderr}");
+        t
     })
 }
 
@@ -465,4 +488,86 @@ fn serve_answers_rest_over_verify_full_and_logs_why_it_cannot_connect() {
     assert!(listener_warnings[0].contains("unknown CA"), "{text}");
     assert!(!text.contains("db error"), "{text}");
     assert!(!text.contains(PASSWORD), "password leaked: {text}");
+}
+
+#[test]
+fn client_certificates_from_the_url_and_the_environment() {
+    let t = tls();
+    let (cert, key) = t.client_cert();
+    let base = format!(
+        "postgres://certuser@localhost:{}/postgres?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}",
+        t.cluster.port(),
+        t.ca().display()
+    );
+    let url = format!("{base}&sslcert={}&sslkey={}", cert.display(), key.display());
+    let (code, stdout, stderr) = sql(&url, "select current_user");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("certuser"), "{stdout}");
+    // From PGSSLCERT/PGSSLKEY.
+    let output = Command::new(BIN)
+        .args(["sql", "--db-url", &base, "select current_user"])
+        .env("HOME", "/nonexistent-pgbase-test-home")
+        .env("PGSSLCERT", &cert)
+        .env("PGSSLKEY", &key)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without a certificate the server refuses, and says so.
+    let (code, _, stderr) = sql(&base, "select 1");
+    assert_ne!(code, 0);
+    assert!(!stderr.contains("db error"), "{stderr}");
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(stderr.contains("hint: set sslcert and sslkey"), "{stderr}");
+}
+
+/// Connection set-up cost over TLS, printed for the record (debug build; run with --nocapture).
+#[test]
+fn measure_connect_times() {
+    let t = tls();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let time = |url: String| {
+        let config = pgbase_db::ConnectConfig::from_url(&url).expect("url");
+        runtime.block_on(async {
+            let n = 10;
+            let started = Instant::now();
+            for _ in 0..n {
+                let (client, conn) = config.connect().await.expect("connect");
+                let driver = tokio::spawn(conn);
+                client.simple_query("select 1").await.expect("query");
+                drop(client);
+                let _ = driver.await;
+            }
+            started.elapsed() / n
+        })
+    };
+    let (cert, key) = t.client_cert();
+    let require = time(t.url("postgres", "127.0.0.1", "postgres", "sslmode=require"));
+    let full = time(t.url(
+        "postgres",
+        "localhost",
+        "postgres",
+        &format!(
+            "sslmode=verify-full&sslrootcert={}&hostaddr=127.0.0.1",
+            t.ca().display()
+        ),
+    ));
+    let client_cert = time(format!(
+        "postgres://certuser@localhost:{}/postgres?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}",
+        t.cluster.port(),
+        t.ca().display(),
+        cert.display(),
+        key.display()
+    ));
+    let trust = pgbase_testkit::cluster();
+    let plain = time(format!(
+        "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+        trust.port()
+    ));
+    eprintln!(
+        "connect + select 1, mean of 10: plain/trust {plain:?}, require+scram {require:?}, verify-full+scram {full:?}, verify-full+client cert {client_cert:?}"
+    );
 }
