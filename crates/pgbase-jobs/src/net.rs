@@ -146,6 +146,7 @@ pub async fn run(
     let writer = tokio::spawn(write_outcomes(pool.clone(), done_rx));
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut next_expiry = Instant::now();
+    let mut claim_failure: Option<String> = None;
 
     loop {
         if *signal.borrow() {
@@ -163,9 +164,19 @@ pub async fn run(
         let free = (permits.available_permits() + 1) as i64;
         let limit = free.min(config.batch_size.max(1));
         let claimed = match claim(&pool, limit, config.lease_margin).await {
-            Ok(rows) => rows,
+            Ok(rows) => {
+                claim_failure = None;
+                rows
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "net worker: claiming requests failed");
+                // While the database stays down, the same failure is logged once.
+                let error = e.to_string();
+                if claim_failure.as_deref() == Some(error.as_str()) {
+                    tracing::debug!(%error, "net worker: claiming requests still failing");
+                } else {
+                    tracing::warn!(%error, "net worker: claiming requests failed");
+                    claim_failure = Some(error);
+                }
                 drop(first);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}

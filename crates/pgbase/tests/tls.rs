@@ -486,6 +486,15 @@ fn serve_answers_rest_over_verify_full_and_logs_why_it_cannot_connect() {
         .collect::<Vec<_>>();
     assert_eq!(listener_warnings.len(), 1, "{text}");
     assert!(listener_warnings[0].contains("unknown CA"), "{text}");
+    // The workers too log a repeated failure once, not every retry.
+    for repeated in [
+        "cron scheduler: retrying",
+        "net worker: claiming requests failed",
+        "net worker: cannot connect to listen",
+    ] {
+        let n = text.lines().filter(|l| l.contains(repeated)).count();
+        assert!(n <= 1, "{repeated} logged {n} times: {text}");
+    }
     assert!(!text.contains("db error"), "{text}");
     assert!(!text.contains(PASSWORD), "password leaked: {text}");
 }
