@@ -146,6 +146,9 @@ impl Default for TlsSettings {
 pub struct ConnectConfig {
     pub pg: tokio_postgres::Config,
     pub tls: MakeRustls,
+    /// What the URL and environment asked for (`mode` after the unix-socket rule), e.g. for a
+    /// health report.
+    pub settings: TlsSettings,
 }
 
 impl std::fmt::Debug for ConnectConfig {
@@ -170,7 +173,11 @@ impl From<tokio_postgres::Config> for ConnectConfig {
         let mode = effective_mode(&pg, mode);
         pg.ssl_mode(mode.driver_mode());
         let tls = MakeRustls::unverified(mode);
-        ConnectConfig { pg, tls }
+        let settings = TlsSettings {
+            mode,
+            ..TlsSettings::default()
+        };
+        ConnectConfig { pg, tls, settings }
     }
 }
 
@@ -253,6 +260,7 @@ pub fn parse_url(
     };
     let mode = effective_mode(&pg, settings.mode);
     pg.ssl_mode(mode.driver_mode());
+    let settings = TlsSettings { mode, ..settings };
     let tls = if mode == SslMode::Disable {
         MakeRustls::unverified(SslMode::Disable)
     } else {
@@ -260,9 +268,9 @@ pub fn parse_url(
             .as_ref()
             .map(|h| h.join(".postgresql/root.crt").display().to_string())
             .unwrap_or_else(|| "~/.postgresql/root.crt".to_string());
-        MakeRustls::new(&TlsSettings { mode, ..settings }, &default_root)?
+        MakeRustls::new(&settings, &default_root)?
     };
-    Ok(ConnectConfig { pg, tls })
+    Ok(ConnectConfig { pg, tls, settings })
 }
 
 /// Unix sockets never use TLS (Postgres answers `N` there); libpq ignores sslmode for them.
@@ -831,6 +839,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.tls.mode(), SslMode::Prefer);
+    }
+
+    #[test]
+    fn each_parameter_takes_the_url_first_then_the_environment() {
+        let e = env(&[
+            ("PGSSLMODE", "verify-full"),
+            ("PGSSLROOTCERT", "/env/ca.pem"),
+            ("PGSSLCERT", "/env/c.pem"),
+            ("PGSSLKEY", "/env/k.pem"),
+        ]);
+        // The URL's sslrootcert wins over PGSSLROOTCERT (the error names the URL's file).
+        let err = parse_url("postgres://u@h/db?sslrootcert=/url/ca.pem", &e).unwrap_err();
+        assert!(err.to_string().contains("/url/ca.pem"), "{err}");
+        // The environment's files are used when the URL has none.
+        let err = parse_url("postgres://u@h/db", &e).unwrap_err();
+        assert!(err.to_string().contains("/env/ca.pem"), "{err}");
+        // disable from the URL: nothing is read, the environment's files are kept as settings.
+        let c = parse_url("postgres://u@h/db?sslmode=disable", &e).unwrap();
+        assert_eq!(c.settings.mode, SslMode::Disable);
+        assert_eq!(c.settings.cert, Some(PathBuf::from("/env/c.pem")));
+        assert_eq!(
+            c.settings.root_cert,
+            Some(RootCert::File(PathBuf::from("/env/ca.pem")))
+        );
     }
 
     #[test]
