@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Socket, Statement};
+use tokio_postgres::{AsyncMessage, Client, Config, Socket, Statement};
 use tracing::{debug, error, info, warn};
 
 /// Shared, atomically swappable schema cache.
@@ -130,14 +130,16 @@ pub fn is_schema_reload(payload: &str) -> bool {
     payload.is_empty() || payload == "reload schema"
 }
 
-/// [`listen_for_reloads_with_tls`] without TLS.
+/// [`listen_for_reloads_with_tls`] with the database URL's TLS settings (a plain
+/// `tokio_postgres::Config` converts with libpq's default `sslmode=prefer`).
 pub async fn listen_for_reloads(
-    config: Config,
+    config: impl Into<pgbase_db::ConnectConfig>,
     handle: Arc<CatalogHandle>,
     schemas: Vec<String>,
     options: ListenOptions,
 ) {
-    listen_for_reloads_with_tls(config, NoTls, handle, schemas, options).await
+    let config: pgbase_db::ConnectConfig = config.into();
+    listen_for_reloads_with_tls(config.pg, config.tls, handle, schemas, options).await
 }
 
 /// Runs forever (spawn it; abort the task to stop): opens a dedicated connection,
@@ -158,6 +160,8 @@ pub async fn listen_for_reloads_with_tls<T>(
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
     let mut backoff = options.min_backoff;
+    // While the database stays down, the same failure is logged once (then at debug level).
+    let mut last_failure: Option<String> = None;
     loop {
         let mut connected = false;
         match session(
@@ -171,10 +175,22 @@ pub async fn listen_for_reloads_with_tls<T>(
         .await
         {
             Ok(()) => warn!("schema reload listener: connection closed"),
-            Err(e) => warn!(error = %e, "schema reload listener failed"),
+            Err(e) => {
+                let error = match &e {
+                    CatalogError::Listen(pg) => pgbase_db::explain(pg, &config).one_line(),
+                    other => other.to_string(),
+                };
+                if last_failure.as_deref() == Some(error.as_str()) {
+                    debug!(%error, "schema reload listener still failing");
+                } else {
+                    warn!(%error, "schema reload listener failed");
+                    last_failure = Some(error);
+                }
+            }
         }
         if connected {
             backoff = options.min_backoff;
+            last_failure = None;
         }
         debug!(?backoff, "schema reload listener reconnecting");
         tokio::time::sleep(backoff).await;

@@ -20,8 +20,13 @@
 //! applies with the same prelude statement; [`transaction::run`] is the one executor that runs
 //! a request's statements under it, with one transaction policy ([`TxPolicy`]).
 
+pub mod connect_error;
 mod context;
+pub mod tls;
 pub mod transaction;
+
+pub use connect_error::{ConnectFailure, explain};
+pub use tls::{ConnectConfig, MakeRustls, SslMode, TlsConfigError, TlsSettings};
 
 pub use context::{PRELUDE, RequestContext, headers_and_cookies};
 pub use transaction::{Statement, TxEnd, TxError, TxPolicy};
@@ -32,7 +37,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Object};
-use tokio_postgres::NoTls;
 
 /// What can go wrong building a pool or checking a connection out of it.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,8 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 pub struct Pool {
     inner: deadpool_postgres::Pool,
+    /// The database and TLS settings, for error messages and cancel requests.
+    config: Arc<ConnectConfig>,
     /// Connections created before this instant are closed instead of handed out.
     retired_before: Arc<Mutex<Option<Instant>>>,
 }
@@ -102,10 +108,13 @@ pub struct PoolStatus {
 }
 
 impl Pool {
-    pub fn new(config: tokio_postgres::Config, options: PoolOptions) -> Result<Pool, PoolError> {
+    /// A pool over `config` (a parsed URL with its TLS connector, or a plain driver config,
+    /// which uses libpq's default `sslmode=prefer`).
+    pub fn new(config: impl Into<ConnectConfig>, options: PoolOptions) -> Result<Pool, PoolError> {
+        let config: ConnectConfig = config.into();
         let manager = deadpool_postgres::Manager::from_config(
-            config,
-            NoTls,
+            config.pg.clone(),
+            config.tls.clone(),
             deadpool_postgres::ManagerConfig {
                 // A connection only comes back through `Checkout`'s drop when it is idle, so
                 // recycling needs no round trip; closed connections are still refused.
@@ -121,6 +130,7 @@ impl Pool {
             .map_err(|e| PoolError::Build(e.to_string()))?;
         Ok(Pool {
             inner,
+            config: Arc::new(config),
             retired_before: Arc::new(Mutex::new(None)),
         })
     }
@@ -139,6 +149,7 @@ impl Pool {
                 continue;
             }
             return Ok(Checkout {
+                tls: self.config.tls.clone(),
                 object: Some(object),
                 busy: AtomicBool::new(false),
                 retire: false,
@@ -156,8 +167,18 @@ impl Pool {
                 size: self.inner.status().max_size,
             },
             E::Closed => PoolError::Closed,
+            E::Backend(error) => PoolError::Connect(explain(&error, &self.config.pg).one_line()),
+            E::Timeout(_) => PoolError::Connect(format!(
+                "timed out connecting to the database ({})",
+                explain_target(&self.config.pg)
+            )),
             other => PoolError::Connect(other.to_string()),
         }
+    }
+
+    /// The database URL's parsed settings this pool connects with.
+    pub fn connect_config(&self) -> &ConnectConfig {
+        &self.config
     }
 
     fn retired_before(&self) -> Option<Instant> {
@@ -202,6 +223,7 @@ impl Pool {
 /// query cancelled server-side and its connection closed instead of returned.
 pub struct Checkout {
     object: Option<Object>,
+    tls: MakeRustls,
     busy: AtomicBool,
     retire: bool,
 }
@@ -277,11 +299,12 @@ impl Drop for Checkout {
         // back any open transaction on the server.
         let client = Object::take(object);
         let cancel = client.cancel_token();
+        let tls = self.tls.clone();
         tracing::debug!("discarding a connection abandoned mid-request; cancelling its query");
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if let Err(error) = cancel.cancel_query(NoTls).await {
+                    if let Err(error) = cancel.cancel_query(tls).await {
                         tracing::debug!(%error, "cancel request for an abandoned query failed");
                     }
                     drop(client);
@@ -290,4 +313,21 @@ impl Drop for Checkout {
             Err(_) => drop(client),
         }
     }
+}
+
+/// `host:port` and database of a config, for messages (never the password).
+fn explain_target(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    format!(
+        "host {}, database {}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("(default)")
+    )
 }

@@ -68,6 +68,12 @@ pub struct ClusterOptions {
     /// the superuser's password; the unix socket keeps `trust` but only the server's OS user (and
     /// root) may open it. `None`: `trust` everywhere (throwaway test clusters).
     pub tcp_password: Option<String>,
+    /// `Some`: `pg_hba.conf` is replaced by this text on every start (after `tcp_password`'s),
+    /// e.g. `hostssl` lines only for a TLS-only cluster.
+    pub hba: Option<String>,
+    /// Files written into the data directory before the server starts, mode 0600 and owned by
+    /// the server's user (e.g. `server.crt`/`server.key` for `ssl_cert_file`/`ssl_key_file`).
+    pub data_files: Vec<(String, Vec<u8>)>,
 }
 
 impl ClusterOptions {
@@ -81,6 +87,8 @@ impl ClusterOptions {
             ephemeral: false,
             settings: Vec::new(),
             tcp_password: None,
+            hba: None,
+            data_files: Vec::new(),
         }
     }
 }
@@ -164,6 +172,12 @@ impl Cluster {
                 return Err(DevDbError::InvalidPassword);
             }
             write_hba(&pgdata, run_as)?;
+        }
+        if let Some(hba) = &opts.hba {
+            write_private(&pgdata.join("pg_hba.conf"), hba.as_bytes(), run_as)?;
+        }
+        for (name, contents) in &opts.data_files {
+            write_private(&pgdata.join(name), contents, run_as)?;
         }
 
         let (socket_dir, socket_tmp) = socket_dir_for(&dir, run_as)?;
@@ -600,6 +614,15 @@ fn write_hba(pgdata: &Path, run_as: Option<&RunAs>) -> Result<(), DevDbError> {
     }
     std::fs::write(&path, HBA_WITH_TCP_PASSWORD).map_err(|e| DevDbError::io("write", &path, e))?;
     chown(&path, run_as)
+}
+
+/// Writes a file readable only by the server's user (Postgres refuses a key others can read).
+fn write_private(path: &Path, contents: &[u8], run_as: Option<&RunAs>) -> Result<(), DevDbError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).map_err(|e| DevDbError::io("write", path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| DevDbError::io("change the mode of", path, e))?;
+    chown(path, run_as)
 }
 
 /// A SQL string literal (standard_conforming_strings is on: only `'` needs doubling).

@@ -51,10 +51,11 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Timelike};
 use croner::parser::{CronParser, Seconds, Year};
+use pgbase_db::ConnectConfig;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
-use tokio_postgres::{AsyncMessage, Client, NoTls, SimpleQueryMessage};
+use tokio_postgres::{AsyncMessage, Client, SimpleQueryMessage};
 
 use crate::{ShutdownSignal, pg_error_text, stopped};
 
@@ -200,20 +201,29 @@ impl Schedule {
 /// leader. Errors are logged and retried; this only returns on shutdown.
 pub async fn run(
     config: CronConfig,
-    db: tokio_postgres::Config,
+    db: impl Into<ConnectConfig>,
     pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) {
+    let db: ConnectConfig = db.into();
     let mut was_leader = false;
+    // While the database stays down, the same failure is logged once, not every retry.
+    let mut last_failure: Option<String> = None;
     loop {
         if *signal.borrow() {
             return;
         }
         match lead(&config, &db, &pool, &mut signal, &mut was_leader).await {
             Ok(()) => return,
-            Err(CronError::NotLeader) => {}
+            Err(CronError::NotLeader) => last_failure = None,
             Err(e) => {
-                tracing::warn!(error = %e, "cron scheduler: retrying in {:?}", config.leader_retry)
+                let error = e.to_string();
+                if last_failure.as_deref() == Some(error.as_str()) {
+                    tracing::debug!(%error, "cron scheduler: still failing; retrying in {:?}", config.leader_retry)
+                } else {
+                    tracing::warn!(%error, "cron scheduler: retrying in {:?}", config.leader_retry);
+                    last_failure = Some(error);
+                }
             }
         }
         tokio::select! {
@@ -236,7 +246,7 @@ struct JobState {
 
 #[derive(Clone)]
 struct RunContext {
-    db: tokio_postgres::Config,
+    db: ConnectConfig,
     pool: pgbase_db::Pool,
     permits: Arc<Semaphore>,
     statement_timeout: Option<Duration>,
@@ -244,17 +254,17 @@ struct RunContext {
 
 async fn lead(
     config: &CronConfig,
-    db: &tokio_postgres::Config,
+    db: &ConnectConfig,
     pool: &pgbase_db::Pool,
     signal: &mut ShutdownSignal,
     was_leader: &mut bool,
 ) -> Result<(), CronError> {
     let mut leader_db = db.clone();
-    leader_db.application_name("pgbase-cron-leader");
+    leader_db.pg.application_name("pgbase-cron-leader");
     let (client, mut connection) = leader_db
-        .connect(NoTls)
+        .connect()
         .await
-        .map_err(|e| CronError::Connect(pg_error_text(&e)))?;
+        .map_err(|e| CronError::Connect(pgbase_db::explain(&e, &leader_db.pg).one_line()))?;
     // Drive the connection; forward notifications. The channel closes when the session ends.
     let (notify_tx, mut notify_rx) = mpsc::unbounded_channel::<()>();
     let driver = tokio::spawn(async move {
@@ -603,12 +613,12 @@ async fn execute(
 ) -> Result<String, String> {
     let username = who.username.as_str();
     let mut db = ctx.db.clone();
-    db.application_name("pgbase-cron-job");
-    let connected = tokio::time::timeout(Duration::from_secs(10), db.connect(NoTls)).await;
+    db.pg.application_name("pgbase-cron-job");
+    let connected = tokio::time::timeout(Duration::from_secs(10), db.connect()).await;
     let (client, connection) = match connected {
         Err(_) => return Err("job startup timeout".to_string()),
         Ok(Err(e)) => {
-            tracing::warn!(error = %pg_error_text(&e), "cron: job connection failed");
+            tracing::warn!(error = %pgbase_db::explain(&e, &db.pg).one_line(), "cron: job connection failed");
             return Err("connection failed".to_string());
         }
         Ok(Ok(pair)) => pair,

@@ -64,7 +64,12 @@ impl JobsHandle {
 /// requests, writing responses, logging runs): a few connections suffice, the request pool may
 /// be shared. Both must reach the same database as a role that may `SET ROLE` to the users who
 /// schedule jobs and has BYPASSRLS (a superuser in development; see [`cron`]).
-pub fn spawn(config: JobsConfig, db: tokio_postgres::Config, pool: pgbase_db::Pool) -> JobsHandle {
+pub fn spawn(
+    config: JobsConfig,
+    db: impl Into<pgbase_db::ConnectConfig>,
+    pool: pgbase_db::Pool,
+) -> JobsHandle {
+    let db: pgbase_db::ConnectConfig = db.into();
     let (stop, signal) = watch::channel(false);
     let mut tasks = Vec::new();
     if config.cron.enabled {

@@ -40,10 +40,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use pgbase_db::ConnectConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use serde_json::{Map, Value};
 use tokio::sync::{Notify, Semaphore, mpsc};
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use crate::{ShutdownSignal, pg_error_text, stopped};
 
@@ -131,10 +132,11 @@ struct Outcome {
 /// client that cannot be built ends it early.
 pub async fn run(
     config: NetConfig,
-    db: tokio_postgres::Config,
+    db: impl Into<ConnectConfig>,
     pool: pgbase_db::Pool,
     mut signal: ShutdownSignal,
 ) -> Result<(), NetError> {
+    let db: ConnectConfig = db.into();
     let http = build_client(&config)?;
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(db, wake.clone(), signal.clone()));
@@ -144,6 +146,7 @@ pub async fn run(
     let writer = tokio::spawn(write_outcomes(pool.clone(), done_rx));
     let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
     let mut next_expiry = Instant::now();
+    let mut claim_failure: Option<String> = None;
 
     loop {
         if *signal.borrow() {
@@ -161,9 +164,19 @@ pub async fn run(
         let free = (permits.available_permits() + 1) as i64;
         let limit = free.min(config.batch_size.max(1));
         let claimed = match claim(&pool, limit, config.lease_margin).await {
-            Ok(rows) => rows,
+            Ok(rows) => {
+                claim_failure = None;
+                rows
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "net worker: claiming requests failed");
+                // While the database stays down, the same failure is logged once.
+                let error = e.to_string();
+                if claim_failure.as_deref() == Some(error.as_str()) {
+                    tracing::debug!(%error, "net worker: claiming requests still failing");
+                } else {
+                    tracing::warn!(%error, "net worker: claiming requests failed");
+                    claim_failure = Some(error);
+                }
                 drop(first);
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -235,12 +248,15 @@ fn build_client(config: &NetConfig) -> Result<reqwest::Client, NetError> {
 }
 
 /// Keeps the LISTEN session up and turns notifications into wake-ups.
-async fn listen(db: tokio_postgres::Config, wake: Arc<Notify>, mut signal: ShutdownSignal) {
+async fn listen(db: ConnectConfig, wake: Arc<Notify>, mut signal: ShutdownSignal) {
     let mut db = db;
-    db.application_name("pgbase-net-worker");
+    db.pg.application_name("pgbase-net-worker");
+    // While the database stays down, the same failure is logged once, not every 2 s.
+    let mut last_failure: Option<String> = None;
     loop {
-        match db.connect(NoTls).await {
+        match db.connect().await {
             Ok((client, mut connection)) => {
+                last_failure = None;
                 let (tx, mut rx) = mpsc::unbounded_channel::<()>();
                 let driver = tokio::spawn(async move {
                     loop {
@@ -280,7 +296,13 @@ async fn listen(db: tokio_postgres::Config, wake: Arc<Notify>, mut signal: Shutd
                 driver.abort();
             }
             Err(e) => {
-                tracing::warn!(error = %pg_error_text(&e), "net worker: cannot connect to listen")
+                let error = pgbase_db::explain(&e, &db.pg).one_line();
+                if last_failure.as_deref() == Some(error.as_str()) {
+                    tracing::debug!(%error, "net worker: still cannot connect to listen");
+                } else {
+                    tracing::warn!(%error, "net worker: cannot connect to listen");
+                    last_failure = Some(error);
+                }
             }
         }
         tokio::select! {

@@ -9,8 +9,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 
 use futures_util::StreamExt;
+use pgbase_db::ConnectConfig;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 /// Why no connection could be had.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +40,7 @@ impl Conn {
 /// Where the tools get their connections (cheap to clone).
 #[derive(Clone)]
 pub struct Connector {
-    config: tokio_postgres::Config,
+    config: ConnectConfig,
     idle: Arc<Mutex<Vec<Conn>>>,
 }
 
@@ -47,9 +48,9 @@ pub struct Connector {
 const MAX_IDLE: usize = 4;
 
 impl Connector {
-    pub fn new(config: tokio_postgres::Config) -> Connector {
+    pub fn new(config: impl Into<ConnectConfig>) -> Connector {
         Connector {
-            config,
+            config: config.into(),
             idle: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -66,17 +67,17 @@ impl Connector {
         };
         Ok(Lease {
             conn: Some(conn),
+            tls: self.config.tls.clone(),
             idle: self.idle.clone(),
             clean: false,
         })
     }
 
     async fn connect(&self) -> Result<Conn, ConnError> {
-        let (client, mut connection) = self
-            .config
-            .connect(NoTls)
-            .await
-            .map_err(|e| ConnError::Connect(e.to_string()))?;
+        let (client, mut connection) =
+            self.config.connect().await.map_err(|e| {
+                ConnError::Connect(pgbase_db::explain(&e, &self.config.pg).to_string())
+            })?;
         let (tx, notices) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -97,6 +98,7 @@ impl Connector {
 /// A connection checked out for one tool call.
 pub struct Lease {
     conn: Option<Conn>,
+    tls: pgbase_db::MakeRustls,
     idle: Arc<Mutex<Vec<Conn>>>,
     clean: bool,
 }
@@ -157,9 +159,10 @@ impl Drop for Lease {
         }
         // Abandoned mid-work: cancel what it runs, then close it (rolling back its transaction).
         let cancel = conn.client.cancel_token();
+        let tls = self.tls.clone();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = cancel.cancel_query(NoTls).await;
+                let _ = cancel.cancel_query(tls).await;
                 drop(conn);
             });
         }

@@ -90,7 +90,7 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn new(db: tokio_postgres::Config, options: Options) -> Backend {
+    pub fn new(db: impl Into<pgbase_db::ConnectConfig>, options: Options) -> Backend {
         Backend {
             connector: Connector::new(db),
             options: Arc::new(options),

@@ -133,7 +133,11 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         Some(secret) => secret,
         None => keys::load_or_create_secret(&secret_path(dir))?,
     };
-    let config = Config::from_settings(settings, db_url.clone(), secret.clone(), true)?;
+    // The dev cluster has no TLS: connect without it whatever PGSSLMODE says (the printed URL
+    // stays as it is).
+    let sep = if db_url.contains('?') { '&' } else { '?' };
+    let internal_url = format!("{db_url}{sep}sslmode=disable");
+    let config = Config::from_settings(settings, internal_url.clone(), secret.clone(), true)?;
     // Bound before the migrations run, so that the mail sink's URL (which holds the port) is
     // set in the database before anything might read it.
     let listener = server::bind(&config).await?;
@@ -141,7 +145,7 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     let api_url = format!("http://{local_addr}");
     let mail_url = dev_mail_url(local_addr);
 
-    let pg_config = db::parse_url(&db_url)?;
+    let pg_config = db::parse_url(&internal_url)?;
     let mut migrator = db::connect(&pg_config).await?;
     if let Err(error) = set_dev_mail_url(&migrator, &mail_url).await {
         tracing::warn!(%error, "could not set {DEV_MAIL_SETTING}; mail from SQL will not reach the dev mail sink");

@@ -71,7 +71,7 @@ fn jwt_config(
 /// keeps retrying with backoff while the database is unreachable).
 pub async fn start(config: Config) -> Result<AppState, StartError> {
     let pg_config = db::parse_url(&config.db_url)?;
-    let login = pg_config.get_user().map(str::to_string);
+    let login = pg_config.pg.get_user().map(str::to_string);
     let pool = db::pool(pg_config.clone(), config.db_pool)?;
     let catalog = Arc::new(CatalogHandle::new(SchemaCache::empty(&config.db_schemas)));
     tokio::spawn(pgbase_catalog::listen_for_reloads(
