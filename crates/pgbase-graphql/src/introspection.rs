@@ -210,7 +210,7 @@ pub fn resolve_root<'q>(ctx: &Ctx<'q>, sel: &Sel<'q>) -> Result<Value> {
 }
 
 fn visible<'s>(schema: &'s Reflected, name: &str) -> Option<&'s TypeDef> {
-    schema.ty(name)
+    schema.ty(name).filter(|t| !schema.introspection_hides(t))
 }
 
 fn type_view<'s>(schema: &'s Reflected, ty: &'s TypeRef) -> Option<Meta<'s>> {
@@ -263,15 +263,26 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
             )
         };
         if s.name == "__typename" {
-            out.insert(
-                s.key.to_string(),
-                leaf(Value::String(meta.type_name().into()))?,
-            );
+            // pg_graphql answers `__typename` on a `__Type` with the described type's name
+            let name = match meta {
+                Meta::Named(t) => t.name.as_str(),
+                _ => meta.type_name(),
+            };
+            out.insert(s.key.to_string(), leaf(Value::String(name.into()))?);
             continue;
         }
         let value = match (meta, s.name) {
-            (Meta::Schema, "description") => text(None)?,
-            (Meta::Schema, "types") => list(schema.types.values().map(Meta::Named).collect())?,
+            (Meta::Schema, "description") => {
+                text(Some("Represents the GraphQL schema of the database"))?
+            }
+            (Meta::Schema, "types") => list(
+                schema
+                    .types
+                    .values()
+                    .filter(|t| !schema.introspection_hides(t))
+                    .map(Meta::Named)
+                    .collect(),
+            )?,
             (Meta::Schema, "queryType") => obj(schema.ty("Query").map(Meta::Named))?,
             (Meta::Schema, "mutationType") => obj(schema.ty("Mutation").map(Meta::Named))?,
             (Meta::Schema, "subscriptionType") => obj(None)?,
@@ -283,7 +294,13 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
             (Meta::Named(t), "description") => text(t.description.as_deref())?,
             (Meta::Named(_), "specifiedByURL") => text(None)?,
             (Meta::Named(t), "fields") => match t.kind {
-                Kind::Object | Kind::Interface => list(t.fields.iter().map(Meta::Field).collect())?,
+                Kind::Object | Kind::Interface => list(
+                    t.fields
+                        .iter()
+                        .filter(|f| !schema.introspection_hides_field(f))
+                        .map(Meta::Field)
+                        .collect(),
+                )?,
                 _ => obj(None)?,
             },
             (Meta::Named(t), "interfaces") => match t.kind {

@@ -84,26 +84,27 @@ fn order_column(o: &OrderExpr) -> Option<&ColumnRef> {
 
 /// Decodes a `nodeId` to `[schema, table, pk...]`.
 pub fn decode_node_id(id: &str) -> Result<(String, String, Vec<Value>)> {
-    let bytes = base64::decode(id)
-        .ok_or_else(|| GraphqlError::new("Invalid value passed to nodeId argument. Error 2"))?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| GraphqlError::new("Invalid value passed to nodeId argument. Error 3"))?;
+    // pg_graphql's numbering: 2 base64, 3 UTF-8, 4 JSON, 10 not an array, 5 too short,
+    // 6 / 7 schema / table not a string
+    let err = |n: u8| {
+        GraphqlError::new(format!(
+            "Invalid value passed to nodeId argument. Error {n}"
+        ))
+    };
+    let bytes = base64::decode(id).ok_or_else(|| err(2))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| err(3))?;
+    let value: Value = serde_json::from_str(text).map_err(|_| err(4))?;
     let Value::Array(mut items) = value else {
-        return Err(GraphqlError::new(
-            "Invalid value passed to nodeId argument. Error 4",
-        ));
+        return Err(err(10));
     };
     if items.len() < 3 {
-        return Err(GraphqlError::new(
-            "Invalid value passed to nodeId argument. Error 5",
-        ));
+        return Err(err(5));
     }
     let rest = items.split_off(2);
     match (&items[0], &items[1]) {
         (Value::String(s), Value::String(t)) => Ok((s.clone(), t.clone(), rest)),
-        _ => Err(GraphqlError::new(
-            "Invalid value passed to nodeId argument. Error 6",
-        )),
+        (Value::String(_), _) => Err(err(7)),
+        _ => Err(err(6)),
     }
 }
 
@@ -253,14 +254,20 @@ impl<'c, 'q> Planner<'c, 'q> {
         }
         let object = self.node_object(t, sel, None)?;
         let mut filter = Vec::new();
+        let mut missing = Vec::new();
         for (&i, v) in table.pk.iter().zip(values) {
-            let Some(text) = sql_text(v) else {
-                return Err(GraphqlError::new(format!(
-                    "Missing primary key column(s): {}",
-                    table.columns[i].sql
-                )));
-            };
-            filter.push(compare(ColumnRef::new(&table.columns[i].sql), "=", text));
+            match sql_text(v) {
+                Some(text) => {
+                    filter.push(compare(ColumnRef::new(&table.columns[i].sql), "=", text))
+                }
+                None => missing.push(table.columns[i].sql.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(GraphqlError::new(format!(
+                "Missing primary key column(s): {}",
+                missing.join(", ")
+            )));
         }
         Ok(RowObject {
             source: table_source(table),

@@ -29,6 +29,7 @@ struct SchemaOpts {
 }
 
 struct EnumDef {
+    schema: String,
     name: String,
     values: Vec<EnumValue>,
     description: Option<String>,
@@ -46,6 +47,9 @@ pub fn reflect(
         ..Reflected::default()
     };
     let mut opts: HashMap<String, SchemaOpts> = HashMap::new();
+    // schemas whose directive says `"introspection": true` / `false`
+    let mut introspected: HashSet<String> = HashSet::new();
+    let mut refused: HashSet<String> = HashSet::new();
     for s in schemas {
         let Some(schema) = cache.schema(s) else {
             continue;
@@ -63,8 +67,15 @@ pub fn reflect(
             .get("max_rows")
             .and_then(naming::as_count)
             .unwrap_or(DEFAULT_MAX_ROWS);
-        if d.get("introspection").and_then(Value::as_bool) == Some(true) {
-            out.introspection = true;
+        match d.get("introspection").and_then(Value::as_bool) {
+            Some(true) => {
+                out.introspection = true;
+                introspected.insert(s.clone());
+            }
+            Some(false) => {
+                refused.insert(s.clone());
+            }
+            None => {}
         }
         opts.insert(s.clone(), SchemaOpts { inflect, max_rows });
     }
@@ -99,6 +110,7 @@ pub fn reflect(
         enums.insert(
             t.oid,
             EnumDef {
+                schema: t.schema.clone(),
                 name,
                 values,
                 description: str_key(&d, "description").map(str::to_string),
@@ -649,10 +661,6 @@ pub fn reflect(
             "Boolean expression comparing fields on type \"{n}\""
         ));
         let mut used: HashSet<String> = HashSet::new();
-        filter
-            .input_fields
-            .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
-        used.insert("nodeId".into());
         for c in t.columns.iter().filter(|c| c.filterable()) {
             let fname = if c.list {
                 if matches!(c.scalar, Scalar::Enum(_) | Scalar::Opaque) {
@@ -667,6 +675,12 @@ pub fn reflect(
             filter
                 .input_fields
                 .push(InputValue::new(&c.field, TypeRef::named(&fname)));
+        }
+        // after the columns, as pg_graphql lists it (a column named `nodeId` keeps the name)
+        if used.insert("nodeId".into()) {
+            filter
+                .input_fields
+                .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
         }
         // related tables (beyond pg_graphql, its #88)
         for r in &t.relations {
@@ -917,6 +931,38 @@ pub fn reflect(
         mutation.fields.sort_by(|a, b| a.name.cmp(&b.name));
         out.has_mutation = true;
         out.insert(mutation);
+    }
+    // With introspection turned on by schema directives (pg_graphql's way), a schema that does
+    // not opt in keeps its types out of introspection; with it on for the server, only a schema
+    // that says `"introspection": false` does. Its types still resolve for queries.
+    let hidden: HashSet<&String> = opts
+        .keys()
+        .filter(|s| refused.contains(*s) || (!introspection && !introspected.contains(*s)))
+        .collect();
+    if out.introspection && !hidden.is_empty() {
+        out.hidden_tables = out
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| hidden.contains(&t.schema))
+            .map(|(i, _)| i)
+            .collect();
+        out.hidden_functions = out
+            .functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| hidden.contains(&f.schema))
+            .map(|(i, _)| i)
+            .collect();
+        for e in enums.values().filter(|e| hidden.contains(&e.schema)) {
+            out.hidden_types.insert(e.name.clone());
+        }
+        for &t in &out.hidden_tables {
+            let n = &out.tables[t].type_name;
+            for suffix in ["OnConflict", "OnConflictConstraint", "UpdateField"] {
+                out.hidden_types.insert(format!("{n}{suffix}"));
+            }
+        }
     }
     if out.introspection {
         crate::introspection::add_meta_types(&mut out);

@@ -1,0 +1,206 @@
+//! Behaviours found by replaying pg_graphql's regression suite (compat/pg_graphql): variables
+//! checked where they are used, wording of missing arguments, the place of `nodeId` in filters,
+//! per-schema introspection, and small introspection details.
+
+mod common;
+
+use common::{env, env_with};
+use serde_json::{Value, json};
+
+fn message(out: &Value) -> &str {
+    out["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error: {out}"))
+}
+
+/// A variable's value is checked against the argument it is passed to, whatever type the
+/// operation declares for it; a missing variable is reported by what needs it.
+#[tokio::test]
+async fn variables_are_checked_where_they_are_used() {
+    let e = env().await;
+    let q = "query($v: Int!) { accountCollection(filter: $v) { edges { node { email } } } }";
+    let out = e
+        .run("anon", q, json!({"v": {"email": {"eq": "bat@x.com"}}}))
+        .await;
+    assert_eq!(
+        out,
+        json!({"data": {"accountCollection": {"edges": [{"node": {"email": "bat@x.com"}}]}}})
+    );
+    let out = e.run("anon", q, json!({"v": "x"})).await;
+    assert_eq!(message(&out), "Invalid input for accountFilter type");
+
+    let q = "query($o: accountOrderBy!) { accountCollection(orderBy: [$o]) { edges { cursor } } }";
+    let out = e.run("anon", q, json!({})).await;
+    assert_eq!(message(&out), "Invalid input for NonNull type");
+
+    let q = "query($s: Boolean!) { accountCollection @skip(if: $s) { edges { cursor } } }";
+    let out = e.run("anon", q, json!({})).await;
+    assert_eq!(
+        message(&out),
+        "Value for \"if\" in @skip directive is required"
+    );
+    // a declared default still applies
+    let q = "query($s: Boolean = true) {
+        accountCollection @skip(if: $s) { edges { cursor } }
+        blogByPk(id: 1) { id }
+    }";
+    let out = e.run("anon", q, json!({})).await;
+    assert_eq!(out, json!({"data": {"blogByPk": {"id": 1}}}));
+}
+
+#[tokio::test]
+async fn missing_arguments_are_worded_as_pg_graphql_words_them() {
+    let e = env_with(
+        "create table item (shop int, sku int, qty int, primary key (shop, sku));
+         insert into item values (1, 2, 3);",
+    )
+    .await;
+    let out = e
+        .run(
+            "service_role",
+            "mutation { updateaccountCollection(atMost: 1) { affectedCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(message(&out), "Invalid input for NonNull type");
+    let out = e
+        .run("anon", "{ itemByPk(shop: 1) { qty } }", json!({}))
+        .await;
+    assert_eq!(message(&out), "Missing primary key column(s): sku");
+    let out = e.run("anon", "{ itemByPk { qty } }", json!({})).await;
+    assert_eq!(message(&out), "Missing primary key column(s): shop, sku");
+    let out = e
+        .run("anon", "{ itemByPk(shop: 1, sku: 2) { qty } }", json!({}))
+        .await;
+    assert_eq!(out, json!({"data": {"itemByPk": {"qty": 3}}}));
+}
+
+#[tokio::test]
+async fn filters_list_node_id_after_the_columns() {
+    let e = env().await;
+    let data = e
+        .data(r#"{ __type(name: "blogFilter") { inputFields { name } } }"#)
+        .await;
+    let names: Vec<&str> = data["__type"]["inputFields"]
+        .as_array()
+        .expect("input fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    let pos = |n: &str| names.iter().position(|x| *x == n).expect(n);
+    assert_eq!(names[0], "id");
+    assert!(pos("nodeId") > pos("description"), "{names:?}");
+    assert!(pos("nodeId") < pos("and"), "{names:?}");
+}
+
+/// Introspection turned on by one schema's directive leaves out the types and root fields of
+/// exposed schemas that do not opt in; their data still resolves.
+#[tokio::test]
+async fn introspection_leaves_out_schemas_that_do_not_opt_in() {
+    let sql = r#"
+        create schema hidden;
+        create table hidden.secret (id int primary key, word text);
+        insert into hidden.secret values (1, 'psst');
+        grant usage on schema hidden to anon;
+        grant select on hidden.secret to anon;
+    "#;
+    let mut e = env_with(sql).await;
+    let schemas = vec!["public".to_string(), "hidden".to_string()];
+    let pool = e.db.pool(2);
+    let client = e.db.connect().await;
+    for (server_flag, public, hidden) in [
+        (false, r#"{"introspection": true}"#, None),
+        (true, "", Some(r#"{"introspection": false}"#)),
+    ] {
+        let public = if public.is_empty() {
+            "comment on schema public is null".to_string()
+        } else {
+            format!("comment on schema public is '@graphql({public})'")
+        };
+        let hidden = match hidden {
+            Some(d) => format!("comment on schema hidden is '@graphql({d})'"),
+            None => "comment on schema hidden is null".to_string(),
+        };
+        client
+            .batch_execute(&format!("{public}; {hidden};"))
+            .await
+            .expect("comments");
+        let cache = pgbase_catalog::load(&client, &schemas)
+            .await
+            .expect("catalog");
+        e.state = pgbase_graphql::GraphqlState::new(
+            pool.clone(),
+            std::sync::Arc::new(pgbase_catalog::CatalogHandle::new(cache)),
+            schemas.clone(),
+            server_flag,
+        );
+        let out = e
+            .run("anon", r#"{ __type(name: "secret") { name } }"#, json!({}))
+            .await;
+        assert_eq!(out, json!({"data": {"__type": null}}), "flag {server_flag}");
+        let out = e
+            .run("anon", r#"{ __type(name: "blog") { name } }"#, json!({}))
+            .await;
+        assert_eq!(out, json!({"data": {"__type": {"name": "blog"}}}));
+        let out = e
+            .run(
+                "anon",
+                "{ __schema { types { name } queryType { fields { name } } } }",
+                json!({}),
+            )
+            .await;
+        let text = out.to_string();
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("blogCollection"), "{text}");
+        let out = e
+            .run(
+                "anon",
+                "{ secretCollection { edges { node { word } } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            out,
+            json!({"data": {"secretCollection": {"edges": [{"node": {"word": "psst"}}]}}})
+        );
+    }
+}
+
+#[tokio::test]
+async fn introspection_details_as_pg_graphql_answers_them() {
+    let e = env().await;
+    let data = e
+        .data(r#"{ __schema { description } __type(name: "blog") { __typename name } }"#)
+        .await;
+    assert_eq!(
+        data,
+        json!({
+            "__schema": {"description": "Represents the GraphQL schema of the database"},
+            "__type": {"__typename": "blog", "name": "blog"}
+        })
+    );
+}
+
+/// Undecodable node ids carry pg_graphql's error numbers (2 base64, 3 UTF-8, 4 JSON,
+/// 10 not an array, 5 too short, 6/7 schema/table not a string).
+#[tokio::test]
+async fn node_id_errors_are_numbered_as_pg_graphql_numbers_them() {
+    let e = env().await;
+    for (id, n) in [
+        ("@@", 2),
+        ("/w==", 3),
+        ("", 4),
+        ("eyJhIjogMX0=", 10),
+        ("WyJwdWJsaWMiXQ==", 5),
+        ("WzEsICJibG9nIiwgMV0=", 6),
+        ("WyJwdWJsaWMiLCAxLCAxXQ==", 7),
+    ] {
+        let q = format!(r#"{{ node(nodeId: "{id}") {{ nodeId }} }}"#);
+        let out = e.run("anon", &q, json!({})).await;
+        assert_eq!(
+            message(&out),
+            format!("Invalid value passed to nodeId argument. Error {n}"),
+            "{id}"
+        );
+    }
+}
