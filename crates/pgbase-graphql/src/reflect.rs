@@ -407,6 +407,11 @@ pub fn reflect(
             || cache.function_overloads(&f.schema, &f.name).len() != 1
             || f.variadic
             || f.has_out_args
+            // as pg_graphql: no functions of the Supabase system schemas, none taking or
+            // returning an enum or an array of one
+            || FUNCTION_SYSTEM_SCHEMAS.contains(&f.schema.as_str())
+            || enum_or_enum_array(cache, f.return_type.oid)
+            || f.input_args().any(|a| enum_or_enum_array(cache, a.type_oid))
         {
             continue;
         }
@@ -1003,6 +1008,20 @@ fn func_field(out: &Reflected, fi: usize) -> Field {
 
 /// The scalar of a type (element scalar and `true` for arrays); `None` for composite and
 /// pseudo types.
+/// Schemas whose functions pg_graphql never exposes (Supabase's system schemas).
+const FUNCTION_SYSTEM_SCHEMAS: [&str; 4] = ["graphql", "graphql_public", "auth", "extensions"];
+
+/// Whether `oid` is an enum or an array of enums.
+fn enum_or_enum_array(cache: &SchemaCache, oid: u32) -> bool {
+    let Some(t) = cache.type_by_oid(oid) else {
+        return false;
+    };
+    t.is_enum()
+        || t.element_oid
+            .and_then(|e| cache.type_by_oid(e))
+            .is_some_and(|e| e.is_enum())
+}
+
 fn scalar_of_oid(
     cache: &SchemaCache,
     oid: u32,

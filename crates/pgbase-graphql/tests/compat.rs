@@ -204,3 +204,54 @@ async fn node_id_errors_are_numbered_as_pg_graphql_numbers_them() {
         );
     }
 }
+
+/// As pg_graphql, functions taking or returning an enum (or an array of one) and functions of
+/// the Supabase system schemas are not exposed; their neighbours are.
+#[tokio::test]
+async fn functions_pg_graphql_leaves_out() {
+    let sql = r#"
+        create type mood as enum ('happy-ish', 'sad');
+        comment on type mood is '@graphql({"mappings": {"happy-ish": "HAPPY"}})';
+        create function current_mood() returns mood language sql stable as $$ select 'sad'::mood $$;
+        create function moods() returns mood[] language sql stable as $$ select array['sad'::mood] $$;
+        create function rate(m mood) returns int language sql stable as $$ select 1 $$;
+        create function rate_all(m mood[]) returns int language sql stable as $$ select 1 $$;
+        create function plain(n int) returns int language sql stable as $$ select n + 1 $$;
+    "#;
+    let mut e = env_with(sql).await;
+    let schemas = vec!["public".to_string(), "auth".to_string()];
+    let client = e.db.connect().await;
+    let cache = pgbase_catalog::load(&client, &schemas)
+        .await
+        .expect("catalog");
+    e.state = pgbase_graphql::GraphqlState::new(
+        e.db.pool(2),
+        std::sync::Arc::new(pgbase_catalog::CatalogHandle::new(cache)),
+        schemas,
+        true,
+    );
+    let data = e
+        .data(r#"{ __type(name: "Query") { fields { name } } }"#)
+        .await;
+    let names: Vec<&str> = data["__type"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(names.contains(&"plain"), "{names:?}");
+    for hidden in [
+        "currentMood",
+        "current_mood",
+        "moods",
+        "rate",
+        "rate_all",
+        "uid",
+        "jwt",
+    ] {
+        assert!(!names.contains(&hidden), "{hidden} in {names:?}");
+    }
+    let out = e.run("anon", "{ rate(m: HAPPY) }", json!({})).await;
+    assert_eq!(message(&out), "Unknown field \"rate\" on type Query");
+    assert_eq!(e.data("{ plain(n: 1) }").await, json!({"plain": 2}));
+}
