@@ -178,12 +178,12 @@ fn variables<'a>(
             }
         }
     }
-    let given = match given {
+    // pg_graphql reads variables from the request as given, declared or not
+    let mut out = match given {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
         Some(_) => return Err(GraphqlError::new("variables must be an object")),
     };
-    let mut out = Map::new();
     for def in defs {
         let ty = type_ref(&def.var_type);
         if schema.ty(ty.base()).is_none() {
@@ -195,14 +195,14 @@ fn variables<'a>(
         // pg_graphql checks a variable's value where it is used, against the argument's type
         // (`Invalid input for AccountFilter type`), not against the declared type; a missing
         // required variable is likewise reported by the argument or directive that needs it
-        let value = match given.get(def.name) {
-            Some(v) => v.clone(),
-            None => match &def.default_value {
-                Some(d) => literal(d, &Map::new()).unwrap_or(Value::Null),
-                None => continue,
-            },
-        };
-        out.insert(def.name.to_string(), value);
+        if !out.contains_key(def.name)
+            && let Some(d) = &def.default_value
+        {
+            out.insert(
+                def.name.to_string(),
+                literal(d, &Map::new()).unwrap_or(Value::Null),
+            );
+        }
     }
     Ok(out)
 }

@@ -323,9 +323,10 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
                 )?,
                 _ => obj(None)?,
             },
+            // pg_graphql lists no enum values (not null) for the other kinds
             (Meta::Named(t), "enumValues") => match t.kind {
                 Kind::Enum => list(t.enum_values.iter().map(Meta::EnumValue).collect())?,
-                _ => obj(None)?,
+                _ => list(Vec::new())?,
             },
             (Meta::Named(t), "inputFields") => match t.kind {
                 Kind::InputObject => list(t.input_fields.iter().map(Meta::Input).collect())?,

@@ -286,7 +286,8 @@ impl<'q> Ctx<'q> {
         let mut out = Map::new();
         for (name, _) in &sel.ast.arguments {
             if field.arg(name).is_none() {
-                let message = format!("Unknown argument \"{}\" on field \"{}\"", name, field.name);
+                // pg_graphql reads the arguments as one input object
+                let message = format!("Input contains extra keys [\"{name}\"]");
                 return Err(GraphqlError::at(
                     with_suggestion(message, name, field.args.iter().map(|a| a.name.as_str())),
                     sel.pos,

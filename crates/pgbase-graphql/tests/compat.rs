@@ -255,3 +255,34 @@ async fn functions_pg_graphql_leaves_out() {
     assert_eq!(message(&out), "Unknown field \"rate\" on type Query");
     assert_eq!(e.data("{ plain(n: 1) }").await, json!({"plain": 2}));
 }
+
+/// Variables are read from the request as given, declared or not (pg_graphql does not check
+/// that a used variable is declared); unknown arguments are extra keys of the arguments.
+#[tokio::test]
+async fn undeclared_variables_and_unknown_arguments() {
+    let e = env().await;
+    let q = "query($declared: Int) { blogByPk(id: $undeclared) { name } }";
+    let out = e.run("anon", q, json!({"undeclared": 2})).await;
+    assert_eq!(out, json!({"data": {"blogByPk": {"name": "A: Blog 2"}}}));
+    let out = e
+        .run(
+            "anon",
+            "{ blogCollection(unknown: 1) { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(message(&out), "Input contains extra keys [\"unknown\"]");
+}
+
+/// `enumValues` of a type that is not an enum is an empty list, as pg_graphql answers.
+#[tokio::test]
+async fn enum_values_of_other_kinds_are_empty() {
+    let e = env().await;
+    let data = e
+        .data(r#"{ a: __type(name: "blog") { enumValues { name } } b: __type(name: "post_status") { enumValues { name } } }"#)
+        .await;
+    assert_eq!(
+        data,
+        json!({"a": {"enumValues": []}, "b": {"enumValues": [{"name": "draft"}, {"name": "published"}]}})
+    );
+}
