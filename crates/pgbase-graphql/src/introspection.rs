@@ -284,7 +284,15 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
                     .collect(),
             )?,
             (Meta::Schema, "queryType") => obj(schema.ty("Query").map(Meta::Named))?,
-            (Meta::Schema, "mutationType") => obj(schema.ty("Mutation").map(Meta::Named))?,
+            // no mutation type when introspection hides every mutation field
+            (Meta::Schema, "mutationType") => obj(schema
+                .ty("Mutation")
+                .filter(|m| {
+                    m.fields
+                        .iter()
+                        .any(|f| !schema.introspection_hides_field(f))
+                })
+                .map(Meta::Named))?,
             (Meta::Schema, "subscriptionType") => obj(None)?,
             (Meta::Schema, "directives") => {
                 list(vec![Meta::Directive("include"), Meta::Directive("skip")])?

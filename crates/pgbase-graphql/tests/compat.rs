@@ -286,3 +286,31 @@ async fn enum_values_of_other_kinds_are_empty() {
         json!({"a": {"enumValues": []}, "b": {"enumValues": [{"name": "draft"}, {"name": "published"}]}})
     );
 }
+
+/// When introspection hides every mutation field, `__schema.mutationType` is null.
+#[tokio::test]
+async fn no_mutation_type_when_every_mutation_is_hidden() {
+    let mut e =
+        env_with(r#"comment on schema public is '@graphql({"introspection": false})';"#).await;
+    let schemas = vec!["public".to_string()];
+    let client = e.db.connect().await;
+    let cache = pgbase_catalog::load(&client, &schemas)
+        .await
+        .expect("catalog");
+    e.state = pgbase_graphql::GraphqlState::new(
+        e.db.pool(2),
+        std::sync::Arc::new(pgbase_catalog::CatalogHandle::new(cache)),
+        schemas,
+        true,
+    );
+    let data = e
+        .data("{ __schema { mutationType { name } queryType { fields { name } } } }")
+        .await;
+    assert_eq!(
+        data,
+        json!({"__schema": {"mutationType": null, "queryType": {"fields": [{"name": "node"}]}}})
+    );
+    // the data itself still answers
+    let data = e.data("{ blogByPk(id: 1) { id } }").await;
+    assert_eq!(data, json!({"blogByPk": {"id": 1}}));
+}
