@@ -581,7 +581,9 @@ impl<'c, 'q> Planner<'c, 'q> {
         let Value::Array(values) = value else {
             return Err(GraphqlError::new("Failed to decode cursor, error 3"));
         };
-        if values.len() != terms {
+        // a cursor may be shorter than the order (pg_graphql compares the terms it carries,
+        // rows equal on all of them excluded), not longer
+        if values.len() > terms {
             return Err(GraphqlError::new(
                 "orderBy clause incompatible with pagination cursor",
             ));
@@ -660,7 +662,8 @@ impl<'c, 'q> Planner<'c, 'q> {
         }
         let keyset = match (after, before) {
             (Some(c), _) | (_, Some(c)) => {
-                Some(Self::keyset(&order, &Self::decode_cursor(c, order.len())?))
+                let values = Self::decode_cursor(c, order.len())?;
+                Some(Self::keyset(&order[..values.len()], &values))
             }
             _ => None,
         };

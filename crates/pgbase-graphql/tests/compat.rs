@@ -314,3 +314,23 @@ async fn no_mutation_type_when_every_mutation_is_hidden() {
     let data = e.data("{ blogByPk(id: 1) { id } }").await;
     assert_eq!(data, json!({"blogByPk": {"id": 1}}));
 }
+
+/// A cursor may carry fewer values than the order has terms (pg_graphql compares those it
+/// carries and leaves out the rows equal on all of them); a longer one is refused.
+#[tokio::test]
+async fn cursors_shorter_than_the_order_page_on_their_prefix() {
+    let e = env().await;
+    let q = r#"{ blogCollection(orderBy: [{name: AscNullsLast}], after: "WyJBOiBCbG9nIDEiXQ==") {
+        edges { node { name } } } }"#;
+    assert_eq!(
+        e.data(q).await,
+        json!({"blogCollection": {"edges": [{"node": {"name": "A: Blog 2"}}, {"node": {"name": "B: Blog 3"}}]}})
+    );
+    // [1, 2, 3] for name + id
+    let q = r#"{ blogCollection(orderBy: [{name: AscNullsLast}], after: "WzEsIDIsIDNd") {
+        edges { node { name } } } }"#;
+    assert_eq!(
+        e.error(q).await,
+        "orderBy clause incompatible with pagination cursor"
+    );
+}
