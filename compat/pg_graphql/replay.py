@@ -768,6 +768,8 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary cluster")
     args = ap.parse_args()
 
+    # a SIGTERM unwinds like Ctrl-C, so the cluster and the servers are stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="pgg_replay_"))
     os.chmod(work, 0o755)
     missing: list[str] = []

@@ -65,11 +65,13 @@ fn never() -> Condition {
     Condition::Or(Vec::new())
 }
 
-/// How pg_graphql writes a value of `scalar` (BigInt/BigFloat as text, JSON as a string).
+/// How pg_graphql writes a value of `scalar` (BigInt/BigFloat as text, JSON as a string, and
+/// arrays of them element by element).
 fn scalar_format(scalar: &Scalar, list: bool) -> Format {
     match (scalar, list) {
         (Scalar::BigInt | Scalar::BigFloat, false) => Format::Text,
-        (Scalar::BigInt | Scalar::BigFloat, true) => Format::TextArray,
+        // arrays of json/jsonb: each document as its text, as pg_graphql writes them
+        (Scalar::BigInt | Scalar::BigFloat | Scalar::Json, true) => Format::TextArray,
         (Scalar::Json, false) => Format::JsonText,
         _ => Format::Plain,
     }

@@ -334,3 +334,20 @@ async fn cursors_shorter_than_the_order_page_on_their_prefix() {
         "orderBy clause incompatible with pagination cursor"
     );
 }
+
+/// Arrays of json/jsonb, from columns and from functions, hold each document as a string
+/// (json keeps its text, jsonb its normal form).
+#[tokio::test]
+async fn json_arrays_hold_strings() {
+    let e = env_with(
+        r#"create table doc (id int primary key, js json[], jsb jsonb[]);
+           insert into doc values (1, array['{"a" : 1}'::json], array['{"b":2}'::jsonb]);
+           create function docs_json() returns json[] language sql stable
+             as $$ select array['{"c" :3}'::json] $$;"#,
+    )
+    .await;
+    assert_eq!(
+        e.data("{ docByPk(id: 1) { js jsb } docs_json }").await,
+        json!({"docByPk": {"js": ["{\"a\" : 1}"], "jsb": ["{\"b\": 2}"]}, "docs_json": ["{\"c\" :3}"]})
+    );
+}
