@@ -319,7 +319,8 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
                         .map(Meta::Named)
                         .collect(),
                 )?,
-                _ => obj(None)?,
+                // as pg_graphql: an empty list, not null, for the other kinds
+                _ => list(Vec::new())?,
             },
             (Meta::Named(t), "possibleTypes") => match t.kind {
                 Kind::Interface => list(

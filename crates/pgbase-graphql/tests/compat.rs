@@ -274,16 +274,17 @@ async fn undeclared_variables_and_unknown_arguments() {
     assert_eq!(message(&out), "Input contains extra keys [\"unknown\"]");
 }
 
-/// `enumValues` of a type that is not an enum is an empty list, as pg_graphql answers.
+/// `enumValues` of a type that is not an enum, and `interfaces` of one that is not an object,
+/// are empty lists, as pg_graphql answers.
 #[tokio::test]
 async fn enum_values_of_other_kinds_are_empty() {
     let e = env().await;
     let data = e
-        .data(r#"{ a: __type(name: "blog") { enumValues { name } } b: __type(name: "post_status") { enumValues { name } } }"#)
+        .data(r#"{ a: __type(name: "blog") { enumValues { name } } b: __type(name: "post_status") { enumValues { name } } c: __type(name: "Int") { interfaces { name } } }"#)
         .await;
     assert_eq!(
         data,
-        json!({"a": {"enumValues": []}, "b": {"enumValues": [{"name": "draft"}, {"name": "published"}]}})
+        json!({"a": {"enumValues": []}, "b": {"enumValues": [{"name": "draft"}, {"name": "published"}]}, "c": {"interfaces": []}})
     );
 }
 
