@@ -1,8 +1,8 @@
 //! From a request (`query`, `variables`, `operationName`) to a plan: the depth limit is
 //! checked before parsing (so the recursive parser cannot overflow the stack), the document
 //! parsed with `graphql-parser` (its messages are pg_graphql's), fragment cycles refused
-//! ([`crate::validate`]), the operation picked, variables (bounded in depth) coerced against
-//! their declared types, the top-level selection validated, and each top-level field planned
+//! ([`crate::validate`]), the operation picked, variables (bounded in depth) taken as given
+//! (each is coerced where it is used, against the argument's type), the top-level selection validated, and each top-level field planned
 //! ([`crate::planner`], which bounds the depth of selections once fragments are expanded)
 //! and emitted as one statement by `pgbase_sql::emit_graph` (or answered in Rust:
 //! `__typename`, introspection). No I/O happens here.
@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use crate::error::GraphqlError;
 use crate::execute::Job;
-use crate::input::{coerce, literal};
+use crate::input::literal;
 use crate::introspection;
 use crate::planner::Planner;
 use crate::select::Ctx;
@@ -161,7 +161,8 @@ fn single(message: impl Into<String>) -> Vec<GraphqlError> {
     vec![GraphqlError::new(message)]
 }
 
-/// Coerces the request's variables against the operation's definitions.
+/// The request's variables with the operation's defaults filled in; their values are checked
+/// where they are used (see [`crate::select`]).
 fn variables<'a>(
     schema: &Reflected,
     defs: &[VariableDefinition<'a, &'a str>],
@@ -177,12 +178,12 @@ fn variables<'a>(
             }
         }
     }
-    let given = match given {
+    // pg_graphql reads variables from the request as given, declared or not
+    let mut out = match given {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
         Some(_) => return Err(GraphqlError::new("variables must be an object")),
     };
-    let mut out = Map::new();
     for def in defs {
         let ty = type_ref(&def.var_type);
         if schema.ty(ty.base()).is_none() {
@@ -191,24 +192,17 @@ fn variables<'a>(
                 def.position,
             ));
         }
-        let value = match given.get(def.name) {
-            Some(v) => v.clone(),
-            None => match &def.default_value {
-                Some(d) => literal(d, &Map::new()).unwrap_or(Value::Null),
-                None if ty.is_non_null() => {
-                    return Err(GraphqlError::at(
-                        format!(
-                            "Variable \"${}\" of required type \"{ty}\" was not provided.",
-                            def.name
-                        ),
-                        def.position,
-                    ));
-                }
-                None => continue,
-            },
-        };
-        let coerced = coerce(schema, &value, &ty).map_err(|e| e.or_at(def.position))?;
-        out.insert(def.name.to_string(), coerced);
+        // pg_graphql checks a variable's value where it is used, against the argument's type
+        // (`Invalid input for AccountFilter type`), not against the declared type; a missing
+        // required variable is likewise reported by the argument or directive that needs it
+        if !out.contains_key(def.name)
+            && let Some(d) = &def.default_value
+        {
+            out.insert(
+                def.name.to_string(),
+                literal(d, &Map::new()).unwrap_or(Value::Null),
+            );
+        }
     }
     Ok(out)
 }

@@ -210,7 +210,7 @@ pub fn resolve_root<'q>(ctx: &Ctx<'q>, sel: &Sel<'q>) -> Result<Value> {
 }
 
 fn visible<'s>(schema: &'s Reflected, name: &str) -> Option<&'s TypeDef> {
-    schema.ty(name)
+    schema.ty(name).filter(|t| !schema.introspection_hides(t))
 }
 
 fn type_view<'s>(schema: &'s Reflected, ty: &'s TypeRef) -> Option<Meta<'s>> {
@@ -263,17 +263,36 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
             )
         };
         if s.name == "__typename" {
-            out.insert(
-                s.key.to_string(),
-                leaf(Value::String(meta.type_name().into()))?,
-            );
+            // pg_graphql answers `__typename` on a `__Type` with the described type's name
+            let name = match meta {
+                Meta::Named(t) => t.name.as_str(),
+                _ => meta.type_name(),
+            };
+            out.insert(s.key.to_string(), leaf(Value::String(name.into()))?);
             continue;
         }
         let value = match (meta, s.name) {
-            (Meta::Schema, "description") => text(None)?,
-            (Meta::Schema, "types") => list(schema.types.values().map(Meta::Named).collect())?,
+            (Meta::Schema, "description") => {
+                text(Some("Represents the GraphQL schema of the database"))?
+            }
+            (Meta::Schema, "types") => list(
+                schema
+                    .types
+                    .values()
+                    .filter(|t| !schema.introspection_hides(t))
+                    .map(Meta::Named)
+                    .collect(),
+            )?,
             (Meta::Schema, "queryType") => obj(schema.ty("Query").map(Meta::Named))?,
-            (Meta::Schema, "mutationType") => obj(schema.ty("Mutation").map(Meta::Named))?,
+            // no mutation type when introspection hides every mutation field
+            (Meta::Schema, "mutationType") => obj(schema
+                .ty("Mutation")
+                .filter(|m| {
+                    m.fields
+                        .iter()
+                        .any(|f| !schema.introspection_hides_field(f))
+                })
+                .map(Meta::Named))?,
             (Meta::Schema, "subscriptionType") => obj(None)?,
             (Meta::Schema, "directives") => {
                 list(vec![Meta::Directive("include"), Meta::Directive("skip")])?
@@ -283,7 +302,13 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
             (Meta::Named(t), "description") => text(t.description.as_deref())?,
             (Meta::Named(_), "specifiedByURL") => text(None)?,
             (Meta::Named(t), "fields") => match t.kind {
-                Kind::Object | Kind::Interface => list(t.fields.iter().map(Meta::Field).collect())?,
+                Kind::Object | Kind::Interface => list(
+                    t.fields
+                        .iter()
+                        .filter(|f| !schema.introspection_hides_field(f))
+                        .map(Meta::Field)
+                        .collect(),
+                )?,
                 _ => obj(None)?,
             },
             (Meta::Named(t), "interfaces") => match t.kind {
@@ -294,7 +319,8 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
                         .map(Meta::Named)
                         .collect(),
                 )?,
-                _ => obj(None)?,
+                // as pg_graphql: an empty list, not null, for the other kinds
+                _ => list(Vec::new())?,
             },
             (Meta::Named(t), "possibleTypes") => match t.kind {
                 Kind::Interface => list(
@@ -306,9 +332,10 @@ fn resolve<'q>(ctx: &Ctx<'q>, meta: Meta<'_>, sel: &Sel<'q>) -> Result<Value> {
                 )?,
                 _ => obj(None)?,
             },
+            // pg_graphql lists no enum values (not null) for the other kinds
             (Meta::Named(t), "enumValues") => match t.kind {
                 Kind::Enum => list(t.enum_values.iter().map(Meta::EnumValue).collect())?,
-                _ => obj(None)?,
+                _ => list(Vec::new())?,
             },
             (Meta::Named(t), "inputFields") => match t.kind {
                 Kind::InputObject => list(t.input_fields.iter().map(Meta::Input).collect())?,

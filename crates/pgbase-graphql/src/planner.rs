@@ -65,11 +65,13 @@ fn never() -> Condition {
     Condition::Or(Vec::new())
 }
 
-/// How pg_graphql writes a value of `scalar` (BigInt/BigFloat as text, JSON as a string).
+/// How pg_graphql writes a value of `scalar` (BigInt/BigFloat as text, JSON as a string, and
+/// arrays of them element by element).
 fn scalar_format(scalar: &Scalar, list: bool) -> Format {
     match (scalar, list) {
         (Scalar::BigInt | Scalar::BigFloat, false) => Format::Text,
-        (Scalar::BigInt | Scalar::BigFloat, true) => Format::TextArray,
+        // arrays of json/jsonb: each document as its text, as pg_graphql writes them
+        (Scalar::BigInt | Scalar::BigFloat | Scalar::Json, true) => Format::TextArray,
         (Scalar::Json, false) => Format::JsonText,
         _ => Format::Plain,
     }
@@ -84,26 +86,27 @@ fn order_column(o: &OrderExpr) -> Option<&ColumnRef> {
 
 /// Decodes a `nodeId` to `[schema, table, pk...]`.
 pub fn decode_node_id(id: &str) -> Result<(String, String, Vec<Value>)> {
-    let bytes = base64::decode(id)
-        .ok_or_else(|| GraphqlError::new("Invalid value passed to nodeId argument. Error 2"))?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .map_err(|_| GraphqlError::new("Invalid value passed to nodeId argument. Error 3"))?;
+    // pg_graphql's numbering: 2 base64, 3 UTF-8, 4 JSON, 10 not an array, 5 too short,
+    // 6 / 7 schema / table not a string
+    let err = |n: u8| {
+        GraphqlError::new(format!(
+            "Invalid value passed to nodeId argument. Error {n}"
+        ))
+    };
+    let bytes = base64::decode(id).ok_or_else(|| err(2))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| err(3))?;
+    let value: Value = serde_json::from_str(text).map_err(|_| err(4))?;
     let Value::Array(mut items) = value else {
-        return Err(GraphqlError::new(
-            "Invalid value passed to nodeId argument. Error 4",
-        ));
+        return Err(err(10));
     };
     if items.len() < 3 {
-        return Err(GraphqlError::new(
-            "Invalid value passed to nodeId argument. Error 5",
-        ));
+        return Err(err(5));
     }
     let rest = items.split_off(2);
     match (&items[0], &items[1]) {
         (Value::String(s), Value::String(t)) => Ok((s.clone(), t.clone(), rest)),
-        _ => Err(GraphqlError::new(
-            "Invalid value passed to nodeId argument. Error 6",
-        )),
+        (Value::String(_), _) => Err(err(7)),
+        _ => Err(err(6)),
     }
 }
 
@@ -253,14 +256,20 @@ impl<'c, 'q> Planner<'c, 'q> {
         }
         let object = self.node_object(t, sel, None)?;
         let mut filter = Vec::new();
+        let mut missing = Vec::new();
         for (&i, v) in table.pk.iter().zip(values) {
-            let Some(text) = sql_text(v) else {
-                return Err(GraphqlError::new(format!(
-                    "Missing primary key column(s): {}",
-                    table.columns[i].sql
-                )));
-            };
-            filter.push(compare(ColumnRef::new(&table.columns[i].sql), "=", text));
+            match sql_text(v) {
+                Some(text) => {
+                    filter.push(compare(ColumnRef::new(&table.columns[i].sql), "=", text))
+                }
+                None => missing.push(table.columns[i].sql.as_str()),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(GraphqlError::new(format!(
+                "Missing primary key column(s): {}",
+                missing.join(", ")
+            )));
         }
         Ok(RowObject {
             source: table_source(table),
@@ -574,7 +583,9 @@ impl<'c, 'q> Planner<'c, 'q> {
         let Value::Array(values) = value else {
             return Err(GraphqlError::new("Failed to decode cursor, error 3"));
         };
-        if values.len() != terms {
+        // a cursor may be shorter than the order (pg_graphql compares the terms it carries,
+        // rows equal on all of them excluded), not longer
+        if values.len() > terms {
             return Err(GraphqlError::new(
                 "orderBy clause incompatible with pagination cursor",
             ));
@@ -653,7 +664,8 @@ impl<'c, 'q> Planner<'c, 'q> {
         }
         let keyset = match (after, before) {
             (Some(c), _) | (_, Some(c)) => {
-                Some(Self::keyset(&order, &Self::decode_cursor(c, order.len())?))
+                let values = Self::decode_cursor(c, order.len())?;
+                Some(Self::keyset(&order[..values.len()], &values))
             }
             _ => None,
         };

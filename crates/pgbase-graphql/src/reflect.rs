@@ -29,6 +29,7 @@ struct SchemaOpts {
 }
 
 struct EnumDef {
+    schema: String,
     name: String,
     values: Vec<EnumValue>,
     description: Option<String>,
@@ -46,6 +47,9 @@ pub fn reflect(
         ..Reflected::default()
     };
     let mut opts: HashMap<String, SchemaOpts> = HashMap::new();
+    // schemas whose directive says `"introspection": true` / `false`
+    let mut introspected: HashSet<String> = HashSet::new();
+    let mut refused: HashSet<String> = HashSet::new();
     for s in schemas {
         let Some(schema) = cache.schema(s) else {
             continue;
@@ -63,8 +67,15 @@ pub fn reflect(
             .get("max_rows")
             .and_then(naming::as_count)
             .unwrap_or(DEFAULT_MAX_ROWS);
-        if d.get("introspection").and_then(Value::as_bool) == Some(true) {
-            out.introspection = true;
+        match d.get("introspection").and_then(Value::as_bool) {
+            Some(true) => {
+                out.introspection = true;
+                introspected.insert(s.clone());
+            }
+            Some(false) => {
+                refused.insert(s.clone());
+            }
+            None => {}
         }
         opts.insert(s.clone(), SchemaOpts { inflect, max_rows });
     }
@@ -99,6 +110,7 @@ pub fn reflect(
         enums.insert(
             t.oid,
             EnumDef {
+                schema: t.schema.clone(),
                 name,
                 values,
                 description: str_key(&d, "description").map(str::to_string),
@@ -395,6 +407,11 @@ pub fn reflect(
             || cache.function_overloads(&f.schema, &f.name).len() != 1
             || f.variadic
             || f.has_out_args
+            // as pg_graphql: no functions of the Supabase system schemas, none taking or
+            // returning an enum or an array of one
+            || FUNCTION_SYSTEM_SCHEMAS.contains(&f.schema.as_str())
+            || enum_or_enum_array(cache, f.return_type.oid)
+            || f.input_args().any(|a| enum_or_enum_array(cache, a.type_oid))
         {
             continue;
         }
@@ -649,10 +666,6 @@ pub fn reflect(
             "Boolean expression comparing fields on type \"{n}\""
         ));
         let mut used: HashSet<String> = HashSet::new();
-        filter
-            .input_fields
-            .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
-        used.insert("nodeId".into());
         for c in t.columns.iter().filter(|c| c.filterable()) {
             let fname = if c.list {
                 if matches!(c.scalar, Scalar::Enum(_) | Scalar::Opaque) {
@@ -667,6 +680,12 @@ pub fn reflect(
             filter
                 .input_fields
                 .push(InputValue::new(&c.field, TypeRef::named(&fname)));
+        }
+        // after the columns, as pg_graphql lists it (a column named `nodeId` keeps the name)
+        if used.insert("nodeId".into()) {
+            filter
+                .input_fields
+                .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
         }
         // related tables (beyond pg_graphql, its #88)
         for r in &t.relations {
@@ -918,6 +937,38 @@ pub fn reflect(
         out.has_mutation = true;
         out.insert(mutation);
     }
+    // With introspection turned on by schema directives (pg_graphql's way), a schema that does
+    // not opt in keeps its types out of introspection; with it on for the server, only a schema
+    // that says `"introspection": false` does. Its types still resolve for queries.
+    let hidden: HashSet<&String> = opts
+        .keys()
+        .filter(|s| refused.contains(*s) || (!introspection && !introspected.contains(*s)))
+        .collect();
+    if out.introspection && !hidden.is_empty() {
+        out.hidden_tables = out
+            .tables
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| hidden.contains(&t.schema))
+            .map(|(i, _)| i)
+            .collect();
+        out.hidden_functions = out
+            .functions
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| hidden.contains(&f.schema))
+            .map(|(i, _)| i)
+            .collect();
+        for e in enums.values().filter(|e| hidden.contains(&e.schema)) {
+            out.hidden_types.insert(e.name.clone());
+        }
+        for &t in &out.hidden_tables {
+            let n = &out.tables[t].type_name;
+            for suffix in ["OnConflict", "OnConflictConstraint", "UpdateField"] {
+                out.hidden_types.insert(format!("{n}{suffix}"));
+            }
+        }
+    }
     if out.introspection {
         crate::introspection::add_meta_types(&mut out);
     }
@@ -957,6 +1008,20 @@ fn func_field(out: &Reflected, fi: usize) -> Field {
 
 /// The scalar of a type (element scalar and `true` for arrays); `None` for composite and
 /// pseudo types.
+/// Schemas whose functions pg_graphql never exposes (Supabase's system schemas).
+const FUNCTION_SYSTEM_SCHEMAS: [&str; 4] = ["graphql", "graphql_public", "auth", "extensions"];
+
+/// Whether `oid` is an enum or an array of enums.
+fn enum_or_enum_array(cache: &SchemaCache, oid: u32) -> bool {
+    let Some(t) = cache.type_by_oid(oid) else {
+        return false;
+    };
+    t.is_enum()
+        || t.element_oid
+            .and_then(|e| cache.type_by_oid(e))
+            .is_some_and(|e| e.is_enum())
+}
+
 fn scalar_of_oid(
     cache: &SchemaCache,
     oid: u32,

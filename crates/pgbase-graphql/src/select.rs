@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{GraphqlError, with_suggestion};
 use crate::input::{coerce, literal};
-use crate::types::{Field, Reflected, Role, TypeDef};
+use crate::types::{Field, Reflected, Resolve, Role, TypeDef};
 
 type Result<T> = std::result::Result<T, GraphqlError>;
 
@@ -286,7 +286,8 @@ impl<'q> Ctx<'q> {
         let mut out = Map::new();
         for (name, _) in &sel.ast.arguments {
             if field.arg(name).is_none() {
-                let message = format!("Unknown argument \"{}\" on field \"{}\"", name, field.name);
+                // pg_graphql reads the arguments as one input object
+                let message = format!("Input contains extra keys [\"{name}\"]");
                 return Err(GraphqlError::at(
                     with_suggestion(message, name, field.args.iter().map(|a| a.name.as_str())),
                     sel.pos,
@@ -304,14 +305,10 @@ impl<'q> Ctx<'q> {
                 Some(v) => v,
                 None => match &def.default {
                     Some(d) => serde_json::from_str(d).unwrap_or(Value::Null),
-                    None if def.ty.is_non_null() => {
-                        return Err(GraphqlError::at(
-                            format!(
-                                "Missing required argument \"{}\" on field \"{}\"",
-                                def.name, field.name
-                            ),
-                            sel.pos,
-                        ));
+                    // pg_graphql names the missing key columns of a `…ByPk` field (the
+                    // planner does) and words any other missing argument as a null
+                    None if def.ty.is_non_null() && !matches!(field.resolve, Resolve::ByPk(_)) => {
+                        return Err(GraphqlError::at("Invalid input for NonNull type", sel.pos));
                     }
                     None => continue,
                 },

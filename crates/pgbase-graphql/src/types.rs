@@ -453,11 +453,46 @@ pub struct Reflected {
     pub functions: Vec<FuncInfo>,
     pub has_mutation: bool,
     pub introspection: bool,
+    /// Tables, functions and other types of schemas whose introspection is off while another
+    /// schema's is on: left out of `__schema` / `__type` (they still resolve in queries).
+    pub hidden_tables: std::collections::HashSet<usize>,
+    pub hidden_functions: std::collections::HashSet<usize>,
+    pub hidden_types: std::collections::HashSet<String>,
 }
 
 impl Reflected {
     pub fn ty(&self, name: &str) -> Option<&TypeDef> {
         self.types.get(name)
+    }
+
+    /// Whether introspection leaves `ty` out (see `hidden_tables`).
+    pub fn introspection_hides(&self, ty: &TypeDef) -> bool {
+        match ty.role {
+            Role::Node(t)
+            | Role::Connection(t)
+            | Role::Edge(t)
+            | Role::Response(t)
+            | Role::Filter(t)
+            | Role::OrderBy(t)
+            | Role::InsertInput(t)
+            | Role::UpdateInput(t)
+            | Role::Aggregate(t)
+            | Role::AggregateGroup(t, _) => self.hidden_tables.contains(&t),
+            _ => self.hidden_types.contains(&ty.name),
+        }
+    }
+
+    /// Whether introspection leaves the root field `f` out.
+    pub fn introspection_hides_field(&self, f: &Field) -> bool {
+        match f.resolve {
+            Resolve::Collection(t)
+            | Resolve::ByPk(t)
+            | Resolve::Insert(t)
+            | Resolve::Update(t)
+            | Resolve::Delete(t) => self.hidden_tables.contains(&t),
+            Resolve::Function(fi) => self.hidden_functions.contains(&fi),
+            _ => false,
+        }
     }
 
     /// Adds `ty`. Of fields (or input fields) that share a name, only the last one stays,

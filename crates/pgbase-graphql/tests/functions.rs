@@ -225,7 +225,7 @@ async fn the_last_field_of_a_name_wins() {
     );
     assert_eq!(
         names(&data["filter"]["inputFields"]),
-        ["nodeId", "id", "hitCount", "total", "and", "or", "not"]
+        ["id", "hitCount", "total", "nodeId", "and", "or", "not"]
     );
     assert_eq!(
         names(&data["update"]["inputFields"]),

@@ -146,7 +146,7 @@ async fn validation_errors_name_the_field_and_suggest() {
         .await;
     assert_eq!(
         msg,
-        "Unknown argument \"frist\" on field \"accountCollection\". Did you mean \"first\"?"
+        "Input contains extra keys [\"frist\"]. Did you mean \"first\"?"
     );
     let msg = e
         .error("{ accountCollection { edges { node { emali } } } }")
