@@ -150,6 +150,7 @@ async fn killing_the_cron_leader_hands_over_without_double_ticks() {
         logs,
     };
     let pids: Vec<u32> = procs.children.iter().map(Child::id).collect();
+    let t0 = Instant::now();
 
     // A leader is elected and fires.
     let rows_of = async |leader: i32| -> i64 {
@@ -177,6 +178,7 @@ async fn killing_the_cron_leader_hands_over_without_double_ticks() {
             )
         });
     let survivor = 1 - old_leader;
+    eprintln!("leader {old_pid} firing after {:?}", t0.elapsed());
     assert!(
         !owns_socket(pids[survivor], &socket_inodes(old_port as u16)),
         "both children own the leader socket?"
@@ -193,6 +195,7 @@ async fn killing_the_cron_leader_hands_over_without_double_ticks() {
     })
     .await;
     let takeover = killed.elapsed();
+    eprintln!("take-over after {takeover:?}");
     assert!(
         takeover < TAKEOVER_BOUND,
         "take-over took {takeover:?}\n{}",
@@ -207,6 +210,7 @@ async fn killing_the_cron_leader_hands_over_without_double_ticks() {
         (rows_of(new_pid).await >= 3).then_some(())
     })
     .await;
+    eprintln!("new leader firing after {:?}", t0.elapsed());
     let mut last = procs.children.remove(survivor);
     last.kill().unwrap();
     last.wait().unwrap();
