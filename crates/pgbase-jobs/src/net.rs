@@ -874,8 +874,90 @@ mod tests {
 }
 #[cfg(test)]
 mod client_tests {
-    #[test]
-    fn client_builds() {
-        super::build_client(&super::NetConfig::default()).expect("client");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server that redirects `/loop` to itself, `/ftp` to an ftp URL, `/private` to
+    /// 127.0.0.1 and `/hop` to `/ok`, and answers `/ok` with the request's user agent.
+    async fn redirector() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let n = sock.read(&mut buf).await.unwrap_or(0);
+                    let req = String::from_utf8_lossy(&buf[..n]).to_string();
+                    let path = req.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let agent = req
+                        .lines()
+                        .find_map(|l| l.strip_prefix("user-agent: "))
+                        .unwrap_or("")
+                        .to_string();
+                    let response = match path.as_str() {
+                        "/ok" => format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{agent}",
+                            agent.len()
+                        ),
+                        "/loop" => redirect("/loop"),
+                        "/ftp" => redirect("ftp://example.com/file"),
+                        "/private" => redirect(&format!("http://127.0.0.1:{}/ok", addr.port())),
+                        _ => redirect("/ok"),
+                    };
+                    let _ = sock.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        addr
+    }
+
+    fn redirect(to: &str) -> String {
+        format!(
+            "HTTP/1.1 302 Found\r\nlocation: {to}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        )
+    }
+
+    /// The client's redirect policy: follows http redirects with its user agent, stops loops
+    /// after 10 hops, refuses other schemes, and (when asked) private destinations.
+    #[tokio::test]
+    async fn client_follows_only_safe_redirects() {
+        let addr = redirector().await;
+        let config = super::NetConfig {
+            user_agent: "pgbase-test-agent".into(),
+            ..super::NetConfig::default()
+        };
+        let client = super::build_client(&config).expect("client");
+        // Bounded: a policy that follows a loop forever fails here instead of hanging.
+        let get = async |path: &str| {
+            tokio::time::timeout(
+                std::time::Duration::from_secs(30),
+                client.get(format!("http://{addr}{path}")).send(),
+            )
+            .await
+            .expect("an answer within 30 s")
+        };
+
+        let ok = get("/hop").await.expect("redirect followed");
+        assert_eq!(ok.status(), 200);
+        assert_eq!(ok.text().await.expect("body"), "pgbase-test-agent");
+        let e = get("/loop").await.expect_err("a redirect loop");
+        assert!(format!("{e:?}").contains("too many redirects"), "{e:?}");
+        let e = get("/ftp").await.expect_err("an ftp redirect");
+        assert!(format!("{e:?}").contains("Unsupported protocol"), "{e:?}");
+        // Without the deny list a redirect to a private address is followed ...
+        assert_eq!(get("/private").await.expect("private").status(), 200);
+        // ... with it, refused (checked on the redirect, before any connection).
+        let strict = super::build_client(&super::NetConfig {
+            deny_private_networks: true,
+            ..config
+        })
+        .expect("client");
+        let e = strict
+            .get(format!("http://{addr}/private"))
+            .send()
+            .await
+            .expect_err("a private destination");
+        assert!(format!("{e:?}").contains("not allowed"), "{e:?}");
     }
 }

@@ -407,57 +407,149 @@ async fn a_job_never_overlaps_itself_and_times_out() {
     assert_eq!(msg, "ERROR:  canceling statement due to statement timeout");
 }
 
+/// The backend pid and client port (-1 over the unix socket) of the cron leader's session.
+async fn lock_holder(c: &Client) -> Option<(i32, i32)> {
+    c.query_opt(
+        "select l.pid, coalesce(a.client_port, -1) from pg_locks l join pg_stat_activity a using (pid)
+         where l.locktype = 'advisory' and l.granted
+           and l.database = (select oid from pg_database where datname = current_database())
+           and a.application_name = 'pgbase-cron-leader'",
+        &[],
+    )
+    .await
+    .expect("pg_locks")
+    .map(|r| (r.get(0), r.get(1)))
+}
+
+/// Polls `probe` every 50 ms until it gives `Some`; panics after `within`.
+async fn until<T>(what: &str, within: Duration, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {within:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two schedulers, one over TCP and one over the unix socket so that the lock holder's
+/// `client_port` tells which one leads. The leader is stopped; the other must take over
+/// promptly, and no second may fire under both (each run records the lock holder it saw).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_schedulers_fire_each_tick_once() {
     let db = pgbase_testkit::test_db().await;
     let c = db.connect().await;
     c.batch_execute(
-        "create table public.fired (at timestamptz default clock_timestamp());
-         select cron.schedule('tick', '1 seconds', 'insert into public.fired default values');",
+        "create table public.fired (at timestamptz not null default clock_timestamp(), leader int);
+         select cron.schedule('tick', '1 seconds', $$
+           insert into public.fired (leader)
+           select l.pid from pg_locks l join pg_stat_activity a using (pid)
+           where l.locktype = 'advisory' and l.granted
+             and l.database = (select oid from pg_database where datname = current_database())
+             and a.application_name = 'pgbase-cron-leader'$$);",
     )
     .await
     .expect("setup");
-    let (stop_a, signal_a) = watch::channel(false);
-    let (stop_b, signal_b) = watch::channel(false);
-    let a = tokio::spawn(pgbase_jobs::cron::run(
-        fast_config(),
-        db.config.clone(),
-        db.pool(4),
-        signal_a,
-    ));
-    let b = tokio::spawn(pgbase_jobs::cron::run(
-        fast_config(),
-        db.config.clone(),
-        db.pool(4),
-        signal_b,
-    ));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let start = std::time::Instant::now();
-    let before = one_i64(&c, "select count(*) from public.fired").await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    // Stop one (whichever leads, the other takes over within leader_retry) and go on.
-    let _ = stop_a.send(true);
-    a.await.expect("a");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = one_i64(&c, "select count(*) from public.fired").await;
-    let elapsed = start.elapsed().as_secs_f64();
-    let _ = stop_b.send(true);
-    b.await.expect("b");
-    let fired = (after - before) as f64;
-    assert!(
-        fired <= elapsed + 1.0,
-        "fired {fired} times in {elapsed:.1} s: a tick fired twice"
-    );
-    assert!(
-        fired >= elapsed - 3.0,
-        "fired {fired} times in {elapsed:.1} s: too many ticks lost"
-    );
-    let dupes = one_i64(
-        &c,
-        "select count(*) from (select date_trunc('second', start_time) from cron.job_run_details group by 1 having count(*) > 1) d",
-    )
+    let tcp: tokio_postgres::Config = db.url.parse().expect("db url");
+    let mut stops = Vec::new();
+    let mut workers = Vec::new();
+    for config in [tcp, db.config.clone()] {
+        let (stop, signal) = watch::channel(false);
+        stops.push(stop);
+        workers.push(tokio::spawn(pgbase_jobs::cron::run(
+            fast_config(),
+            config,
+            db.pool(4),
+            signal,
+        )));
+    }
+    let runs_by = async |leader: i32| {
+        one_i64(
+            &c,
+            &format!("select count(*) from public.fired where leader = {leader}"),
+        )
+        .await
+    };
+    let within = Duration::from_secs(30);
+    let (old_pid, old_port) = until("a leader that fires", within, async || {
+        let (pid, port) = lock_holder(&c).await?;
+        (runs_by(pid).await >= 2).then_some((pid, port))
+    })
     .await;
-    assert_eq!(dupes, 0, "two runs started within one second");
+    // Stop the leader (over TCP: a client port; over the socket: -1).
+    let leader = usize::from(old_port == -1);
+    let _ = stops[leader].send(true);
+    let stopped = tokio::time::Instant::now();
+    workers.remove(leader).await.expect("leader");
+    let new_pid = until("the other scheduler to take the lock", within, async || {
+        lock_holder(&c)
+            .await
+            .filter(|&(pid, port)| pid != old_pid && (port == -1) != (old_port == -1))
+            .map(|(pid, _)| pid)
+    })
+    .await;
+    let takeover = stopped.elapsed();
+    // leader_retry is 200 ms; the bound only catches a take-over that does not happen.
+    assert!(
+        takeover < Duration::from_secs(10),
+        "take-over took {takeover:?}"
+    );
+    until("the new leader to fire 2 times", within, async || {
+        (runs_by(new_pid).await >= 2).then_some(())
+    })
+    .await;
+    let _ = stops[1 - leader].send(true);
+    workers.remove(0).await.expect("survivor");
+
+    assert_eq!(
+        one_i64(
+            &c,
+            "select count(*) from (select 1 from public.fired group by date_trunc('second', at)
+             having count(distinct coalesce(leader, 0)) > 1) d"
+        )
+        .await,
+        0,
+        "a second fired under both leaders"
+    );
+    assert_eq!(
+        one_i64(
+            &c,
+            &format!(
+                "select count(*) from public.fired where leader is null or leader not in ({old_pid}, {new_pid})"
+            )
+        )
+        .await,
+        0,
+        "every run saw one of the two leaders"
+    );
+    assert_eq!(
+        one_i64(
+            &c,
+            &format!(
+                "select ((select max(at) from public.fired where leader = {old_pid})
+                       < (select min(at) from public.fired where leader = {new_pid}))::int::int8"
+            )
+        )
+        .await,
+        1,
+        "the old leader's runs precede the new one's"
+    );
+    let (runs, span): (i64, f64) = c
+        .query_one(
+            "select count(*), extract(epoch from max(at) - min(at))::float8 from public.fired",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .expect("span");
+    assert!(
+        runs as f64 <= span.ceil() + 1.0,
+        "{runs} runs in {span:.2} s: a tick fired twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -251,10 +251,38 @@ async fn sqlstate_and_routing_errors() {
     );
 }
 
-/// Hostile inputs the planner or Postgres must answer with a 4xx (never a 500).
+/// A checksum of every table the sweep could touch.
+const CHECKSUM: &str = "select md5(concat_ws('|',
+    (select string_agg(t::text, ',' order by id) from public.notes t),
+    (select string_agg(t::text, ',' order by id) from public.secrets t),
+    (select string_agg(t::text, ',' order by id) from public.parents t),
+    (select string_agg(t::text, ',' order by id) from public.children t),
+    (select string_agg(t::text, ',' order by id) from api.things t)))";
+
+/// What came back: the status and the error code (empty on success).
+fn outcome(r: &common::TestResponse) -> (u16, String) {
+    let code = if r.status.is_success() {
+        String::new()
+    } else {
+        r.json()["code"].as_str().unwrap_or("<no code>").to_string()
+    };
+    (r.status.as_u16(), code)
+}
+
+/// Hostile inputs: each gets the answer PostgREST gives (a 4xx and its code, or a harmless
+/// success where the input is valid), never a 500, and nothing in the database changes.
 #[tokio::test]
 async fn hostile_query_strings_never_500() {
     let app = app().await;
+    let client = app.client().await;
+    let checksum = async || -> String {
+        client
+            .query_one(CHECKSUM, &[])
+            .await
+            .expect("checksum")
+            .get(0)
+    };
+    let before = checksum().await;
     let queries = [
         "select=id::text);drop table notes;--",
         "select=%22id%22%22,body",
@@ -324,18 +352,11 @@ async fn hostile_query_strings_never_500() {
         "id=gt.1e400",
         "id=eq.99999999999999999999",
     ];
+    let mut got: Vec<(String, u16, String)> = Vec::new();
     for query in queries {
         let r = app.get(&format!("/rest/v1/notes?{query}")).await;
-        assert!(
-            r.status.as_u16() < 500,
-            "GET ?{query} gave {}: {}",
-            r.status,
-            r.text
-        );
-        if !r.status.is_success() {
-            let body = r.json();
-            assert!(body.get("code").is_some(), "?{query}: {body}");
-        }
+        let (status, code) = outcome(&r);
+        got.push((format!("GET ?{query}"), status, code));
     }
     // writes and RPC with hostile bodies
     let bodies = [
@@ -356,22 +377,14 @@ async fn hostile_query_strings_never_500() {
             "/rest/v1/rpc/whoami",
         ] {
             let r = app.send("POST", uri, &[], Some(body)).await;
-            assert!(
-                r.status.as_u16() < 500,
-                "POST {uri} {body} gave {}: {}",
-                r.status,
-                r.text
-            );
+            let (status, code) = outcome(&r);
+            got.push((format!("POST {uri} {body}"), status, code));
         }
         let r = app
             .send("PATCH", "/rest/v1/notes?id=eq.1", &[], Some(body))
             .await;
-        assert!(
-            r.status.as_u16() < 500,
-            "PATCH {body} gave {}: {}",
-            r.status,
-            r.text
-        );
+        let (status, code) = outcome(&r);
+        got.push((format!("PATCH {body}"), status, code));
     }
     for (name, value) in [
         ("range", "a-b"),
@@ -387,14 +400,182 @@ async fn hostile_query_strings_never_500() {
         ("content-type", "application/json; charset=latin1"),
     ] {
         let r = app.get_with("/rest/v1/notes", &[(name, value)]).await;
-        assert!(
-            r.status.as_u16() < 500,
-            "{name}: {value} gave {}: {}",
-            r.status,
-            r.text
-        );
+        let (status, code) = outcome(&r);
+        got.push((format!("{name}: {value}"), status, code));
     }
+    let listing: String = got
+        .iter()
+        .map(|(what, status, code)| format!("        ({what:?}, {status}, {code:?}),\n"))
+        .collect();
+    let want: Vec<(String, u16, String)> = EXPECTED
+        .iter()
+        .map(|(what, status, code)| (what.to_string(), *status, code.to_string()))
+        .collect();
+    // A write is the worse failure: checked first.
+    assert_eq!(
+        checksum().await,
+        before,
+        "a hostile request changed the data"
+    );
+    assert!(got == want, "outcomes differ; got:\n{listing}");
 }
+
+/// The answer to each hostile input, in sweep order: status and error code ("" on success).
+/// Valid-but-odd inputs succeed harmlessly (e.g. a scalar JSON body inserts no row, `Range: a-b`
+/// is ignored as PostgREST does); the checksum shows that none of them wrote anything.
+const EXPECTED: &[(&str, u16, &str)] = &[
+    ("GET ?select=id::text);drop table notes;--", 400, "PGRST100"),
+    ("GET ?select=%22id%22%22,body", 400, "PGRST100"),
+    ("GET ?select=id->>'x'", 200, ""),
+    ("GET ?select=body->0->>-1", 200, ""),
+    ("GET ?select=*,*", 200, ""),
+    ("GET ?select=count(),count()", 200, ""),
+    ("GET ?select=id.sum()::nonexistenttype", 400, "42704"),
+    ("GET ?select=id::int[][]", 400, "PGRST100"),
+    ("GET ?select=id::pg_catalog.text", 400, "PGRST100"),
+    ("GET ?select=notes(*)", 400, "PGRST200"),
+    ("GET ?select=...notes(*)", 400, "PGRST200"),
+    ("GET ?select=a:b:c", 400, "PGRST100"),
+    ("GET ?select=id,!inner", 400, "PGRST100"),
+    ("GET ?order=id.asc.asc", 400, "PGRST100"),
+    ("GET ?order=body->x.desc", 200, ""),
+    ("GET ?order=id;drop", 200, ""),
+    ("GET ?id=eq.1);drop table notes;--", 400, "22P02"),
+    ("GET ?id=in.(1,2", 400, "PGRST100"),
+    ("GET ?id=in.((1))", 400, "PGRST100"),
+    ("GET ?id=in.(\"a\\\"b\")", 400, "22P02"),
+    ("GET ?body=fts(english'--).x", 400, "PGRST100"),
+    ("GET ?body=fts(nolang).x", 400, "42704"),
+    ("GET ?body=like(some).{a}", 400, "PGRST100"),
+    ("GET ?id=eq(any).notarray", 400, "22P02"),
+    ("GET ?id=eq(any).{1,{2}}", 400, "22P02"),
+    (
+        "GET ?or=(id.eq.1,or(id.eq.2,or(id.eq.3,or(id.eq.4,or(id.eq.5)))))",
+        200,
+        "",
+    ),
+    ("GET ?or=()", 400, "PGRST100"),
+    ("GET ?or=(,)", 400, "PGRST100"),
+    ("GET ?and=(id.eq.1", 400, "PGRST100"),
+    ("GET ?not.or=(id.eq.1)", 200, ""),
+    ("GET ?id=not.not.eq.1", 400, "PGRST100"),
+    ("GET ?id=is.1", 400, "PGRST100"),
+    ("GET ?id=isdistinct.x", 400, "22P02"),
+    ("GET ?body->a->b=eq.1", 200, ""),
+    ("GET ?body->>a=eq.1", 200, ""),
+    ("GET ?id->0=eq.1", 200, ""),
+    ("GET ?limit=-1", 416, "PGRST103"),
+    ("GET ?limit=99999999999999999999999", 416, "PGRST103"),
+    ("GET ?offset=-5", 416, "PGRST103"),
+    ("GET ?offset=18446744073709551615", 200, ""),
+    ("GET ?notes.limit=1", 400, "PGRST108"),
+    ("GET ?x.y.z.order=id", 400, "PGRST108"),
+    ("GET ?%00=eq.1", 400, "PGRST100"),
+    ("GET ?id=eq.%00", 400, "22021"),
+    ("GET ?select=%00", 400, "PGRST100"),
+    ("GET ?select=id%00", 400, "PGRST100"),
+    ("GET ?columns=id", 200, ""),
+    ("GET ?on_conflict=id", 200, ""),
+    ("GET ?id=cs.{1}", 404, "42883"),
+    ("GET ?id=sl.[1,2)", 400, "42804"),
+    ("GET ?id=match.(", 404, "42883"),
+    ("GET ?body=adj.1", 404, "42883"),
+    ("GET ?body=ov.x", 404, "42883"),
+    ("GET ?select=id&select=body", 200, ""),
+    ("GET ?order=", 400, "PGRST100"),
+    ("GET ?select=", 200, ""),
+    ("GET ?=", 400, "PGRST100"),
+    ("GET ?&&&", 200, ""),
+    ("GET ?id", 200, ""),
+    ("GET ?id=", 400, "PGRST100"),
+    ("GET ?select=owner.max(),owner", 200, ""),
+    ("GET ?select=body.avg()", 404, "42883"),
+    ("GET ?select=id.count()::text,body", 200, ""),
+    ("GET ?select=json_col->>key", 400, "42703"),
+    ("GET ?select=id,id,id", 200, ""),
+    ("GET ?id=gt.1e400", 400, "22P02"),
+    ("GET ?id=eq.99999999999999999999", 400, "22003"),
+    ("POST /rest/v1/notes [1, 2]", 400, "PGRST102"),
+    ("POST /rest/v1/notes?columns=id,body [1, 2]", 400, "22023"),
+    ("POST /rest/v1/rpc/whoami [1, 2]", 400, "PGRST102"),
+    ("PATCH [1, 2]", 400, "PGRST102"),
+    ("POST /rest/v1/notes \"text\"", 201, ""),
+    ("POST /rest/v1/notes?columns=id,body \"text\"", 400, "22023"),
+    ("POST /rest/v1/rpc/whoami \"text\"", 200, ""),
+    ("PATCH \"text\"", 204, ""),
+    ("POST /rest/v1/notes null", 201, ""),
+    ("POST /rest/v1/notes?columns=id,body null", 400, "22023"),
+    ("POST /rest/v1/rpc/whoami null", 200, ""),
+    ("PATCH null", 204, ""),
+    ("POST /rest/v1/notes [{}, {}]", 400, "23502"),
+    ("POST /rest/v1/notes?columns=id,body [{}, {}]", 400, "23502"),
+    ("POST /rest/v1/rpc/whoami [{}, {}]", 200, ""),
+    ("PATCH [{}, {}]", 204, ""),
+    ("POST /rest/v1/notes [[]]", 400, "PGRST102"),
+    ("POST /rest/v1/notes?columns=id,body [[]]", 400, "22023"),
+    ("POST /rest/v1/rpc/whoami [[]]", 400, "PGRST102"),
+    ("PATCH [[]]", 400, "PGRST102"),
+    (
+        "POST /rest/v1/notes {\"id\": {\"nested\": 1}}",
+        400,
+        "22P02",
+    ),
+    (
+        "POST /rest/v1/notes?columns=id,body {\"id\": {\"nested\": 1}}",
+        400,
+        "22P02",
+    ),
+    (
+        "POST /rest/v1/rpc/whoami {\"id\": {\"nested\": 1}}",
+        404,
+        "PGRST202",
+    ),
+    ("PATCH {\"id\": {\"nested\": 1}}", 400, "22P02"),
+    ("POST /rest/v1/notes {\"id\": [1]}", 400, "22P02"),
+    (
+        "POST /rest/v1/notes?columns=id,body {\"id\": [1]}",
+        400,
+        "22P02",
+    ),
+    ("POST /rest/v1/rpc/whoami {\"id\": [1]}", 404, "PGRST202"),
+    ("PATCH {\"id\": [1]}", 400, "22P02"),
+    ("POST /rest/v1/notes {\"id\": 1e999}", 400, "22P02"),
+    (
+        "POST /rest/v1/notes?columns=id,body {\"id\": 1e999}",
+        400,
+        "22P02",
+    ),
+    ("POST /rest/v1/rpc/whoami {\"id\": 1e999}", 404, "PGRST202"),
+    ("PATCH {\"id\": 1e999}", 400, "22P02"),
+    (
+        "POST /rest/v1/notes {\"id\": \"1\", \"body\": \"\\u0000\"}",
+        400,
+        "22P05",
+    ),
+    (
+        "POST /rest/v1/notes?columns=id,body {\"id\": \"1\", \"body\": \"\\u0000\"}",
+        400,
+        "22P05",
+    ),
+    (
+        "POST /rest/v1/rpc/whoami {\"id\": \"1\", \"body\": \"\\u0000\"}",
+        404,
+        "PGRST202",
+    ),
+    ("PATCH {\"id\": \"1\", \"body\": \"\\u0000\"}", 400, "22P05"),
+    ("range: a-b", 200, ""),
+    ("range: 5-1", 416, "PGRST103"),
+    (
+        "accept: application/vnd.pgrst.object+json;nulls=stripped, */*;q=abc",
+        406,
+        "PGRST116",
+    ),
+    ("accept: ;;;", 406, "PGRST107"),
+    ("prefer: count=bogus, return=nope, tx=maybe", 200, ""),
+    ("prefer: timezone=Not/AZone", 200, ""),
+    ("accept-profile: ", 406, "PGRST106"),
+    ("content-type: application/json; charset=latin1", 200, ""),
+];
 
 #[tokio::test]
 async fn select_lists_beyond_the_postgres_limit_are_a_400() {

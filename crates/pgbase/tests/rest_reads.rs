@@ -337,72 +337,105 @@ async fn range_headers_content_range_206_and_416() {
     assert_eq!(r.header("content-range"), Some("0-0/3"));
 }
 
+/// Skews a table's statistics so that the planner's row estimate (`count=planned`) is
+/// `tuples` while the exact count stays what it is: pg_class says `tuples` rows in the pages
+/// the table really has.
+async fn skew_statistics(client: &tokio_postgres::Client, table: &str, tuples: u32) {
+    client
+        .batch_execute(&format!(
+            "analyze {table};
+             update pg_class set reltuples = {tuples} where oid = '{table}'::regclass and relpages > 0;"
+        ))
+        .await
+        .expect("skew statistics");
+    let explained: String = client
+        .query_one(&format!("explain select * from {table}"), &[])
+        .await
+        .expect("explain")
+        .get(0);
+    assert!(
+        explained.contains(&format!("rows={tuples} ")),
+        "the planner ignores the skewed statistics: {explained}"
+    );
+}
+
+fn total_of(r: &common::TestResponse) -> String {
+    r.header("content-range")
+        .unwrap_or_default()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[tokio::test]
 async fn count_exact_planned_estimated() {
     let app = TestApp::new(SCHEMA).await;
     let client = app.client().await;
-    client
-        .batch_execute("analyze public.items")
-        .await
-        .expect("analyze");
-    let r = app
-        .get_with(
-            "/rest/v1/items?select=id&category=eq.fruit&limit=1",
-            &[("prefer", "count=exact")],
-        )
-        .await;
-    expect_status(&r, 206);
-    assert_eq!(r.header("content-range"), Some("0-0/3"));
-    assert_eq!(r.header("preference-applied"), Some("count=exact"));
-
-    for pref in ["count=planned", "count=estimated"] {
+    // 4 rows (3 fruit); the planner believes 40000 (30000 fruit).
+    skew_statistics(&client, "public.items", 40000).await;
+    let get = async |query: &str, pref: &str| {
         let r = app
-            .get_with("/rest/v1/items?select=id&limit=1", &[("prefer", pref)])
+            .get_with(&format!("/rest/v1/items?{query}"), &[("prefer", pref)])
             .await;
-        let range = r.header("content-range").unwrap_or_default().to_string();
-        let total: u64 = range
-            .rsplit('/')
-            .next()
-            .and_then(|t| t.parse().ok())
-            .unwrap_or_else(|| panic!("{pref}: no total in {range:?}"));
-        assert!(total >= 1, "{pref}: {range}");
-        if pref == "count=estimated" {
-            // below db-max-rows (unlimited here) the estimate is exact
-            assert_eq!(range, "0-0/4");
-        }
-        assert_eq!(r.header("preference-applied"), Some(pref));
-    }
+        expect_status(&r, 206);
+        assert_eq!(r.header("preference-applied"), Some(pref), "{query}");
+        assert_eq!(
+            r.header("content-range").map(|c| c.split('/').next()),
+            Some(Some("0-0")),
+            "{query}"
+        );
+        total_of(&r)
+    };
+    assert_eq!(
+        get("select=id&category=eq.fruit&limit=1", "count=exact").await,
+        "3"
+    );
+    assert_eq!(get("select=id&limit=1", "count=exact").await, "4");
+    assert_eq!(get("select=id&limit=1", "count=planned").await, "40000");
+    assert_eq!(
+        get("select=id&category=eq.fruit&limit=1", "count=planned").await,
+        "30000"
+    );
+    // No db-max-rows: count=estimated is the exact count.
+    assert_eq!(get("select=id&limit=1", "count=estimated").await, "4");
+    assert_eq!(
+        get("select=id&category=eq.fruit&limit=1", "count=estimated").await,
+        "3"
+    );
 }
 
+/// PostgREST's `count=estimated`: the exact count while it is within db-max-rows, the
+/// planner's estimate beyond it.
 #[tokio::test]
 async fn estimated_count_beyond_max_rows_uses_the_plan() {
-    let settings = Settings {
-        db_max_rows: Some(2),
-        ..Settings::default()
-    };
-    let app = TestApp::with_settings(
-        "create table public.big (id int primary key);
-         insert into public.big select generate_series(1, 500);
-         analyze public.big;",
-        settings,
-    )
-    .await;
-    let r = app
-        .get_with("/rest/v1/big?select=id", &[("prefer", "count=estimated")])
+    for (max_rows, estimated, range) in [(2, "100000", "0-1"), (1000, "500", "0-499")] {
+        let settings = Settings {
+            db_max_rows: Some(max_rows),
+            ..Settings::default()
+        };
+        let app = TestApp::with_settings(
+            "create table public.big (id int primary key);
+             insert into public.big select generate_series(1, 500);",
+            settings,
+        )
         .await;
-    expect_status(&r, 206);
-    let range = r.header("content-range").unwrap_or_default().to_string();
-    assert!(range.starts_with("0-1/"), "{range}");
-    let total: u64 = range
-        .rsplit('/')
-        .next()
-        .and_then(|t| t.parse().ok())
-        .expect("total");
-    assert!(total > 2, "{range}");
-    let r = app
-        .get_with("/rest/v1/big?select=id", &[("prefer", "count=exact")])
-        .await;
-    assert_eq!(r.header("content-range"), Some("0-1/500"));
+        skew_statistics(&app.client().await, "public.big", 100000).await;
+        for (pref, total) in [
+            ("count=estimated", estimated),
+            ("count=planned", "100000"),
+            ("count=exact", "500"),
+        ] {
+            let r = app
+                .get_with("/rest/v1/big?select=id", &[("prefer", pref)])
+                .await;
+            assert_eq!(
+                r.header("content-range"),
+                Some(format!("{range}/{total}").as_str()),
+                "db-max-rows {max_rows}, {pref}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

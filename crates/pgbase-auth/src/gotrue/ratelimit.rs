@@ -153,11 +153,15 @@ impl RateLimiter {
 
     /// Takes one request from `ip`'s bucket; when it is empty, how long until it holds one.
     pub fn check(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.check_at(ip, Instant::now())
+    }
+
+    /// [`RateLimiter::check`] at time `now` (the clock seam of the unit tests).
+    fn check_at(&self, ip: IpAddr, now: Instant) -> Result<(), Duration> {
         if self.capacity <= 0.0 {
             return Ok(());
         }
         let key = bucket_key(ip);
-        let now = Instant::now();
         let mut buckets = self.lock();
         if buckets.len() >= self.max_keys && !buckets.contains_key(&key) {
             self.evict(&mut buckets, now);
@@ -220,16 +224,35 @@ mod tests {
         h
     }
 
+    /// On an injected clock: 2 requests per 100 ms refill one token every 50 ms.
     #[test]
     fn buckets_empty_per_address_and_refill() {
         let l = RateLimiter::new(2, Duration::from_millis(100), 100);
-        assert!(l.check(ip("10.0.0.1")).is_ok());
-        assert!(l.check(ip("10.0.0.1")).is_ok());
-        let wait = l.check(ip("10.0.0.1")).unwrap_err();
-        assert!(wait <= Duration::from_millis(50), "{wait:?}");
-        assert!(l.check(ip("10.0.0.2")).is_ok());
-        std::thread::sleep(Duration::from_millis(60));
-        assert!(l.check(ip("10.0.0.1")).is_ok());
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let a = ip("10.0.0.1");
+        assert_eq!(l.check_at(a, at(0)), Ok(()));
+        assert_eq!(l.check_at(a, at(0)), Ok(()));
+        let wait = l.check_at(a, at(0)).unwrap_err();
+        assert!(
+            wait.abs_diff(Duration::from_millis(50)) < Duration::from_micros(10),
+            "{wait:?}"
+        );
+        // Another address has its own bucket.
+        assert_eq!(l.check_at(ip("10.0.0.2"), at(0)), Ok(()));
+        // Half a token after 25 ms: still refused, and the wait shrinks accordingly.
+        let wait = l.check_at(a, at(25)).unwrap_err();
+        assert!(
+            wait.abs_diff(Duration::from_millis(25)) < Duration::from_micros(10),
+            "{wait:?}"
+        );
+        // A whole token after 51 ms, used at once.
+        assert_eq!(l.check_at(a, at(51)), Ok(()));
+        assert!(l.check_at(a, at(52)).is_err());
+        // After a long pause the bucket is full again, but holds no more than its size.
+        assert_eq!(l.check_at(a, at(10_000)), Ok(()));
+        assert_eq!(l.check_at(a, at(10_000)), Ok(()));
+        assert!(l.check_at(a, at(10_000)).is_err());
     }
 
     #[test]
