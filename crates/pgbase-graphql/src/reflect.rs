@@ -23,9 +23,19 @@ const SIMPLE_SCALARS: [&str; 11] = [
     "ID",
 ];
 
+/// Per-schema options from the schema's `@graphql` directive.
 struct SchemaOpts {
     inflect: bool,
     max_rows: u64,
+}
+
+/// The schemas `role` may use, with their options and introspection directives.
+struct Exposed {
+    opts: HashMap<String, SchemaOpts>,
+    /// schemas whose directive says `"introspection": true`
+    introspected: HashSet<String>,
+    /// schemas whose directive says `"introspection": false`
+    refused: HashSet<String>,
 }
 
 struct EnumDef {
@@ -35,7 +45,53 @@ struct EnumDef {
     description: Option<String>,
 }
 
+/// A reflected table with what the later passes still need from the catalog.
+struct Pending<'a> {
+    table: &'a Table,
+    directive: Value,
+    inflect: bool,
+    insert: bool,
+    update: bool,
+    delete: bool,
+}
+
+/// The reflected tables and where each catalog relation landed among them.
+struct Tables<'a> {
+    pending: Vec<Pending<'a>>,
+    index: HashMap<(String, String), usize>,
+}
+
+/// A foreign key between two reflected tables, from a constraint or a `foreign_keys` directive.
+struct Fk {
+    local: usize,
+    foreign: usize,
+    local_cols: Vec<String>,
+    foreign_cols: Vec<String>,
+    local_name: Option<String>,
+    foreign_name: Option<String>,
+    unique: bool,
+    not_null: bool,
+}
+
+/// Which functions became fields: computed fields per table, and root fields with whether
+/// each is a mutation.
+struct FunctionFields {
+    computed: Vec<Vec<usize>>,
+    roots: Vec<(usize, bool)>,
+}
+
+/// The root types, filled table by table.
+struct Roots {
+    query: TypeDef,
+    mutation: TypeDef,
+    node_iface: TypeDef,
+}
+
 /// Builds the schema `role` sees. `introspection` turns on `__schema`/`__type`.
+///
+/// The passes, in order: which schemas are exposed and how, enums, tables with their
+/// columns, relationships, functions, then the types each of them yields, and last what
+/// introspection hides.
 pub fn reflect(
     cache: &SchemaCache,
     schemas: &[String],
@@ -46,8 +102,34 @@ pub fn reflect(
         introspection,
         ..Reflected::default()
     };
+    let exposed = exposed_schemas(cache, schemas, role)?;
+    out.introspection |= !exposed.introspected.is_empty();
+    let enums = enum_defs(cache, &exposed.opts)?;
+    let tables = tables(cache, schemas, role, &exposed.opts, &enums, &mut out)?;
+    relationships(cache, &tables, &mut out)?;
+    let functions = functions(cache, role, &exposed.opts, &enums, &tables.index, &mut out)?;
+
+    add_standard_types(&mut out);
+    add_enum_types(&enums, &mut out);
+    let mut roots = Roots::new(&mut out);
+    for (ti, p) in tables.pending.iter().enumerate() {
+        add_table_types(&mut out, ti, p, &functions.computed[ti], &mut roots);
+    }
+    roots.finish(&functions.roots, &mut out);
+    hide_from_introspection(&exposed, &enums, introspection, &mut out);
+    if out.introspection {
+        crate::introspection::add_meta_types(&mut out);
+    }
+    Ok(out)
+}
+
+/// Pass 1: the schemas `role` has USAGE on, with their directive's options.
+fn exposed_schemas(
+    cache: &SchemaCache,
+    schemas: &[String],
+    role: &str,
+) -> Result<Exposed, DirectiveError> {
     let mut opts: HashMap<String, SchemaOpts> = HashMap::new();
-    // schemas whose directive says `"introspection": true` / `false`
     let mut introspected: HashSet<String> = HashSet::new();
     let mut refused: HashSet<String> = HashSet::new();
     for s in schemas {
@@ -69,7 +151,6 @@ pub fn reflect(
             .unwrap_or(DEFAULT_MAX_ROWS);
         match d.get("introspection").and_then(Value::as_bool) {
             Some(true) => {
-                out.introspection = true;
                 introspected.insert(s.clone());
             }
             Some(false) => {
@@ -79,8 +160,18 @@ pub fn reflect(
         }
         opts.insert(s.clone(), SchemaOpts { inflect, max_rows });
     }
+    Ok(Exposed {
+        opts,
+        introspected,
+        refused,
+    })
+}
 
-    // enums of exposed schemas
+/// Pass 2: enums of exposed schemas, with their directive names and value mappings.
+fn enum_defs(
+    cache: &SchemaCache,
+    opts: &HashMap<String, SchemaOpts>,
+) -> Result<HashMap<u32, EnumDef>, DirectiveError> {
     let mut enums: HashMap<u32, EnumDef> = HashMap::new();
     for t in cache.enums() {
         let Some(o) = opts.get(&t.schema) else {
@@ -117,16 +208,18 @@ pub fn reflect(
             },
         );
     }
+    Ok(enums)
+}
 
-    // tables and their columns
-    struct Pending<'a> {
-        table: &'a Table,
-        directive: Value,
-        inflect: bool,
-        insert: bool,
-        update: bool,
-        delete: bool,
-    }
+/// Pass 3: tables (and views) with a primary key and at least one column `role` may select.
+fn tables<'a>(
+    cache: &'a SchemaCache,
+    schemas: &[String],
+    role: &str,
+    opts: &HashMap<String, SchemaOpts>,
+    enums: &HashMap<u32, EnumDef>,
+    out: &mut Reflected,
+) -> Result<Tables<'a>, DirectiveError> {
     let mut pending: Vec<Pending> = Vec::new();
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for s in schemas {
@@ -162,7 +255,7 @@ pub fn reflect(
                 if !naming::is_valid_name(&field) {
                     continue;
                 }
-                let Some((scalar, list)) = column_scalar(cache, c, &enums) else {
+                let Some((scalar, list)) = column_scalar(cache, c, enums) else {
                     continue;
                 };
                 columns.push(ColumnInfo {
@@ -244,18 +337,30 @@ pub fn reflect(
             });
         }
     }
+    Ok(Tables { pending, index })
+}
 
-    // relationships: real foreign keys, then directive-declared ones
-    struct Fk {
-        local: usize,
-        foreign: usize,
-        local_cols: Vec<String>,
-        foreign_cols: Vec<String>,
-        local_name: Option<String>,
-        foreign_name: Option<String>,
-        unique: bool,
-        not_null: bool,
+/// Pass 4: relationships, from real foreign keys and then directive-declared ones, linked
+/// both ways.
+fn relationships(
+    cache: &SchemaCache,
+    tables: &Tables<'_>,
+    out: &mut Reflected,
+) -> Result<(), DirectiveError> {
+    let mut fks = constraint_foreign_keys(cache, tables)?;
+    fks.extend(directive_foreign_keys(tables, out));
+    for fk in &fks {
+        link(fk, &tables.pending, out);
     }
+    Ok(())
+}
+
+/// Foreign-key constraints between two reflected tables.
+fn constraint_foreign_keys(
+    cache: &SchemaCache,
+    tables: &Tables<'_>,
+) -> Result<Vec<Fk>, DirectiveError> {
+    let (pending, index) = (&tables.pending, &tables.index);
     let mut fks: Vec<Fk> = Vec::new();
     for fk in cache.all_foreign_keys() {
         let (Some(&local), Some(&foreign)) = (
@@ -281,6 +386,13 @@ pub fn reflect(
             not_null,
         });
     }
+    Ok(fks)
+}
+
+/// Foreign keys declared by a table's `foreign_keys` directive (views have no constraints).
+fn directive_foreign_keys(tables: &Tables<'_>, out: &Reflected) -> Vec<Fk> {
+    let (pending, index) = (&tables.pending, &tables.index);
+    let mut fks = Vec::new();
     for (local, p) in pending.iter().enumerate() {
         let Some(Value::Array(list)) = p.directive.get("foreign_keys") else {
             continue;
@@ -336,67 +448,80 @@ pub fn reflect(
             });
         }
     }
-    for fk in &fks {
-        let cols_ok = |t: usize, cols: &[String]| {
-            !cols.is_empty()
-                && cols
-                    .iter()
-                    .all(|c| out.tables[t].columns.iter().any(|x| &x.sql == c))
-        };
-        if fk.local_cols.len() != fk.foreign_cols.len()
-            || !cols_ok(fk.local, &fk.local_cols)
-            || !cols_ok(fk.foreign, &fk.foreign_cols)
-        {
-            continue;
-        }
-        let pairs: Vec<(String, String)> = fk
-            .local_cols
-            .iter()
-            .cloned()
-            .zip(fk.foreign_cols.iter().cloned())
-            .collect();
-        // many-to-one on the FK holder
-        let foreign_type = out.tables[fk.foreign].type_name.clone();
-        let local_inflect = pending[fk.local].inflect;
-        let m2o_name = fk
-            .foreign_name
-            .clone()
-            .unwrap_or_else(|| singular_name(&fk.local_cols, &foreign_type, local_inflect));
-        let foreign_rls = pending[fk.foreign].table.rls_enabled;
-        push_relation(
-            &mut out.tables[fk.local],
-            RelInfo {
-                field: m2o_name,
-                target: fk.foreign,
-                pairs: pairs.clone(),
-                to_many: false,
-                nullable: !fk.not_null || foreign_rls,
-            },
-        );
-        // the reverse on the referenced table
-        let local_type = out.tables[fk.local].type_name.clone();
-        let foreign_inflect = pending[fk.foreign].inflect;
-        let reverse_name = fk.local_name.clone().unwrap_or_else(|| {
-            if fk.unique {
-                singular_name(&fk.foreign_cols, &local_type, foreign_inflect)
-            } else {
-                format!("{}Collection", naming::lower_first(&local_type))
-            }
-        });
-        push_relation(
-            &mut out.tables[fk.foreign],
-            RelInfo {
-                field: reverse_name,
-                target: fk.local,
-                pairs: pairs.iter().map(|(a, b)| (b.clone(), a.clone())).collect(),
-                to_many: !fk.unique,
-                nullable: true,
-            },
-        );
-    }
+    fks
+}
 
-    // functions: root fields (stable/immutable → Query, volatile → Mutation) and computed
-    // fields (one argument of a reflected table's row type)
+/// Adds `fk` as a many-to-one (or one-to-one) field on its holder and the reverse on the
+/// referenced table, when both sides' columns are reflected.
+fn link(fk: &Fk, pending: &[Pending<'_>], out: &mut Reflected) {
+    let cols_ok = |t: usize, cols: &[String]| {
+        !cols.is_empty()
+            && cols
+                .iter()
+                .all(|c| out.tables[t].columns.iter().any(|x| &x.sql == c))
+    };
+    if fk.local_cols.len() != fk.foreign_cols.len()
+        || !cols_ok(fk.local, &fk.local_cols)
+        || !cols_ok(fk.foreign, &fk.foreign_cols)
+    {
+        return;
+    }
+    let pairs: Vec<(String, String)> = fk
+        .local_cols
+        .iter()
+        .cloned()
+        .zip(fk.foreign_cols.iter().cloned())
+        .collect();
+    // many-to-one on the FK holder
+    let foreign_type = out.tables[fk.foreign].type_name.clone();
+    let local_inflect = pending[fk.local].inflect;
+    let m2o_name = fk
+        .foreign_name
+        .clone()
+        .unwrap_or_else(|| singular_name(&fk.local_cols, &foreign_type, local_inflect));
+    let foreign_rls = pending[fk.foreign].table.rls_enabled;
+    push_relation(
+        &mut out.tables[fk.local],
+        RelInfo {
+            field: m2o_name,
+            target: fk.foreign,
+            pairs: pairs.clone(),
+            to_many: false,
+            nullable: !fk.not_null || foreign_rls,
+        },
+    );
+    // the reverse on the referenced table
+    let local_type = out.tables[fk.local].type_name.clone();
+    let foreign_inflect = pending[fk.foreign].inflect;
+    let reverse_name = fk.local_name.clone().unwrap_or_else(|| {
+        if fk.unique {
+            singular_name(&fk.foreign_cols, &local_type, foreign_inflect)
+        } else {
+            format!("{}Collection", naming::lower_first(&local_type))
+        }
+    });
+    push_relation(
+        &mut out.tables[fk.foreign],
+        RelInfo {
+            field: reverse_name,
+            target: fk.local,
+            pairs: pairs.iter().map(|(a, b)| (b.clone(), a.clone())).collect(),
+            to_many: !fk.unique,
+            nullable: true,
+        },
+    );
+}
+
+/// Pass 5: functions as root fields (stable/immutable → Query, volatile → Mutation) and
+/// computed fields (one argument of a reflected table's row type).
+fn functions(
+    cache: &SchemaCache,
+    role: &str,
+    opts: &HashMap<String, SchemaOpts>,
+    enums: &HashMap<u32, EnumDef>,
+    index: &HashMap<(String, String), usize>,
+    out: &mut Reflected,
+) -> Result<FunctionFields, DirectiveError> {
     let mut computed: Vec<Vec<usize>> = vec![Vec::new(); out.tables.len()];
     let mut roots: Vec<(usize, bool)> = Vec::new();
     for f in cache.functions() {
@@ -428,10 +553,8 @@ pub fn reflect(
             continue;
         }
         let ret = match f.return_shape() {
-            ReturnShape::Scalar if !f.returns_set => {
-                scalar_of_oid(cache, f.return_type.oid, &enums)
-                    .map(|(s, l)| FuncReturn::Scalar(s, l))
-            }
+            ReturnShape::Scalar if !f.returns_set => scalar_of_oid(cache, f.return_type.oid, enums)
+                .map(|(s, l)| FuncReturn::Scalar(s, l)),
             ReturnShape::Relation(qn) => {
                 index.get(&(qn.schema.clone(), qn.name.clone())).map(|&t| {
                     if f.is_single_row() {
@@ -472,7 +595,7 @@ pub fn reflect(
             let Some(name) = a.name.as_deref().filter(|n| !n.is_empty()) else {
                 break;
             };
-            let Some((scalar, list)) = scalar_of_oid(cache, a.type_oid, &enums) else {
+            let Some((scalar, list)) = scalar_of_oid(cache, a.type_oid, enums) else {
                 break;
             };
             let arg_field = naming::lower_first(&naming::field_name(
@@ -511,9 +634,11 @@ pub fn reflect(
             ret,
         });
     }
+    Ok(FunctionFields { computed, roots })
+}
 
-    // types
-    add_standard_types(&mut out);
+/// Each enum and its filter input type.
+fn add_enum_types(enums: &HashMap<u32, EnumDef>, out: &mut Reflected) {
     for e in enums.values() {
         let mut ty = TypeDef::new(&e.name, Kind::Enum, Role::Plain);
         ty.description = e.description.clone();
@@ -536,410 +661,487 @@ pub fn reflect(
         ];
         out.insert(f);
     }
-    let mut query = TypeDef::new("Query", Kind::Object, Role::Query);
-    query.description = Some("The root type for querying data".into());
-    let mut node_field = Field::new("node", TypeRef::named("Node"), Resolve::Node);
-    node_field.description = Some("Retrieve a record by its `ID`".into());
-    node_field.args = vec![InputValue {
-        description: Some("The record's `ID`".into()),
-        ..InputValue::new("nodeId", TypeRef::required("ID"))
-    }];
-    query.fields.push(node_field);
-    let mut mutation = TypeDef::new("Mutation", Kind::Object, Role::Mutation);
-    mutation.description = Some("The root type for creating and mutating data".into());
-    let mut node_iface = out
-        .types
-        .remove("Node")
-        .unwrap_or_else(|| TypeDef::new("Node", Kind::Interface, Role::Plain));
+}
 
-    for (ti, p) in pending.iter().enumerate() {
-        let t = out.tables[ti].clone();
-        let n = t.type_name.as_str();
-        node_iface.possible_types.push(n.to_string());
-        let lower = naming::lower_first(n);
-        // node type
-        let mut node = TypeDef::new(n, Kind::Object, Role::Node(ti));
-        node.description = t.description.clone();
-        node.interfaces = vec!["Node".into()];
-        let mut id = Field::new("nodeId", TypeRef::required("ID"), Resolve::NodeId);
-        id.description = Some("Globally Unique Record Identifier".into());
-        node.fields.push(id);
-        for (ci, c) in t.columns.iter().enumerate() {
-            let mut f = Field::new(&c.field, c.output_type(), Resolve::Column(ci));
-            f.description = c.description.clone();
-            node.fields.push(f);
+impl Roots {
+    /// `Query` with its `node` field, an empty `Mutation`, and the `Node` interface.
+    fn new(out: &mut Reflected) -> Self {
+        let mut query = TypeDef::new("Query", Kind::Object, Role::Query);
+        query.description = Some("The root type for querying data".into());
+        let mut node_field = Field::new("node", TypeRef::named("Node"), Resolve::Node);
+        node_field.description = Some("Retrieve a record by its `ID`".into());
+        node_field.args = vec![InputValue {
+            description: Some("The record's `ID`".into()),
+            ..InputValue::new("nodeId", TypeRef::required("ID"))
+        }];
+        query.fields.push(node_field);
+        let mut mutation = TypeDef::new("Mutation", Kind::Object, Role::Mutation);
+        mutation.description = Some("The root type for creating and mutating data".into());
+        let node_iface = out
+            .types
+            .remove("Node")
+            .unwrap_or_else(|| TypeDef::new("Node", Kind::Interface, Role::Plain));
+
+        Roots {
+            query,
+            mutation,
+            node_iface,
         }
-        for (ri, r) in t.relations.iter().enumerate() {
-            let target = &out.tables[r.target];
-            let f = if r.to_many {
-                Field {
-                    args: connection_args(&target.type_name),
-                    ..Field::new(
-                        &r.field,
-                        TypeRef::named(&target.connection_type()),
-                        Resolve::Relation(ri),
-                    )
-                }
+    }
+
+    /// Adds the function root fields a table field does not shadow, and inserts the roots
+    /// (`Mutation` only when it has a field).
+    fn finish(self, functions: &[(usize, bool)], out: &mut Reflected) {
+        let Roots {
+            mut query,
+            mut mutation,
+            node_iface,
+        } = self;
+        for &(fi, is_mutation) in functions {
+            let root = if is_mutation {
+                &mut mutation
             } else {
-                let ty = TypeRef::named(&target.type_name);
-                Field::new(
+                &mut query
+            };
+            if root.field(&out.functions[fi].field).is_none() {
+                root.fields.push(func_field(out, fi));
+            }
+        }
+        out.insert(node_iface);
+        query.fields.sort_by(|a, b| a.name.cmp(&b.name));
+        out.insert(query);
+        if !mutation.fields.is_empty() {
+            mutation.fields.sort_by(|a, b| a.name.cmp(&b.name));
+            out.has_mutation = true;
+            out.insert(mutation);
+        }
+    }
+}
+
+/// The types one table yields: its node, edge, connection (with aggregates), filter and
+/// orderBy types, its query fields and its mutations.
+fn add_table_types(
+    out: &mut Reflected,
+    ti: usize,
+    p: &Pending<'_>,
+    computed: &[usize],
+    roots: &mut Roots,
+) {
+    let t = out.tables[ti].clone();
+    roots.node_iface.possible_types.push(t.type_name.clone());
+    node_type(out, ti, &t, computed);
+    connection_types(out, ti, &t);
+    filter_type(out, ti, &t);
+    order_by_type(out, ti, &t);
+    query_fields(ti, &t, &mut roots.query);
+    mutation_fields(out, ti, &t, p, &mut roots.mutation);
+}
+
+/// The node type: `nodeId`, columns, relationships, computed fields.
+fn node_type(out: &mut Reflected, ti: usize, t: &TableInfo, computed: &[usize]) {
+    let n = t.type_name.as_str();
+    let mut node = TypeDef::new(n, Kind::Object, Role::Node(ti));
+    node.description = t.description.clone();
+    node.interfaces = vec!["Node".into()];
+    let mut id = Field::new("nodeId", TypeRef::required("ID"), Resolve::NodeId);
+    id.description = Some("Globally Unique Record Identifier".into());
+    node.fields.push(id);
+    for (ci, c) in t.columns.iter().enumerate() {
+        let mut f = Field::new(&c.field, c.output_type(), Resolve::Column(ci));
+        f.description = c.description.clone();
+        node.fields.push(f);
+    }
+    for (ri, r) in t.relations.iter().enumerate() {
+        let target = &out.tables[r.target];
+        let f = if r.to_many {
+            Field {
+                args: connection_args(&target.type_name),
+                ..Field::new(
                     &r.field,
-                    if r.nullable { ty } else { ty.non_null() },
+                    TypeRef::named(&target.connection_type()),
                     Resolve::Relation(ri),
                 )
-            };
-            node.fields.push(f);
-        }
-        // a computed field of a column's name replaces the column (pg_graphql: last wins)
-        for &fi in &computed[ti] {
-            let mut f = func_field(&out, fi);
-            f.resolve = Resolve::Computed(fi);
-            node.fields.push(f);
-        }
-        out.insert(node);
-        // edge + connection
-        let mut edge = TypeDef::new(&format!("{n}Edge"), Kind::Object, Role::Edge(ti));
-        edge.fields = vec![
-            Field::new("cursor", TypeRef::required("String"), Resolve::Cursor),
-            Field::new("node", TypeRef::required(n), Resolve::EdgeNode),
-        ];
-        out.insert(edge);
-        let mut conn = TypeDef::new(&t.connection_type(), Kind::Object, Role::Connection(ti));
-        conn.fields = vec![
+            }
+        } else {
+            let ty = TypeRef::named(&target.type_name);
             Field::new(
-                "edges",
-                TypeRef::required(&format!("{n}Edge")).list().non_null(),
-                Resolve::Edges,
-            ),
-            Field::new("pageInfo", TypeRef::required("PageInfo"), Resolve::PageInfo),
-        ];
-        if t.total_count {
-            let mut tc = Field::new("totalCount", TypeRef::required("Int"), Resolve::TotalCount);
-            tc.description =
-                Some("The total number of records matching the `filter` criteria".into());
-            conn.fields.push(tc);
-        }
-        if t.aggregate {
-            let mut agg = TypeDef::new(&format!("{n}Aggregate"), Kind::Object, Role::Aggregate(ti));
-            let mut count = Field::new("count", TypeRef::required("Int"), Resolve::AggregateCount);
-            count.description = Some("The number of records matching the query".into());
-            agg.fields.push(count);
-            for op in AggOp::ALL {
-                let fields: Vec<Field> = t
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| !c.list)
-                    .filter_map(|(ci, c)| {
-                        op.result(&c.scalar).map(|r| {
-                            Field::new(&c.field, TypeRef::named(r.type_name()), Resolve::Column(ci))
-                        })
+                &r.field,
+                if r.nullable { ty } else { ty.non_null() },
+                Resolve::Relation(ri),
+            )
+        };
+        node.fields.push(f);
+    }
+    // a computed field of a column's name replaces the column (pg_graphql: last wins)
+    for &fi in computed {
+        let mut f = func_field(out, fi);
+        f.resolve = Resolve::Computed(fi);
+        node.fields.push(f);
+    }
+    out.insert(node);
+}
+
+/// The edge and connection types, with `totalCount` and the aggregate types when enabled.
+fn connection_types(out: &mut Reflected, ti: usize, t: &TableInfo) {
+    let n = t.type_name.as_str();
+    let mut edge = TypeDef::new(&format!("{n}Edge"), Kind::Object, Role::Edge(ti));
+    edge.fields = vec![
+        Field::new("cursor", TypeRef::required("String"), Resolve::Cursor),
+        Field::new("node", TypeRef::required(n), Resolve::EdgeNode),
+    ];
+    out.insert(edge);
+    let mut conn = TypeDef::new(&t.connection_type(), Kind::Object, Role::Connection(ti));
+    conn.fields = vec![
+        Field::new(
+            "edges",
+            TypeRef::required(&format!("{n}Edge")).list().non_null(),
+            Resolve::Edges,
+        ),
+        Field::new("pageInfo", TypeRef::required("PageInfo"), Resolve::PageInfo),
+    ];
+    if t.total_count {
+        let mut tc = Field::new("totalCount", TypeRef::required("Int"), Resolve::TotalCount);
+        tc.description = Some("The total number of records matching the `filter` criteria".into());
+        conn.fields.push(tc);
+    }
+    if t.aggregate {
+        let mut agg = TypeDef::new(&format!("{n}Aggregate"), Kind::Object, Role::Aggregate(ti));
+        let mut count = Field::new("count", TypeRef::required("Int"), Resolve::AggregateCount);
+        count.description = Some("The number of records matching the query".into());
+        agg.fields.push(count);
+        for op in AggOp::ALL {
+            let fields: Vec<Field> = t
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.list)
+                .filter_map(|(ci, c)| {
+                    op.result(&c.scalar).map(|r| {
+                        Field::new(&c.field, TypeRef::named(r.type_name()), Resolve::Column(ci))
                     })
-                    .collect();
-                if fields.is_empty() {
-                    continue;
-                }
-                let name = format!("{n}{}AggregateResult", op.title());
-                let mut group = TypeDef::new(&name, Kind::Object, Role::AggregateGroup(ti, op));
-                group.fields = fields;
-                out.insert(group);
-                agg.fields.push(Field::new(
-                    &op.title().to_lowercase(),
-                    TypeRef::named(&name),
-                    Resolve::AggregateGroup(op),
-                ));
+                })
+                .collect();
+            if fields.is_empty() {
+                continue;
             }
-            out.insert(agg);
-            let mut f = Field::new(
-                "aggregate",
-                TypeRef::named(&format!("{n}Aggregate")),
-                Resolve::Aggregate,
+            let name = format!("{n}{}AggregateResult", op.title());
+            let mut group = TypeDef::new(&name, Kind::Object, Role::AggregateGroup(ti, op));
+            group.fields = fields;
+            out.insert(group);
+            agg.fields.push(Field::new(
+                &op.title().to_lowercase(),
+                TypeRef::named(&name),
+                Resolve::AggregateGroup(op),
+            ));
+        }
+        out.insert(agg);
+        let mut f = Field::new(
+            "aggregate",
+            TypeRef::named(&format!("{n}Aggregate")),
+            Resolve::Aggregate,
+        );
+        f.description =
+            Some("Aggregate functions calculated on the collection of `{n}`".replace("{n}", n));
+        conn.fields.push(f);
+    }
+    out.insert(conn);
+}
+
+/// The filter input: columns, `nodeId`, related tables, `and`/`or`/`not`.
+fn filter_type(out: &mut Reflected, ti: usize, t: &TableInfo) {
+    let n = t.type_name.as_str();
+    let mut filter = TypeDef::new(&format!("{n}Filter"), Kind::InputObject, Role::Filter(ti));
+    filter.description = Some(format!(
+        "Boolean expression comparing fields on type \"{n}\""
+    ));
+    let mut used: HashSet<String> = HashSet::new();
+    for c in t.columns.iter().filter(|c| c.filterable()) {
+        let fname = if c.list {
+            if matches!(c.scalar, Scalar::Enum(_) | Scalar::Opaque) {
+                continue;
+            }
+            format!("{}ListFilter", c.scalar.type_name())
+        } else {
+            format!("{}Filter", c.scalar.type_name())
+        };
+        // a later column of the same name replaces an earlier one (in `insert`)
+        used.insert(c.field.clone());
+        filter
+            .input_fields
+            .push(InputValue::new(&c.field, TypeRef::named(&fname)));
+    }
+    // after the columns, as pg_graphql lists it (a column named `nodeId` keeps the name)
+    if used.insert("nodeId".into()) {
+        filter
+            .input_fields
+            .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
+    }
+    // related tables (beyond pg_graphql, its #88)
+    for r in &t.relations {
+        if used.insert(r.field.clone()) {
+            let mut iv = InputValue::new(
+                &r.field,
+                TypeRef::named(&format!("{}Filter", out.tables[r.target].type_name)),
             );
-            f.description =
-                Some("Aggregate functions calculated on the collection of `{n}`".replace("{n}", n));
-            conn.fields.push(f);
-        }
-        out.insert(conn);
-        // filter
-        let mut filter = TypeDef::new(&format!("{n}Filter"), Kind::InputObject, Role::Filter(ti));
-        filter.description = Some(format!(
-            "Boolean expression comparing fields on type \"{n}\""
-        ));
-        let mut used: HashSet<String> = HashSet::new();
-        for c in t.columns.iter().filter(|c| c.filterable()) {
-            let fname = if c.list {
-                if matches!(c.scalar, Scalar::Enum(_) | Scalar::Opaque) {
-                    continue;
-                }
-                format!("{}ListFilter", c.scalar.type_name())
+            iv.description = Some(if r.to_many {
+                "Matches when at least one related record matches".into()
             } else {
-                format!("{}Filter", c.scalar.type_name())
-            };
-            // a later column of the same name replaces an earlier one (in `insert`)
-            used.insert(c.field.clone());
-            filter
-                .input_fields
-                .push(InputValue::new(&c.field, TypeRef::named(&fname)));
+                "Matches when the related record matches".into()
+            });
+            filter.input_fields.push(iv);
         }
-        // after the columns, as pg_graphql lists it (a column named `nodeId` keeps the name)
-        if used.insert("nodeId".into()) {
-            filter
-                .input_fields
-                .push(InputValue::new("nodeId", TypeRef::named("IDFilter")));
-        }
-        // related tables (beyond pg_graphql, its #88)
-        for r in &t.relations {
-            if used.insert(r.field.clone()) {
-                let mut iv = InputValue::new(
-                    &r.field,
-                    TypeRef::named(&format!("{}Filter", out.tables[r.target].type_name)),
-                );
-                iv.description = Some(if r.to_many {
-                    "Matches when at least one related record matches".into()
-                } else {
-                    "Matches when the related record matches".into()
-                });
-                filter.input_fields.push(iv);
-            }
-        }
-        let fname = format!("{n}Filter");
-        for (k, ty) in [
-            ("and", TypeRef::required(&fname).list()),
-            ("or", TypeRef::required(&fname).list()),
-            ("not", TypeRef::named(&fname)),
-        ] {
-            if used.insert(k.to_string()) {
-                let mut iv = InputValue::new(k, ty);
-                iv.description = Some(match k {
+    }
+    let fname = format!("{n}Filter");
+    for (k, ty) in [
+        ("and", TypeRef::required(&fname).list()),
+        ("or", TypeRef::required(&fname).list()),
+        ("not", TypeRef::named(&fname)),
+    ] {
+        if used.insert(k.to_string()) {
+            let mut iv = InputValue::new(k, ty);
+            iv.description = Some(match k {
                     "and" => "Returns true only if all its inner filters are true, otherwise returns false".into(),
                     "or" => "Returns true if at least one of its inner filters is true, otherwise returns false".into(),
                     _ => "Negates a filter".into(),
                 });
-                filter.input_fields.push(iv);
-            }
+            filter.input_fields.push(iv);
         }
-        out.insert(filter);
-        // order by
-        let mut order = TypeDef::new(&format!("{n}OrderBy"), Kind::InputObject, Role::OrderBy(ti));
-        for c in t.columns.iter().filter(|c| c.filterable() && !c.list) {
+    }
+    out.insert(filter);
+}
+
+/// The orderBy input: sortable columns and to-one relationships.
+fn order_by_type(out: &mut Reflected, ti: usize, t: &TableInfo) {
+    let n = t.type_name.as_str();
+    let mut order = TypeDef::new(&format!("{n}OrderBy"), Kind::InputObject, Role::OrderBy(ti));
+    for c in t.columns.iter().filter(|c| c.filterable() && !c.list) {
+        order.input_fields.push(InputValue::new(
+            &c.field,
+            TypeRef::named("OrderByDirection"),
+        ));
+    }
+    for r in t.relations.iter().filter(|r| !r.to_many) {
+        if order.input_field(&r.field).is_none() {
             order.input_fields.push(InputValue::new(
-                &c.field,
-                TypeRef::named("OrderByDirection"),
+                &r.field,
+                TypeRef::named(&format!("{}OrderBy", out.tables[r.target].type_name)),
             ));
         }
-        for r in t.relations.iter().filter(|r| !r.to_many) {
-            if order.input_field(&r.field).is_none() {
-                order.input_fields.push(InputValue::new(
-                    &r.field,
-                    TypeRef::named(&format!("{}OrderBy", out.tables[r.target].type_name)),
-                ));
-            }
-        }
-        out.insert(order);
-        // query fields
-        let mut coll = Field::new(
-            &format!("{lower}Collection"),
-            TypeRef::required(&t.connection_type()),
-            Resolve::Collection(ti),
+    }
+    out.insert(order);
+}
+
+/// `<table>Collection` and, for primary keys of simple types, `<table>ByPk`.
+fn query_fields(ti: usize, t: &TableInfo, query: &mut TypeDef) {
+    let n = t.type_name.as_str();
+    let lower = naming::lower_first(n);
+    let mut coll = Field::new(
+        &format!("{lower}Collection"),
+        TypeRef::required(&t.connection_type()),
+        Resolve::Collection(ti),
+    );
+    coll.description = Some(format!("A pagable collection of type `{n}`"));
+    coll.args = connection_args(n);
+    query.fields.push(coll);
+    let pk_ok = t.pk.iter().all(|&i| {
+        let c = &t.columns[i];
+        !c.list
+            && matches!(
+                c.scalar,
+                Scalar::Int | Scalar::BigInt | Scalar::String | Scalar::Uuid
+            )
+    });
+    if pk_ok {
+        let mut by_pk = Field::new(
+            &format!("{lower}ByPk"),
+            TypeRef::named(n),
+            Resolve::ByPk(ti),
         );
-        coll.description = Some(format!("A pagable collection of type `{n}`"));
-        coll.args = connection_args(n);
-        query.fields.push(coll);
-        let pk_ok = t.pk.iter().all(|&i| {
-            let c = &t.columns[i];
-            !c.list
-                && matches!(
-                    c.scalar,
-                    Scalar::Int | Scalar::BigInt | Scalar::String | Scalar::Uuid
-                )
-        });
-        if pk_ok {
-            let mut by_pk = Field::new(
-                &format!("{lower}ByPk"),
-                TypeRef::named(n),
-                Resolve::ByPk(ti),
-            );
-            by_pk.description = Some(format!(
-                "Retrieve a record of type `{n}` by its primary key"
-            ));
-            by_pk.args =
-                t.pk.iter()
-                    .map(|&i| {
-                        InputValue::new(
-                            &t.columns[i].field,
-                            TypeRef::required(t.columns[i].scalar.type_name()),
-                        )
-                    })
-                    .collect();
-            query.fields.push(by_pk);
-        }
-        // mutations
-        let response = |kind: &str| -> TypeDef {
-            let mut r = TypeDef::new(
-                &format!("{n}{kind}Response"),
-                Kind::Object,
-                Role::Response(ti),
-            );
-            let mut ac = Field::new(
-                "affectedCount",
-                TypeRef::required("Int"),
-                Resolve::AffectedCount,
-            );
-            ac.description = Some("Count of the records impacted by the mutation".into());
-            let mut rec = Field::new(
-                "records",
-                TypeRef::required(n).list().non_null(),
-                Resolve::Records,
-            );
-            rec.description = Some("Array of records impacted by the mutation".into());
-            r.fields = vec![ac, rec];
-            r
-        };
-        if p.insert {
-            let mut input = TypeDef::new(
-                &format!("{n}InsertInput"),
-                Kind::InputObject,
-                Role::InsertInput(ti),
-            );
-            for c in t.columns.iter().filter(|c| c.insertable) {
-                input
-                    .input_fields
-                    .push(InputValue::new(&c.field, input_scalar(c)));
-            }
-            out.insert(input);
-            out.insert(response("Insert"));
-            let mut f = Field::new(
-                &format!("insertInto{n}Collection"),
-                TypeRef::named(&format!("{n}InsertResponse")),
-                Resolve::Insert(ti),
-            );
-            f.description = Some(format!("Adds one or more `{n}` records to the collection"));
-            f.args = vec![InputValue::new(
-                "objects",
-                TypeRef::required(&format!("{n}InsertInput"))
-                    .list()
-                    .non_null(),
-            )];
-            if p.update && !t.unique_keys.is_empty() {
-                // upsert (beyond pg_graphql, its issue #190)
-                let mut constraint =
-                    TypeDef::new(&format!("{n}OnConflictConstraint"), Kind::Enum, Role::Plain);
-                constraint.description =
-                    Some(format!("Unique keys of `{n}` an insert can conflict on"));
-                constraint.enum_values = t
-                    .unique_keys
-                    .iter()
-                    .map(|(name, _)| EnumValue {
-                        name: name.clone(),
-                        description: None,
-                        value: name.clone(),
-                    })
-                    .collect();
-                let mut fields = TypeDef::new(&format!("{n}UpdateField"), Kind::Enum, Role::Plain);
-                fields.description = Some(format!("Updatable fields of `{n}`"));
-                fields.enum_values = t
-                    .columns
-                    .iter()
-                    .filter(|c| c.updatable)
-                    .map(|c| EnumValue {
-                        name: c.field.clone(),
-                        description: None,
-                        value: c.sql.clone(),
-                    })
-                    .collect();
-                let mut on_conflict =
-                    TypeDef::new(&format!("{n}OnConflict"), Kind::InputObject, Role::Plain);
-                on_conflict.description = Some("What to do when an inserted record conflicts with an existing one: update `updateFields` from the new record (nothing when empty) where `filter` matches the existing one".into());
-                on_conflict.input_fields = vec![
-                    InputValue::new("constraint", TypeRef::required(&constraint.name)),
+        by_pk.description = Some(format!(
+            "Retrieve a record of type `{n}` by its primary key"
+        ));
+        by_pk.args =
+            t.pk.iter()
+                .map(|&i| {
                     InputValue::new(
-                        "updateFields",
-                        TypeRef::required(&fields.name).list().non_null(),
-                    ),
-                    InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
-                ];
-                f.args.push(InputValue::new(
-                    "onConflict",
-                    TypeRef::named(&on_conflict.name),
-                ));
-                out.insert(constraint);
-                out.insert(fields);
-                out.insert(on_conflict);
-            }
-            mutation.fields.push(f);
+                        &t.columns[i].field,
+                        TypeRef::required(t.columns[i].scalar.type_name()),
+                    )
+                })
+                .collect();
+        query.fields.push(by_pk);
+    }
+}
+
+/// Insert (with the upsert extension), update and delete mutations the role may run.
+fn mutation_fields(
+    out: &mut Reflected,
+    ti: usize,
+    t: &TableInfo,
+    p: &Pending<'_>,
+    mutation: &mut TypeDef,
+) {
+    let n = t.type_name.as_str();
+    let response = |kind: &str| -> TypeDef {
+        let mut r = TypeDef::new(
+            &format!("{n}{kind}Response"),
+            Kind::Object,
+            Role::Response(ti),
+        );
+        let mut ac = Field::new(
+            "affectedCount",
+            TypeRef::required("Int"),
+            Resolve::AffectedCount,
+        );
+        ac.description = Some("Count of the records impacted by the mutation".into());
+        let mut rec = Field::new(
+            "records",
+            TypeRef::required(n).list().non_null(),
+            Resolve::Records,
+        );
+        rec.description = Some("Array of records impacted by the mutation".into());
+        r.fields = vec![ac, rec];
+        r
+    };
+    if p.insert {
+        let mut input = TypeDef::new(
+            &format!("{n}InsertInput"),
+            Kind::InputObject,
+            Role::InsertInput(ti),
+        );
+        for c in t.columns.iter().filter(|c| c.insertable) {
+            input
+                .input_fields
+                .push(InputValue::new(&c.field, input_scalar(c)));
         }
-        if p.update {
-            let mut input = TypeDef::new(
-                &format!("{n}UpdateInput"),
-                Kind::InputObject,
-                Role::UpdateInput(ti),
-            );
-            for c in t.columns.iter().filter(|c| c.updatable) {
-                input
-                    .input_fields
-                    .push(InputValue::new(&c.field, input_scalar(c)));
-            }
-            out.insert(input);
-            out.insert(response("Update"));
-            let mut f = Field::new(
-                &format!("update{n}Collection"),
-                TypeRef::required(&format!("{n}UpdateResponse")),
-                Resolve::Update(ti),
-            );
-            f.description = Some(format!(
-                "Updates zero or more records in the `{n}` collection"
-            ));
-            f.args = vec![
-                InputValue::new("set", TypeRef::required(&format!("{n}UpdateInput"))),
+        out.insert(input);
+        out.insert(response("Insert"));
+        let mut f = Field::new(
+            &format!("insertInto{n}Collection"),
+            TypeRef::named(&format!("{n}InsertResponse")),
+            Resolve::Insert(ti),
+        );
+        f.description = Some(format!("Adds one or more `{n}` records to the collection"));
+        f.args = vec![InputValue::new(
+            "objects",
+            TypeRef::required(&format!("{n}InsertInput"))
+                .list()
+                .non_null(),
+        )];
+        if p.update && !t.unique_keys.is_empty() {
+            // upsert (beyond pg_graphql, its issue #190)
+            let mut constraint =
+                TypeDef::new(&format!("{n}OnConflictConstraint"), Kind::Enum, Role::Plain);
+            constraint.description =
+                Some(format!("Unique keys of `{n}` an insert can conflict on"));
+            constraint.enum_values = t
+                .unique_keys
+                .iter()
+                .map(|(name, _)| EnumValue {
+                    name: name.clone(),
+                    description: None,
+                    value: name.clone(),
+                })
+                .collect();
+            let mut fields = TypeDef::new(&format!("{n}UpdateField"), Kind::Enum, Role::Plain);
+            fields.description = Some(format!("Updatable fields of `{n}`"));
+            fields.enum_values = t
+                .columns
+                .iter()
+                .filter(|c| c.updatable)
+                .map(|c| EnumValue {
+                    name: c.field.clone(),
+                    description: None,
+                    value: c.sql.clone(),
+                })
+                .collect();
+            let mut on_conflict =
+                TypeDef::new(&format!("{n}OnConflict"), Kind::InputObject, Role::Plain);
+            on_conflict.description = Some("What to do when an inserted record conflicts with an existing one: update `updateFields` from the new record (nothing when empty) where `filter` matches the existing one".into());
+            on_conflict.input_fields = vec![
+                InputValue::new("constraint", TypeRef::required(&constraint.name)),
+                InputValue::new(
+                    "updateFields",
+                    TypeRef::required(&fields.name).list().non_null(),
+                ),
                 InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
-                InputValue {
-                    default: Some("1".into()),
-                    ..InputValue::new("atMost", TypeRef::required("Int"))
-                },
             ];
-            mutation.fields.push(f);
-        }
-        if p.delete {
-            out.insert(response("Delete"));
-            let mut f = Field::new(
-                &format!("deleteFrom{n}Collection"),
-                TypeRef::required(&format!("{n}DeleteResponse")),
-                Resolve::Delete(ti),
-            );
-            f.description = Some(format!(
-                "Deletes zero or more records from the `{n}` collection"
+            f.args.push(InputValue::new(
+                "onConflict",
+                TypeRef::named(&on_conflict.name),
             ));
-            f.args = vec![
-                InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
-                InputValue {
-                    default: Some("1".into()),
-                    ..InputValue::new("atMost", TypeRef::required("Int"))
-                },
-            ];
-            mutation.fields.push(f);
+            out.insert(constraint);
+            out.insert(fields);
+            out.insert(on_conflict);
         }
+        mutation.fields.push(f);
     }
-    for (fi, is_mutation) in roots {
-        let root = if is_mutation {
-            &mut mutation
-        } else {
-            &mut query
-        };
-        if root.field(&out.functions[fi].field).is_none() {
-            root.fields.push(func_field(&out, fi));
+    if p.update {
+        let mut input = TypeDef::new(
+            &format!("{n}UpdateInput"),
+            Kind::InputObject,
+            Role::UpdateInput(ti),
+        );
+        for c in t.columns.iter().filter(|c| c.updatable) {
+            input
+                .input_fields
+                .push(InputValue::new(&c.field, input_scalar(c)));
         }
+        out.insert(input);
+        out.insert(response("Update"));
+        let mut f = Field::new(
+            &format!("update{n}Collection"),
+            TypeRef::required(&format!("{n}UpdateResponse")),
+            Resolve::Update(ti),
+        );
+        f.description = Some(format!(
+            "Updates zero or more records in the `{n}` collection"
+        ));
+        f.args = vec![
+            InputValue::new("set", TypeRef::required(&format!("{n}UpdateInput"))),
+            InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
+            InputValue {
+                default: Some("1".into()),
+                ..InputValue::new("atMost", TypeRef::required("Int"))
+            },
+        ];
+        mutation.fields.push(f);
     }
-    out.insert(node_iface);
-    query.fields.sort_by(|a, b| a.name.cmp(&b.name));
-    out.insert(query);
-    if !mutation.fields.is_empty() {
-        mutation.fields.sort_by(|a, b| a.name.cmp(&b.name));
-        out.has_mutation = true;
-        out.insert(mutation);
+    if p.delete {
+        out.insert(response("Delete"));
+        let mut f = Field::new(
+            &format!("deleteFrom{n}Collection"),
+            TypeRef::required(&format!("{n}DeleteResponse")),
+            Resolve::Delete(ti),
+        );
+        f.description = Some(format!(
+            "Deletes zero or more records from the `{n}` collection"
+        ));
+        f.args = vec![
+            InputValue::new("filter", TypeRef::named(&format!("{n}Filter"))),
+            InputValue {
+                default: Some("1".into()),
+                ..InputValue::new("atMost", TypeRef::required("Int"))
+            },
+        ];
+        mutation.fields.push(f);
     }
-    // With introspection turned on by schema directives (pg_graphql's way), a schema that does
-    // not opt in keeps its types out of introspection; with it on for the server, only a schema
-    // that says `"introspection": false` does. Its types still resolve for queries.
+}
+
+/// With introspection turned on by schema directives (pg_graphql's way), a schema that does
+/// not opt in keeps its types out of introspection; with it on for the server, only a schema
+/// that says `"introspection": false` does. Its types still resolve for queries.
+fn hide_from_introspection(
+    exposed: &Exposed,
+    enums: &HashMap<u32, EnumDef>,
+    introspection: bool,
+    out: &mut Reflected,
+) {
+    let Exposed {
+        opts,
+        introspected,
+        refused,
+    } = exposed;
     let hidden: HashSet<&String> = opts
         .keys()
         .filter(|s| refused.contains(*s) || (!introspection && !introspected.contains(*s)))
@@ -969,10 +1171,6 @@ pub fn reflect(
             }
         }
     }
-    if out.introspection {
-        crate::introspection::add_meta_types(&mut out);
-    }
-    Ok(out)
 }
 
 /// The field of a function (root field; computed fields change `resolve`).
