@@ -461,7 +461,11 @@ async fn health_details(state: &AppState) -> Response {
             .into_response();
     }
     let probe = async {
-        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        // Never queue long behind requests for a connection (they may hold all of them).
+        let client = tokio::time::timeout(Duration::from_secs(1), state.pool.get())
+            .await
+            .map_err(|_| "no pooled connection free within 1 s (all busy)".to_string())?
+            .map_err(|e| e.to_string())?;
         let row = client
             .query_one(
                 "select coalesce((select version from pgbase.schema_version), 0)",
