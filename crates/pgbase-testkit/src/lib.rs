@@ -321,3 +321,107 @@ pub fn free_port() -> u16 {
         .map(|addr| addr.port())
         .unwrap_or_else(|e| panic!("pgbase-testkit: finding a free port: {e}"))
 }
+
+/// A cluster owned by one test, which it may stop and start again (to test what happens while
+/// Postgres restarts). It holds database `app` with the system schemas; it keeps its port across
+/// restarts, so URLs stay valid. Stopped and removed on drop.
+pub struct PrivateCluster {
+    dir: PathBuf,
+    port: u16,
+    cluster: std::sync::Mutex<Option<Cluster>>,
+}
+
+impl PrivateCluster {
+    /// Creates and starts the cluster and builds `app` (a few seconds: initdb plus the schemas).
+    pub fn start() -> PrivateCluster {
+        let base = if Path::new("/dev/shm").is_dir() {
+            PathBuf::from("/dev/shm")
+        } else {
+            std::env::temp_dir()
+        };
+        let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
+        let dir = base.join(format!("{DIR_PREFIX}{}-private-{n}", std::process::id()));
+        let cluster = Cluster::start(ClusterOptions {
+            listen_tcp: true,
+            ephemeral: true,
+            fresh: true,
+            ..ClusterOptions::new(&dir)
+        })
+        .unwrap_or_else(|e| panic!("pgbase-testkit: starting a private cluster: {e}"));
+        let port = cluster.port();
+        let built = std::thread::scope(|s| {
+            s.spawn(|| -> Result<(), String> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                rt.block_on(async {
+                    build_template(&cluster).await.map_err(|e| e.to_string())?;
+                    let admin = connect_config(&socket_config(&cluster, "postgres"))
+                        .await
+                        .map_err(|e| error_text(&e))?;
+                    admin
+                        .batch_execute(&format!("create database app template {TEMPLATE_DB}"))
+                        .await
+                        .map_err(|e| error_text(&e))
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the builder panicked".into()))
+        });
+        if let Err(e) = built {
+            panic!("pgbase-testkit: building the private cluster's database: {e}");
+        }
+        PrivateCluster {
+            dir,
+            port,
+            cluster: std::sync::Mutex::new(Some(cluster)),
+        }
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT/app`.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/app", self.port)
+    }
+
+    /// A superuser connection to `app` over TCP; its task runs on the current runtime.
+    pub async fn connect(&self) -> Client {
+        let config: Config = self.url().parse().unwrap_or_else(|e| panic!("url: {e}"));
+        connect_config(&config)
+            .await
+            .unwrap_or_else(|e| panic!("pgbase-testkit: connecting to app: {}", error_text(&e)))
+    }
+
+    /// Fast shutdown (as `pg_ctl stop -m fast`): sessions are terminated, open transactions
+    /// rolled back.
+    pub fn stop(&self) {
+        let mut guard = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cluster) = guard.take() {
+            cluster
+                .stop()
+                .unwrap_or_else(|e| panic!("pgbase-testkit: stopping the private cluster: {e}"));
+        }
+    }
+
+    /// Starts the stopped cluster again on the same port; returns once it accepts connections.
+    pub fn start_again(&self) {
+        let mut guard = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            let cluster = Cluster::start(ClusterOptions {
+                listen_tcp: true,
+                ephemeral: true,
+                port: Some(self.port),
+                ..ClusterOptions::new(&self.dir)
+            })
+            .unwrap_or_else(|e| panic!("pgbase-testkit: restarting the private cluster: {e}"));
+            *guard = Some(cluster);
+        }
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -434,10 +434,38 @@ async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -
     (status, axum::Json(body)).into_response()
 }
 
-/// 200 with the schema version when the database answers, 503 otherwise.
+/// 200 with the schema version when the database answers, 503 otherwise. When every pooled
+/// connection is busy the probe does not queue behind the requests (it would answer only after
+/// the pool's wait timeout): it says 503 "busy" at once.
 async fn health_details(state: &AppState) -> Response {
+    let pool = state.pool.status();
+    if pool.available == 0 && (pool.size >= pool.max_size || pool.waiting > 0) {
+        let cache = state.catalog.current();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({
+                "status": "unavailable",
+                "database": "busy",
+                "error": format!(
+                    "all {} pooled connections are busy ({} requests waiting)",
+                    pool.max_size, pool.waiting
+                ),
+                "schema_cache": {
+                    "loaded": state.catalog.version() > 1,
+                    "version": state.catalog.version(),
+                    "tables": cache.table_count(),
+                    "functions": cache.function_count(),
+                },
+            })),
+        )
+            .into_response();
+    }
     let probe = async {
-        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        // Never queue long behind requests for a connection (they may hold all of them).
+        let client = tokio::time::timeout(Duration::from_secs(1), state.pool.get())
+            .await
+            .map_err(|_| "no pooled connection free within 1 s (all busy)".to_string())?
+            .map_err(|e| e.to_string())?;
         let row = client
             .query_one(
                 "select coalesce((select version from pgbase.schema_version), 0)",
