@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::{Cli, Command, GenLang, GenWhat, MigrateAction, Target};
 use crate::config::{Config, Settings};
-use crate::{agent, db, dev, keys, runtime, server};
+use crate::{agent, db, dev, doctor, keys, runtime, server};
 
 /// An error plus the process exit code it maps to.
 pub struct Failure {
@@ -60,6 +60,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             };
             let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
             migrate(&dir, settings, action.unwrap_or(MigrateAction::Up)).await?;
+        }
+        Command::Doctor { dir, db_url, json } => {
+            let flags = Settings {
+                db_url,
+                ..Settings::default()
+            };
+            let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
+            let url = database_url(&dir, settings.db_url)?;
+            let report = doctor::diagnose(&url).await;
+            doctor::print(&report, json);
+            if !report.ready {
+                return Err(Failure {
+                    error: anyhow!("pgbase doctor: something is missing"),
+                    exit_code: 1,
+                });
+            }
         }
         Command::Keys { dir, jwt_secret } => {
             let flags = Settings {
@@ -203,7 +219,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// At `serve` start-up: brings system schemas made by an earlier pgbase to this one's (under the
+/// At `serve` start-up: warns when `service_role` lacks BYPASSRLS (the service key would see
+/// only what row-level security allows), and brings system schemas made by an earlier pgbase to
+/// this one's (under the
 /// migration lock, as `pgbase migrate`). A login that may not change them (e.g. `authenticator`)
 /// gets a warning naming the files and the command to run as the database owner; a connection
 /// failure is left to the start-up that follows, which reports it.
@@ -214,6 +232,18 @@ async fn upgrade_system_schemas(db_url: &str) {
     let Ok(mut client) = db::connect(&config).await else {
         return;
     };
+    if let Ok(row) = client
+        .query_opt(
+            "select rolbypassrls from pg_roles where rolname = 'service_role'",
+            &[],
+        )
+        .await
+        && !row.is_some_and(|r| r.get::<_, bool>(0))
+    {
+        tracing::warn!(
+            "service_role has no BYPASSRLS (or does not exist): requests with the service key see only the rows row-level security lets service_role see (often none); an administrator (superuser) must run: ALTER ROLE service_role BYPASSRLS;"
+        );
+    }
     let outdated = match pgbase_migrate::system_outdated(&client).await {
         Ok(outdated) if outdated.is_empty() => return,
         Ok(outdated) => outdated,
