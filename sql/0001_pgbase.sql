@@ -11,8 +11,16 @@ begin
   if not exists (select from pg_roles where rolname = 'authenticated') then
     create role authenticated nologin noinherit;
   end if;
+  -- BYPASSRLS needs a superuser (PG 14-17); a managed database's owner (CREATEROLE) makes the
+  -- role without it, and `pgbase serve` / `pgbase doctor` say so until an administrator runs
+  -- the statement in the warning.
   if not exists (select from pg_roles where rolname = 'service_role') then
-    create role service_role nologin noinherit bypassrls;
+    if exists (select from pg_roles where rolname = current_user and rolsuper) then
+      create role service_role nologin noinherit bypassrls;
+    else
+      create role service_role nologin noinherit;
+      raise warning 'pgbase: service_role was created without BYPASSRLS (only a superuser may give it), so the service key sees only what row-level security allows; an administrator must run: ALTER ROLE service_role BYPASSRLS;';
+    end if;
   end if;
   if not exists (select from pg_roles where rolname = 'authenticator') then
     create role authenticator login noinherit;

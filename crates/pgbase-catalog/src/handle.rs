@@ -1,6 +1,7 @@
 //! [`CatalogHandle`]: the current [`SchemaCache`] behind an `ArcSwap`, and the
 //! reload listener that swaps in a fresh one after `NOTIFY pgrst` (PostgREST
-//! semantics: payload `reload schema` or empty).
+//! semantics: payload `reload schema` or empty), or, where no DDL event trigger announces
+//! schema changes, when a periodic catalog fingerprint changes.
 //!
 //! Requests call [`CatalogHandle::current`] once and keep that `Arc` for their whole
 //! life, so a reload never changes the model under a running request and never
@@ -110,6 +111,11 @@ pub struct ListenOptions {
     /// Reload right after (re)connecting, since notifications sent while
     /// disconnected are lost.
     pub reload_on_connect: bool,
+    /// Where the database has no (enabled) pgbase DDL event trigger, e.g. a managed database
+    /// whose owner is no superuser: compare a fingerprint of the exposed schemas' catalog this
+    /// often and reload when it changed, so DDL made outside `pgbase migrate` without
+    /// `NOTIFY pgrst` is still picked up. `None` turns the check off.
+    pub fingerprint_every: Option<Duration>,
 }
 
 impl Default for ListenOptions {
@@ -120,6 +126,7 @@ impl Default for ListenOptions {
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             reload_on_connect: true,
+            fingerprint_every: Some(Duration::from_secs(5)),
         }
     }
 }
@@ -260,11 +267,31 @@ where
     info!(channel = %options.channel, "schema reload listener connected");
 
     let mut statement = None;
+    let check_every = options.fingerprint_every;
+    let mut fingerprint = None;
+    if check_every.is_some() {
+        fingerprint = catalog_fingerprint(&client, schemas).await?;
+    }
     if options.reload_on_connect {
         reload_logged(handle, &client, &mut statement, schemas).await?;
     }
+    let mut ticker = tokio::time::interval(check_every.unwrap_or(Duration::from_secs(3600)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
     loop {
-        match rx.recv().await {
+        let event = tokio::select! {
+            event = rx.recv() => event,
+            _ = ticker.tick(), if check_every.is_some() => {
+                let now = catalog_fingerprint(&client, schemas).await?;
+                if now.is_some() && now != fingerprint {
+                    info!("schema change seen by the catalog fingerprint check; reloading");
+                    reload_logged(handle, &client, &mut statement, schemas).await?;
+                }
+                fingerprint = now;
+                continue;
+            }
+        };
+        match event {
             Some(Event::Notify(payload)) if is_schema_reload(&payload) => {
                 debug!(payload = %payload, "schema reload requested");
                 let deadline = tokio::time::sleep(options.debounce);
@@ -279,6 +306,9 @@ where
                         },
                     }
                 }
+                if check_every.is_some() {
+                    fingerprint = catalog_fingerprint(&client, schemas).await?;
+                }
                 reload_logged(handle, &client, &mut statement, schemas).await?;
             }
             Some(Event::Notify(payload)) => debug!(payload = %payload, "ignored notification"),
@@ -286,6 +316,47 @@ where
             None => return Err(CatalogError::ConnectionClosed),
         }
     }
+}
+
+/// A digest of what the schema cache is made of in `schemas` (relations, columns, constraints,
+/// functions, policies, privileges, comments), or `None` when an enabled pgbase DDL event
+/// trigger already announces every change.
+const FINGERPRINT: &str = "select case
+  when exists (select from pg_event_trigger where evtname = 'pgbase_ddl_end' and evtenabled <> 'D')
+  then null
+  else md5(coalesce((select string_agg(x, ',' order by x) from (
+    select concat_ws(':', c.oid, c.relname, c.relkind, c.relnatts, c.relrowsecurity, c.relacl,
+                     obj_description(c.oid, 'pg_class')) as x
+      from pg_class c where c.relnamespace in (select oid from pg_namespace where nspname = any($1))
+        and c.relkind in ('r', 'v', 'm', 'f', 'p')
+    union all
+    select concat_ws(':', a.attrelid, a.attname, a.atttypid, a.attnum, a.attnotnull, a.atthasdef,
+                     a.attisdropped, a.attacl, col_description(a.attrelid, a.attnum))
+      from pg_attribute a join pg_class c on c.oid = a.attrelid
+      where c.relnamespace in (select oid from pg_namespace where nspname = any($1)) and a.attnum > 0
+    union all
+    select concat_ws(':', k.oid, k.conname, k.contype, k.conrelid, k.confrelid, k.conkey, k.confkey)
+      from pg_constraint k where k.connamespace in (select oid from pg_namespace where nspname = any($1))
+    union all
+    select concat_ws(':', p.oid, p.proname, p.proargtypes, p.prorettype, p.provolatile,
+                     md5(p.prosrc), p.proacl, obj_description(p.oid, 'pg_proc'))
+      from pg_proc p where p.pronamespace in (select oid from pg_namespace where nspname = any($1))
+    union all
+    select concat_ws(':', po.oid, po.polname, po.polrelid, po.polcmd, po.polroles)
+      from pg_policy po join pg_class c on c.oid = po.polrelid
+      where c.relnamespace in (select oid from pg_namespace where nspname = any($1))
+  ) parts), ''))
+end";
+
+async fn catalog_fingerprint(
+    client: &Client,
+    schemas: &[String],
+) -> Result<Option<String>, CatalogError> {
+    let row = client
+        .query_one(FINGERPRINT, &[&schemas])
+        .await
+        .map_err(CatalogError::Listen)?;
+    Ok(row.get(0))
 }
 
 fn closed(e: Option<tokio_postgres::Error>) -> Result<(), CatalogError> {

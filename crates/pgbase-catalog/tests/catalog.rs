@@ -685,3 +685,70 @@ async fn a_burst_of_notifications_folds_into_one_reload() {
     );
     listener.abort();
 }
+
+/// A database without an enabled DDL event trigger (a managed one whose owner is no superuser):
+/// DDL without `NOTIFY pgrst` is picked up by the periodic catalog fingerprint check; with the
+/// check off it is not (so the check is what finds it).
+#[tokio::test]
+async fn without_the_event_trigger_the_fingerprint_check_sees_ddl() {
+    let db = pgbase_testkit::test_db().await;
+    let client = db.connect().await;
+    client
+        .batch_execute(
+            "alter event trigger pgbase_ddl_end disable;
+             create schema api; create table api.a (id int primary key);",
+        )
+        .await
+        .expect("schema");
+    let handle = Arc::new(CatalogHandle::new(
+        load(&client, &api()).await.expect("load"),
+    ));
+    let off = Arc::new(CatalogHandle::new(
+        load(&client, &api()).await.expect("load"),
+    ));
+    let checking = listener(
+        &db,
+        &handle,
+        ListenOptions {
+            fingerprint_every: Some(Duration::from_millis(200)),
+            ..ListenOptions::default()
+        },
+    );
+    let not_checking = listener(
+        &db,
+        &off,
+        ListenOptions {
+            fingerprint_every: None,
+            ..ListenOptions::default()
+        },
+    );
+    reloaded_until(&handle, "the reload on connect", |c| c.version >= 2).await;
+    reloaded_until(&off, "the reload on connect", |c| c.version >= 2).await;
+    let quiet = handle.version();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(handle.version(), quiet, "reloaded with no schema change");
+
+    client
+        .batch_execute("create table api.b (id int primary key)")
+        .await
+        .expect("ddl without notify");
+    reloaded_until(&handle, "api.b by the fingerprint check", |c| {
+        c.table("api", "b").is_some()
+    })
+    .await;
+    client
+        .batch_execute("comment on table api.b is 'hello'")
+        .await
+        .expect("comment");
+    reloaded_until(&handle, "the comment by the fingerprint check", |c| {
+        c.table("api", "b")
+            .is_some_and(|t| t.comment.as_deref() == Some("hello"))
+    })
+    .await;
+    assert!(
+        off.current().table("api", "b").is_none(),
+        "without the check (and without NOTIFY) nothing reloads"
+    );
+    checking.abort();
+    not_checking.abort();
+}

@@ -14,6 +14,6 @@ mod user;
 
 pub use error::{FailedMigration, MigrateError};
 pub use locate::{SourceLocation, locate_offset, split_statements};
-pub use runner::{MigrateReport, apply_system_schemas, migrate, status};
-pub use system::{SYSTEM_SCHEMAS, SystemSchema};
+pub use runner::{MigrateReport, apply_system_schemas, migrate, status, system_outdated};
+pub use system::{SYSTEM_SCHEMAS, SystemSchema, SystemUpgrade};
 pub use user::{AppliedMigration, MigrationFile, MigrationState, discover, new_migration};

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
 
+use sha2::{Digest, Sha256};
 use tokio_postgres::Client;
 use tokio_postgres::error::ErrorPosition;
 
@@ -21,13 +22,16 @@ create table if not exists pgbase.system_migrations (
   version integer primary key,
   name text not null,
   applied_at timestamptz not null default now()
-);";
+);
+alter table pgbase.system_migrations add column if not exists checksum text;";
 
 /// What one `migrate` run did.
 #[derive(Debug, Default)]
 pub struct MigrateReport {
     /// System schema files applied by this run (empty when already up to date).
     pub system_applied: Vec<&'static str>,
+    /// System schema files applied earlier with an older text and upgraded in place by this run.
+    pub system_upgraded: Vec<&'static str>,
     pub applied: Vec<AppliedMigration>,
 }
 
@@ -42,13 +46,14 @@ pub async fn migrate(
         None => Vec::new(),
     };
     with_lock(client, async |client| {
-        let system_applied = system_pending(client).await?;
+        let system = system_pending(client).await?;
         let applied = apply_user(client, &files).await?;
         client
             .batch_execute("notify pgrst, 'reload schema'")
             .await?;
         Ok(MigrateReport {
-            system_applied,
+            system_applied: system.applied,
+            system_upgraded: system.upgraded,
             applied,
         })
     })
@@ -61,6 +66,34 @@ pub async fn apply_system_schemas(client: &mut Client) -> Result<(), MigrateErro
         system_pending(client).await.map(drop)
     })
     .await
+}
+
+/// The system schema files this database lacks or applied with an older text (by name, in
+/// order); empty when it is up to date. Reads only, so any role that can see `pgbase` may ask.
+pub async fn system_outdated(client: &Client) -> Result<Vec<&'static str>, MigrateError> {
+    let exists: bool = client
+        .query_one(
+            "select to_regclass('pgbase.system_migrations') is not null",
+            &[],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(SYSTEM_SCHEMAS.iter().map(|s| s.name).collect());
+    }
+    // (a table made by an earlier release has no checksum column)
+    let rows = client
+        .query(
+            "select version, to_jsonb(s) ->> 'checksum' from pgbase.system_migrations s",
+            &[],
+        )
+        .await?;
+    let done: HashMap<i32, Option<String>> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(SYSTEM_SCHEMAS
+        .iter()
+        .filter(|s| done.get(&s.version).cloned().flatten() != Some(system_checksum(s.sql)))
+        .map(|s| s.name)
+        .collect())
 }
 
 /// Each migration of `migrations_dir` with its state, plus history rows whose file is gone.
@@ -107,31 +140,78 @@ async fn with_lock<T>(
     Ok(value)
 }
 
-async fn system_pending(client: &mut Client) -> Result<Vec<&'static str>, MigrateError> {
+/// The system files one run applied (new) and upgraded in place (applied before, older text).
+#[derive(Debug, Default)]
+struct SystemRun {
+    applied: Vec<&'static str>,
+    upgraded: Vec<&'static str>,
+}
+
+/// SHA-256 of a system file's text, as recorded in `pgbase.system_migrations.checksum`.
+fn system_checksum(sql: &str) -> String {
+    hex::encode(Sha256::digest(sql.as_bytes()))
+}
+
+async fn system_pending(client: &mut Client) -> Result<SystemRun, MigrateError> {
     client.batch_execute(BOOTSTRAP).await?;
     let rows = client
-        .query("select version from pgbase.system_migrations", &[])
-        .await?;
-    let done: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
-    let mut applied = Vec::new();
-    for schema in SYSTEM_SCHEMAS.iter().filter(|s| !done.contains(&s.version)) {
-        let tx = client.transaction().await?;
-        tx.batch_execute(schema.sql)
-            .await
-            .map_err(|e| MigrateError::System {
-                name: schema.name.to_string(),
-                message: postgres_message(&e),
-            })?;
-        tx.execute(
-            "insert into pgbase.system_migrations (version, name) values ($1, $2)",
-            &[&schema.version, &schema.name],
+        .query(
+            "select version, checksum from pgbase.system_migrations",
+            &[],
         )
         .await?;
-        tx.commit().await?;
-        tracing::info!(schema = schema.name, "installed system schema");
-        applied.push(schema.name);
+    let done: HashMap<i32, Option<String>> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut run = SystemRun::default();
+    for schema in SYSTEM_SCHEMAS {
+        let checksum = system_checksum(schema.sql);
+        let system_error = |e: tokio_postgres::Error| MigrateError::System {
+            name: schema.name.to_string(),
+            message: postgres_message(&e),
+        };
+        match done.get(&schema.version) {
+            // Applied with this very text: nothing to do.
+            Some(Some(recorded)) if *recorded == checksum => {}
+            // Applied by an earlier pgbase (older text, or a release that kept no checksum).
+            Some(_) => {
+                let tx = client.transaction().await?;
+                let mut upgraded = false;
+                if let Some(upgrade) = schema.upgrade {
+                    let needed: bool = tx
+                        .query_one(upgrade.needed, &[])
+                        .await
+                        .map_err(system_error)?
+                        .get(0);
+                    if needed {
+                        tx.batch_execute(upgrade.sql).await.map_err(system_error)?;
+                        upgraded = true;
+                    }
+                }
+                tx.execute(
+                    "update pgbase.system_migrations set checksum = $2 where version = $1",
+                    &[&schema.version, &checksum],
+                )
+                .await?;
+                tx.commit().await?;
+                if upgraded {
+                    tracing::info!(schema = schema.name, "upgraded system schema in place");
+                    run.upgraded.push(schema.name);
+                }
+            }
+            None => {
+                let tx = client.transaction().await?;
+                tx.batch_execute(schema.sql).await.map_err(system_error)?;
+                tx.execute(
+                    "insert into pgbase.system_migrations (version, name, checksum) values ($1, $2, $3)",
+                    &[&schema.version, &schema.name, &checksum],
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::info!(schema = schema.name, "installed system schema");
+                run.applied.push(schema.name);
+            }
+        }
     }
-    Ok(applied)
+    Ok(run)
 }
 
 type History = HashMap<String, (String, chrono::DateTime<chrono::Utc>)>;

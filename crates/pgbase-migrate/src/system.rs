@@ -1,6 +1,9 @@
 //! The system schemas pgbase installs before any user migration, embedded from `sql/` at the
 //! repository root. Each file is applied once, in order, and recorded in
-//! `pgbase.system_migrations`; a newer pgbase brings new files, so upgrades are additive.
+//! `pgbase.system_migrations` with the checksum of the text it applied. A file changed after a
+//! release comes with an upgrade (`sql/upgrade/`): idempotent SQL that brings a database which
+//! applied any earlier text of that file to the current one, run under the migration lock when
+//! its probe finds a piece of the current text missing, before later files are applied.
 
 /// One embedded system schema file.
 #[derive(Debug, Clone, Copy)]
@@ -10,6 +13,17 @@ pub struct SystemSchema {
     /// The file name, e.g. `0001_pgbase.sql`.
     pub name: &'static str,
     pub sql: &'static str,
+    /// How a database that applied an earlier text of this file reaches the current one.
+    pub upgrade: Option<SystemUpgrade>,
+}
+
+/// The in-place upgrade of one system file from its earlier texts.
+#[derive(Debug, Clone, Copy)]
+pub struct SystemUpgrade {
+    /// A query returning one boolean: true when the database lacks part of the current text.
+    pub needed: &'static str,
+    /// Idempotent SQL that brings any earlier text's objects to the current ones.
+    pub sql: &'static str,
 }
 
 /// Every system schema, in the order it is applied.
@@ -18,36 +32,52 @@ pub const SYSTEM_SCHEMAS: &[SystemSchema] = &[
         version: 1,
         name: "0001_pgbase.sql",
         sql: include_str!("../../../sql/0001_pgbase.sql"),
+        upgrade: None,
     },
     SystemSchema {
         version: 2,
         name: "0002_auth.sql",
         sql: include_str!("../../../sql/0002_auth.sql"),
+        upgrade: None,
     },
     SystemSchema {
         version: 3,
         name: "0003_extensions_jwt.sql",
         sql: include_str!("../../../sql/0003_extensions_jwt.sql"),
+        upgrade: None,
     },
     SystemSchema {
         version: 4,
         name: "0004_pgmq.sql",
         sql: include_str!("../../../sql/0004_pgmq.sql"),
+        upgrade: Some(SystemUpgrade {
+            needed: "select to_regclass('pgmq.notify_insert_settings') is null
+                or to_regprocedure('pgmq.enable_notify_insert(text, integer)') is null
+                or to_regprocedure('pgmq._send_one(text, jsonb, jsonb, timestamptz)') is null
+                or to_regprocedure('pgmq_public.delete(text, bigint)') is null",
+            sql: include_str!("../../../sql/upgrade/0004_pgmq.sql"),
+        }),
     },
     SystemSchema {
         version: 5,
         name: "0005_cron.sql",
         sql: include_str!("../../../sql/0005_cron.sql"),
+        upgrade: Some(SystemUpgrade {
+            needed: "select to_regprocedure('cron._runner_for(text)') is null",
+            sql: include_str!("../../../sql/upgrade/0005_cron.sql"),
+        }),
     },
     SystemSchema {
         version: 6,
         name: "0006_net.sql",
         sql: include_str!("../../../sql/0006_net.sql"),
+        upgrade: None,
     },
     SystemSchema {
         version: 7,
         name: "0007_safety.sql",
         sql: include_str!("../../../sql/0007_safety.sql"),
+        upgrade: None,
     },
 ];
 

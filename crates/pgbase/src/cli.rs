@@ -53,6 +53,19 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<MigrateAction>,
     },
+    /// Check a database for every capability (REST, auth, GraphQL, queue, cron, net, TLS,
+    /// replicas): ready / missing X / fix Y; exits non-zero when something is missing
+    Doctor {
+        /// Project folder (its running `pgbase dev` is used when no URL is given)
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Database URL [default: DATABASE_URL, or the running `pgbase dev` of DIR]
+        #[arg(long)]
+        db_url: Option<String>,
+        /// Print one JSON document
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the anon and service_role API keys (JWTs signed with the project's secret)
     Keys {
         /// Project folder (its `pgbase dev` secret is used when no --jwt-secret is set)

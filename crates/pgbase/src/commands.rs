@@ -7,7 +7,7 @@ use anyhow::{Context, anyhow};
 
 use crate::cli::{Cli, Command, GenLang, GenWhat, MigrateAction, Target};
 use crate::config::{Config, Settings};
-use crate::{agent, db, dev, keys, runtime, server};
+use crate::{agent, db, dev, doctor, keys, runtime, server};
 
 /// An error plus the process exit code it maps to.
 pub struct Failure {
@@ -60,6 +60,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             };
             let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
             migrate(&dir, settings, action.unwrap_or(MigrateAction::Up)).await?;
+        }
+        Command::Doctor { dir, db_url, json } => {
+            let flags = Settings {
+                db_url,
+                ..Settings::default()
+            };
+            let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
+            let url = database_url(&dir, settings.db_url)?;
+            let report = doctor::diagnose(&url).await;
+            doctor::print(&report, json);
+            if !report.ready {
+                return Err(Failure {
+                    error: anyhow!("pgbase doctor: something is missing"),
+                    exit_code: 1,
+                });
+            }
         }
         Command::Keys { dir, jwt_secret } => {
             let flags = Settings {
@@ -191,6 +207,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let secret = settings.jwt_secret.clone().context(
         "serve needs a JWT secret: pass --jwt-secret or set PGBASE_JWT_SECRET (at least 32 characters)",
     )?;
+    upgrade_system_schemas(&db_url).await;
     let config = Config::from_settings(settings, db_url, secret, false)?;
     let listener = server::bind(&config).await?;
     let state = runtime::start(config).await?;
@@ -200,6 +217,49 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     jobs.shutdown().await;
     served?;
     Ok(())
+}
+
+/// At `serve` start-up: warns when `service_role` lacks BYPASSRLS (the service key would see
+/// only what row-level security allows), and brings system schemas made by an earlier pgbase to
+/// this one's (under the
+/// migration lock, as `pgbase migrate`). A login that may not change them (e.g. `authenticator`)
+/// gets a warning naming the files and the command to run as the database owner; a connection
+/// failure is left to the start-up that follows, which reports it.
+async fn upgrade_system_schemas(db_url: &str) {
+    let Ok(config) = db::parse_url(db_url) else {
+        return;
+    };
+    let Ok(mut client) = db::connect(&config).await else {
+        return;
+    };
+    if let Ok(row) = client
+        .query_opt(
+            "select rolbypassrls from pg_roles where rolname = 'service_role'",
+            &[],
+        )
+        .await
+        && !row.is_some_and(|r| r.get::<_, bool>(0))
+    {
+        tracing::warn!(
+            "service_role has no BYPASSRLS (or does not exist): requests with the service key see only the rows row-level security lets service_role see (often none); an administrator (superuser) must run: ALTER ROLE service_role BYPASSRLS;"
+        );
+    }
+    let outdated = match pgbase_migrate::system_outdated(&client).await {
+        Ok(outdated) if outdated.is_empty() => return,
+        Ok(outdated) => outdated,
+        Err(error) => {
+            tracing::warn!(%error, "could not read the system schema versions (pgbase.system_migrations)");
+            return;
+        }
+    };
+    match pgbase_migrate::apply_system_schemas(&mut client).await {
+        Ok(()) => tracing::info!(files = ?outdated, "system schemas brought up to date"),
+        Err(error) => tracing::warn!(
+            files = ?outdated,
+            %error,
+            "the system schemas are older than this pgbase and this login cannot upgrade them: run `pgbase migrate --db-url URL` as the database owner"
+        ),
+    }
 }
 
 /// The URL from the configuration, else the one a running `pgbase dev` of `dir` published.
@@ -255,6 +315,9 @@ pub fn migrations_dir(dir: &Path) -> PathBuf {
 pub fn print_report(report: &pgbase_migrate::MigrateReport) {
     for name in &report.system_applied {
         println!("installed system schema {name}");
+    }
+    for name in &report.system_upgraded {
+        println!("upgraded system schema {name} in place");
     }
     for applied in &report.applied {
         println!(

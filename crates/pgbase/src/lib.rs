@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod dev;
+pub mod doctor;
 pub mod keys;
 pub mod mail_sink;
 pub mod metrics;
