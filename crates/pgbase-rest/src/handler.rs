@@ -17,7 +17,7 @@ use pgbase_sql::plan::{
 };
 use serde_json::Value;
 
-use crate::ast::{Operation, QuantOperator, SelectItem};
+use crate::ast::{Operation, OrderTarget, QuantOperator, SelectItem};
 use crate::error::ApiError;
 use crate::execute::{self, RequestSettings, TxEnd};
 use crate::media::{MediaType, PlanFormat, PlanOption};
@@ -373,6 +373,41 @@ fn pairs_json(pairs: &[(String, String)]) -> String {
     Value::Object(map).to_string()
 }
 
+/// The table columns a write's representation reads, when `select` names only plain columns
+/// of the table (no `*`, embeds or aggregates) and the root order only such columns; `None`
+/// when it needs whole rows.
+fn narrowed_columns(
+    table: &pgbase_catalog::Table,
+    query: &crate::query::QueryParams,
+) -> Option<Vec<String>> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut add = |name: &str| -> Option<()> {
+        table.column(name)?;
+        if !columns.iter().any(|c| c == name) {
+            columns.push(name.to_string());
+        }
+        Some(())
+    };
+    if query.select.is_empty() {
+        return None;
+    }
+    for item in &query.select {
+        match item {
+            SelectItem::Field(f) if !f.is_star() && f.aggregate.is_none() => add(&f.field.name)?,
+            _ => return None,
+        }
+    }
+    for order in query.order.iter().filter(|o| o.path.is_empty()) {
+        for term in &order.terms {
+            match &term.target {
+                OrderTarget::Field(f) => add(&f.name)?,
+                OrderTarget::Relation { .. } => return None,
+            }
+        }
+    }
+    Some(columns)
+}
+
 fn select_or_star(select: &[SelectItem]) -> Vec<SelectItem> {
     if select.is_empty() {
         vec![SelectItem::star()]
@@ -601,7 +636,12 @@ fn prepare(
             let location = *mutation == Mutation::Create && headers_only;
             let mut write = write;
             write.returning = if representation {
-                WriteReturning::Rows
+                // Only the columns the response reads, so that a role with SELECT on some
+                // columns can write and read those back (as PostgREST does).
+                match narrowed_columns(table, &request.query) {
+                    Some(columns) => WriteReturning::Columns(columns),
+                    None => WriteReturning::Rows,
+                }
             } else if location {
                 WriteReturning::Columns(table.primary_key.clone())
             } else {
@@ -632,7 +672,7 @@ fn prepare(
                 Vec::new()
             };
             let inserts = matches!(mutation, Mutation::Create | Mutation::SingleUpsert);
-            let rows = if write.returning.rows() {
+            let rows = if representation {
                 emit::read_rows(&returning)
             } else {
                 Snippet::sql("select 1 as pgrst_one from pgrst_source")

@@ -758,13 +758,20 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                 .push_sql(", (select j from pgrst_payload))), ");
             if columns.is_empty() && defaults.is_empty() {
                 // Nothing to set: PostgREST answers with no rows affected.
-                if !plan.returning.rows() {
+                let some_columns =
+                    matches!(&plan.returning, WriteReturning::Columns(k) if !k.is_empty());
+                if !plan.returning.rows() && !some_columns {
                     s.push_sql("pgrst_source as (select 1 as pgrst_one where false)");
                     return s;
                 }
-                s.push_sql("pgrst_source as (select ")
-                    .push_ident(ROOT_ALIAS)
-                    .push_sql(".* from ")
+                s.push_sql("pgrst_source as (select ");
+                match &plan.returning {
+                    WriteReturning::Columns(keys) if !keys.is_empty() => {
+                        s.push(returned_columns(keys))
+                    }
+                    _ => s.push_ident(ROOT_ALIAS).push_sql(".*"),
+                };
+                s.push_sql(" from ")
                     .push(table.clone())
                     .push_sql(" as ")
                     .push_ident(ROOT_ALIAS)
