@@ -373,6 +373,36 @@ fn pairs_json(pairs: &[(String, String)]) -> String {
     Value::Object(map).to_string()
 }
 
+/// Query-string or form arguments with repeated keys merged as PostgREST 12 does: every value
+/// of the `VARIADIC` parameter becomes one array (`?v=a&v=b` → `{a,b}`), any other repeated
+/// parameter keeps its last value.
+fn merge_repeated_args(
+    inputs: &[&pgbase_catalog::FunctionArg],
+    args: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let variadic = inputs
+        .iter()
+        .find(|a| a.mode == pgbase_catalog::ArgMode::Variadic)
+        .and_then(|a| a.name.as_deref());
+    let mut merged: Vec<(String, String)> = Vec::new();
+    let mut variadic_values: Vec<Value> = Vec::new();
+    for (key, value) in args {
+        if Some(key.as_str()) == variadic {
+            variadic_values.push(Value::String(value));
+        } else if let Some(slot) = merged.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            merged.push((key, value));
+        }
+    }
+    if let Some(name) = variadic.filter(|_| !variadic_values.is_empty()) {
+        if let Some(array) = plan::json_arg_text(&Value::Array(variadic_values), "text[]") {
+            merged.push((name.to_string(), array));
+        }
+    }
+    merged
+}
+
 /// The table columns a write's representation reads, when `select` names only plain columns
 /// of the table (no `*`, embeds or aggregates) and the root order only such columns; `None`
 /// when it needs whole rows.
@@ -909,6 +939,7 @@ fn prepare_call(
     // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
     // fails with 25006 (405) and one that does not write simply works.
     let inputs: Vec<_> = function.input_args().collect();
+    let mut text_args = merge_repeated_args(&inputs, text_args);
     // The whole body as the only argument: any single json/jsonb parameter with
     // `Prefer: params=single-object`, or a single unnamed parameter of the body's kind.
     let whole = if single_object {

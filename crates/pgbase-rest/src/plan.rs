@@ -1404,6 +1404,10 @@ pub fn call_plan(function: &Function, args: CallArgs) -> CallPlan {
             function.return_shape(),
             ReturnShape::Scalar | ReturnShape::Void | ReturnShape::Pseudo
         ),
+        variadic: function
+            .input_args()
+            .find(|a| a.mode == pgbase_catalog::ArgMode::Variadic)
+            .and_then(|a| a.name.clone()),
     }
 }
 

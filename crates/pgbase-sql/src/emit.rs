@@ -998,9 +998,24 @@ pub fn call_cte(plan: CallPlan) -> Snippet {
     let mut call = Snippet::qualified(&plan.schema, &plan.function);
     call.push_sql("(");
     match plan.args {
-        CallArgs::Named(args) => {
-            call.push(named_args(&args));
-        }
+        CallArgs::Named(args) => match &plan.variadic {
+            Some(variadic) if args.iter().any(|(name, _)| name == variadic) => {
+                call.push(Snippet::join(
+                    args.iter().map(|(name, value)| {
+                        let mut a = Snippet::sql(if name == variadic { "variadic " } else { "" });
+                        a.push(named_args(std::slice::from_ref(&(
+                            name.clone(),
+                            value.clone(),
+                        ))));
+                        a
+                    }),
+                    ", ",
+                ));
+            }
+            _ => {
+                call.push(named_args(&args));
+            }
+        },
         CallArgs::Whole { body, arg_type } => {
             call.push(Snippet::param(body));
             call.push_sql(match arg_type {

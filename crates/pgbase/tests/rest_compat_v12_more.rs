@@ -141,3 +141,160 @@ async fn writes_need_select_only_on_the_columns_they_return() {
         vec![Some("1:y".into()), Some("4:s4".into()), Some("5:s5".into())]
     );
 }
+
+// ----- RPC arguments and results -----
+
+const RPC: &str = r#"
+create table public.gadgets (id int primary key, name text, owner_id int);
+insert into public.gadgets select g, 'gadget ' || g, 1 from generate_series(1, 15) g;
+create function public.gadget_range(lo int, hi int) returns setof public.gadgets
+  language sql stable as $$ select * from public.gadgets where id > lo and id <= hi $$;
+create function public.words(variadic w text[] default '{}') returns text[]
+  language sql immutable as $$ select w $$;
+create function public.greet_all(who text, variadic rest text[]) returns text
+  language sql immutable as $$ select 'Hi, ' || who $$;
+create function public.greet(who text) returns text
+  language sql immutable as $$ select 'Hi, ' || who $$;
+create function public.sum_all(nums int[]) returns int
+  language sql immutable as $$ select coalesce(sum(n), 0)::int from unnest(nums) n $$;
+create function public.one_record() returns record
+  language sql stable as $$ select id, name from public.gadgets where id = 1 $$;
+create function public.some_records(below int) returns setof record
+  language sql stable as $$ select id, name from public.gadgets where id < below order by id $$;
+create function public.kind_of(arg json) returns text
+  language sql immutable as $$ select json_typeof(arg) $$;
+create function public.echo_overloaded(json) returns json
+  language sql immutable as $$ select $1 $$;
+create function public.echo_overloaded(a int, b int) returns int
+  language sql immutable as $$ select a + b $$;
+grant usage on schema public to anon;
+grant select on public.gadgets to anon;
+"#;
+
+#[tokio::test]
+async fn variadic_and_repeated_parameters() {
+    let app = TestApp::new(RPC).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/words",
+            &[],
+            Some(r#"{"w":["a","b","c"]}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!(["a", "b", "c"]));
+    let r = app.get("/rest/v1/rpc/words").await;
+    expect_json(&r, 200, json!([]));
+    let r = app.get("/rest/v1/rpc/words?w=hi").await;
+    expect_json(&r, 200, json!(["hi"]));
+    let r = app.get("/rest/v1/rpc/words?w=hi&w=there").await;
+    expect_json(&r, 200, json!(["hi", "there"]));
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = app
+        .send("POST", "/rest/v1/rpc/words", &form, Some("w=hi&w=there"))
+        .await;
+    expect_json(&r, 200, json!(["hi", "there"]));
+    // a repeated non-variadic parameter takes its last value
+    let r = app.get("/rest/v1/rpc/greet?who=ignored&who=world").await;
+    expect_json(&r, 200, json!("Hi, world"));
+    let r = app
+        .get("/rest/v1/rpc/greet_all?who=ignored&who=world&rest=x")
+        .await;
+    expect_json(&r, 200, json!("Hi, world"));
+    // an array parameter that is not variadic takes an array literal
+    let r = app.get("/rest/v1/rpc/sum_all?nums={1,2}").await;
+    expect_json(&r, 200, json!(3));
+}
+
+#[tokio::test]
+async fn functions_returning_record() {
+    let app = TestApp::new(RPC).await;
+    let r = app.send("POST", "/rest/v1/rpc/one_record", &[], None).await;
+    expect_json(&r, 200, json!({"id": 1, "name": "gadget 1"}));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/some_records",
+            &[],
+            Some(r#"{"below":3}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 1, "name": "gadget 1"}, {"id": 2, "name": "gadget 2"}]),
+    );
+}
+
+#[tokio::test]
+async fn an_offset_past_the_rpc_results_is_416_with_count_exact() {
+    let app = TestApp::new(RPC).await;
+    let exact = [("Prefer", "count=exact")];
+    let r = app
+        .get_with("/rest/v1/rpc/gadget_range?offset=1&lo=2&hi=2", &exact)
+        .await;
+    expect_json(
+        &r,
+        416,
+        json!({"code": "PGRST103", "message": "Requested range not satisfiable",
+               "details": "An offset of 1 was requested, but there are only 0 rows.",
+               "hint": null}),
+    );
+    assert_eq!(r.header("content-range"), Some("*/0"));
+    let r = app
+        .get_with("/rest/v1/rpc/gadget_range?offset=100&lo=0&hi=15", &exact)
+        .await;
+    expect_status(&r, 416);
+    assert_eq!(r.header("content-range"), Some("*/15"));
+    // within range it is fine
+    let r = app
+        .get_with(
+            "/rest/v1/rpc/gadget_range?offset=14&lo=0&hi=15&select=id",
+            &exact,
+        )
+        .await;
+    expect_json(&r, 206, json!([{"id": 15}]));
+}
+
+#[tokio::test]
+async fn json_arguments_and_a_single_unnamed_json_overload() {
+    let app = TestApp::new(RPC).await;
+    // a JSON string stays a string
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/kind_of",
+            &[],
+            Some(r#"{"arg":"{ \"key\": 3 }"}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!("string"));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/kind_of",
+            &[],
+            Some(r#"{"arg":{"key":3}}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!("object"));
+    // named arguments pick the named overload, anything else the unnamed json one
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo_overloaded",
+            &[],
+            Some(r#"{"a":1,"b":2}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!(3));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo_overloaded",
+            &[],
+            Some(r#"{"x":1,"y":2}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!({"x": 1, "y": 2}));
+}
