@@ -373,6 +373,20 @@ fn pairs_json(pairs: &[(String, String)]) -> String {
     Value::Object(map).to_string()
 }
 
+/// PGRST103 (416) when an exact count shows the requested offset past the last row.
+fn offset_within(offset: u64, total: Option<u64>) -> Result<(), ApiError> {
+    match total {
+        Some(total) if offset > total => Err(ApiError::invalid_range(
+            crate::error::RangeError::OutOfBounds {
+                lower: offset,
+                total,
+            },
+        )
+        .with_header("Content-Range", format!("*/{total}"))),
+        _ => Ok(()),
+    }
+}
+
 /// Query-string or form arguments with repeated keys merged as PostgREST 12 does: every value
 /// of the `VARIADIC` parameter becomes one array (`?v=a&v=b` → `{a,b}`), any other repeated
 /// parameter keeps its last value.
@@ -1112,17 +1126,7 @@ fn respond(
     let (mut status, send_body) = match prepared.kind {
         Kind::Read { head } => {
             let offset = request.top_level_range.offset;
-            if let Some(total) = total
-                && offset > total
-            {
-                return Err(
-                    ApiError::invalid_range(crate::error::RangeError::OutOfBounds {
-                        lower: offset,
-                        total,
-                    })
-                    .with_header("Content-Range", format!("*/{total}")),
-                );
-            }
+            offset_within(offset, total)?;
             headers.push(("content-range".into(), content_range(offset, rows, total)));
             let partial = total.is_some_and(|t| rows < t);
             (
@@ -1195,6 +1199,7 @@ fn respond(
                 (StatusCode::NO_CONTENT, false)
             } else {
                 let offset = request.top_level_range.offset;
+                offset_within(offset, total)?;
                 headers.push(("content-range".into(), content_range(offset, rows, total)));
                 let partial = total.is_some_and(|t| rows < t);
                 (
