@@ -1053,8 +1053,14 @@ fn prepare_call(
             let mut plan = ReadPlan::new(Source::Cte("pgrst_source"));
             plan.select.push(SelectExpr::Star);
             let shape = match (&shape, function.returns_set) {
-                (ReturnShape::Record, true) => body_shape(request),
-                (ReturnShape::Record, false) => BodyShape::Object,
+                // An anonymous record is called in the select list (a column definition list
+                // would be needed in `from`); its JSON keeps the names of its fields.
+                (ReturnShape::Record, true) => match body_shape(request) {
+                    BodyShape::Array => BodyShape::ScalarArray,
+                    BodyShape::Object => BodyShape::Scalar,
+                    other => other,
+                },
+                (ReturnShape::Record, false) => BodyShape::Scalar,
                 (_, true) => BodyShape::ScalarArray,
                 (_, false) => BodyShape::Scalar,
             };

@@ -1402,7 +1402,7 @@ pub fn call_plan(function: &Function, args: CallArgs) -> CallPlan {
         args,
         scalar: matches!(
             function.return_shape(),
-            ReturnShape::Scalar | ReturnShape::Void | ReturnShape::Pseudo
+            ReturnShape::Scalar | ReturnShape::Void | ReturnShape::Pseudo | ReturnShape::Record
         ),
         variadic: function
             .input_args()
