@@ -1076,6 +1076,22 @@ fn prepare_call(
             )
         }
     };
+    // A raw media type only for a scalar result of its type (PostgREST 12), else PGRST107.
+    let raw_type = match &request.media_type {
+        MediaType::TextPlain => Some("text"),
+        MediaType::TextXml => Some("xml"),
+        MediaType::OctetStream => Some("bytea"),
+        _ => None,
+    };
+    let body_shape = match raw_type {
+        Some(wanted) => {
+            if row_table.is_some() || function.return_type.name != wanted {
+                return Err(ApiError::media_type(&[request.media_type.mime()]));
+            }
+            BodyShape::Raw
+        }
+        None => body_shape,
+    };
     let statement = emit::statement(
         emit::call_cte(call),
         rows,
@@ -1276,6 +1292,9 @@ fn respond(
     if !send_body {
         // Freed now rather than held until the response is sent.
         body = Bytes::new();
+    } else if request.media_type == MediaType::OctetStream {
+        // A raw bytea result arrives in its hex text form (`\x…`).
+        body = decode_bytea_hex(&body).map_or(body, Bytes::from);
     }
     Ok(RestResponse {
         status,
@@ -1283,6 +1302,27 @@ fn respond(
         // Still the buffer the row arrived in: no copy of the body on its way to the client.
         body,
     })
+}
+
+/// The bytes of bytea's hex text form (`\x…`, possibly several concatenated); `None` when it
+/// is not that form.
+fn decode_bytea_hex(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 2);
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix(b"\\x")?;
+        let end = rest.iter().position(|b| *b == b'\\').unwrap_or(rest.len());
+        let (hex, tail) = rest.split_at(end);
+        if hex.len() % 2 != 0 {
+            return None;
+        }
+        for pair in hex.chunks(2) {
+            let digits = std::str::from_utf8(pair).ok()?;
+            out.push(u8::from_str_radix(digits, 16).ok()?);
+        }
+        rest = tail;
+    }
+    Some(out)
 }
 
 /// The text of the first element of a non-empty JSON array; `None` for anything else.

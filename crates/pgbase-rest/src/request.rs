@@ -376,6 +376,17 @@ pub fn parse_request(
     } else {
         let mut producible = match action {
             Action::SchemaRead { .. } => Producible::root(),
+            // A function's scalar result may also go out raw (checked against its return
+            // type once the function is known).
+            Action::Routine { .. } => {
+                let mut p = Producible::relation(cfg.plan_enabled);
+                p.types.extend([
+                    MediaType::TextPlain,
+                    MediaType::TextXml,
+                    MediaType::OctetStream,
+                ]);
+                p
+            }
             _ => Producible::relation(cfg.plan_enabled),
         };
         producible

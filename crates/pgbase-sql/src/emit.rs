@@ -19,6 +19,9 @@ pub enum BodyShape {
     /// CSV: a header line from the first row's keys, then each row's text form (PostgREST's
     /// `asCsvF`).
     Csv,
+    /// The `pgrst_scalar` values' text concatenated, for a raw media type (`text/plain`,
+    /// `text/xml`; bytea as its hex text form).
+    Raw,
     /// No body, only counts.
     None,
 }
@@ -651,6 +654,7 @@ pub fn statement(
              from (select row_to_json(pgrst_h) as pgrst_r from pgrst_rows as pgrst_h limit 1) as pgrst_s) as pgrst_a) \
              || E'\\n' || coalesce(string_agg(substring(pgrst_rows::text, 2, length(pgrst_rows::text) - 2), E'\\n'), '')"
         }
+        BodyShape::Raw => "coalesce(string_agg(pgrst_rows.pgrst_scalar::text, ''), '')",
         BodyShape::None => "null::text",
     });
     if strip {

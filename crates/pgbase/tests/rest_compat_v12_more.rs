@@ -298,3 +298,68 @@ async fn json_arguments_and_a_single_unnamed_json_overload() {
         .await;
     expect_json(&r, 200, json!({"x": 1, "y": 2}));
 }
+
+// ----- raw media types -----
+
+const RAW: &str = r#"
+create function public.hello() returns text
+  language sql immutable as $$ select 'Hello, raw world' $$;
+create function public.page() returns xml
+  language sql immutable as $$ select '<p>hi</p>'::xml $$;
+create function public.blob() returns bytea
+  language sql immutable as $$ select '\x00ff10'::bytea $$;
+create function public.numbers() returns setof int
+  language sql immutable as $$ select generate_series(1, 3) $$;
+create table public.notes (id int primary key, body text);
+insert into public.notes values (1, 'one');
+grant usage on schema public to anon;
+grant select on public.notes to anon;
+"#;
+
+#[tokio::test]
+async fn scalar_function_results_go_out_raw_by_accept() {
+    let app = TestApp::new(RAW).await;
+    let r = app
+        .get_with("/rest/v1/rpc/hello", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "Hello, raw world");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let r = app
+        .get_with("/rest/v1/rpc/page", &[("Accept", "text/xml")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "<p>hi</p>");
+    assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
+    let r = app
+        .get_with(
+            "/rest/v1/rpc/blob",
+            &[("Accept", "application/octet-stream")],
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.text.as_bytes(), b"\x00\xef\xbf\xbd\x10"); // lossy: 0xff is not UTF-8
+    // */* still means JSON
+    let r = app.get("/rest/v1/rpc/hello").await;
+    expect_json(&r, 200, json!("Hello, raw world"));
+    // a result of another type is PGRST107
+    let r = app
+        .get_with("/rest/v1/rpc/hello", &[("Accept", "text/xml")])
+        .await;
+    expect_json(
+        &r,
+        406,
+        json!({"code": "PGRST107", "details": null, "hint": null,
+               "message": "None of these media types are available: text/xml"}),
+    );
+    let r = app
+        .get_with("/rest/v1/rpc/numbers", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 406);
+    // tables have no raw output
+    let r = app
+        .get_with("/rest/v1/notes?select=body", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 406);
+}
