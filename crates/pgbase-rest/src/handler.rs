@@ -146,6 +146,17 @@ struct Prepared {
     count_plan: Option<Snippet>,
     /// `count=estimated`: the exact count is trusted up to this many rows.
     estimate_above: Option<u64>,
+    /// A function's scalar result sent raw in this media type instead of JSON.
+    raw_media: Option<RawMedia>,
+}
+
+/// A raw response media type chosen for a function's scalar result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RawMedia {
+    /// The `Content-Type` sent.
+    content_type: String,
+    /// The result is bytea (sent as its bytes).
+    bytes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -373,6 +384,53 @@ fn pairs_json(pairs: &[(String, String)]) -> String {
     Value::Object(map).to_string()
 }
 
+/// The raw media type for a function's result, as PostgREST 12 negotiates it once the function
+/// is known: the first accepted type that is `text/plain`, `text/xml` or
+/// `application/octet-stream` for a scalar result of type text, xml or bytea, or the name of
+/// the domain the function returns (`create domain "image/png" as bytea`); `None` when an
+/// accepted built-in type comes first; PGRST107 when nothing accepted can be produced.
+fn raw_media(
+    request: &ApiRequest,
+    function: &pgbase_catalog::Function,
+    scalar: bool,
+) -> Result<Option<RawMedia>, ApiError> {
+    const BYTEA: u32 = 17;
+    let returned = &function.return_type;
+    // `format_type` quotes (and may qualify) a domain named like a media type.
+    let type_name = returned
+        .name
+        .trim_end_matches('"')
+        .rsplit('"')
+        .next()
+        .unwrap_or("");
+    let bytes = returned.base_oid == BYTEA;
+    for accepted in &request.accept {
+        if !request.media_deferred
+            && (*accepted == request.media_type || *accepted == MediaType::Any)
+        {
+            return Ok(None);
+        }
+        let (wanted, content_type) = match accepted {
+            MediaType::TextPlain => ("text", accepted.content_type()),
+            MediaType::TextXml => ("xml", accepted.content_type()),
+            MediaType::OctetStream => ("bytea", accepted.content_type()),
+            MediaType::Other(mime) => (mime.as_str(), mime.clone()),
+            _ => continue,
+        };
+        if scalar && type_name.eq_ignore_ascii_case(wanted) {
+            return Ok(Some(RawMedia {
+                content_type,
+                bytes,
+            }));
+        }
+    }
+    if request.media_deferred {
+        let mimes: Vec<String> = request.accept.iter().map(MediaType::mime).collect();
+        return Err(ApiError::media_type(&mimes));
+    }
+    Ok(None)
+}
+
 /// PGRST103 (416) when an exact count shows the requested offset past the last row.
 fn offset_within(offset: u64, total: Option<u64>) -> Result<(), ApiError> {
     match total {
@@ -554,6 +612,7 @@ fn prepare(
                 },
                 count_plan,
                 estimate_above,
+                raw_media: None,
             })
         }
         Action::RelationMut { relation, mutation } => {
@@ -761,6 +820,7 @@ fn prepare(
                 kind,
                 count_plan: None,
                 estimate_above: None,
+                raw_media: None,
             })
         }
         Action::Routine { function, invoke } => prepare_call(ctx, request, function, *invoke, body),
@@ -902,36 +962,33 @@ fn prepare_call(
     });
     // Query-string and form arguments are text; a JSON body's arguments are borrowed from the
     // body as raw JSON, so a large body is never built into a document (or copied) here.
-    let (mut text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) =
-        match invoke {
-            InvokeMethod::Read { headers_only } => {
-                (request.query.rpc_args.clone(), None, headers_only)
-            }
-            InvokeMethod::Post => {
-                let parsed = parse_payload(
-                    body.clone(),
-                    &request.content_type,
-                    &request.action,
-                    request.query.columns.as_deref(),
-                )?;
-                // A CSV body's rows, converted to JSON, name the arguments as a JSON body's do.
-                let (pairs, converted) = match parsed.payload {
-                    Some(Payload::UrlEncoded { pairs, .. }) => (pairs, None),
-                    Some(Payload::Json { raw, .. })
-                        if matches!(request.content_type, MediaType::Csv) =>
-                    {
-                        (Vec::new(), Some(raw))
-                    }
-                    _ => (Vec::new(), None),
-                };
-                let raw = match (converted, &bytea_hex) {
-                    (Some(json), _) => bytes_into_string(json),
-                    (None, Some(_)) => String::new(),
-                    (None, None) => bytes_into_string(body),
-                };
-                (pairs, (!raw.trim().is_empty()).then_some(raw), false)
-            }
-        };
+    let (text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) = match invoke {
+        InvokeMethod::Read { headers_only } => (request.query.rpc_args.clone(), None, headers_only),
+        InvokeMethod::Post => {
+            let parsed = parse_payload(
+                body.clone(),
+                &request.content_type,
+                &request.action,
+                request.query.columns.as_deref(),
+            )?;
+            // A CSV body's rows, converted to JSON, name the arguments as a JSON body's do.
+            let (pairs, converted) = match parsed.payload {
+                Some(Payload::UrlEncoded { pairs, .. }) => (pairs, None),
+                Some(Payload::Json { raw, .. })
+                    if matches!(request.content_type, MediaType::Csv) =>
+                {
+                    (Vec::new(), Some(raw))
+                }
+                _ => (Vec::new(), None),
+            };
+            let raw = match (converted, &bytea_hex) {
+                (Some(json), _) => bytes_into_string(json),
+                (None, Some(_)) => String::new(),
+                (None, None) => bytes_into_string(body),
+            };
+            (pairs, (!raw.trim().is_empty()).then_some(raw), false)
+        }
+    };
     // A JSON array body calls the function once, with the first element's arguments (as
     // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body. A
     // raw text/xml/bytea body names no arguments.
@@ -1076,21 +1133,11 @@ fn prepare_call(
             )
         }
     };
-    // A raw media type only for a scalar result of its type (PostgREST 12), else PGRST107.
-    let raw_type = match &request.media_type {
-        MediaType::TextPlain => Some("text"),
-        MediaType::TextXml => Some("xml"),
-        MediaType::OctetStream => Some("bytea"),
-        _ => None,
-    };
-    let body_shape = match raw_type {
-        Some(wanted) => {
-            if row_table.is_some() || function.return_type.name != wanted {
-                return Err(ApiError::media_type(&[request.media_type.mime()]));
-            }
-            BodyShape::Raw
-        }
-        None => body_shape,
+    let raw_media = raw_media(request, function, row_table.is_none())?;
+    let body_shape = if raw_media.is_some() {
+        BodyShape::Raw
+    } else {
+        body_shape
     };
     let statement = emit::statement(
         emit::call_cte(call),
@@ -1113,6 +1160,7 @@ fn prepare_call(
         kind: Kind::Call { void, head },
         count_plan: None,
         estimate_above: None,
+        raw_media,
     })
 }
 
@@ -1287,12 +1335,16 @@ fn respond(
             }
     );
     if (send_body || head) && !headers.iter().any(|(n, _)| n == "content-type") {
-        headers.push(("content-type".into(), content_type(&request.media_type)));
+        let value = match &prepared.raw_media {
+            Some(raw) => raw.content_type.clone(),
+            None => content_type(&request.media_type),
+        };
+        headers.push(("content-type".into(), value));
     }
     if !send_body {
         // Freed now rather than held until the response is sent.
         body = Bytes::new();
-    } else if request.media_type == MediaType::OctetStream {
+    } else if prepared.raw_media.as_ref().is_some_and(|r| r.bytes) {
         // A raw bytea result arrives in its hex text form (`\x…`).
         body = decode_bytea_hex(&body).map_or(body, Bytes::from);
     }

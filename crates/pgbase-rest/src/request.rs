@@ -175,6 +175,10 @@ pub struct ApiRequest {
     pub accept: Vec<MediaType>,
     /// The negotiated response media type.
     pub media_type: MediaType,
+    /// A function call accepted only types that may be raw output (`text/plain`, a domain's
+    /// media type, …): `media_type` is the first of them, to be checked against the
+    /// function's result (else PGRST107).
+    pub media_deferred: bool,
     /// The request body's `Content-Type` (default `application/json`).
     pub content_type: MediaType,
     /// Request headers with lower-cased names, without `Cookie` (for `request.headers`).
@@ -371,28 +375,28 @@ pub fn parse_request(
     preferences.check_strict()?;
 
     let accept = media::parse_accept(header_str(headers, "accept"));
+    let mut media_deferred = false;
     let media_type = if action.is_info() {
         MediaType::Json
     } else {
         let mut producible = match action {
             Action::SchemaRead { .. } => Producible::root(),
-            // A function's scalar result may also go out raw (checked against its return
-            // type once the function is known).
-            Action::Routine { .. } => {
-                let mut p = Producible::relation(cfg.plan_enabled);
-                p.types.extend([
-                    MediaType::TextPlain,
-                    MediaType::TextXml,
-                    MediaType::OctetStream,
-                ]);
-                p
-            }
             _ => Producible::relation(cfg.plan_enabled),
         };
         producible
             .types
             .extend(cfg.extra_media_types.iter().cloned());
-        media::negotiate(&accept, &producible)?
+        match media::negotiate(&accept, &producible) {
+            Ok(media) => media,
+            // A function's scalar result may go out raw: decided once the function is known.
+            Err(error) => match (&action, accept.iter().find(|m| m.may_be_raw())) {
+                (Action::Routine { .. }, Some(raw)) => {
+                    media_deferred = true;
+                    raw.clone()
+                }
+                _ => return Err(error),
+            },
+        }
     };
     let content_type =
         header_str(headers, "content-type").map_or(MediaType::Json, MediaType::parse);
@@ -419,6 +423,7 @@ pub fn parse_request(
         top_level_range,
         accept,
         media_type,
+        media_deferred,
         content_type,
         headers: hdrs,
         cookies: parse_cookies(headers),

@@ -363,3 +363,55 @@ async fn scalar_function_results_go_out_raw_by_accept() {
         .await;
     expect_status(&r, 406);
 }
+
+const DOMAIN_MEDIA: &str = r#"
+create domain public."text/html" as text;
+create domain public."image/png" as bytea;
+create function public.welcome() returns public."text/html"
+  language sql immutable as $$ select '<h1>Welcome</h1>' $$;
+create function public.pixel() returns public."image/png"
+  language sql immutable as $$ select '\x89504e47'::bytea $$;
+create function public.plain() returns text
+  language sql immutable as $$ select 'plain' $$;
+create table public.things (id int primary key);
+insert into public.things values (1);
+create function public.all_things() returns setof public.things
+  language sql stable as $$ select * from public.things $$;
+grant usage on schema public to anon;
+grant select on public.things to anon;
+"#;
+
+#[tokio::test]
+async fn a_domain_named_after_a_media_type_is_sent_raw_when_accepted() {
+    let app = TestApp::new(DOMAIN_MEDIA).await;
+    let r = app
+        .get_with("/rest/v1/rpc/welcome", &[("Accept", "text/html")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "<h1>Welcome</h1>");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    let r = app
+        .get_with("/rest/v1/rpc/pixel", &[("Accept", "image/png, */*")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    assert!(r.text.ends_with("PNG"), "{:?}", r.text.as_bytes());
+    // a browser's Accept header still gets JSON from a function returning rows
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let r = app
+        .get_with("/rest/v1/rpc/all_things", &[("Accept", browser)])
+        .await;
+    expect_json(&r, 200, json!([{"id": 1}]));
+    // text/plain before JSON: raw for a text result, JSON otherwise
+    let both = [("Accept", "text/plain, application/json")];
+    let r = app.get_with("/rest/v1/rpc/plain", &both).await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "plain"));
+    let r = app.get_with("/rest/v1/rpc/all_things", &both).await;
+    expect_json(&r, 200, json!([{"id": 1}]));
+    // a media type the function does not return
+    let r = app
+        .get_with("/rest/v1/rpc/plain", &[("Accept", "image/png")])
+        .await;
+    expect_status(&r, 406);
+    assert_eq!(r.json()["code"], "PGRST107");
+}
