@@ -280,11 +280,7 @@ async fn handle_parsed(
 
     let settings = RequestSettings {
         context: pgbase_db::RequestContext {
-            search_path: if request.schema == "public" {
-                "\"public\"".to_string()
-            } else {
-                format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema))
-            },
+            search_path: search_path(&request.schema, &state.config.extra_search_path),
             role: identity.role.clone(),
             claims: identity.claims.to_string(),
             method: request.method.to_string(),
@@ -429,6 +425,21 @@ fn raw_media(
         return Err(ApiError::media_type(&mimes));
     }
     Ok(None)
+}
+
+/// The request's `search_path`: its schema, then `db-extra-search-path` (without repeats).
+fn search_path(schema: &str, extra: &[String]) -> String {
+    let mut schemas = vec![schema];
+    for s in extra {
+        if !schemas.contains(&s.as_str()) {
+            schemas.push(s);
+        }
+    }
+    schemas
+        .iter()
+        .map(|s| pgbase_sql::quote_ident(s))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// PGRST103 (416) when an exact count shows the requested offset past the last row.

@@ -134,6 +134,10 @@ pub struct RequestConfig {
     /// `db_safe_update` (pg-safeupdate, as Supabase loads it): a PATCH or DELETE without any
     /// filter on the target table is refused with 21000 (400) instead of touching every row.
     pub safe_update: bool,
+    /// `db-extra-search-path`: schemas appended to the request's `search_path`.
+    pub extra_search_path: Vec<String>,
+    /// `db-aggregates-enabled`: aggregates in `select` are allowed (else PGRST123).
+    pub aggregates_enabled: bool,
 }
 
 impl Default for RequestConfig {
@@ -147,8 +151,20 @@ impl Default for RequestConfig {
             extra_media_types: Vec::new(),
             timezones: None,
             safe_update: true,
+            extra_search_path: vec!["public".to_owned()],
+            aggregates_enabled: true,
         }
     }
+}
+
+/// Whether `select` (at any embed level) calls an aggregate.
+fn uses_aggregates(select: &[crate::ast::SelectItem]) -> bool {
+    select.iter().any(|item| match item {
+        crate::ast::SelectItem::Field(f) => f.aggregate.is_some(),
+        crate::ast::SelectItem::Relation(e) | crate::ast::SelectItem::Spread(e) => {
+            uses_aggregates(&e.children)
+        }
+    })
 }
 
 /// A request, fully parsed.
@@ -327,6 +343,13 @@ pub fn parse_request(
     let (schema, negotiated_by_profile) = select_schema(cfg, method, headers)?;
     let action = action_for(resource, method)?;
     let qp = query::parse_query(query.unwrap_or(""), action.is_rpc_read())?;
+    if !cfg.aggregates_enabled && uses_aggregates(&qp.select) {
+        return Err(ApiError::new(
+            "PGRST123",
+            http::StatusCode::BAD_REQUEST,
+            "Use of aggregate functions is not allowed",
+        ));
+    }
 
     let top_level_range = range::top_level_range(
         qp.root_range(),

@@ -415,3 +415,57 @@ async fn a_domain_named_after_a_media_type_is_sent_raw_when_accepted() {
     expect_status(&r, 406);
     assert_eq!(r.json()["code"], "PGRST107");
 }
+
+// ----- configuration -----
+
+const CONFIG: &str = r#"
+set check_function_bodies = off;
+create schema extras;
+create function extras.shout(t text) returns text
+  language sql immutable as $$ select upper(t) || '!' $$;
+create table public.tunes (id int primary key, title text, plays int);
+insert into public.tunes values (1, 'a', 3), (2, 'b', 4);
+create function public.loud_title(id int) returns text
+  language sql stable as $$ select shout(title) from public.tunes where tunes.id = loud_title.id $$;
+create function public.setting(name text) returns text
+  language sql stable as $$ select current_setting('app.settings.' || name, true) $$;
+grant usage on schema public, extras to anon;
+grant select on public.tunes to anon;
+grant execute on function extras.shout(text) to anon;
+"#;
+
+#[tokio::test]
+async fn extra_search_path_app_settings_and_aggregates_switch() {
+    let settings = pgbase::config::Settings {
+        db_extra_search_path: Some("public, extras".into()),
+        db_aggregates_enabled: Some(false),
+        app_settings: Some("greeting=hello there; mode=test".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(CONFIG, settings).await;
+    // an unqualified function of an extra schema resolves inside a request
+    let r = app.get("/rest/v1/rpc/loud_title?id=1").await;
+    expect_json(&r, 200, json!("A!"));
+    // app.settings.* are set per request
+    let r = app.get("/rest/v1/rpc/setting?name=greeting").await;
+    expect_json(&r, 200, json!("hello there"));
+    let r = app.get("/rest/v1/rpc/setting?name=mode").await;
+    expect_json(&r, 200, json!("test"));
+    // aggregates off: PGRST123, plain reads still work
+    let r = app.get("/rest/v1/tunes?select=plays.sum()").await;
+    expect_json(
+        &r,
+        400,
+        json!({"code": "PGRST123", "message": "Use of aggregate functions is not allowed",
+               "details": null, "hint": null}),
+    );
+    let r = app.get("/rest/v1/tunes?select=id&order=id").await;
+    expect_json(&r, 200, json!([{"id": 1}, {"id": 2}]));
+
+    // by default: no extra schema beyond public, aggregates on
+    let app = TestApp::new(CONFIG).await;
+    let r = app.get("/rest/v1/rpc/loud_title?id=1").await;
+    expect_status(&r, 404);
+    let r = app.get("/rest/v1/tunes?select=plays.sum()").await;
+    expect_json(&r, 200, json!([{"sum": 7}]));
+}
