@@ -478,10 +478,10 @@ fn merge_repeated_args(
             merged.push((key, value));
         }
     }
-    if let Some(name) = variadic.filter(|_| !variadic_values.is_empty()) {
-        if let Some(array) = plan::json_arg_text(&Value::Array(variadic_values), "text[]") {
-            merged.push((name.to_string(), array));
-        }
+    if let Some(name) = variadic.filter(|_| !variadic_values.is_empty())
+        && let Some(array) = plan::json_arg_text(&Value::Array(variadic_values), "text[]")
+    {
+        merged.push((name.to_string(), array));
     }
     merged
 }
