@@ -17,7 +17,7 @@ use pgbase_sql::plan::{
 };
 use serde_json::Value;
 
-use crate::ast::{Operation, QuantOperator, SelectItem};
+use crate::ast::{Operation, OrderTarget, QuantOperator, SelectItem};
 use crate::error::ApiError;
 use crate::execute::{self, RequestSettings, TxEnd};
 use crate::media::{MediaType, PlanFormat, PlanOption};
@@ -146,6 +146,17 @@ struct Prepared {
     count_plan: Option<Snippet>,
     /// `count=estimated`: the exact count is trusted up to this many rows.
     estimate_above: Option<u64>,
+    /// A function's scalar result sent raw in this media type instead of JSON.
+    raw_media: Option<RawMedia>,
+}
+
+/// A raw response media type chosen for a function's scalar result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RawMedia {
+    /// The `Content-Type` sent.
+    content_type: String,
+    /// The result is bytea (sent as its bytes).
+    bytes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -269,11 +280,7 @@ async fn handle_parsed(
 
     let settings = RequestSettings {
         context: pgbase_db::RequestContext {
-            search_path: if request.schema == "public" {
-                "\"public\"".to_string()
-            } else {
-                format!("{}, \"public\"", pgbase_sql::quote_ident(&request.schema))
-            },
+            search_path: search_path(&request.schema, &state.config.extra_search_path),
             role: identity.role.clone(),
             claims: identity.claims.to_string(),
             method: request.method.to_string(),
@@ -371,6 +378,147 @@ fn pairs_json(pairs: &[(String, String)]) -> String {
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     Value::Object(map).to_string()
+}
+
+/// The raw media type for a function's result, as PostgREST 12 negotiates it once the function
+/// is known: the first accepted type that is `text/plain`, `text/xml` or
+/// `application/octet-stream` for a scalar result of type text, xml or bytea, or the name of
+/// the domain the function returns (`create domain "image/png" as bytea`); `None` when an
+/// accepted built-in type comes first; PGRST107 when nothing accepted can be produced.
+fn raw_media(
+    request: &ApiRequest,
+    function: &pgbase_catalog::Function,
+    scalar: bool,
+) -> Result<Option<RawMedia>, ApiError> {
+    const BYTEA: u32 = 17;
+    let returned = &function.return_type;
+    // `format_type` quotes (and may qualify) a domain named like a media type.
+    let type_name = returned
+        .name
+        .trim_end_matches('"')
+        .rsplit('"')
+        .next()
+        .unwrap_or("");
+    let bytes = returned.base_oid == BYTEA;
+    for accepted in &request.accept {
+        if !request.media_deferred
+            && (*accepted == request.media_type || *accepted == MediaType::Any)
+        {
+            return Ok(None);
+        }
+        let (wanted, content_type) = match accepted {
+            MediaType::TextPlain => ("text", accepted.content_type()),
+            MediaType::TextXml => ("xml", accepted.content_type()),
+            MediaType::OctetStream => ("bytea", accepted.content_type()),
+            MediaType::Other(mime) => (mime.as_str(), mime.clone()),
+            _ => continue,
+        };
+        if scalar && type_name.eq_ignore_ascii_case(wanted) {
+            return Ok(Some(RawMedia {
+                content_type,
+                bytes,
+            }));
+        }
+    }
+    if request.media_deferred {
+        let mimes: Vec<String> = request.accept.iter().map(MediaType::mime).collect();
+        return Err(ApiError::media_type(&mimes));
+    }
+    Ok(None)
+}
+
+/// The request's `search_path`: its schema, then `db-extra-search-path` (without repeats).
+fn search_path(schema: &str, extra: &[String]) -> String {
+    let mut schemas = vec![schema];
+    for s in extra {
+        if !schemas.contains(&s.as_str()) {
+            schemas.push(s);
+        }
+    }
+    schemas
+        .iter()
+        .map(|s| pgbase_sql::quote_ident(s))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PGRST103 (416) when an exact count shows the requested offset past the last row.
+fn offset_within(offset: u64, total: Option<u64>) -> Result<(), ApiError> {
+    match total {
+        Some(total) if offset > total => Err(ApiError::invalid_range(
+            crate::error::RangeError::OutOfBounds {
+                lower: offset,
+                total,
+            },
+        )
+        .with_header("Content-Range", format!("*/{total}"))),
+        _ => Ok(()),
+    }
+}
+
+/// Query-string or form arguments with repeated keys merged as PostgREST 12 does: every value
+/// of the `VARIADIC` parameter becomes one array (`?v=a&v=b` → `{a,b}`), any other repeated
+/// parameter keeps its last value.
+fn merge_repeated_args(
+    inputs: &[&pgbase_catalog::FunctionArg],
+    args: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let variadic = inputs
+        .iter()
+        .find(|a| a.mode == pgbase_catalog::ArgMode::Variadic)
+        .and_then(|a| a.name.as_deref());
+    let mut merged: Vec<(String, String)> = Vec::new();
+    let mut variadic_values: Vec<Value> = Vec::new();
+    for (key, value) in args {
+        if Some(key.as_str()) == variadic {
+            variadic_values.push(Value::String(value));
+        } else if let Some(slot) = merged.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            merged.push((key, value));
+        }
+    }
+    if let Some(name) = variadic.filter(|_| !variadic_values.is_empty())
+        && let Some(array) = plan::json_arg_text(&Value::Array(variadic_values), "text[]")
+    {
+        merged.push((name.to_string(), array));
+    }
+    merged
+}
+
+/// The table columns a write's representation reads, when `select` names only plain columns
+/// of the table (no `*`, embeds or aggregates) and the root order only such columns; `None`
+/// when it needs whole rows.
+fn narrowed_columns(
+    table: &pgbase_catalog::Table,
+    query: &crate::query::QueryParams,
+) -> Option<Vec<String>> {
+    let mut columns: Vec<String> = Vec::new();
+    let mut add = |name: &str| -> Option<()> {
+        table.column(name)?;
+        if !columns.iter().any(|c| c == name) {
+            columns.push(name.to_string());
+        }
+        Some(())
+    };
+    if query.select.is_empty() {
+        return None;
+    }
+    for item in &query.select {
+        match item {
+            SelectItem::Field(f) if !f.is_star() && f.aggregate.is_none() => add(&f.field.name)?,
+            _ => return None,
+        }
+    }
+    for order in query.order.iter().filter(|o| o.path.is_empty()) {
+        for term in &order.terms {
+            match &term.target {
+                OrderTarget::Field(f) => add(&f.name)?,
+                OrderTarget::Relation { .. } => return None,
+            }
+        }
+    }
+    Some(columns)
 }
 
 fn select_or_star(select: &[SelectItem]) -> Vec<SelectItem> {
@@ -475,6 +623,7 @@ fn prepare(
                 },
                 count_plan,
                 estimate_above,
+                raw_media: None,
             })
         }
         Action::RelationMut { relation, mutation } => {
@@ -601,7 +750,12 @@ fn prepare(
             let location = *mutation == Mutation::Create && headers_only;
             let mut write = write;
             write.returning = if representation {
-                WriteReturning::Rows
+                // Only the columns the response reads, so that a role with SELECT on some
+                // columns can write and read those back (as PostgREST does).
+                match narrowed_columns(table, &request.query) {
+                    Some(columns) => WriteReturning::Columns(columns),
+                    None => WriteReturning::Rows,
+                }
             } else if location {
                 WriteReturning::Columns(table.primary_key.clone())
             } else {
@@ -632,7 +786,7 @@ fn prepare(
                 Vec::new()
             };
             let inserts = matches!(mutation, Mutation::Create | Mutation::SingleUpsert);
-            let rows = if write.returning.rows() {
+            let rows = if representation {
                 emit::read_rows(&returning)
             } else {
                 Snippet::sql("select 1 as pgrst_one from pgrst_source")
@@ -677,6 +831,7 @@ fn prepare(
                 kind,
                 count_plan: None,
                 estimate_above: None,
+                raw_media: None,
             })
         }
         Action::Routine { function, invoke } => prepare_call(ctx, request, function, *invoke, body),
@@ -818,36 +973,33 @@ fn prepare_call(
     });
     // Query-string and form arguments are text; a JSON body's arguments are borrowed from the
     // body as raw JSON, so a large body is never built into a document (or copied) here.
-    let (mut text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) =
-        match invoke {
-            InvokeMethod::Read { headers_only } => {
-                (request.query.rpc_args.clone(), None, headers_only)
-            }
-            InvokeMethod::Post => {
-                let parsed = parse_payload(
-                    body.clone(),
-                    &request.content_type,
-                    &request.action,
-                    request.query.columns.as_deref(),
-                )?;
-                // A CSV body's rows, converted to JSON, name the arguments as a JSON body's do.
-                let (pairs, converted) = match parsed.payload {
-                    Some(Payload::UrlEncoded { pairs, .. }) => (pairs, None),
-                    Some(Payload::Json { raw, .. })
-                        if matches!(request.content_type, MediaType::Csv) =>
-                    {
-                        (Vec::new(), Some(raw))
-                    }
-                    _ => (Vec::new(), None),
-                };
-                let raw = match (converted, &bytea_hex) {
-                    (Some(json), _) => bytes_into_string(json),
-                    (None, Some(_)) => String::new(),
-                    (None, None) => bytes_into_string(body),
-                };
-                (pairs, (!raw.trim().is_empty()).then_some(raw), false)
-            }
-        };
+    let (text_args, raw_body, head): (Vec<(String, String)>, Option<String>, bool) = match invoke {
+        InvokeMethod::Read { headers_only } => (request.query.rpc_args.clone(), None, headers_only),
+        InvokeMethod::Post => {
+            let parsed = parse_payload(
+                body.clone(),
+                &request.content_type,
+                &request.action,
+                request.query.columns.as_deref(),
+            )?;
+            // A CSV body's rows, converted to JSON, name the arguments as a JSON body's do.
+            let (pairs, converted) = match parsed.payload {
+                Some(Payload::UrlEncoded { pairs, .. }) => (pairs, None),
+                Some(Payload::Json { raw, .. })
+                    if matches!(request.content_type, MediaType::Csv) =>
+                {
+                    (Vec::new(), Some(raw))
+                }
+                _ => (Vec::new(), None),
+            };
+            let raw = match (converted, &bytea_hex) {
+                (Some(json), _) => bytes_into_string(json),
+                (None, Some(_)) => String::new(),
+                (None, None) => bytes_into_string(body),
+            };
+            (pairs, (!raw.trim().is_empty()).then_some(raw), false)
+        }
+    };
     // A JSON array body calls the function once, with the first element's arguments (as
     // PostgREST 12); a single unnamed json/jsonb parameter still receives the whole body. A
     // raw text/xml/bytea body names no arguments.
@@ -869,6 +1021,7 @@ fn prepare_call(
     // As PostgREST: GET/HEAD run in a READ ONLY transaction, so a volatile function that writes
     // fails with 25006 (405) and one that does not write simply works.
     let inputs: Vec<_> = function.input_args().collect();
+    let mut text_args = merge_repeated_args(&inputs, text_args);
     // The whole body as the only argument: any single json/jsonb parameter with
     // `Prefer: params=single-object`, or a single unnamed parameter of the body's kind.
     let whole = if single_object {
@@ -968,8 +1121,14 @@ fn prepare_call(
             let mut plan = ReadPlan::new(Source::Cte("pgrst_source"));
             plan.select.push(SelectExpr::Star);
             let shape = match (&shape, function.returns_set) {
-                (ReturnShape::Record, true) => body_shape(request),
-                (ReturnShape::Record, false) => BodyShape::Object,
+                // An anonymous record is called in the select list (a column definition list
+                // would be needed in `from`); its JSON keeps the names of its fields.
+                (ReturnShape::Record, true) => match body_shape(request) {
+                    BodyShape::Array => BodyShape::ScalarArray,
+                    BodyShape::Object => BodyShape::Scalar,
+                    other => other,
+                },
+                (ReturnShape::Record, false) => BodyShape::Scalar,
                 (_, true) => BodyShape::ScalarArray,
                 (_, false) => BodyShape::Scalar,
             };
@@ -984,6 +1143,12 @@ fn prepare_call(
                 Snippet::sql("select 1 from pgrst_source"),
             )
         }
+    };
+    let raw_media = raw_media(request, function, row_table.is_none())?;
+    let body_shape = if raw_media.is_some() {
+        BodyShape::Raw
+    } else {
+        body_shape
     };
     let statement = emit::statement(
         emit::call_cte(call),
@@ -1006,6 +1171,7 @@ fn prepare_call(
         kind: Kind::Call { void, head },
         count_plan: None,
         estimate_above: None,
+        raw_media,
     })
 }
 
@@ -1041,17 +1207,7 @@ fn respond(
     let (mut status, send_body) = match prepared.kind {
         Kind::Read { head } => {
             let offset = request.top_level_range.offset;
-            if let Some(total) = total
-                && offset > total
-            {
-                return Err(
-                    ApiError::invalid_range(crate::error::RangeError::OutOfBounds {
-                        lower: offset,
-                        total,
-                    })
-                    .with_header("Content-Range", format!("*/{total}")),
-                );
-            }
+            offset_within(offset, total)?;
             headers.push(("content-range".into(), content_range(offset, rows, total)));
             let partial = total.is_some_and(|t| rows < t);
             (
@@ -1124,6 +1280,7 @@ fn respond(
                 (StatusCode::NO_CONTENT, false)
             } else {
                 let offset = request.top_level_range.offset;
+                offset_within(offset, total)?;
                 headers.push(("content-range".into(), content_range(offset, rows, total)));
                 let partial = total.is_some_and(|t| rows < t);
                 (
@@ -1189,11 +1346,18 @@ fn respond(
             }
     );
     if (send_body || head) && !headers.iter().any(|(n, _)| n == "content-type") {
-        headers.push(("content-type".into(), content_type(&request.media_type)));
+        let value = match &prepared.raw_media {
+            Some(raw) => raw.content_type.clone(),
+            None => content_type(&request.media_type),
+        };
+        headers.push(("content-type".into(), value));
     }
     if !send_body {
         // Freed now rather than held until the response is sent.
         body = Bytes::new();
+    } else if prepared.raw_media.as_ref().is_some_and(|r| r.bytes) {
+        // A raw bytea result arrives in its hex text form (`\x…`).
+        body = decode_bytea_hex(&body).map_or(body, Bytes::from);
     }
     Ok(RestResponse {
         status,
@@ -1201,6 +1365,27 @@ fn respond(
         // Still the buffer the row arrived in: no copy of the body on its way to the client.
         body,
     })
+}
+
+/// The bytes of bytea's hex text form (`\x…`, possibly several concatenated); `None` when it
+/// is not that form.
+fn decode_bytea_hex(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 2);
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix(b"\\x")?;
+        let end = rest.iter().position(|b| *b == b'\\').unwrap_or(rest.len());
+        let (hex, tail) = rest.split_at(end);
+        if hex.len() % 2 != 0 {
+            return None;
+        }
+        for pair in hex.chunks(2) {
+            let digits = std::str::from_utf8(pair).ok()?;
+            out.push(u8::from_str_radix(digits, 16).ok()?);
+        }
+        rest = tail;
+    }
+    Some(out)
 }
 
 /// The text of the first element of a non-empty JSON array; `None` for anything else.

@@ -194,6 +194,18 @@ impl MediaType {
         }
     }
 
+    /// Could a function's result be sent raw in this type (`text/plain`, `text/xml`,
+    /// `application/octet-stream`, or a custom type a domain may be named after)?
+    pub fn may_be_raw(&self) -> bool {
+        matches!(
+            self,
+            MediaType::TextPlain
+                | MediaType::TextXml
+                | MediaType::OctetStream
+                | MediaType::Other(_)
+        )
+    }
+
     /// Is this the singular object type (possibly inside a plan)?
     pub fn is_singular(&self) -> bool {
         match self {

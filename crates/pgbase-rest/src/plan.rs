@@ -1402,8 +1402,12 @@ pub fn call_plan(function: &Function, args: CallArgs) -> CallPlan {
         args,
         scalar: matches!(
             function.return_shape(),
-            ReturnShape::Scalar | ReturnShape::Void | ReturnShape::Pseudo
+            ReturnShape::Scalar | ReturnShape::Void | ReturnShape::Pseudo | ReturnShape::Record
         ),
+        variadic: function
+            .input_args()
+            .find(|a| a.mode == pgbase_catalog::ArgMode::Variadic)
+            .and_then(|a| a.name.clone()),
     }
 }
 
@@ -1413,6 +1417,10 @@ pub fn call_plan(function: &Function, args: CallArgs) -> CallPlan {
 /// every digit, objects are not re-serialised).
 pub fn raw_json_arg_text(raw: &serde_json::value::RawValue, type_name: &str) -> Option<String> {
     let text = raw.get().trim();
+    // A json/jsonb parameter takes the value as JSON: a JSON string stays a string.
+    if matches!(type_name, "json" | "jsonb") {
+        return (text != "null").then(|| text.to_string());
+    }
     if text.starts_with('"') || (text.starts_with('[') && type_name.ends_with("[]")) {
         return match serde_json::from_str::<serde_json::Value>(text) {
             Ok(value) => json_arg_text(&value, type_name),

@@ -134,6 +134,10 @@ pub struct RequestConfig {
     /// `db_safe_update` (pg-safeupdate, as Supabase loads it): a PATCH or DELETE without any
     /// filter on the target table is refused with 21000 (400) instead of touching every row.
     pub safe_update: bool,
+    /// `db-extra-search-path`: schemas appended to the request's `search_path`.
+    pub extra_search_path: Vec<String>,
+    /// `db-aggregates-enabled`: aggregates in `select` are allowed (else PGRST123).
+    pub aggregates_enabled: bool,
 }
 
 impl Default for RequestConfig {
@@ -147,8 +151,20 @@ impl Default for RequestConfig {
             extra_media_types: Vec::new(),
             timezones: None,
             safe_update: true,
+            extra_search_path: vec!["public".to_owned()],
+            aggregates_enabled: true,
         }
     }
+}
+
+/// Whether `select` (at any embed level) calls an aggregate.
+fn uses_aggregates(select: &[crate::ast::SelectItem]) -> bool {
+    select.iter().any(|item| match item {
+        crate::ast::SelectItem::Field(f) => f.aggregate.is_some(),
+        crate::ast::SelectItem::Relation(e) | crate::ast::SelectItem::Spread(e) => {
+            uses_aggregates(&e.children)
+        }
+    })
 }
 
 /// A request, fully parsed.
@@ -175,6 +191,10 @@ pub struct ApiRequest {
     pub accept: Vec<MediaType>,
     /// The negotiated response media type.
     pub media_type: MediaType,
+    /// A function call accepted only types that may be raw output (`text/plain`, a domain's
+    /// media type, …): `media_type` is the first of them, to be checked against the
+    /// function's result (else PGRST107).
+    pub media_deferred: bool,
     /// The request body's `Content-Type` (default `application/json`).
     pub content_type: MediaType,
     /// Request headers with lower-cased names, without `Cookie` (for `request.headers`).
@@ -323,6 +343,13 @@ pub fn parse_request(
     let (schema, negotiated_by_profile) = select_schema(cfg, method, headers)?;
     let action = action_for(resource, method)?;
     let qp = query::parse_query(query.unwrap_or(""), action.is_rpc_read())?;
+    if !cfg.aggregates_enabled && uses_aggregates(&qp.select) {
+        return Err(ApiError::new(
+            "PGRST123",
+            http::StatusCode::BAD_REQUEST,
+            "Use of aggregate functions is not allowed",
+        ));
+    }
 
     let top_level_range = range::top_level_range(
         qp.root_range(),
@@ -371,6 +398,7 @@ pub fn parse_request(
     preferences.check_strict()?;
 
     let accept = media::parse_accept(header_str(headers, "accept"));
+    let mut media_deferred = false;
     let media_type = if action.is_info() {
         MediaType::Json
     } else {
@@ -381,7 +409,17 @@ pub fn parse_request(
         producible
             .types
             .extend(cfg.extra_media_types.iter().cloned());
-        media::negotiate(&accept, &producible)?
+        match media::negotiate(&accept, &producible) {
+            Ok(media) => media,
+            // A function's scalar result may go out raw: decided once the function is known.
+            Err(error) => match (&action, accept.iter().find(|m| m.may_be_raw())) {
+                (Action::Routine { .. }, Some(raw)) => {
+                    media_deferred = true;
+                    raw.clone()
+                }
+                _ => return Err(error),
+            },
+        }
     };
     let content_type =
         header_str(headers, "content-type").map_or(MediaType::Json, MediaType::parse);
@@ -408,6 +446,7 @@ pub fn parse_request(
         top_level_range,
         accept,
         media_type,
+        media_deferred,
         content_type,
         headers: hdrs,
         cookies: parse_cookies(headers),

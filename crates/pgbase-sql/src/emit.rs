@@ -19,6 +19,9 @@ pub enum BodyShape {
     /// CSV: a header line from the first row's keys, then each row's text form (PostgREST's
     /// `asCsvF`).
     Csv,
+    /// The `pgrst_scalar` values' text concatenated, for a raw media type (`text/plain`,
+    /// `text/xml`; bytea as its hex text form).
+    Raw,
     /// No body, only counts.
     None,
 }
@@ -651,6 +654,7 @@ pub fn statement(
              from (select row_to_json(pgrst_h) as pgrst_r from pgrst_rows as pgrst_h limit 1) as pgrst_s) as pgrst_a) \
              || E'\\n' || coalesce(string_agg(substring(pgrst_rows::text, 2, length(pgrst_rows::text) - 2), E'\\n'), '')"
         }
+        BodyShape::Raw => "coalesce(string_agg(pgrst_rows.pgrst_scalar::text, ''), '')",
         BodyShape::None => "null::text",
     });
     if strip {
@@ -758,13 +762,20 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                 .push_sql(", (select j from pgrst_payload))), ");
             if columns.is_empty() && defaults.is_empty() {
                 // Nothing to set: PostgREST answers with no rows affected.
-                if !plan.returning.rows() {
+                let some_columns =
+                    matches!(&plan.returning, WriteReturning::Columns(k) if !k.is_empty());
+                if !plan.returning.rows() && !some_columns {
                     s.push_sql("pgrst_source as (select 1 as pgrst_one where false)");
                     return s;
                 }
-                s.push_sql("pgrst_source as (select ")
-                    .push_ident(ROOT_ALIAS)
-                    .push_sql(".* from ")
+                s.push_sql("pgrst_source as (select ");
+                match &plan.returning {
+                    WriteReturning::Columns(keys) if !keys.is_empty() => {
+                        s.push(returned_columns(keys))
+                    }
+                    _ => s.push_ident(ROOT_ALIAS).push_sql(".*"),
+                };
+                s.push_sql(" from ")
                     .push(table.clone())
                     .push_sql(" as ")
                     .push_ident(ROOT_ALIAS)
@@ -991,9 +1002,24 @@ pub fn call_cte(plan: CallPlan) -> Snippet {
     let mut call = Snippet::qualified(&plan.schema, &plan.function);
     call.push_sql("(");
     match plan.args {
-        CallArgs::Named(args) => {
-            call.push(named_args(&args));
-        }
+        CallArgs::Named(args) => match &plan.variadic {
+            Some(variadic) if args.iter().any(|(name, _)| name == variadic) => {
+                call.push(Snippet::join(
+                    args.iter().map(|(name, value)| {
+                        let mut a = Snippet::sql(if name == variadic { "variadic " } else { "" });
+                        a.push(named_args(std::slice::from_ref(&(
+                            name.clone(),
+                            value.clone(),
+                        ))));
+                        a
+                    }),
+                    ", ",
+                ));
+            }
+            _ => {
+                call.push(named_args(&args));
+            }
+        },
         CallArgs::Whole { body, arg_type } => {
             call.push(Snippet::param(body));
             call.push_sql(match arg_type {

@@ -386,6 +386,8 @@ pub struct CallPlan {
     pub args: CallArgs,
     /// Scalar results are exposed as the column `pgrst_scalar`.
     pub scalar: bool,
+    /// The `VARIADIC` parameter's name, passed as `VARIADIC name := array` when given.
+    pub variadic: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -63,6 +63,12 @@ settings! {
     db_plan_enabled: bool = ["PGBASE_DB_PLAN_ENABLED", "PGRST_DB_PLAN_ENABLED"],
     /// Statement timeout of API requests, before the role's own `ALTER ROLE … SET statement_timeout`; `0` turns it off [default: 8s]
     db_statement_timeout: String = ["PGBASE_DB_STATEMENT_TIMEOUT"],
+    /// Comma-separated schemas appended to each API request's `search_path` [default: public]
+    db_extra_search_path: String = ["PGBASE_DB_EXTRA_SEARCH_PATH", "PGRST_DB_EXTRA_SEARCH_PATH"],
+    /// Allow aggregates (`count()`, `sum()`, …) in REST `select`; off gives PGRST123 [default: true]
+    db_aggregates_enabled: bool = ["PGBASE_DB_AGGREGATES_ENABLED", "PGRST_DB_AGGREGATES_ENABLED"],
+    /// `name=value` pairs separated by `;`, set per API request as `app.settings.name` [default: none]
+    app_settings: String = ["PGBASE_APP_SETTINGS"],
     /// HMAC secret for JWTs, at least 32 characters
     jwt_secret: String = ["PGBASE_JWT_SECRET", "PGRST_JWT_SECRET"],
     /// Address to listen on [default: 127.0.0.1]
@@ -286,6 +292,10 @@ pub struct Config {
     pub db_plan_enabled: bool,
     /// A Postgres duration (`8s`, `500ms`, `0`).
     pub db_statement_timeout: String,
+    pub db_extra_search_path: Vec<String>,
+    pub db_aggregates_enabled: bool,
+    /// `(name, value)` of each `app.settings.name`.
+    pub app_settings: Vec<(String, String)>,
     pub jwt_secret: String,
     pub listen: String,
     pub port: u16,
@@ -355,6 +365,22 @@ impl Config {
             db_safe_update: s.db_safe_update.unwrap_or(true),
             db_plan_enabled: s.db_plan_enabled.unwrap_or(dev),
             db_statement_timeout: statement_timeout(s.db_statement_timeout)?,
+            db_extra_search_path: s
+                .db_extra_search_path
+                .unwrap_or_else(|| "public".into())
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            db_aggregates_enabled: s.db_aggregates_enabled.unwrap_or(true),
+            app_settings: s
+                .app_settings
+                .unwrap_or_default()
+                .split(';')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(name, value)| (name.trim().to_string(), value.trim().to_string()))
+                .filter(|(name, _)| !name.is_empty())
+                .collect(),
             jwt_secret,
             listen: s.listen.unwrap_or_else(|| "127.0.0.1".into()),
             port: s.port.unwrap_or(DEFAULT_PORT),

@@ -89,6 +89,8 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
             allow_tx_override: true,
             plan_enabled: config.db_plan_enabled,
             safe_update: config.db_safe_update,
+            extra_search_path: config.db_extra_search_path.clone(),
+            aggregates_enabled: config.db_aggregates_enabled,
             ..pgbase_rest::request::RequestConfig::default()
         },
         max_rows: config.db_max_rows.and_then(|n| u64::try_from(n).ok()),
@@ -131,10 +133,18 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
 
 /// The session settings every API request starts with, before its role's own.
 fn session_defaults(config: &Config) -> Vec<(String, String)> {
-    vec![(
+    let mut settings = vec![(
         "statement_timeout".to_string(),
         config.db_statement_timeout.clone(),
-    )]
+    )];
+    // PostgREST's `app.settings.*`, readable with `current_setting('app.settings.name')`.
+    settings.extend(
+        config
+            .app_settings
+            .iter()
+            .map(|(name, value)| (format!("app.settings.{name}"), value.clone())),
+    );
+    settings
 }
 
 /// After each schema reload, connections opened before it are closed instead of reused: their

@@ -1,0 +1,471 @@
+//! More PostgREST 12.2 behaviours (issue #11), as our own cases through the router against a
+//! real database: writes on tables where the role may read only some columns.
+
+mod common;
+
+use common::{TestApp, expect_status};
+use serde_json::{Value, json};
+
+#[track_caller]
+fn expect_json(r: &common::TestResponse, status: u16, body: Value) {
+    expect_status(r, status);
+    assert_eq!(r.json(), body, "body: {}", r.text);
+}
+
+// ----- writes with column privileges -----
+
+const COLUMN_PRIVILEGES: &str = r#"
+create table public.members (
+  id int primary key, login text not null, secret text not null
+);
+insert into public.members values (1, 'ann', 's1'), (2, 'bob', 's2'), (3, 'cid', 's3');
+create table public.drop_box (note text);
+grant usage on schema public to anon;
+revoke all on public.members, public.drop_box from anon, authenticated, public;
+grant select (id, login) on public.members to anon;
+grant insert, update, delete on public.members to anon;
+grant insert on public.drop_box to anon;
+"#;
+
+#[tokio::test]
+async fn writes_need_select_only_on_the_columns_they_return() {
+    let app = TestApp::new(COLUMN_PRIVILEGES).await;
+    let minimal = [("Prefer", "return=minimal")];
+    let representation = [("Prefer", "return=representation")];
+
+    // an insert-only table takes rows when nothing is returned
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/drop_box",
+            &minimal,
+            Some(r#"{"note":"hi"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+
+    // insert: returning only the readable columns works, all columns is 42501
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/members?select=id,login",
+            &representation,
+            Some(r#"{"id":4,"login":"dan","secret":"s4"}"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([{"id": 4, "login": "dan"}]));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/members",
+            &representation,
+            Some(r#"{"id":5,"login":"eve","secret":"s5"}"#),
+        )
+        .await;
+    expect_status(&r, 401);
+    assert_eq!(r.json()["code"], "42501", "{}", r.text);
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/members",
+            &minimal,
+            Some(r#"{"id":5,"login":"eve","secret":"s5"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+
+    // update: by a readable column, minimal and narrowed representation
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/members?id=eq.1",
+            &minimal,
+            Some(r#"{"secret":"x"}"#),
+        )
+        .await;
+    expect_status(&r, 204);
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/members?id=eq.1",
+            &[],
+            Some(r#"{"secret":"y"}"#),
+        )
+        .await;
+    expect_status(&r, 204);
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/members?id=eq.2&select=login",
+            &representation,
+            Some(r#"{"secret":"z"}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!([{"login": "bob"}]));
+
+    // an empty object changes nothing, reading only the selected columns
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/members?id=eq.2&select=id",
+            &representation,
+            Some("{}"),
+        )
+        .await;
+    expect_json(&r, 200, json!([]));
+
+    // delete: narrowed representation and minimal work, every column does not
+    let r = app
+        .send("DELETE", "/rest/v1/members?id=eq.3", &representation, None)
+        .await;
+    expect_status(&r, 401);
+    let r = app
+        .send(
+            "DELETE",
+            "/rest/v1/members?id=eq.3&select=id,login",
+            &representation,
+            None,
+        )
+        .await;
+    expect_json(&r, 200, json!([{"id": 3, "login": "cid"}]));
+    let r = app
+        .send("DELETE", "/rest/v1/members?id=eq.2", &minimal, None)
+        .await;
+    expect_status(&r, 204);
+
+    let secrets = app
+        .sql_texts("select id || ':' || secret from public.members order by id")
+        .await;
+    assert_eq!(
+        secrets,
+        vec![Some("1:y".into()), Some("4:s4".into()), Some("5:s5".into())]
+    );
+}
+
+// ----- RPC arguments and results -----
+
+const RPC: &str = r#"
+create table public.gadgets (id int primary key, name text, owner_id int);
+insert into public.gadgets select g, 'gadget ' || g, 1 from generate_series(1, 15) g;
+create function public.gadget_range(lo int, hi int) returns setof public.gadgets
+  language sql stable as $$ select * from public.gadgets where id > lo and id <= hi $$;
+create function public.words(variadic w text[] default '{}') returns text[]
+  language sql immutable as $$ select w $$;
+create function public.greet_all(who text, variadic rest text[]) returns text
+  language sql immutable as $$ select 'Hi, ' || who $$;
+create function public.greet(who text) returns text
+  language sql immutable as $$ select 'Hi, ' || who $$;
+create function public.sum_all(nums int[]) returns int
+  language sql immutable as $$ select coalesce(sum(n), 0)::int from unnest(nums) n $$;
+create function public.one_record() returns record
+  language sql stable as $$ select id, name from public.gadgets where id = 1 $$;
+create function public.some_records(below int) returns setof record
+  language sql stable as $$ select id, name from public.gadgets where id < below order by id $$;
+create function public.kind_of(arg json) returns text
+  language sql immutable as $$ select json_typeof(arg) $$;
+create function public.echo_overloaded(json) returns json
+  language sql immutable as $$ select $1 $$;
+create function public.echo_overloaded(a int, b int) returns int
+  language sql immutable as $$ select a + b $$;
+grant usage on schema public to anon;
+grant select on public.gadgets to anon;
+"#;
+
+#[tokio::test]
+async fn variadic_and_repeated_parameters() {
+    let app = TestApp::new(RPC).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/words",
+            &[],
+            Some(r#"{"w":["a","b","c"]}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!(["a", "b", "c"]));
+    let r = app.get("/rest/v1/rpc/words").await;
+    expect_json(&r, 200, json!([]));
+    let r = app.get("/rest/v1/rpc/words?w=hi").await;
+    expect_json(&r, 200, json!(["hi"]));
+    let r = app.get("/rest/v1/rpc/words?w=hi&w=there").await;
+    expect_json(&r, 200, json!(["hi", "there"]));
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let r = app
+        .send("POST", "/rest/v1/rpc/words", &form, Some("w=hi&w=there"))
+        .await;
+    expect_json(&r, 200, json!(["hi", "there"]));
+    // a repeated non-variadic parameter takes its last value
+    let r = app.get("/rest/v1/rpc/greet?who=ignored&who=world").await;
+    expect_json(&r, 200, json!("Hi, world"));
+    let r = app
+        .get("/rest/v1/rpc/greet_all?who=ignored&who=world&rest=x")
+        .await;
+    expect_json(&r, 200, json!("Hi, world"));
+    // an array parameter that is not variadic takes an array literal
+    let r = app.get("/rest/v1/rpc/sum_all?nums={1,2}").await;
+    expect_json(&r, 200, json!(3));
+}
+
+#[tokio::test]
+async fn functions_returning_record() {
+    let app = TestApp::new(RPC).await;
+    let r = app.send("POST", "/rest/v1/rpc/one_record", &[], None).await;
+    expect_json(&r, 200, json!({"id": 1, "name": "gadget 1"}));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/some_records",
+            &[],
+            Some(r#"{"below":3}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 1, "name": "gadget 1"}, {"id": 2, "name": "gadget 2"}]),
+    );
+}
+
+#[tokio::test]
+async fn an_offset_past_the_rpc_results_is_416_with_count_exact() {
+    let app = TestApp::new(RPC).await;
+    let exact = [("Prefer", "count=exact")];
+    let r = app
+        .get_with("/rest/v1/rpc/gadget_range?offset=1&lo=2&hi=2", &exact)
+        .await;
+    expect_json(
+        &r,
+        416,
+        json!({"code": "PGRST103", "message": "Requested range not satisfiable",
+               "details": "An offset of 1 was requested, but there are only 0 rows.",
+               "hint": null}),
+    );
+    assert_eq!(r.header("content-range"), Some("*/0"));
+    let r = app
+        .get_with("/rest/v1/rpc/gadget_range?offset=100&lo=0&hi=15", &exact)
+        .await;
+    expect_status(&r, 416);
+    assert_eq!(r.header("content-range"), Some("*/15"));
+    // within range it is fine
+    let r = app
+        .get_with(
+            "/rest/v1/rpc/gadget_range?offset=14&lo=0&hi=15&select=id",
+            &exact,
+        )
+        .await;
+    expect_json(&r, 206, json!([{"id": 15}]));
+}
+
+#[tokio::test]
+async fn json_arguments_and_a_single_unnamed_json_overload() {
+    let app = TestApp::new(RPC).await;
+    // a JSON string stays a string
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/kind_of",
+            &[],
+            Some(r#"{"arg":"{ \"key\": 3 }"}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!("string"));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/kind_of",
+            &[],
+            Some(r#"{"arg":{"key":3}}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!("object"));
+    // named arguments pick the named overload, anything else the unnamed json one
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo_overloaded",
+            &[],
+            Some(r#"{"a":1,"b":2}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!(3));
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo_overloaded",
+            &[],
+            Some(r#"{"x":1,"y":2}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!({"x": 1, "y": 2}));
+}
+
+// ----- raw media types -----
+
+const RAW: &str = r#"
+create function public.hello() returns text
+  language sql immutable as $$ select 'Hello, raw world' $$;
+create function public.page() returns xml
+  language sql immutable as $$ select '<p>hi</p>'::xml $$;
+create function public.blob() returns bytea
+  language sql immutable as $$ select '\x00ff10'::bytea $$;
+create function public.numbers() returns setof int
+  language sql immutable as $$ select generate_series(1, 3) $$;
+create table public.notes (id int primary key, body text);
+insert into public.notes values (1, 'one');
+grant usage on schema public to anon;
+grant select on public.notes to anon;
+"#;
+
+#[tokio::test]
+async fn scalar_function_results_go_out_raw_by_accept() {
+    let app = TestApp::new(RAW).await;
+    let r = app
+        .get_with("/rest/v1/rpc/hello", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "Hello, raw world");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let r = app
+        .get_with("/rest/v1/rpc/page", &[("Accept", "text/xml")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "<p>hi</p>");
+    assert_eq!(r.header("content-type"), Some("text/xml; charset=utf-8"));
+    let r = app
+        .get_with(
+            "/rest/v1/rpc/blob",
+            &[("Accept", "application/octet-stream")],
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(r.text.as_bytes(), b"\x00\xef\xbf\xbd\x10"); // lossy: 0xff is not UTF-8
+    // */* still means JSON
+    let r = app.get("/rest/v1/rpc/hello").await;
+    expect_json(&r, 200, json!("Hello, raw world"));
+    // a result of another type is PGRST107
+    let r = app
+        .get_with("/rest/v1/rpc/hello", &[("Accept", "text/xml")])
+        .await;
+    expect_json(
+        &r,
+        406,
+        json!({"code": "PGRST107", "details": null, "hint": null,
+               "message": "None of these media types are available: text/xml"}),
+    );
+    let r = app
+        .get_with("/rest/v1/rpc/numbers", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 406);
+    // tables have no raw output
+    let r = app
+        .get_with("/rest/v1/notes?select=body", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 406);
+}
+
+const DOMAIN_MEDIA: &str = r#"
+create domain public."text/html" as text;
+create domain public."image/png" as bytea;
+create function public.welcome() returns public."text/html"
+  language sql immutable as $$ select '<h1>Welcome</h1>' $$;
+create function public.pixel() returns public."image/png"
+  language sql immutable as $$ select '\x89504e47'::bytea $$;
+create function public.plain() returns text
+  language sql immutable as $$ select 'plain' $$;
+create table public.things (id int primary key);
+insert into public.things values (1);
+create function public.all_things() returns setof public.things
+  language sql stable as $$ select * from public.things $$;
+grant usage on schema public to anon;
+grant select on public.things to anon;
+"#;
+
+#[tokio::test]
+async fn a_domain_named_after_a_media_type_is_sent_raw_when_accepted() {
+    let app = TestApp::new(DOMAIN_MEDIA).await;
+    let r = app
+        .get_with("/rest/v1/rpc/welcome", &[("Accept", "text/html")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "<h1>Welcome</h1>");
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    let r = app
+        .get_with("/rest/v1/rpc/pixel", &[("Accept", "image/png, */*")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.header("content-type"), Some("image/png"));
+    assert!(r.text.ends_with("PNG"), "{:?}", r.text.as_bytes());
+    // a browser's Accept header still gets JSON from a function returning rows
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let r = app
+        .get_with("/rest/v1/rpc/all_things", &[("Accept", browser)])
+        .await;
+    expect_json(&r, 200, json!([{"id": 1}]));
+    // text/plain before JSON: raw for a text result, JSON otherwise
+    let both = [("Accept", "text/plain, application/json")];
+    let r = app.get_with("/rest/v1/rpc/plain", &both).await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (200, "plain"));
+    let r = app.get_with("/rest/v1/rpc/all_things", &both).await;
+    expect_json(&r, 200, json!([{"id": 1}]));
+    // a media type the function does not return
+    let r = app
+        .get_with("/rest/v1/rpc/plain", &[("Accept", "image/png")])
+        .await;
+    expect_status(&r, 406);
+    assert_eq!(r.json()["code"], "PGRST107");
+}
+
+// ----- configuration -----
+
+const CONFIG: &str = r#"
+set check_function_bodies = off;
+create schema extras;
+create function extras.shout(t text) returns text
+  language sql immutable as $$ select upper(t) || '!' $$;
+create table public.tunes (id int primary key, title text, plays int);
+insert into public.tunes values (1, 'a', 3), (2, 'b', 4);
+create function public.loud_title(id int) returns text
+  language sql stable as $$ select shout(title) from public.tunes where tunes.id = loud_title.id $$;
+create function public.setting(name text) returns text
+  language sql stable as $$ select current_setting('app.settings.' || name, true) $$;
+grant usage on schema public, extras to anon;
+grant select on public.tunes to anon;
+grant execute on function extras.shout(text) to anon;
+"#;
+
+#[tokio::test]
+async fn extra_search_path_app_settings_and_aggregates_switch() {
+    let settings = pgbase::config::Settings {
+        db_extra_search_path: Some("public, extras".into()),
+        db_aggregates_enabled: Some(false),
+        app_settings: Some("greeting=hello there; mode=test".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(CONFIG, settings).await;
+    // an unqualified function of an extra schema resolves inside a request
+    let r = app.get("/rest/v1/rpc/loud_title?id=1").await;
+    expect_json(&r, 200, json!("A!"));
+    // app.settings.* are set per request
+    let r = app.get("/rest/v1/rpc/setting?name=greeting").await;
+    expect_json(&r, 200, json!("hello there"));
+    let r = app.get("/rest/v1/rpc/setting?name=mode").await;
+    expect_json(&r, 200, json!("test"));
+    // aggregates off: PGRST123, plain reads still work
+    let r = app.get("/rest/v1/tunes?select=plays.sum()").await;
+    expect_json(
+        &r,
+        400,
+        json!({"code": "PGRST123", "message": "Use of aggregate functions is not allowed",
+               "details": null, "hint": null}),
+    );
+    let r = app.get("/rest/v1/tunes?select=id&order=id").await;
+    expect_json(&r, 200, json!([{"id": 1}, {"id": 2}]));
+
+    // by default: no extra schema beyond public, aggregates on
+    let app = TestApp::new(CONFIG).await;
+    let r = app.get("/rest/v1/rpc/loud_title?id=1").await;
+    expect_status(&r, 404);
+    let r = app.get("/rest/v1/tunes?select=plays.sum()").await;
+    expect_json(&r, 200, json!([{"sum": 7}]));
+}
