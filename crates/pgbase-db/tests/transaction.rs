@@ -276,5 +276,6 @@ async fn one_trip_reads_run_as_the_role_and_leave_nothing_behind() {
         );
     }
     checkout.mark_idle();
+    drop(checkout);
     assert_eq!(count_notes(&pool).await, 1);
 }
