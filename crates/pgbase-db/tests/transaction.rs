@@ -248,12 +248,21 @@ async fn one_trip_reads_run_as_the_role_and_leave_nothing_behind() {
         )
         .await
         .expect("read");
-        assert_eq!(rows[0][0].get::<_, String>(0), "bench_reader", "round {round}");
+        assert_eq!(
+            rows[0][0].get::<_, String>(0),
+            "bench_reader",
+            "round {round}"
+        );
         assert_eq!(rows[0][0].get::<_, String>(1), "on", "round {round}");
         assert_eq!(rows[0][0].get::<_, i64>(2), 1, "round {round}");
         assert_eq!(
             session_state(&checkout).await,
-            (session_user.clone(), String::new(), "off".into(), "active".into()),
+            (
+                session_user.clone(),
+                String::new(),
+                "off".into(),
+                "active".into()
+            ),
             "nothing of the read is left on the connection (round {round})"
         );
         let refused = transaction::run(
@@ -271,7 +280,12 @@ async fn one_trip_reads_run_as_the_role_and_leave_nothing_behind() {
         assert!(!checkout.is_busy(), "round {round}");
         assert_eq!(
             session_state(&checkout).await,
-            (session_user.clone(), String::new(), "off".into(), "active".into()),
+            (
+                session_user.clone(),
+                String::new(),
+                "off".into(),
+                "active".into()
+            ),
             "nothing of the failed read is left on the connection (round {round})"
         );
     }
