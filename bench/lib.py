@@ -16,14 +16,14 @@ class DevServer:
     """`pgbase dev` on a fresh temporary project (with `migrations` copied in when given); the
     printed banner gives the database URL and the keys. Use as a context manager."""
 
-    def __init__(self, bin, migrations=None, jobs=False, prefix="pgbase-bench-"):
+    def __init__(self, bin, migrations=None, jobs=False, prefix="pgbase-bench-", env=None):
         self.project = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.project, 0o755)  # Postgres runs as the postgres user when we are root
         if migrations:
             shutil.copytree(migrations, os.path.join(self.project, "migrations"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "true" if jobs else "false"}
+        env = {**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "true" if jobs else "false", **(env or {})}
         self.proc = subprocess.Popen([bin, "dev", "--dir", self.project, "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self.db_url = self.anon_key = None
