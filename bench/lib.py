@@ -3,7 +3,7 @@ project, wrk and pgbench runs parsed into numbers. Standard library only."""
 import os, re, shutil, signal, socket, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_BIN = os.path.join(ROOT, "target/release/pgbase")
+DEFAULT_BIN = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release/pgbase")
 
 
 def free_port():
@@ -16,14 +16,14 @@ class DevServer:
     """`pgbase dev` on a fresh temporary project (with `migrations` copied in when given); the
     printed banner gives the database URL and the keys. Use as a context manager."""
 
-    def __init__(self, bin, migrations=None, jobs=False, prefix="pgbase-bench-"):
+    def __init__(self, bin, migrations=None, jobs=False, prefix="pgbase-bench-", env=None):
         self.project = tempfile.mkdtemp(prefix=prefix)
         os.chmod(self.project, 0o755)  # Postgres runs as the postgres user when we are root
         if migrations:
             shutil.copytree(migrations, os.path.join(self.project, "migrations"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "true" if jobs else "false"}
+        env = {**os.environ, "RUST_LOG": "warn", "PGBASE_JOBS": "true" if jobs else "false", **(env or {})}
         self.proc = subprocess.Popen([bin, "dev", "--dir", self.project, "--port", str(self.port)],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self.db_url = self.anon_key = None
@@ -94,3 +94,45 @@ def pgbench(url, script, clients, seconds):
 
 def _lua_string(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+# --- results shared by the scripts and bench/run -------------------------------------------
+
+def result(scenario, ours, ref=None, target=None, op=">=", unit="req/s"):
+    """One line of the benchmark table. With `ref` the target applies to ours/ref (a ratio);
+    without it, to `ours` itself (`op` is ">=" or "<"). `target=None` means informational."""
+    return {"scenario": scenario, "ours": ours, "ref": ref, "target": target, "op": op, "unit": unit,
+            "ratio": ours / ref if ref else None}
+
+
+def passed(row):
+    if row["target"] is None or row["ours"] is None:
+        return None
+    value = row["ratio"] if row["ref"] else row["ours"]
+    return value >= row["target"] if row["op"] == ">=" else value < row["target"]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return int(f.read().split("VmRSS:")[1].split()[0]) / 1024
+
+
+def psql(url, sql):
+    """Runs `sql` with psql (stops on the first error); returns its output."""
+    out = subprocess.run(["psql", "-qAtX", "-v", "ON_ERROR_STOP=1", url], input=sql, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"psql failed: {out.stderr[-2000:]}")
+    return out.stdout
+
+
+def ensure_tools(*names):
+    """Finds each tool on PATH, installing its Debian package (as the scripts document) when
+    missing and apt-get is there."""
+    packages = {"wrk": "wrk", "pgbench": "postgresql-client", "psql": "postgresql-client", "npm": "npm"}
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q"] + sorted({packages[n] for n in missing}),
+                       capture_output=True)
+    still = [n for n in names if shutil.which(n) is None]
+    if still:
+        sys.exit(f"missing tools: {', '.join(still)} (apt-get install {' '.join(packages[n] for n in still)})")

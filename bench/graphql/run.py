@@ -3,7 +3,7 @@
 `postgraphile@4`) serving the same database, in the same run, with equivalent queries:
 (a) 20 films, each with its director (many-to-one) and 5 roles (one-to-many connection);
 (b) one film by primary key. Requests/s and p50/p99 from wrk at 16 and 64 clients, the ratio
-pgbase/PostGraphile (target >= 2x), and pgbase's RSS (target < 100 MB).
+pgbase/PostGraphile (targets: (a) >= 2x, (b) >= 2.5x), and pgbase's RSS (target < 100 MB).
 
 Usage: bench/graphql/run.py [--bin target/release/pgbase] [--seconds 10]
 Needs wrk and node/npm; PostGraphile is installed into a temporary folder at run time.
@@ -14,7 +14,7 @@ import argparse, json, os, shutil, subprocess, sys, tempfile, time, urllib.reque
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.dirname(HERE))
-from lib import DEFAULT_BIN, DevServer, free_port, wrk  # noqa: E402
+from lib import DEFAULT_BIN, DevServer, ensure_tools, free_port, result, wrk  # noqa: E402
 
 PGBASE = {
     "a_20_films_embeds": "{ filmsCollection(first: 20, orderBy: [{id: AscNullsLast}]) { edges { node { id title "
@@ -42,17 +42,25 @@ def graphql_wrk(url, query, clients, seconds):
     return wrk(url, clients, seconds, "POST", json.dumps({"query": query}), [("Content-Type", "application/json")])
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=DEFAULT_BIN)
-    ap.add_argument("--seconds", type=int, default=10)
-    args = ap.parse_args()
+TARGETS = {"a_20_films_embeds": 2.0, "b_film_by_pk": 2.5}
+
+
+def install_postgraphile():
+    """PostGraphile into a temporary folder (the caller removes it)."""
     tools = tempfile.mkdtemp(prefix="pgbase-postgraphile-")
     subprocess.run(["npm", "install", "--prefix", tools, "--no-audit", "--no-fund", "--loglevel=error", "postgraphile@4.14.1"],
                    check=True, capture_output=True)
+    return tools
+
+
+def measure(bin, seconds, log=print, tools=None, clients=(16, 64)):
+    """Both servers on one database, each query at each client count; returns lib.result rows."""
+    own_tools = tools is None
+    tools = tools or install_postgraphile()
     peer = None
+    rows = []
     try:
-        with DevServer(args.bin, os.path.join(ROOT, "bench/rest/migrations"), prefix="pgbase-gqlbench-") as server:
+        with DevServer(bin, os.path.join(ROOT, "bench/rest/migrations"), prefix="pgbase-gqlbench-") as server:
             peer_port = free_port()
             peer = subprocess.Popen([os.path.join(tools, "node_modules/.bin/postgraphile"), "-c", server.db_url,
                                      "--schema", "public", "--port", str(peer_port), "--disable-graphiql",
@@ -67,13 +75,16 @@ def main():
             for name in PGBASE:
                 a, b = post(ours, PGBASE[name]), post(theirs, POSTGRAPHILE[name])
                 assert a and b
-            print(f"{'query':18} {'clients':>7} {'pgbase rps':>10} {'p50':>6} {'p99':>6} {'postgraphile':>12} {'p50':>6} {'p99':>6} {'ratio':>6}")
+            log(f"{'query':18} {'clients':>7} {'pgbase rps':>10} {'p50':>6} {'p99':>6} {'postgraphile':>12} {'p50':>6} {'p99':>6} {'ratio':>6}")
             for name in PGBASE:
-                for clients in (16, 64):
-                    a = graphql_wrk(ours, PGBASE[name], clients, args.seconds)
-                    b = graphql_wrk(theirs, POSTGRAPHILE[name], clients, args.seconds)
-                    print(f"{name:18} {clients:7d} {a[0]:10.0f} {a[1]:6.1f} {a[2]:6.1f} {b[0]:12.0f} {b[1]:6.1f} {b[2]:6.1f} {a[0] / b[0]:6.2f}", flush=True)
-            print(f"pgbase RSS after the run: {server.rss_mb()} MB (target < 100 MB)")
+                for c in clients:
+                    a = graphql_wrk(ours, PGBASE[name], c, seconds)
+                    b = graphql_wrk(theirs, POSTGRAPHILE[name], c, seconds)
+                    log(f"{name:18} {c:7d} {a[0]:10.0f} {a[1]:6.1f} {a[2]:6.1f} {b[0]:12.0f} {b[1]:6.1f} {b[2]:6.1f} {a[0] / b[0]:6.2f}")
+                    rows.append(result(f"graphql {name} {c}c vs PostGraphile", a[0], b[0], TARGETS[name]))
+            rss = server.rss_mb()
+            log(f"pgbase RSS after the run: {rss} MB (target < 100 MB)")
+            rows.append(result("graphql RSS after the run", rss, None, 100, "<", "MB"))
             peer.terminate()
             peer.wait(timeout=10)
             peer = None
@@ -81,7 +92,18 @@ def main():
         if peer:
             peer.terminate()
             peer.wait(timeout=10)
-        shutil.rmtree(tools, ignore_errors=True)
+        if own_tools:
+            shutil.rmtree(tools, ignore_errors=True)
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=DEFAULT_BIN)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    ensure_tools("wrk", "npm")
+    measure(args.bin, args.seconds, lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import argparse, glob, os, subprocess, sys, tarfile, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from lib import DEFAULT_BIN, DevServer, pgbench  # noqa: E402
+from lib import DEFAULT_BIN, DevServer, ensure_tools, pgbench, result  # noqa: E402
 
 PGMQ_CRATE = "pgmq@0.34.0-alpha.7"
 
@@ -57,13 +57,11 @@ def abba(ours, theirs, script, clients, seconds):
     return (a1 + a2) / 2, (b1 + b2) / 2
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bin", default=DEFAULT_BIN)
-    ap.add_argument("--seconds", type=int, default=10)
-    args = ap.parse_args()
+def measure(bin, seconds, log=print):
+    """Both queues in one Postgres; returns lib.result rows."""
+    rows = []
     upstream = upstream_sql()
-    with DevServer(args.bin, prefix="pgbase-queuebench-") as server:
+    with DevServer(bin, prefix="pgbase-queuebench-") as server:
         ours, project = server.db_url, server.project
         theirs = ours.rsplit("/", 1)[0] + "/upstream_pgmq"
         psql(ours, "create database upstream_pgmq")
@@ -77,7 +75,7 @@ def main():
             psql(url, "select pgmq.create('bench')")
         for url in (ours, theirs):  # warm up both (caches, first pages of the fresh queue tables)
             pgbench(url, SEND_READ_DELETE, 1, 2)
-        print(f"{'workload':36} {'clients':>7} {'pgbase':>10} {'upstream':>10} {'ratio':>6}")
+        log(f"{'workload':36} {'clients':>7} {'pgbase':>10} {'upstream':>10} {'ratio':>6}")
         # Like for like: both without NOTIFY (upstream's default), then both notifying on every
         # send (pgbase's default; upstream's enable_notify_insert(queue, 0) trigger).
         for notify in (False, True):
@@ -88,13 +86,26 @@ def main():
                 psql(ours, "select pgmq.disable_notify_insert('bench')")
             label = "send+read+delete, notify " + ("on" if notify else "off")
             for clients in (1, 8):
-                a, b = abba(ours, theirs, SEND_READ_DELETE, clients, args.seconds)
-                print(f"{label:36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
+                a, b = abba(ours, theirs, SEND_READ_DELETE, clients, seconds)
+                log(f"{label:36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}")
+                rows.append(result(f"queue {label} {clients}c vs pgmq", a, b, 1.0, unit="tx/s"))
         psql(ours, "select pgmq.disable_notify_insert('bench')")
         psql(theirs, "select pgmq.disable_notify_insert('bench')")
         for clients in (1, 8):
-            a, b = (rate * 1000 for rate in abba(ours, theirs, SEND_BATCH, clients, args.seconds))
-            print(f"{'send_batch 1000 (msg/s), notify off':36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}", flush=True)
+            a, b = (rate * 1000 for rate in abba(ours, theirs, SEND_BATCH, clients, seconds))
+            log(f"{'send_batch 1000 (msg/s), notify off':36} {clients:7d} {a:10.0f} {b:10.0f} {a / b:6.2f}")
+            rows.append(result(f"queue send_batch 1000 {clients}c vs pgmq", a, b, 1.0, unit="msg/s"))
+            rows.append(result(f"queue send_batch 1000 {clients}c msg/s", a, None, 50000, unit="msg/s"))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=DEFAULT_BIN)
+    ap.add_argument("--seconds", type=int, default=10)
+    args = ap.parse_args()
+    ensure_tools("pgbench", "psql")
+    measure(args.bin, args.seconds, lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

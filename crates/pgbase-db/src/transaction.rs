@@ -77,15 +77,30 @@ pub async fn run<E: std::fmt::Display>(
     mut check: impl FnMut(usize, &[Row]) -> Result<(), E>,
 ) -> Result<Vec<Vec<Row>>, TxError<E>> {
     let client: &tokio_postgres::Client = checkout;
-    let (prelude, prepared) = tokio::join!(
+    let begin = if policy.read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    };
+    let one_trip = policy.read_only && policy.end == TxEnd::Commit;
+    // BEGIN and COMMIT are prepared (and cached per connection) like the statements, so
+    // Postgres parses none of a request's statements again: each is a Bind/Execute.
+    let (begin, prelude, commit, prepared) = tokio::join!(
+        checkout.prepare_cached(begin),
         checkout.prepare_cached(PRELUDE),
+        async {
+            match one_trip {
+                true => checkout.prepare_cached("commit").await.map(Some),
+                false => Ok(None),
+            }
+        },
         futures_util::future::join_all(
             statements
                 .iter()
                 .map(|statement| checkout.prepare_cached(statement.sql)),
         ),
     );
-    let prelude = prelude?;
+    let (begin, prelude, commit) = (begin?, prelude?, commit?);
     // A statement Postgres cannot even prepare fails where it stands: the ones before it run
     // (and may fail first), the ones after it do not.
     let mut ready = Vec::with_capacity(prepared.len());
@@ -99,13 +114,7 @@ pub async fn run<E: std::fmt::Display>(
             }
         }
     }
-    let begin = if policy.read_only {
-        "start transaction read only"
-    } else {
-        "start transaction read write"
-    };
     let prelude_params = context.prelude_params();
-    let one_trip = policy.read_only && policy.end == TxEnd::Commit;
     let queries = futures_util::future::join_all(
         ready
             .iter()
@@ -113,16 +122,16 @@ pub async fn run<E: std::fmt::Display>(
             .map(|(prepared, statement)| client.query(prepared, &statement.params)),
     );
     let commit = async {
-        if one_trip {
-            client.batch_execute("commit").await
-        } else {
-            Ok(())
+        match &commit {
+            Some(commit) => client.execute(commit, &[]).await.map(|_| ()),
+            None => Ok(()),
         }
     };
     // Every request of the pipeline is sent on the first poll, so even after an early error
-    // the later ones are answered (an aborted transaction refuses them; its COMMIT rolls back).
+    // the later ones are answered (an aborted transaction refuses them; its COMMIT — a
+    // transaction-exit statement, which Postgres still binds there — rolls back).
     let (begun, applied, results, committed) = tokio::join!(
-        client.batch_execute(begin),
+        async { client.execute(&begin, &[]).await.map(|_| ()) },
         client.query_one(&prelude, &prelude_params),
         queries,
         commit,

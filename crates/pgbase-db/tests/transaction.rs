@@ -194,3 +194,102 @@ async fn commit_keeps_and_rollback_discards_a_write() {
     drop(checkout);
     assert_eq!(count_notes(&pool).await, 1);
 }
+
+/// The connection's own view after a request: no transaction open, and none of the request's
+/// settings (role, claims, read-only) left behind for the next request on it.
+async fn session_state(checkout: &pgbase_db::Checkout) -> (String, String, String, String) {
+    let row = checkout
+        .query_one(
+            "select current_user::text, current_setting('request.jwt.claims', true), \
+             current_setting('transaction_read_only'), \
+             (select state from pg_stat_activity where pid = pg_backend_pid())",
+            &[],
+        )
+        .await
+        .expect("session state");
+    (
+        row.get(0),
+        row.get::<_, Option<String>>(1).unwrap_or_default(),
+        row.get(2),
+        row.get(3),
+    )
+}
+
+#[tokio::test]
+async fn one_trip_reads_run_as_the_role_and_leave_nothing_behind() {
+    let (db, pool) = setup().await;
+    db.connect()
+        .await
+        .batch_execute(
+            "create role bench_reader nologin; grant select on public.notes to bench_reader; \
+             insert into public.notes values (1, 'a')",
+        )
+        .await
+        .expect("role");
+    let reader = RequestContext {
+        role: "bench_reader".into(),
+        claims: r#"{"role":"bench_reader","sub":"u9"}"#.into(),
+        ..context()
+    };
+    let checkout = pool.get().await.expect("checkout");
+    let (session_user, ..) = session_state(&checkout).await;
+    for round in 0..3 {
+        // a successful read, then a failing one, on the same connection, prepared statements
+        // cached from the second round on
+        let rows = transaction::run(
+            &checkout,
+            &reader,
+            TxPolicy::READ,
+            &[statement(
+                "select current_user::text, current_setting('transaction_read_only'), \
+                 (select count(*) from public.notes)",
+            )],
+            no_check,
+        )
+        .await
+        .expect("read");
+        assert_eq!(
+            rows[0][0].get::<_, String>(0),
+            "bench_reader",
+            "round {round}"
+        );
+        assert_eq!(rows[0][0].get::<_, String>(1), "on", "round {round}");
+        assert_eq!(rows[0][0].get::<_, i64>(2), 1, "round {round}");
+        assert_eq!(
+            session_state(&checkout).await,
+            (
+                session_user.clone(),
+                String::new(),
+                "off".into(),
+                "active".into()
+            ),
+            "nothing of the read is left on the connection (round {round})"
+        );
+        let refused = transaction::run(
+            &checkout,
+            &reader,
+            TxPolicy::READ,
+            &[statement("delete from public.notes")],
+            no_check,
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(TxError::Db(_))),
+            "the role may not delete, and reads are read only (round {round})"
+        );
+        assert!(!checkout.is_busy(), "round {round}");
+        assert_eq!(
+            session_state(&checkout).await,
+            (
+                session_user.clone(),
+                String::new(),
+                "off".into(),
+                "active".into()
+            ),
+            "nothing of the failed read is left on the connection (round {round})"
+        );
+    }
+    checkout.mark_idle();
+    drop(checkout);
+    assert_eq!(count_notes(&pool).await, 1);
+}
