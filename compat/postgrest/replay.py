@@ -296,6 +296,12 @@ def ev(e):
             return ""
         if v in ("True", "False"):
             return v == "True"
+        if v in LOCAL and LOCAL[v] is not None:
+            e2, LOCAL[v] = LOCAL[v], None  # no recursion through a definition
+            try:
+                return ev(e2)
+            finally:
+                LOCAL[v] = e2
         raise Unsupported(f"identifier {v}")
     if kind == "op":
         _, op, l, r = e
@@ -350,6 +356,27 @@ def ev(e):
     raise Unsupported(kind)
 
 
+# argument-less local definitions (`where`/`let`) nearest to the case being evaluated
+LOCAL: dict[str, object] = {}
+
+
+def local_definitions(toks: list[Tok], text: str) -> dict[str, list[tuple[int, object]]]:
+    defs: dict[str, list[tuple[int, object]]] = {}
+    for i in range(len(toks) - 2):
+        t = toks[i]
+        if t.kind != "id" or toks[i + 1].kind != "=" or "." in t.val:
+            continue
+        before = text[text.rfind("\n", 0, t.pos) + 1 : t.pos].strip()
+        if before not in ("", "let", "where"):
+            continue
+        try:
+            e = Parser(toks, i + 2, text).expr()
+        except Unsupported:
+            continue
+        defs.setdefault(t.val, []).append((t.pos, e))
+    return defs
+
+
 def matcher_of(v) -> dict:
     if isinstance(v, tuple) and v[0] == "matcher":
         return dict(v[1])
@@ -392,6 +419,7 @@ def bindings(text: str) -> list[tuple[str, int, int]]:
 def extract(rel: str, text: str) -> list[Case]:
     toks = tokenize(text)
     binds = bindings(text)
+    defs = local_definitions(toks, text)
     cases: list[Case] = []
     for k, t in enumerate(toks):
         if t.kind != "id" or t.val not in VERBS:
@@ -410,6 +438,9 @@ def extract(rel: str, text: str) -> list[Case]:
         if nt.kind != "op" or nt.val != "shouldRespondWith":
             continue
         p.k += 1
+        LOCAL.clear()
+        for name, ds in defs.items():
+            LOCAL[name] = min(ds, key=lambda d: abs(d[0] - t.pos))[1]
         case = Case(f"{rel}:{line}", group, line)
         cases.append(case)
         try:
