@@ -439,7 +439,9 @@ async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -
 /// the pool's wait timeout): it says 503 "busy" at once.
 async fn health_details(state: &AppState) -> Response {
     let pool = state.pool.status();
-    if pool.available == 0 && (pool.size >= pool.max_size || pool.waiting > 0) {
+    // Only a full pool counts: below max_size a waiting request is just a connection being
+    // opened (as at start-up), and the probe below opens its own.
+    if pool.available == 0 && pool.size >= pool.max_size {
         let cache = state.catalog.current();
         return (
             StatusCode::SERVICE_UNAVAILABLE,
