@@ -1,0 +1,148 @@
+//! REST pipeline, stage 3 — statement: a plan value ([`ActionPlan`]) rendered by the shared SQL
+//! emitter (`pgbase_sql::emit`) into the ONE main statement a request runs (PostgREST's fixed
+//! result columns: total, page total, body, response headers and status, location, inserted),
+//! plus the count query behind `count=planned|estimated` and the `EXPLAIN` of a plan request.
+//! No I/O; values stay bind parameters inside [`Snippet`]s.
+
+use pgbase_sql::Snippet;
+use pgbase_sql::emit::{self, StatementOptions};
+
+use crate::media::{PlanFormat, PlanOption};
+use crate::preferences::PreferCount;
+use crate::prepare::{ActionPlan, BodyPlan};
+
+/// The SQL a request runs.
+pub(crate) struct Statement {
+    /// The main statement.
+    pub(crate) main: Snippet,
+    /// The count query to EXPLAIN for `count=planned|estimated`.
+    pub(crate) count_plan: Option<Snippet>,
+}
+
+/// Renders a plan into its statement.
+pub(crate) fn build(action: ActionPlan) -> Statement {
+    match action {
+        ActionPlan::Read {
+            root,
+            count,
+            max_rows,
+            body,
+        } => {
+            let (count, count_plan) = read_counts(&root, count, max_rows);
+            Statement {
+                main: emit::statement(
+                    Snippet::new(),
+                    emit::read_rows(&root),
+                    body.shape,
+                    options(body, count, Vec::new(), false),
+                ),
+                count_plan,
+            }
+        }
+        ActionPlan::Write {
+            write,
+            returning,
+            location_columns,
+            inserted,
+            count,
+            body,
+        } => {
+            let rows = match &returning {
+                Some(returning) => emit::read_rows(returning),
+                None => Snippet::sql("select 1 as pgrst_one from pgrst_source"),
+            };
+            let count = count.then(|| Snippet::sql("select 1 from pgrst_source"));
+            Statement {
+                main: emit::statement(
+                    emit::write_ctes(write),
+                    rows,
+                    body.shape,
+                    options(body, count, location_columns, inserted),
+                ),
+                count_plan: None,
+            }
+        }
+        ActionPlan::Call {
+            call,
+            rows,
+            count_source,
+            count,
+            body,
+        } => {
+            let count = count.then(|| {
+                if count_source {
+                    Snippet::sql("select 1 from pgrst_source")
+                } else {
+                    emit::read_count(&rows)
+                }
+            });
+            Statement {
+                main: emit::statement(
+                    emit::call_cte(call),
+                    emit::read_rows(&rows),
+                    body.shape,
+                    options(body, count, Vec::new(), false),
+                ),
+                count_plan: None,
+            }
+        }
+    }
+}
+
+fn options(
+    body: BodyPlan,
+    count: Option<Snippet>,
+    location_columns: Vec<String>,
+    inserted: bool,
+) -> StatementOptions {
+    StatementOptions {
+        count,
+        location_columns,
+        inserted,
+        strip_nulls: body.strip_nulls,
+    }
+}
+
+/// A read's exact count query (in the statement) and the count query to EXPLAIN, for
+/// `count=exact|planned|estimated`.
+fn read_counts(
+    root: &pgbase_sql::plan::ReadPlan,
+    count: Option<PreferCount>,
+    max_rows: Option<u64>,
+) -> (Option<Snippet>, Option<Snippet>) {
+    match count {
+        Some(PreferCount::Exact) => (Some(emit::read_count(root)), None),
+        Some(PreferCount::Planned) => (None, Some(emit::read_count(root))),
+        Some(PreferCount::Estimated) => match max_rows {
+            // Exact up to db-max-rows, then the planner's estimate.
+            Some(max) => {
+                let mut limited = emit::read_count(root);
+                limited.push_sql(" limit ").push(Snippet::int(
+                    i64::try_from(max.saturating_add(1)).unwrap_or(i64::MAX),
+                ));
+                (Some(limited), Some(emit::read_count(root)))
+            }
+            None => (Some(emit::read_count(root)), None),
+        },
+        None => (None, None),
+    }
+}
+
+/// `EXPLAIN (FORMAT …, options…) statement`; the options come from a fixed set.
+pub(crate) fn explain(statement: &Snippet, format: PlanFormat, options: &[PlanOption]) -> Snippet {
+    let mut s = Snippet::sql(match format {
+        PlanFormat::Json => "explain (format json",
+        PlanFormat::Text => "explain (format text",
+    });
+    for option in options {
+        s.push_sql(match option {
+            PlanOption::Analyze => ", analyze",
+            PlanOption::Verbose => ", verbose",
+            PlanOption::Settings => ", settings",
+            PlanOption::Buffers => ", buffers",
+            PlanOption::Wal => ", wal",
+        });
+    }
+    s.push_sql(") ").push(statement.clone());
+    s
+}
