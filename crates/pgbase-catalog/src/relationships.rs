@@ -18,7 +18,7 @@
 //! 6. only relationships whose source, target and junction are in the exposed
 //!    schemas are kept (`removeInternal`; `group_exposed`).
 //!
-//! [`derive`] runs these passes in this order, one function each.
+//! [`derive()`] runs these passes in this order, one function each.
 
 use crate::model::{ForeignKey, QualifiedName, Table};
 use serde::{Deserialize, Serialize};
