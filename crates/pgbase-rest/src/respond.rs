@@ -390,3 +390,252 @@ pub(crate) fn options(
         body: Bytes::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prepare::RawMedia;
+    use crate::request::{RequestConfig, parse_request};
+    use http::{HeaderMap, HeaderValue, Method};
+
+    fn request(method: Method, path: &str, query: &str, prefer: Option<&str>) -> ApiRequest {
+        let mut headers = HeaderMap::new();
+        if let Some(prefer) = prefer {
+            headers.insert("prefer", HeaderValue::from_str(prefer).expect("header"));
+        }
+        parse_request(
+            &RequestConfig::default(),
+            &method,
+            path,
+            Some(query),
+            &headers,
+        )
+        .expect("a valid request")
+    }
+
+    fn plan(kind: Kind) -> ResponsePlan {
+        ResponsePlan {
+            kind,
+            estimate_above: None,
+            raw_media: None,
+        }
+    }
+
+    fn rows(page_total: i64, total: Option<i64>, body: &str) -> Executed {
+        Executed::Rows(execute::Output {
+            page_total,
+            total,
+            body: Some(Bytes::from(body.to_owned())),
+            ..Default::default()
+        })
+    }
+
+    fn header<'a>(response: &'a RestResponse, name: &str) -> Option<&'a str> {
+        response
+            .headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn a_counted_part_of_a_read_is_206_with_its_range() {
+        let req = request(
+            Method::GET,
+            "/items",
+            "offset=2&limit=2",
+            Some("count=exact"),
+        );
+        let read = plan(Kind::Read { head: false });
+        let response = respond(&req, &read, rows(2, Some(10), "[1,2]")).expect("a response");
+        assert_eq!(response.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(header(&response, "content-range"), Some("2-3/10"));
+        assert_eq!(
+            header(&response, "content-type"),
+            Some("application/json; charset=utf-8")
+        );
+        assert_eq!(response.body, Bytes::from_static(b"[1,2]"));
+        let whole = respond(&req, &read, rows(2, Some(2), "[1,2]")).expect("a response");
+        assert_eq!(whole.status, StatusCode::OK);
+    }
+
+    #[test]
+    fn an_offset_past_the_counted_rows_is_pgrst103() {
+        let req = request(Method::GET, "/items", "offset=20", Some("count=exact"));
+        let read = plan(Kind::Read { head: false });
+        let error = respond(&req, &read, rows(0, Some(10), "[]")).expect_err("out of range");
+        assert_eq!(error.code, "PGRST103");
+        assert_eq!(error.status, StatusCode::RANGE_NOT_SATISFIABLE);
+        assert!(
+            error
+                .headers
+                .iter()
+                .any(|(n, v)| n == "Content-Range" && v == "*/10")
+        );
+    }
+
+    #[test]
+    fn head_keeps_the_content_type_and_drops_the_body() {
+        let req = request(Method::HEAD, "/items", "", None);
+        let response = respond(&req, &plan(Kind::Read { head: true }), rows(1, None, "[1]"))
+            .expect("a response");
+        assert_eq!(response.status, StatusCode::OK);
+        assert!(response.body.is_empty());
+        assert!(header(&response, "content-type").is_some());
+        assert_eq!(header(&response, "content-range"), Some("0-0/*"));
+    }
+
+    #[test]
+    fn writes_answer_postgrest_statuses_and_ranges() {
+        let patch = request(Method::PATCH, "/items", "id=gt.0", None);
+        let modify = |representation, patch| {
+            plan(Kind::Modify {
+                representation,
+                patch,
+            })
+        };
+        let response = respond(&patch, &modify(false, true), rows(3, None, "")).expect("patch");
+        assert_eq!(response.status, StatusCode::NO_CONTENT);
+        assert_eq!(header(&response, "content-range"), Some("0-2/*"));
+        assert!(header(&response, "content-type").is_none());
+        let delete = request(Method::DELETE, "/items", "id=gt.0", None);
+        let response = respond(&delete, &modify(true, false), rows(3, None, "[]")).expect("delete");
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(header(&response, "content-range"), Some("*/*"));
+        // A merge-duplicates upsert that inserted nothing is 200, an insert 201.
+        let post = request(Method::POST, "/items", "", None);
+        let upsert = plan(Kind::Create {
+            representation: false,
+            upsert: true,
+        });
+        let updated = Executed::Rows(execute::Output {
+            page_total: 1,
+            inserted: Some(0),
+            ..Default::default()
+        });
+        assert_eq!(
+            respond(&post, &upsert, updated).expect("upsert").status,
+            StatusCode::OK
+        );
+        let inserted = Executed::Rows(execute::Output {
+            page_total: 1,
+            inserted: Some(1),
+            ..Default::default()
+        });
+        assert_eq!(
+            respond(&post, &upsert, inserted).expect("insert").status,
+            StatusCode::CREATED
+        );
+    }
+
+    #[test]
+    fn a_location_is_encoded_as_postgrest_encodes_it() {
+        let post = request(Method::POST, "/items", "", Some("return=headers-only"));
+        let create = plan(Kind::Create {
+            representation: false,
+            upsert: false,
+        });
+        let output = Executed::Rows(execute::Output {
+            page_total: 1,
+            location: Some(r#"[["id","eq.a b/c"],["k","eq.1"]]"#.to_owned()),
+            ..Default::default()
+        });
+        let response = respond(&post, &create, output).expect("a response");
+        assert_eq!(response.status, StatusCode::CREATED);
+        assert_eq!(
+            header(&response, "location"),
+            Some("/items?id=eq.a+b%2Fc&k=eq.1")
+        );
+    }
+
+    #[test]
+    fn response_gucs_replace_headers_and_set_the_status() {
+        let req = request(Method::GET, "/items", "", None);
+        let output = Executed::Rows(execute::Output {
+            page_total: 0,
+            body: Some(Bytes::from_static(b"[]")),
+            response_headers: Some(
+                r#"[{"Content-Type":"text/csv"},{"Set-Cookie":"a=1"},{"Set-Cookie":"b=2"}]"#
+                    .to_owned(),
+            ),
+            response_status: Some(" 418 ".to_owned()),
+            ..Default::default()
+        });
+        let response =
+            respond(&req, &plan(Kind::Read { head: false }), output).expect("a response");
+        assert_eq!(response.status, StatusCode::IM_A_TEAPOT);
+        assert_eq!(header(&response, "content-type"), Some("text/csv"));
+        let cookies = response
+            .headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .count();
+        assert_eq!(cookies, 2);
+        let bad_headers = Executed::Rows(execute::Output {
+            response_headers: Some(r#"{"a":"b"}"#.to_owned()),
+            ..Default::default()
+        });
+        let error = respond(&req, &plan(Kind::Read { head: false }), bad_headers)
+            .expect_err("not an array");
+        assert_eq!(error.code, "PGRST111");
+        let bad_status = Executed::Rows(execute::Output {
+            response_status: Some("teapot".to_owned()),
+            ..Default::default()
+        });
+        let error =
+            respond(&req, &plan(Kind::Read { head: false }), bad_status).expect_err("not a status");
+        assert_eq!(error.code, "PGRST112");
+    }
+
+    #[test]
+    fn count_estimated_trusts_the_exact_count_up_to_max_rows() {
+        let estimated = ResponsePlan {
+            estimate_above: Some(100),
+            ..plan(Kind::Read { head: false })
+        };
+        let counted = |total, planned_total| execute::Output {
+            total,
+            planned_total,
+            ..Default::default()
+        };
+        assert_eq!(total(&estimated, &counted(Some(50), Some(900))), Some(50));
+        assert_eq!(total(&estimated, &counted(Some(101), Some(900))), Some(900));
+        assert_eq!(total(&estimated, &counted(Some(101), Some(7))), Some(101));
+        let planned = plan(Kind::Read { head: false });
+        assert_eq!(total(&planned, &counted(None, Some(7))), Some(7));
+        assert_eq!(total(&planned, &counted(None, None)), None);
+    }
+
+    #[test]
+    fn a_raw_bytea_result_is_sent_as_its_bytes() {
+        let req = request(Method::GET, "/rpc/image", "", None);
+        let call = ResponsePlan {
+            raw_media: Some(RawMedia {
+                content_type: "image/png".to_owned(),
+                bytes: true,
+            }),
+            ..plan(Kind::Call {
+                void: false,
+                head: false,
+            })
+        };
+        let response = respond(&req, &call, rows(1, None, "\\x89504e\\x47")).expect("a response");
+        assert_eq!(header(&response, "content-type"), Some("image/png"));
+        assert_eq!(response.body, Bytes::from_static(b"\x89PNG"));
+        assert_eq!(decode_bytea_hex(b"\\x0"), None);
+        assert_eq!(decode_bytea_hex(b"plain"), None);
+    }
+
+    #[test]
+    fn an_explained_plan_is_its_lines() {
+        let req = request(Method::GET, "/items", "", None);
+        let lines = vec!["Seq Scan".to_owned(), "  Filter".to_owned()];
+        let response = respond(
+            &req,
+            &plan(Kind::Read { head: false }),
+            Executed::Explained(PlanFormat::Text, lines),
+        )
+        .expect("a response");
+        assert_eq!(response.body, Bytes::from_static(b"Seq Scan\n  Filter"));
+    }
+}
