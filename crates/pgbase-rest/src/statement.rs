@@ -146,3 +146,69 @@ pub(crate) fn explain(statement: &Snippet, format: PlanFormat, options: &[PlanOp
     s.push_sql(") ").push(statement.clone());
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::PlanContext;
+    use crate::prepare::prepare;
+    use crate::request::{RequestConfig, parse_request};
+    use bytes::Bytes;
+    use http::{HeaderMap, HeaderValue, Method};
+
+    /// `GET /authors` with `Prefer: count=…` against the golden fixture schema, rendered:
+    /// (main SQL, whether a count query is EXPLAINed).
+    fn read(count: Option<&str>, max_rows: Option<u64>) -> (String, bool) {
+        let cache = pgbase_testkit::golden::schema_cache();
+        let mut headers = HeaderMap::new();
+        if let Some(count) = count {
+            let prefer = format!("count={count}");
+            headers.insert("prefer", HeaderValue::from_str(&prefer).expect("header"));
+        }
+        let config = RequestConfig::default();
+        let request = parse_request(&config, &Method::GET, "/authors", None, &headers)
+            .expect("a valid request");
+        let ctx = PlanContext {
+            cache: &cache,
+            schema: &request.schema,
+            max_rows,
+        };
+        let prepared = prepare(&ctx, &request, Bytes::new(), false).expect("a plan");
+        let statement = build(prepared.action);
+        (statement.main.render().0, statement.count_plan.is_some())
+    }
+
+    #[test]
+    fn each_count_preference_puts_its_count_where_it_belongs() {
+        let (plain, explained) = read(None, Some(100));
+        assert!(!explained);
+        // planned: the main statement counts nothing; the count query is EXPLAINed.
+        let (planned, explained) = read(Some("planned"), Some(100));
+        assert_eq!(planned, plain);
+        assert!(explained);
+        // exact: counted in the main statement.
+        let (exact, explained) = read(Some("exact"), Some(100));
+        assert_ne!(exact, plain);
+        assert!(!explained);
+        // estimated with db-max-rows: counted exactly up to max + 1 rows, and EXPLAINed.
+        let (estimated, explained) = read(Some("estimated"), Some(100));
+        assert_ne!(estimated, exact);
+        assert!(estimated.contains(" limit 101"), "{estimated}");
+        assert!(explained);
+        // estimated without db-max-rows is exact.
+        let (unlimited, explained) = read(Some("estimated"), None);
+        assert_eq!(unlimited, read(Some("exact"), None).0);
+        assert!(!explained);
+    }
+
+    #[test]
+    fn explain_wraps_the_statement_with_the_chosen_options() {
+        let (sql, _) = explain(
+            &Snippet::sql("select 1"),
+            PlanFormat::Text,
+            &[PlanOption::Analyze, PlanOption::Buffers],
+        )
+        .render();
+        assert_eq!(sql, "explain (format text, analyze, buffers) select 1");
+    }
+}
