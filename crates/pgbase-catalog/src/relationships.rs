@@ -582,3 +582,106 @@ fn group_exposed(
     }
     grouped
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(name: &str) -> QualifiedName {
+        QualifiedName::new("api", name)
+    }
+
+    fn pairs(cols: &[(&str, &str)]) -> Vec<(String, String)> {
+        cols.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    /// `from(cols) references to(cols)` as pass 1 makes it.
+    fn m2o(from: &str, to: &str, constraint: &str, cols: &[(&str, &str)]) -> Relationship {
+        let flags = (from == to, false, false);
+        fk_rel(
+            q(from),
+            q(to),
+            Cardinality::ManyToOne,
+            constraint,
+            pairs(cols),
+            flags,
+        )
+    }
+
+    #[test]
+    fn inverse_turns_many_to_one_around_and_flips_one_to_one_parents() {
+        let up = m2o(
+            "posts",
+            "authors",
+            "posts_author_fk",
+            &[("author_id", "id")],
+        );
+        let down = inverse(&up).expect("an inverse");
+        assert_eq!((&down.source, &down.target), (&q("authors"), &q("posts")));
+        assert_eq!(down.cardinality, Cardinality::OneToMany);
+        assert_eq!(
+            down.column_pairs(),
+            pairs(&[("id", "author_id")]).as_slice()
+        );
+        let one = Relationship {
+            cardinality: Cardinality::OneToOne,
+            ..up
+        };
+        let other = inverse(&one).expect("an inverse");
+        assert_eq!(other.cardinality, Cardinality::OneToOne);
+        assert!(matches!(other.link, Link::ForeignKey { parent: true, .. }));
+        let computed = Relationship {
+            link: Link::Computed {
+                function: q("f"),
+                to_one: true,
+            },
+            ..one
+        };
+        assert!(inverse(&computed).is_none());
+    }
+
+    #[test]
+    fn a_junction_needs_two_keys_inside_its_primary_key() {
+        let to_post = m2o("post_tags", "posts", "pt_post_fk", &[("post_id", "id")]);
+        let to_tag = m2o("post_tags", "tags", "pt_tag_fk", &[("tag_id", "id")]);
+        let jt = q("post_tags");
+        let pk: HashSet<&str> = ["post_id", "tag_id", "extra"].into_iter().collect();
+        let m2m = through_junction(&jt, &pk, &to_post, &to_tag).expect("posts ↔ tags");
+        assert_eq!((&m2m.source, &m2m.target), (&q("posts"), &q("tags")));
+        assert_eq!(m2m.cardinality, Cardinality::ManyToMany);
+        let junction = m2m.junction().expect("a junction");
+        assert_eq!(junction.source_columns, pairs(&[("id", "post_id")]));
+        assert_eq!(junction.target_columns, pairs(&[("id", "tag_id")]));
+        // the same key twice is no junction
+        assert!(through_junction(&jt, &pk, &to_post, &to_post).is_none());
+        // a key column outside the primary key is no junction
+        let post_only: HashSet<&str> = ["post_id"].into_iter().collect();
+        assert!(through_junction(&jt, &post_only, &to_post, &to_tag).is_none());
+    }
+
+    #[test]
+    fn only_relationships_inside_the_exposed_schemas_are_kept_and_sorted() {
+        let visible = m2o("posts", "authors", "a_fk", &[("author_id", "id")]);
+        let earlier = m2o("posts", "blogs", "b_fk", &[("blog_id", "id")]);
+        let hidden = Relationship {
+            target: QualifiedName::new("private", "secrets"),
+            ..m2o("posts", "x", "c_fk", &[("secret_id", "id")])
+        };
+        let mut hidden_junction = earlier.clone();
+        hidden_junction.link = Link::Junction(Junction {
+            table: QualifiedName::new("private", "pb"),
+            source_constraint: "s".into(),
+            target_constraint: "t".into(),
+            source_columns: Vec::new(),
+            target_columns: Vec::new(),
+        });
+        let grouped = group_exposed(
+            vec![earlier.clone(), hidden, hidden_junction, visible.clone()],
+            &["api".to_owned()],
+        );
+        assert_eq!(grouped.len(), 1);
+        assert_eq!(grouped[&q("posts")], vec![visible, earlier]);
+    }
+}
