@@ -194,8 +194,7 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     let app = mail_sink::router(mail_sink::MailSink::new())
         .merge(server::app_for_project(app_state, Some(dir.to_path_buf())));
     let served =
-        runtime::serve_until_signal(listener, app, jobs, timeout, runtime::shutdown_signal())
-            .await;
+        runtime::serve_until_signal(listener, app, jobs, timeout, runtime::shutdown_signal()).await;
     watcher.abort();
     let _ = std::fs::remove_file(running_file(dir));
     tokio::task::spawn_blocking(move || drop(cluster))

@@ -251,12 +251,18 @@ pub async fn serve_until_signal(
     match served {
         Ok(result) => result?,
         Err(_) => {
-            tracing::warn!(?timeout, "shutdown_timeout elapsed with requests still in flight");
+            tracing::warn!(
+                ?timeout,
+                "shutdown_timeout elapsed with requests still in flight"
+            );
             return Err(ServeError::ShutdownTimeout(timeout));
         }
     }
     if !jobs_stopped {
-        tracing::warn!(?timeout, "shutdown_timeout elapsed with background work still running");
+        tracing::warn!(
+            ?timeout,
+            "shutdown_timeout elapsed with background work still running"
+        );
         return Err(ServeError::ShutdownTimeout(timeout));
     }
     tracing::info!(elapsed = ?started.elapsed(), "shut down cleanly");
