@@ -4,7 +4,8 @@
 //! **Waking.** A dedicated session (application name `pgbase-net-worker`, which
 //! `net.check_worker_is_up()` looks for) LISTENs on `pgbase_net`; the queue's insert trigger
 //! notifies it when the enqueuing transaction commits. A slow safety poll (`poll_interval`)
-//! covers lost notifications and expired leases. There is no fixed one-second sleep.
+//! covers lost notifications, expired leases and claims of processes that died. There is no
+//! fixed one-second sleep.
 //!
 //! **Claiming.** Rows are claimed with `FOR UPDATE SKIP LOCKED`, oldest first, by setting a
 //! lease (`claimed_until` = now + the request's timeout + `lease_margin`) in a committed
@@ -271,7 +272,10 @@ async fn release(pool: &pgbase_db::Pool, claimer: i32) {
         Ok(row) => {
             let n: i64 = row.get(0);
             if n > 0 {
-                tracing::info!(requests = n, "net worker: put back requests it had not completed");
+                tracing::info!(
+                    requests = n,
+                    "net worker: put back requests it had not completed"
+                );
             }
         }
         Err(e) => tracing::warn!(
