@@ -9,6 +9,10 @@
 //!   it exits 0 and hands over; the other process leads and fires the next tick, so the gap
 //!   between the last run of the old leader and the first of the new one stays under two ticks
 //!   and no second fires in both.
+//! - Two processes and `net.http_post` requests held by a slow sink: SIGTERM the process that
+//!   claimed them; it finishes them and exits 0. A request enqueued while it drains wakes the
+//!   other process, which takes that one and leaves the draining process's claims alone (they
+//!   stay valid until it is done): every request is delivered once, with one response row.
 //!
 //! Every wait is on an event (a row, a session, a refused connection, an exit) with a generous
 //! upper bound; no fixed sleeps stand in for assertions.
@@ -19,7 +23,9 @@ mod procs;
 
 use std::time::{Duration, Instant};
 
-use procs::{Served, cron_leader_session, http, logs_of, owner_of_session, refused, wait_for};
+use procs::{
+    Served, Sink, cron_leader_session, http, logs_of, owner_of_session, refused, wait_for,
+};
 
 /// Upper bound of any one wait: only reached when something is broken.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -321,5 +327,126 @@ async fn sigterm_of_the_cron_leader_hands_over_within_two_ticks() {
     assert!(
         survivor_log.contains("taking over from a leader that left"),
         "the survivor did not take the hand-over note\n{survivor_log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_of_the_net_claimer_finishes_its_requests_without_duplicates() {
+    const REQUESTS: i32 = 6;
+    let sink = Sink::start(Duration::from_secs(2));
+    let db = pgbase_testkit::test_db().await;
+    let client = db.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Loopback is refused by default in serve; the sink lives there.
+    let flags = ["--net-deny-private", "false"];
+    let mut served = [
+        Served::start(&db.url, &dir.path().join("a.log"), &flags),
+        Served::start(&db.url, &dir.path().join("b.log"), &flags),
+    ];
+    let logs = |s: &[Served; 2]| logs_of(&[&s[0], &s[1]]);
+    wait_for(
+        "both net workers to listen",
+        PATIENCE,
+        || logs(&served),
+        async || {
+            let n: i64 = client
+                .query_one(
+                    "select count(*) from pg_stat_activity
+                     where datname = current_database() and application_name = 'pgbase-net-worker'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (n >= 2).then_some(())
+        },
+    )
+    .await;
+    client
+        .execute(
+            "select net.http_post(url := $1 || '/hook/' || i, body := '{}'::jsonb,
+                                  timeout_milliseconds := 20000)
+             from generate_series(1, $2::int) i",
+            &[&format!("http://127.0.0.1:{}", sink.port), &REQUESTS],
+        )
+        .await
+        .unwrap();
+    let claimer: i32 = wait_for(
+        "every request to reach the sink",
+        PATIENCE,
+        || logs(&served),
+        async || {
+            (sink.deliveries().len() >= REQUESTS as usize).then_some(())?;
+            client
+                .query_one(
+                    "select claimed_by from net.http_request_queue
+                     where claimed_by is not null group by 1 order by count(*) desc limit 1",
+                    &[],
+                )
+                .await
+                .ok()
+                .map(|r| r.get(0))
+        },
+    )
+    .await;
+    let victim = owner_of_session(&client, claimer, &[&served[0], &served[1]])
+        .await
+        .unwrap_or_else(|| panic!("no child owns claimer session {claimer}\n{}", logs(&served)));
+
+    served[victim].terminate();
+    // While it drains, wake the other worker with one more request: it must take that one
+    // and leave the draining process's requests alone.
+    wait_for(
+        "the claimer to start shutting down",
+        PATIENCE,
+        || logs(&served),
+        async || {
+            served[victim]
+                .log_text()
+                .contains("shutting down")
+                .then_some(())
+        },
+    )
+    .await;
+    client
+        .execute(
+            "select net.http_post(url := $1 || '/extra', body := '{}'::jsonb)",
+            &[&format!("http://127.0.0.1:{}", sink.port)],
+        )
+        .await
+        .unwrap();
+    let status = served[victim]
+        .wait_exit(PATIENCE)
+        .unwrap_or_else(|| panic!("the claimer did not exit\n{}", logs(&served)));
+    assert_eq!(status.code(), Some(0), "{}", logs(&served));
+    let responses: Vec<Option<i32>> = wait_for(
+        "a response row for every request",
+        PATIENCE,
+        || logs(&served),
+        async || {
+            let rows = client
+                .query("select status_code from net._http_response", &[])
+                .await
+                .unwrap();
+            (rows.len() > REQUESTS as usize).then(|| rows.iter().map(|r| r.get(0)).collect())
+        },
+    )
+    .await;
+    assert_eq!(responses, vec![Some(200); REQUESTS as usize + 1]);
+    let queued: i64 = client
+        .query_one("select count(*) from net.http_request_queue", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(queued, 0);
+    let mut deliveries = sink.deliveries();
+    deliveries.sort();
+    deliveries.dedup();
+    assert_eq!(
+        (deliveries.len(), sink.deliveries().len()),
+        (REQUESTS as usize + 1, REQUESTS as usize + 1),
+        "each request delivered once: {:?}\n{}",
+        sink.deliveries(),
+        logs(&served)
     );
 }
