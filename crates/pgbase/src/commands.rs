@@ -213,9 +213,15 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = runtime::start(config).await?;
     let jobs = runtime::spawn_jobs(&state.config, state.pool.clone())?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    let served = server::serve(listener, server::app(state), runtime::shutdown_signal()).await;
-    jobs.shutdown().await;
-    served?;
+    let timeout = state.config.shutdown_timeout;
+    runtime::serve_until_signal(
+        listener,
+        server::app(state),
+        jobs,
+        timeout,
+        runtime::shutdown_signal(),
+    )
+    .await?;
     Ok(())
 }
 

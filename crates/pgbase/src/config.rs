@@ -109,6 +109,8 @@ settings! {
     client_ip_header: String = ["PGBASE_CLIENT_IP_HEADER"],
     /// Bearer token for `/metrics` and the details of `/health` in serve (without one, `/metrics` answers 404 there and `/health` only `{"status":…}`; dev leaves both open) [default: none]
     metrics_token: String = ["PGBASE_METRICS_TOKEN"],
+    /// On SIGTERM/SIGINT, how long in-flight requests and background work may take to finish (`30s`, `500ms`, `2min`; a bare number is seconds) before the process exits anyway, with status 1 [default: 30s]
+    shutdown_timeout: String = ["PGBASE_SHUTDOWN_TIMEOUT"],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -200,6 +202,36 @@ fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
             hint: "a duration such as 8s, 500ms or 2min; 0 turns the limit off",
         })
     }
+}
+
+/// Default of `shutdown_timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Parses `shutdown_timeout`: digits with an optional unit (`ms`, `s`, `min`); none means
+/// seconds.
+fn shutdown_timeout(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_SHUTDOWN_TIMEOUT);
+    };
+    let trimmed = value.trim();
+    let digits = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &trimmed[digits.len()..];
+    let amount = digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|_| digits.trim().chars().all(|c| c.is_ascii_digit()));
+    let duration = match (amount, unit) {
+        (Some(n), "" | "s") => Some(std::time::Duration::from_secs(n)),
+        (Some(n), "ms") => Some(std::time::Duration::from_millis(n)),
+        (Some(n), "min") => n.checked_mul(60).map(std::time::Duration::from_secs),
+        _ => None,
+    };
+    duration.ok_or(ConfigError::Invalid {
+        key: "shutdown_timeout",
+        value,
+        hint: "a duration such as 30s, 500ms or 2min (a bare number is seconds)",
+    })
 }
 
 /// `10.0.0.0/8, 127.0.0.1` → CIDR blocks.
@@ -316,6 +348,8 @@ pub struct Config {
     pub auth_rate_limit_window_secs: u64,
     pub trusted_proxies: Vec<pgbase_auth::IpCidr>,
     pub client_ip_header: String,
+    /// How long a SIGTERM/SIGINT shutdown may drain before the process exits anyway.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// Who may read `/metrics` and the details of `/health` (the liveness answer is public).
@@ -404,6 +438,7 @@ impl Config {
                 .client_ip_header
                 .unwrap_or_else(|| "x-forwarded-for".into())
                 .to_ascii_lowercase(),
+            shutdown_timeout: shutdown_timeout(s.shutdown_timeout)?,
             ops_access: match s.metrics_token.filter(|t| !t.trim().is_empty()) {
                 _ if dev => OpsAccess::Open,
                 Some(token) => OpsAccess::Token(token),
@@ -518,12 +553,14 @@ mod tests {
         assert_eq!(defaults.net_max_response_bytes, 10 * 1024 * 1024);
         assert!(defaults.trusted_proxies.is_empty());
         assert_eq!(defaults.auth_rate_limit_sign_in_sign_up, 30);
+        assert_eq!(defaults.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
 
         let env = Settings::from_env(|name| match name {
             "PGBASE_DB_STATEMENT_TIMEOUT" => Some("500ms".into()),
             "PGBASE_NET_MAX_RESPONSE_BYTES" => Some("1024".into()),
             "PGBASE_TRUSTED_PROXIES" => Some("10.0.0.0/8, ::1".into()),
             "GOTRUE_RATE_LIMIT_TOKEN_REFRESH" => Some("7".into()),
+            "PGBASE_SHUTDOWN_TIMEOUT" => Some("1500ms".into()),
             _ => None,
         })?;
         let config = Config::from_settings(env, "u".into(), secret.clone(), false)?;
@@ -531,6 +568,10 @@ mod tests {
         assert_eq!(config.net_max_response_bytes, 1024);
         assert_eq!(config.trusted_proxies.len(), 2);
         assert_eq!(config.auth_rate_limit_token_refresh, 7);
+        assert_eq!(
+            config.shutdown_timeout,
+            std::time::Duration::from_millis(1500)
+        );
 
         for (key, bad) in [
             (
@@ -544,6 +585,20 @@ mod tests {
                 "trusted_proxies",
                 Settings {
                     trusted_proxies: Some("10.0.0.0/99".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "shutdown_timeout",
+                Settings {
+                    shutdown_timeout: Some("soon".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "shutdown_timeout",
+                Settings {
+                    shutdown_timeout: Some("-3s".into()),
                     ..Settings::default()
                 },
             ),

@@ -1,7 +1,8 @@
 //! The HTTP server: `app(state)` builds the axum router (REST under `/rest/v1`, GraphQL, auth,
 //! `/health`, `/metrics`, and the MCP server at `/mcp` for the service_role key), with request
 //! logging and metrics as one middleware; `serve` binds, runs until a
-//! shutdown signal, then drains in-flight requests.
+//! shutdown signal, then drains in-flight requests (`runtime::serve_until_signal` bounds that
+//! drain by `shutdown_timeout` and stops the workers beside it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -586,6 +587,10 @@ pub enum ServeError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(
+        "shutdown_timeout ({0:?}) elapsed before in-flight requests and background work finished; exiting anyway"
+    )]
+    ShutdownTimeout(Duration),
 }
 
 /// Binds `listen:port` (failing fast when the port is taken).
