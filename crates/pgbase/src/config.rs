@@ -75,6 +75,8 @@ settings! {
     listen: String = ["PGBASE_LISTEN", "PGRST_SERVER_HOST"],
     /// Port to listen on [default: 54321]
     port: u16 = ["PGBASE_PORT", "PGRST_SERVER_PORT"],
+    /// The URL clients reach the API at (behind a proxy: the public one); auth's tokens are issued by `<it>/auth/v1`, as Supabase's [default: http://<listen>:<port>, localhost for 0.0.0.0/::]
+    api_external_url: String = ["PGBASE_API_EXTERNAL_URL", "API_EXTERNAL_URL"],
     /// Log format: pretty or json [default: pretty]
     log_format: LogFormat = ["PGBASE_LOG_FORMAT"],
     /// Required `aud` of incoming JWTs [default: not checked]
@@ -331,6 +333,8 @@ pub struct Config {
     pub jwt_secret: String,
     pub listen: String,
     pub port: u16,
+    /// Where clients reach the API, without a trailing `/`.
+    pub api_external_url: String,
     pub jwt_aud: Option<String>,
     pub jwt_role_claim_key: String,
     pub jwt_jwks: Option<String>,
@@ -416,6 +420,22 @@ impl Config {
                 .filter(|(name, _)| !name.is_empty())
                 .collect(),
             jwt_secret,
+            api_external_url: s
+                .api_external_url
+                .map(|url| url.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| {
+                    let listen = s.listen.as_deref().unwrap_or("127.0.0.1");
+                    let host = match listen {
+                        "0.0.0.0" | "::" | "[::]" | "" => "localhost",
+                        other => other,
+                    };
+                    let host = if host.contains(':') && !host.starts_with('[') {
+                        format!("[{host}]")
+                    } else {
+                        host.to_string()
+                    };
+                    format!("http://{host}:{}", s.port.unwrap_or(DEFAULT_PORT))
+                }),
             listen: s.listen.unwrap_or_else(|| "127.0.0.1".into()),
             port: s.port.unwrap_or(DEFAULT_PORT),
             jwt_aud: s.jwt_aud,
@@ -540,6 +560,34 @@ mod tests {
         let err = Settings::from_env(|name| (name == "PGBASE_DB_POOL").then(|| "ten".into()));
         let message = err.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("PGBASE_DB_POOL"), "{message}");
+    }
+
+    #[test]
+    fn the_external_url_defaults_to_the_listen_address() -> Result<(), ConfigError> {
+        let secret = "s".repeat(32);
+        let url = |settings: Settings| -> Result<String, ConfigError> {
+            Ok(
+                Config::from_settings(settings, "u".into(), secret.clone(), false)?
+                    .api_external_url,
+            )
+        };
+        assert_eq!(url(Settings::default())?, "http://127.0.0.1:54321");
+        let everywhere = Settings {
+            listen: Some("0.0.0.0".into()),
+            port: Some(8080),
+            ..Settings::default()
+        };
+        assert_eq!(url(everywhere)?, "http://localhost:8080");
+        let v6 = Settings {
+            listen: Some("::1".into()),
+            ..Settings::default()
+        };
+        assert_eq!(url(v6)?, "http://[::1]:54321");
+        let env = Settings::from_env(|name| {
+            (name == "API_EXTERNAL_URL").then(|| "https://api.example.com/".into())
+        })?;
+        assert_eq!(url(env)?, "https://api.example.com");
+        Ok(())
     }
 
     #[test]

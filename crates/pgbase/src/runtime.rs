@@ -107,6 +107,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         rate_limit_window: Duration::from_secs(config.auth_rate_limit_window_secs),
         trusted_proxies: config.trusted_proxies.clone(),
         client_ip_header: config.client_ip_header.clone(),
+        jwt_issuer: format!("{}/auth/v1", config.api_external_url),
         ..pgbase_auth::AuthConfig::new(config.jwt_secret.clone())
     };
     let auth = pgbase_auth::AuthState::new(pool.clone(), auth_config, authenticator.clone());

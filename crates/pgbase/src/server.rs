@@ -65,6 +65,7 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .nest("/auth/v1", pgbase_auth::router(state.auth.clone()))
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, observe))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let log = request_log.clone();
@@ -81,6 +82,23 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
         }))
         .service(inner);
     Router::new().fallback_service(with_cors)
+}
+
+/// A path no API serves (e.g. supabase-js' `storage` or `functions`): 404 naming what is
+/// served. The body is read first (up to the body limit; bigger ones are cut off there) so a
+/// client still uploading gets this answer rather than a connection reset mid-write.
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "message": format!("pgbase serves no route for {path}"),
+            "hint": "pgbase serves /rest/v1, /graphql/v1, /auth/v1, /health and /metrics \
+                     (Supabase Storage, Edge Functions and Realtime are not part of it)",
+        })),
+    )
+        .into_response()
 }
 
 /// Keeps the last failed requests (method, path, status; no query strings or headers, which may
