@@ -248,7 +248,16 @@ async fn upgrade_system_schemas(db_url: &str) {
         Ok(outdated) if outdated.is_empty() => return,
         Ok(outdated) => outdated,
         Err(error) => {
-            tracing::warn!(%error, "could not read the system schema versions (pgbase.system_migrations)");
+            let error = match &error {
+                pgbase_migrate::MigrateError::Database(e) => e
+                    .as_db_error()
+                    .map_or_else(|| e.to_string(), |db| db.message().to_string()),
+                other => other.to_string(),
+            };
+            tracing::warn!(
+                %error,
+                "this login cannot read the system schema versions (pgbase.system_migrations), so it cannot bring them up to date: after installing a new pgbase, run `pgbase migrate --db-url URL` as the database owner"
+            );
             return;
         }
     };

@@ -786,3 +786,137 @@ async fn the_whole_stack_runs_as_a_createrole_owner() {
         (200, json!([{"body": "first note"}]))
     );
 }
+
+/// The first release's system files, in order (kept by pgbase-migrate's upgrade test).
+const RELEASE1: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "0001_pgbase.sql",
+        include_str!("../../pgbase-migrate/tests/fixtures/release1/0001_pgbase.sql"),
+    ),
+    (
+        2,
+        "0002_auth.sql",
+        include_str!("../../pgbase-migrate/tests/fixtures/release1/0002_auth.sql"),
+    ),
+    (
+        3,
+        "0003_extensions_jwt.sql",
+        include_str!("../../pgbase-migrate/tests/fixtures/release1/0003_extensions_jwt.sql"),
+    ),
+    (
+        4,
+        "0004_pgmq.sql",
+        include_str!("../../pgbase-migrate/tests/fixtures/release1/0004_pgmq.sql"),
+    ),
+    (
+        5,
+        "0005_cron.sql",
+        include_str!("../../pgbase-migrate/tests/fixtures/release1/0005_cron.sql"),
+    ),
+    (
+        6,
+        "0006_net.sql",
+        include_str!("../../pgbase-migrate/tests/fixtures/release1/0006_net.sql"),
+    ),
+];
+
+/// Objects the current system schemas have and the first release's lack.
+const NEW_OBJECTS: &str = "select array[
+    to_regprocedure('cron._runner_for(text)') is not null,
+    to_regprocedure('pgmq._send_one(text, jsonb, jsonb, timestamptz)') is not null,
+    to_regprocedure('pgmq_public.delete(text, bigint)') is not null,
+    to_regclass('pgmq.notify_insert_settings') is not null,
+    exists (select from pgbase.system_migrations where name = '0007_safety.sql')]";
+
+/// `serve` at start-up brings a first-release database up to date when its login may (the
+/// owner), and when it may not (`authenticator`) it serves anyway and says what to run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_applies_pending_system_upgrades_at_start_up() {
+    let db = pgbase_testkit::test_db().await;
+    let admin = db.connect().await;
+    let name = format!("{}_release1", db.name);
+    admin
+        .batch_execute(&format!("create database {name} template template0"))
+        .await
+        .unwrap();
+    let mut config = db.config.clone();
+    config.dbname(&name);
+    let (old, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    old.batch_execute(
+        "create schema pgbase;
+         create table pgbase.system_migrations (
+           version integer primary key, name text not null,
+           applied_at timestamptz not null default now());",
+    )
+    .await
+    .unwrap();
+    for (version, file, sql) in RELEASE1 {
+        old.batch_execute(sql).await.expect(file);
+        old.execute(
+            "insert into pgbase.system_migrations (version, name) values ($1, $2)",
+            &[version, file],
+        )
+        .await
+        .unwrap();
+    }
+    old.batch_execute("select pgmq.create('jobs'); select pgmq.send('jobs', '{\"n\": 1}');")
+        .await
+        .unwrap();
+    let new_objects =
+        async || -> Vec<bool> { old.query_one(NEW_OBJECTS, &[]).await.unwrap().get(0) };
+    assert_eq!(new_objects().await, [false; 5], "a first-release database");
+    let base = db.url.rsplit_once('/').unwrap().0.to_string();
+    let dir = scratch();
+
+    // As `authenticator` (it may not even read pgbase's bookkeeping): served as it is, healthy,
+    // with the command to run.
+    let as_authenticator = base.replace("postgres@", "authenticator@") + "/" + &name;
+    let serve = Serve::start(&as_authenticator, dir.path(), &[("PGBASE_JOBS", "false")]);
+    serve.ready().await;
+    assert!(
+        serve.log().contains(
+            "this login cannot read the system schema versions (pgbase.system_migrations), so it cannot bring them up to date: after installing a new pgbase, run `pgbase migrate --db-url URL` as the database owner"
+        ) && serve.log().contains("error=permission denied for schema pgbase"),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(new_objects().await, [false; 5], "nothing changed");
+    drop(serve);
+
+    // As the owner: upgraded in place before the server starts, the queue kept.
+    let serve = Serve::start(
+        &format!("{base}/{name}"),
+        dir.path(),
+        &[("PGBASE_JOBS", "false")],
+    );
+    serve.ready().await;
+    assert!(
+        serve.log().contains("system schemas brought up to date"),
+        "{}",
+        serve.log()
+    );
+    assert_eq!(new_objects().await, [true; 5], "{}", serve.log());
+    let outdated: i64 = old
+        .query_one(
+            "select count(*) from pgbase.system_migrations where checksum is null",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(outdated, 0);
+    let kept: i64 = old
+        .query_one("select count(*) from pgmq.read('jobs', 30, 10)", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1, "the message sent before the upgrade");
+    drop(serve);
+    drop(old);
+    admin
+        .batch_execute(&format!("drop database {name} with (force)"))
+        .await
+        .unwrap();
+}
