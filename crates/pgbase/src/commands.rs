@@ -202,7 +202,7 @@ fn target_settings(
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db_url = settings.db_url.clone().context(
-        "serve needs a database: pass --db-url or set DATABASE_URL (e.g. postgres://authenticator:PASSWORD@HOST:5432/DB)",
+        "serve needs a database: pass --db-url or set DATABASE_URL (e.g. postgres://OWNER:PASSWORD@HOST:5432/DB, the login that ran pgbase migrate)",
     )?;
     let secret = settings.jwt_secret.clone().context(
         "serve needs a JWT secret: pass --jwt-secret or set PGBASE_JWT_SECRET (at least 32 characters)",

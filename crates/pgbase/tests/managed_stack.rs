@@ -29,7 +29,11 @@ use std::time::{Duration, Instant};
 use pgbase_devdb::{Cluster, ClusterOptions};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgbase");
+/// The binary under test: `PGBASE_BIN` when set (a copy of this build that a parallel build in a
+/// shared target directory cannot replace mid-run), else the one Cargo built for this test.
+fn bin() -> String {
+    std::env::var("PGBASE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pgbase").to_string())
+}
 const SECRET: &str = "a-secret-of-at-least-thirty-two-characters";
 const ADMIN_PASSWORD: &str = "admin-pw";
 const OWNER_PASSWORD: &str = "owner-pw";
@@ -73,7 +77,7 @@ async fn connect(url: &str) -> tokio_postgres::Client {
 
 /// Runs the binary with nothing from the caller's environment that could pick a database.
 fn pgbase(args: &[&str], cwd: &Path) -> (i32, String, String) {
-    let output = Command::new(BIN)
+    let output = Command::new(bin())
         .args(args)
         .current_dir(cwd)
         .env_remove("DATABASE_URL")
@@ -100,7 +104,7 @@ impl Serve {
     fn start(db_url: &str, dir: &Path, env: &[(&str, &str)]) -> Serve {
         let port = pgbase_testkit::free_port();
         let log = dir.join(format!("serve-{port}.log"));
-        let child = Command::new(BIN)
+        let child = Command::new(bin())
             .args(["serve", "--db-url", db_url, "--port", &port.to_string()])
             .args(["--jwt-secret", SECRET])
             .envs(env.iter().copied())
@@ -785,6 +789,86 @@ async fn the_whole_stack_runs_as_a_createrole_owner() {
         (status, json_of(&body)),
         (200, json!([{"body": "first note"}]))
     );
+    drop(serve);
+
+    // `authenticator` has no password: logging in with it says what to do instead.
+    let hint = "hint: pgbase migrate creates authenticator without a password: serve as the database owner \
+                (the login that ran pgbase migrate), or have the owner run ALTER ROLE authenticator PASSWORD '…'; \
+                and serve only the API with it (jobs = false)";
+    let port_db = format!("127.0.0.1:{}", cluster.port());
+    for (url, refusal) in [
+        (
+            format!("postgres://authenticator@{port_db}/app"),
+            format!(
+                "{port_db}: the server asks user \"authenticator\" for a password and the URL has none"
+            ),
+        ),
+        (
+            format!("postgres://authenticator:guess@{port_db}/app"),
+            "the database server refused the connection: password authentication failed for user \"authenticator\"".to_string(),
+        ),
+    ] {
+        let (code, report) = doctor(&url, dir.path());
+        assert_eq!(code, 1, "{report:#}");
+        assert_eq!(
+            rows(&report),
+            vec![row(
+                "connection",
+                "missing",
+                &format!("cannot connect to the database: {refusal}\n{hint}"),
+                "check the URL (host, port, user, password, database, sslmode)",
+            )]
+        );
+    }
+
+    // Given one by the owner, it serves the API alone (the workers need the owner): sign-in,
+    // REST read and write under RLS.
+    owner
+        .batch_execute("alter role authenticator password 'authenticator-pw'")
+        .await
+        .unwrap();
+    let serve = Serve::start(
+        &url(&cluster, "authenticator", "authenticator-pw", "app"),
+        dir.path(),
+        &[("PGBASE_JOBS", "false")],
+    );
+    serve.ready().await;
+    let port = serve.port;
+    let (status, body) = http(
+        port,
+        "POST",
+        "/auth/v1/token?grant_type=password",
+        &[("apikey", &anon)],
+        Some(r#"{"email":"alice@example.com","password":"correct horse"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let alice = json_of(&body)["access_token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {alice}");
+    let headers = [
+        ("apikey", anon.as_str()),
+        ("Authorization", bearer.as_str()),
+    ];
+    let (status, body) = http(
+        port,
+        "POST",
+        "/rest/v1/notes",
+        &headers,
+        Some(r#"{"body":"second"}"#),
+    );
+    assert_eq!(status, 201, "{body}\n{}", serve.log());
+    let (status, body) = http(
+        port,
+        "GET",
+        "/rest/v1/notes?select=body&order=id",
+        &headers,
+        None,
+    );
+    assert_eq!(
+        (status, json_of(&body)),
+        (200, json!([{"body": "first note"}, {"body": "second"}])),
+        "{}",
+        serve.log()
+    );
 }
 
 /// The first release's system files, in order (kept by pgbase-migrate's upgrade test).
@@ -913,6 +997,19 @@ async fn serve_applies_pending_system_upgrades_at_start_up() {
         .unwrap()
         .get(0);
     assert_eq!(kept, 1, "the message sent before the upgrade");
+
+    // An API role is no login: the refusal says which login to use.
+    let (code, report) = doctor(
+        &(base.replace("postgres@", "anon@") + "/" + &name),
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        rows(&report)[0].2,
+        "cannot connect to the database: the database server refused the connection: role \"anon\" is not \
+         permitted to log in\nhint: anon is not a login role (anon, authenticated and service_role are the \
+         NOLOGIN roles requests switch to): serve as the database owner (the login that ran pgbase migrate)"
+    );
     drop(serve);
     drop(old);
     admin
