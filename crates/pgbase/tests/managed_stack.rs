@@ -347,6 +347,14 @@ async fn the_api_roles_are_created_by_a_createrole_owner_and_refused_without_it(
         dir.path(),
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "warning: service_role has no BYPASSRLS (or does not exist): requests with the service key \
+             see only the rows row-level security lets service_role see (often none); an administrator \
+             (superuser) must run: ALTER ROLE service_role BYPASSRLS;"
+        ),
+        "{stderr}"
+    );
     let made: Vec<(String, bool, bool, bool, bool)> = admin
         .query(
             "select rolname::text, rolcanlogin, rolinherit, rolbypassrls, rolsuper from pg_roles
