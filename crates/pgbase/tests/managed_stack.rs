@@ -205,7 +205,10 @@ async fn wait_for<T, F: AsyncFnMut() -> Option<T>>(what: &str, mut probe: F) -> 
 
 /// An HTTP server on 127.0.0.1 that answers 200 to everything and keeps each request's first
 /// line and body.
-fn sink() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
+/// Requests a [`sink`] received: (request line, body).
+type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+fn sink() -> (u16, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
