@@ -97,6 +97,8 @@ settings! {
     net_max_response_bytes: usize = ["PGBASE_NET_MAX_RESPONSE_BYTES"],
     /// GraphQL introspection (`__schema`, `__type`) [default: on in dev, off in serve]
     graphql_introspection: bool = ["PGBASE_GRAPHQL_INTROSPECTION"],
+    /// GraphQL upsert: an `onConflict` argument on `insertInto…Collection` (pgbase's extension; off keeps the schema exactly pg_graphql's) [default: false]
+    graphql_upsert: bool = ["PGBASE_GRAPHQL_UPSERT"],
     /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve]
     net_deny_private: bool = ["PGBASE_NET_DENY_PRIVATE"],
     /// Sign-ups plus password sign-ins per client address per window; 0 turns it off [default: 30]
@@ -345,6 +347,7 @@ pub struct Config {
     pub net_max_response_bytes: usize,
     pub net_deny_private: bool,
     pub graphql_introspection: bool,
+    pub graphql_upsert: bool,
     /// Who may read `/metrics` and the details of `/health`.
     pub ops_access: OpsAccess,
     pub auth_rate_limit_sign_in_sign_up: u32,
@@ -450,6 +453,7 @@ impl Config {
                 .unwrap_or(pgbase_jobs::net::DEFAULT_MAX_RESPONSE_BYTES),
             net_deny_private: s.net_deny_private.unwrap_or(!dev),
             graphql_introspection: s.graphql_introspection.unwrap_or(dev),
+            graphql_upsert: s.graphql_upsert.unwrap_or(false),
             auth_rate_limit_sign_in_sign_up: s.auth_rate_limit_sign_in_sign_up.unwrap_or(30),
             auth_rate_limit_token_refresh: s.auth_rate_limit_token_refresh.unwrap_or(150),
             auth_rate_limit_window_secs: s.auth_rate_limit_window_secs.unwrap_or(300).max(1),

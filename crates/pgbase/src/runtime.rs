@@ -119,6 +119,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     );
     graphql.session_defaults = session_defaults(&config);
     graphql.safe_update = config.db_safe_update;
+    graphql.upsert = config.graphql_upsert;
     let graphql = Arc::new(graphql);
     Ok(AppState {
         graphql,
