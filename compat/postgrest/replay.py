@@ -263,6 +263,20 @@ METHODS = {f"method{m.capitalize()}": m for m in
            ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")}
 
 
+def unpipe(body: str) -> str:
+    lines = body.split("\n")
+    out = lines[:1]
+    for k, line in enumerate(lines[1:], 1):
+        head = line.lstrip(" \t")
+        if head.startswith("|"):
+            out.append(head[1:])
+        elif k == len(lines) - 1 and not head:
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def ev(e):
     kind = e[0]
     if kind == "str":
@@ -278,7 +292,9 @@ def ev(e):
                 return ("json", json.loads(body))
             except ValueError:
                 raise Unsupported("json quasi-quote not JSON")
-        if name in ("str", "r"):
+        if name == "str":  # Text.Heredoc: margins up to a leading `|` trimmed, blank last line dropped
+            return unpipe(body)
+        if name == "r":
             return body
         raise Unsupported(f"quasi-quote {name}")
     if kind == "list":
