@@ -745,7 +745,7 @@ def main() -> int:
                 dirty = False
                 try:
                     for c in gc:
-                        if c.status == "unsupported":
+                        if c.status in ("unsupported", "unexpressible"):
                             continue
                         if dirty:
                             drop(db, srv); db, srv = fresh_server(env_extra); dirty = False

@@ -727,6 +727,7 @@ fn prepare(
                         },
                         body: body_text,
                         returning: WriteReturning::Rows,
+                        representations: plan::representations(table),
                     }
                 }
                 Mutation::Delete => WritePlan {
@@ -740,6 +741,7 @@ fn prepare(
                     },
                     body: None,
                     returning: WriteReturning::Rows,
+                    representations: Vec::new(),
                 },
             };
             if safe_update {

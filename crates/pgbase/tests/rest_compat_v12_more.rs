@@ -469,3 +469,99 @@ async fn extra_search_path_app_settings_and_aggregates_switch() {
     let r = app.get("/rest/v1/tunes?select=plays.sum()").await;
     expect_json(&r, 200, json!([{"sum": 7}]));
 }
+
+// ----- data representations: writes through a `json` → domain cast function -----
+
+const REPRESENTATIONS: &str = r#"
+create domain public.rgb as int check (value between 0 and 16777215);
+create function public.rgb(json) returns public.rgb language sql immutable as $$
+  select ('x' || lpad(ltrim($1 #>> '{}', '#'), 8, '0'))::bit(32)::int::public.rgb $$;
+create function public.json(public.rgb) returns json language sql immutable as $$
+  select to_json('#' || lpad(upper(to_hex($1::int)), 6, '0')) $$;
+create function public.rgb(text) returns public.rgb language sql immutable as $$
+  select ('x' || lpad(ltrim($1, '#'), 8, '0'))::bit(32)::int::public.rgb $$;
+create cast (json as public.rgb) with function public.rgb(json) as implicit;
+create cast (text as public.rgb) with function public.rgb(text) as implicit;
+create cast (public.rgb as json) with function public.json(public.rgb) as implicit;
+create table public.swatches (id int primary key, name text, shade public.rgb default 0);
+insert into public.swatches values (1, 'ink', 0), (2, 'snow', 16777215);
+grant usage on schema public to anon;
+grant select, insert, update on public.swatches to anon;
+"#;
+
+#[tokio::test]
+async fn represented_domains_go_through_their_cast_functions() {
+    let app = TestApp::new(REPRESENTATIONS).await;
+    let representation = [("Prefer", "return=representation")];
+    // PATCH: the JSON string goes through public.rgb(json), not the integer's text input
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/swatches?id=eq.1&select=id,shade",
+            &representation,
+            Some(r##"{"shade":"#00FF10"}"##),
+        )
+        .await;
+    expect_json(&r, 200, json!([{"id": 1, "shade": "#00FF10"}]));
+    // POST with several rows, each converted
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/swatches?select=id,shade",
+            &representation,
+            Some(r##"[{"id":3,"name":"sky","shade":"#0000FF"},{"id":4,"name":"red","shade":"FF0000"}]"##),
+        )
+        .await;
+    expect_json(
+        &r,
+        201,
+        json!([{"id": 3, "shade": "#0000FF"}, {"id": 4, "shade": "#FF0000"}]),
+    );
+    // a represented key outside `columns` is ignored, not parsed
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/swatches?id=eq.2&columns=name&select=id,name,shade",
+            &representation,
+            Some(r#"{"name":"white","shade":"not a colour"}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 2, "name": "white", "shade": "#FFFFFF"}]),
+    );
+    // the stored value is the domain's integer
+    assert_eq!(
+        app.sql_texts("select shade::int::text from public.swatches order by id")
+            .await,
+        vec![
+            Some("65296".to_string()),
+            Some("16777215".to_string()),
+            Some("255".to_string()),
+            Some("16711680".to_string())
+        ]
+    );
+
+    // reads: `*` and named columns go out through the domain → json function, filter values
+    // come in through the text → domain one
+    let r = app.get("/rest/v1/swatches?id=lt.3&order=id").await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 1, "name": "ink", "shade": "#00FF10"},
+               {"id": 2, "name": "white", "shade": "#FFFFFF"}]),
+    );
+    let r = app
+        .get("/rest/v1/swatches?select=id,tone:shade&shade=eq.0000FF")
+        .await;
+    expect_json(&r, 200, json!([{"id": 3, "tone": "#0000FF"}]));
+    let r = app
+        .get("/rest/v1/swatches?select=id&shade=in.(FF0000,00FF10)&order=id")
+        .await;
+    expect_json(&r, 200, json!([{"id": 1}, {"id": 4}]));
+    let r = app
+        .get("/rest/v1/swatches?select=id,shade::text&id=eq.4")
+        .await;
+    expect_json(&r, 200, json!([{"id": 4, "shade": "\"#FF0000\""}]));
+}
