@@ -90,6 +90,17 @@ NOT_EXPRESSIBLE = {
 FILE_NOT_EXPRESSIBLE = {
     "Feature/RollbackSpec.hs": "db-tx-end (tx-allow-override / tx-rollback-all; pgbase always commits)",
 }
+# PostGIS is not installed here: the fixture objects built on its types do not exist
+POSTGIS_OBJECTS = ("shops", "shop_bles", "lines", "get_shop", "get_shop_bles", "get_lines",
+                   "get_line")
+# cases that read what an earlier case committed (upstream keeps sequence increments and
+# `Prefer: tx=commit` writes; here every write is undone by re-cloning the database)
+STATEFUL = {
+    "Feature/Query/RpcSpec.hs:710": "reads a sequence an earlier case advanced",
+    "Feature/Query/ComputedRelsSpec.hs:125": "reads a row an earlier case committed (tx=commit)",
+    "Feature/Query/ComputedRelsSpec.hs:131": "reads a row an earlier case committed (tx=commit)",
+    "Feature/Query/UnicodeSpec.hs:27": "reads a row an earlier case inserted",
+}
 # upstream's baseCfg runs db-pre-request = test.switch_role on every request: a JWT whose `id`
 # claim is 1, 2 or 3 switches role or raises; pgbase has no db-pre-request
 SWITCH_ROLE_IDS = {"1", "2", "3"}
@@ -478,7 +489,14 @@ def extract(rel: str, text: str) -> list[Case]:
         p.k += 1
         LOCAL.clear()
         for name, ds in defs.items():
-            LOCAL[name] = min(ds, key=lambda d: abs(d[0] - t.pos))[1]
+            # a `let` binds what follows it: the closest definition before the case, else
+            # (a `where` below) the closest one after it
+            # of the same top-level binding when it has one
+            b = next((b for b in binds if b[1] <= t.pos < b[2]), None)
+            mine = [d for d in ds if b and b[1] <= d[0] < b[2]] or ds
+            before = [d for d in mine if d[0] < t.pos]
+            LOCAL[name] = (max(before, key=lambda d: d[0]) if before
+                           else min(mine, key=lambda d: abs(d[0] - t.pos)))[1]
         case = Case(f"{rel}:{line}", group, line)
         cases.append(case)
         try:
@@ -504,7 +522,12 @@ def extract(rel: str, text: str) -> list[Case]:
                     flat.append(h)
             case.request = {"method": method, "path": path, "headers": [list(h) for h in flat], "body": body}
             case.expect = matcher_of(ev(exp_e))
-            if needs_switch_role(case.request["headers"]):
+            first = re.split(r"[/?]", path.lstrip("/").removeprefix("rpc/"))[0]
+            if first in POSTGIS_OBJECTS:
+                case.status, case.reason = "unexpressible", "PostGIS is not installed on this machine"
+            elif case.id in STATEFUL:
+                case.status, case.reason = "unexpressible", "harness: " + STATEFUL[case.id]
+            elif needs_switch_role(case.request["headers"]):
                 case.status, case.reason = "unexpressible", "db-pre-request = test.switch_role (JWT id 1-3)"
             elif rel in FILE_NOT_EXPRESSIBLE:
                 case.status, case.reason = "unexpressible", FILE_NOT_EXPRESSIBLE[rel]
@@ -715,7 +738,9 @@ def main() -> int:
             if errs:
                 print(f"fixture {fx}: {len(errs)} errors, first: {errs[0]}", file=sys.stderr)
         cluster.psql("replay_template", "grant postgrest_test_anonymous, postgrest_test_default_role, "
-                     "postgrest_test_author to authenticator", check=False)
+                     "postgrest_test_author, postgrest_test_superuser to authenticator", check=False)
+        # RangeSpec runs after ANALYZE of these two (count=planned reads their statistics)
+        cluster.psql("replay_template", "analyze test.items; analyze test.child_entities", check=False)
         counter = [0]
 
         def fresh_server(env_extra):

@@ -565,3 +565,62 @@ async fn represented_domains_go_through_their_cast_functions() {
         .await;
     expect_json(&r, 200, json!([{"id": 4, "shade": "\"#FF0000\""}]));
 }
+
+// ----- small v12 answers: RAISE 'PGRST' parse errors, negative offset -----
+
+const SMALL: &str = r#"
+create table public.steps (id int primary key);
+insert into public.steps select generate_series(1, 3);
+create function public.bad_raise(which text) returns void language plpgsql as $$
+begin
+  if which = 'message' then
+    raise sqlstate 'PGRST' using message = 'nope', detail = '{"status":400,"headers":{}}';
+  elsif which = 'nodetail' then
+    raise sqlstate 'PGRST' using message = '{"code":"X1","message":"m"}';
+  else
+    raise sqlstate 'PGRST' using message = '{"code":"X1","message":"m"}', detail = 'nope';
+  end if;
+end $$;
+grant usage on schema public to anon;
+grant select on public.steps to anon;
+grant execute on function public.bad_raise(text) to anon;
+"#;
+
+#[tokio::test]
+async fn pgrst_raise_parse_errors_name_the_part_and_negative_offsets_are_ignored() {
+    let app = TestApp::new(SMALL).await;
+    let message_hint = "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.";
+    let detail_hint = "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.";
+    for (which, details, hint) in [
+        (
+            "message",
+            "Invalid JSON value for MESSAGE: 'nope'",
+            message_hint,
+        ),
+        (
+            "nodetail",
+            "DETAIL is missing in the RAISE statement",
+            detail_hint,
+        ),
+        (
+            "detail",
+            "Invalid JSON value for DETAIL: 'nope'",
+            detail_hint,
+        ),
+    ] {
+        let r = app
+            .get(&format!("/rest/v1/rpc/bad_raise?which={which}"))
+            .await;
+        expect_json(
+            &r,
+            500,
+            json!({"code": "PGRST121",
+                   "message": "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
+                   "details": details, "hint": hint}),
+        );
+    }
+    let r = app.get("/rest/v1/steps?offset=-2&order=id").await;
+    expect_json(&r, 200, json!([{"id": 1}, {"id": 2}, {"id": 3}]));
+    let r = app.get("/rest/v1/steps?limit=-2").await;
+    expect_status(&r, 416);
+}
