@@ -2,19 +2,23 @@
 //!
 //! 1. every foreign key gives a many-to-one, or a one-to-one when its columns are
 //!    exactly the PK or a UNIQUE constraint of the referencing table
-//!    (`allM2OandO2ORels`);
+//!    (`allM2OandO2ORels`; pass `foreign_key_relationships`);
 //! 2. those propagate to views that select all the key's columns
-//!    (`addViewM2OAndO2ORels`, view-table, table-view and view-view);
+//!    (`addViewM2OAndO2ORels`, view-table, table-view and view-view;
+//!    `view_relationships`);
 //! 3. many-to-many through a junction: a relation with two different many-to-one
 //!    relationships whose columns together are part of the junction's primary key
-//!    (`addM2MRels`; extra PK columns allowed, unique keys do not count upstream);
+//!    (`addM2MRels`; extra PK columns allowed, unique keys do not count upstream;
+//!    `junction_relationships`);
 //! 4. the inverse of every many-to-one (one-to-many) and one-to-one
-//!    (`addInverseRels`);
+//!    (`addInverseRels`; `inverse`);
 //! 5. computed relationships `f(t) RETURNS SETOF u [ROWS 1]` override the detected
 //!    relationships from `t` to a relation named like the function
-//!    (`getOverrideRelationshipsMap`);
+//!    (`getOverrideRelationshipsMap`; `override_with_computed`);
 //! 6. only relationships whose source, target and junction are in the exposed
-//!    schemas are kept (`removeInternal`).
+//!    schemas are kept (`removeInternal`; `group_exposed`).
+//!
+//! [`derive()`] runs these passes in this order, one function each.
 
 use crate::model::{ForeignKey, QualifiedName, Table};
 use serde::{Deserialize, Serialize};
@@ -262,8 +266,23 @@ pub fn derive(
         tables.iter().map(|t| (t.qualified_name(), *t)).collect();
     let is_view = |q: &QualifiedName| table_map.get(q).is_some_and(|t| t.is_view());
 
-    // 1. M2O / O2O from foreign keys
-    let mut rels: Vec<Relationship> = foreign_keys
+    let mut rels = foreign_key_relationships(foreign_keys, &is_view);
+    let through_views = view_relationships(&rels, view_key_deps);
+    rels.extend(through_views);
+    let many_to_many = junction_relationships(&rels, &table_map);
+    rels.extend(many_to_many);
+    let inverses: Vec<Relationship> = rels.iter().filter_map(inverse).collect();
+    rels.extend(inverses);
+    override_with_computed(&mut rels, computed, &is_view);
+    group_exposed(rels, exposed_schemas)
+}
+
+/// Pass 1: a many-to-one (or one-to-one, for a unique key) from every foreign key.
+fn foreign_key_relationships(
+    foreign_keys: &[ForeignKey],
+    is_view: &impl Fn(&QualifiedName) -> bool,
+) -> Vec<Relationship> {
+    foreign_keys
         .iter()
         .map(|fk| {
             let source = fk.table_name();
@@ -282,11 +301,17 @@ pub fn derive(
                 .collect();
             fk_rel(source, target, card, &fk.name, cols, flags)
         })
-        .collect();
+        .collect()
+}
 
-    // 2. propagate to views
+/// Pass 2: the foreign-key relationships carried over to the views that select all of a
+/// key's columns (view → table, table → view and view → view).
+fn view_relationships(
+    rels: &[Relationship],
+    view_key_deps: &[ViewKeyDependency],
+) -> Vec<Relationship> {
     let mut view_rels = Vec::new();
-    for rel in &rels {
+    for rel in rels {
         let Link::ForeignKey {
             constraint,
             columns,
@@ -341,33 +366,51 @@ pub fn derive(
                 ));
             }
         }
-        for vt in &view_table {
-            for vt_combo in vt.expand() {
-                for tv in &table_view {
-                    for tv_combo in tv.expand() {
-                        let (v1, v2) = (vt.view(), tv.view());
-                        let cols = vt_combo
-                            .iter()
-                            .zip(&tv_combo)
-                            .map(|((_, a), (_, b))| (a.clone(), b.clone()))
-                            .collect();
-                        let is_self = v1 == v2;
-                        view_rels.push(fk_rel(
-                            v1,
-                            v2,
-                            rel.cardinality,
-                            constraint,
-                            cols,
-                            (is_self, true, true),
-                        ));
-                    }
+        view_rels.extend(view_to_view(rel, constraint, &view_table, &table_view));
+    }
+    view_rels
+}
+
+/// Pass 2, view → view: one relationship per pair of views over the two ends of `rel`'s key.
+fn view_to_view(
+    rel: &Relationship,
+    constraint: &str,
+    view_table: &[&ViewKeyDependency],
+    table_view: &[&ViewKeyDependency],
+) -> Vec<Relationship> {
+    let mut out = Vec::new();
+    for vt in view_table {
+        for vt_combo in vt.expand() {
+            for tv in table_view {
+                for tv_combo in tv.expand() {
+                    let (v1, v2) = (vt.view(), tv.view());
+                    let cols = vt_combo
+                        .iter()
+                        .zip(&tv_combo)
+                        .map(|((_, a), (_, b))| (a.clone(), b.clone()))
+                        .collect();
+                    let is_self = v1 == v2;
+                    out.push(fk_rel(
+                        v1,
+                        v2,
+                        rel.cardinality,
+                        constraint,
+                        cols,
+                        (is_self, true, true),
+                    ));
                 }
             }
         }
     }
-    rels.extend(view_rels);
+    out
+}
 
-    // 3. M2M through junctions
+/// Pass 3: many-to-many through every junction, a relation with two different many-to-one
+/// relationships whose columns together lie in its primary key.
+fn junction_relationships(
+    rels: &[Relationship],
+    table_map: &HashMap<QualifiedName, &Table>,
+) -> Vec<Relationship> {
     let mut m2o_by_source: HashMap<&QualifiedName, Vec<&Relationship>> = HashMap::new();
     for rel in rels
         .iter()
@@ -383,92 +426,107 @@ pub fn derive(
             .unwrap_or_default();
         for r1 in jt_rels {
             for r2 in jt_rels {
-                let (
-                    Link::ForeignKey {
-                        constraint: c1,
-                        columns: cols1,
-                        ..
-                    },
-                    Link::ForeignKey {
-                        constraint: c2,
-                        columns: cols2,
-                        ..
-                    },
-                ) = (&r1.link, &r2.link)
-                else {
-                    continue;
-                };
-                if c1 == c2 {
-                    continue;
-                }
-                let in_pk = cols1
-                    .iter()
-                    .chain(cols2)
-                    .all(|(jcol, _)| pk.contains(jcol.as_str()));
-                if !in_pk {
-                    continue;
-                }
-                let swap = |cols: &[(String, String)]| -> Vec<(String, String)> {
-                    cols.iter().map(|(a, b)| (b.clone(), a.clone())).collect()
-                };
-                m2m.push(Relationship {
-                    source: r1.target.clone(),
-                    target: r2.target.clone(),
-                    cardinality: Cardinality::ManyToMany,
-                    is_self: r1.target == r2.target,
-                    source_is_view: r1.target_is_view,
-                    target_is_view: r2.target_is_view,
-                    link: Link::Junction(Junction {
-                        table: (*jt).clone(),
-                        source_constraint: c1.clone(),
-                        target_constraint: c2.clone(),
-                        source_columns: swap(cols1),
-                        target_columns: swap(cols2),
-                    }),
-                });
+                m2m.extend(through_junction(jt, &pk, r1, r2));
             }
         }
     }
-    rels.extend(m2m);
+    m2m
+}
 
-    // 4. inverses of M2O and O2O
-    let inverses: Vec<Relationship> = rels
+/// Pass 3, one pair: `r1.target` to `r2.target` through junction `jt` (primary key `pk`),
+/// when the two keys differ and their junction columns lie in `pk`.
+fn through_junction(
+    jt: &QualifiedName,
+    pk: &HashSet<&str>,
+    r1: &Relationship,
+    r2: &Relationship,
+) -> Option<Relationship> {
+    let (
+        Link::ForeignKey {
+            constraint: c1,
+            columns: cols1,
+            ..
+        },
+        Link::ForeignKey {
+            constraint: c2,
+            columns: cols2,
+            ..
+        },
+    ) = (&r1.link, &r2.link)
+    else {
+        return None;
+    };
+    if c1 == c2 {
+        return None;
+    }
+    let in_pk = cols1
         .iter()
-        .filter_map(|r| {
-            let Link::ForeignKey {
-                constraint,
-                columns,
-                parent,
-            } = &r.link
-            else {
-                return None;
-            };
-            let (cardinality, parent) = match r.cardinality {
-                Cardinality::ManyToOne => (Cardinality::OneToMany, false),
-                Cardinality::OneToOne => (Cardinality::OneToOne, !parent),
-                _ => return None,
-            };
-            Some(Relationship {
-                source: r.target.clone(),
-                target: r.source.clone(),
-                cardinality,
-                is_self: r.is_self,
-                source_is_view: r.target_is_view,
-                target_is_view: r.source_is_view,
-                link: Link::ForeignKey {
-                    constraint: constraint.clone(),
-                    columns: columns
-                        .iter()
-                        .map(|(a, b)| (b.clone(), a.clone()))
-                        .collect(),
-                    parent,
-                },
-            })
-        })
-        .collect();
-    rels.extend(inverses);
+        .chain(cols2)
+        .all(|(jcol, _)| pk.contains(jcol.as_str()));
+    if !in_pk {
+        return None;
+    }
+    let swap = |cols: &[(String, String)]| -> Vec<(String, String)> {
+        cols.iter().map(|(a, b)| (b.clone(), a.clone())).collect()
+    };
+    Some(Relationship {
+        source: r1.target.clone(),
+        target: r2.target.clone(),
+        cardinality: Cardinality::ManyToMany,
+        is_self: r1.target == r2.target,
+        source_is_view: r1.target_is_view,
+        target_is_view: r2.target_is_view,
+        link: Link::Junction(Junction {
+            table: jt.clone(),
+            source_constraint: c1.clone(),
+            target_constraint: c2.clone(),
+            source_columns: swap(cols1),
+            target_columns: swap(cols2),
+        }),
+    })
+}
 
-    // 5. computed relationships override detected ones keyed (source, function name)
+/// Pass 4: the inverse of a many-to-one (a one-to-many) or of a one-to-one (the other side).
+fn inverse(r: &Relationship) -> Option<Relationship> {
+    let Link::ForeignKey {
+        constraint,
+        columns,
+        parent,
+    } = &r.link
+    else {
+        return None;
+    };
+    let (cardinality, parent) = match r.cardinality {
+        Cardinality::ManyToOne => (Cardinality::OneToMany, false),
+        Cardinality::OneToOne => (Cardinality::OneToOne, !parent),
+        _ => return None,
+    };
+    Some(Relationship {
+        source: r.target.clone(),
+        target: r.source.clone(),
+        cardinality,
+        is_self: r.is_self,
+        source_is_view: r.target_is_view,
+        target_is_view: r.source_is_view,
+        link: Link::ForeignKey {
+            constraint: constraint.clone(),
+            columns: columns
+                .iter()
+                .map(|(a, b)| (b.clone(), a.clone()))
+                .collect(),
+            parent,
+        },
+    })
+}
+
+/// Pass 5: computed relationships replace the detected ones from their source to a relation
+/// named like the function, and are added (one per source and function: the last wins, as
+/// `HM.fromList`).
+fn override_with_computed(
+    rels: &mut Vec<Relationship>,
+    computed: &[ComputedRelationship],
+    is_view: &impl Fn(&QualifiedName) -> bool,
+) {
     let overridden: HashSet<(QualifiedName, QualifiedName)> = computed
         .iter()
         .map(|c| {
@@ -479,7 +537,6 @@ pub fn derive(
         })
         .collect();
     rels.retain(|r| !overridden.contains(&(r.source.clone(), r.target.clone())));
-    // one computed relationship per (source, function): the last one wins, as HM.fromList
     let mut computed_map: BTreeMap<(QualifiedName, QualifiedName), Relationship> = BTreeMap::new();
     for c in computed {
         let source = QualifiedName::new(&c.source_schema, &c.source_table);
@@ -504,8 +561,14 @@ pub fn derive(
         computed_map.insert((source, function), rel);
     }
     rels.extend(computed_map.into_values());
+}
 
-    // 6. keep what lies in the exposed schemas; group by source
+/// Pass 6: the relationships whose source, target and junction lie in the exposed schemas,
+/// grouped by source and sorted.
+fn group_exposed(
+    rels: Vec<Relationship>,
+    exposed_schemas: &[String],
+) -> HashMap<QualifiedName, Vec<Relationship>> {
     let exposed = |s: &str| exposed_schemas.iter().any(|e| e == s);
     let mut grouped: HashMap<QualifiedName, Vec<Relationship>> = HashMap::new();
     for rel in rels {
@@ -518,4 +581,107 @@ pub fn derive(
         group.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     }
     grouped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(name: &str) -> QualifiedName {
+        QualifiedName::new("api", name)
+    }
+
+    fn pairs(cols: &[(&str, &str)]) -> Vec<(String, String)> {
+        cols.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    }
+
+    /// `from(cols) references to(cols)` as pass 1 makes it.
+    fn m2o(from: &str, to: &str, constraint: &str, cols: &[(&str, &str)]) -> Relationship {
+        let flags = (from == to, false, false);
+        fk_rel(
+            q(from),
+            q(to),
+            Cardinality::ManyToOne,
+            constraint,
+            pairs(cols),
+            flags,
+        )
+    }
+
+    #[test]
+    fn inverse_turns_many_to_one_around_and_flips_one_to_one_parents() {
+        let up = m2o(
+            "posts",
+            "authors",
+            "posts_author_fk",
+            &[("author_id", "id")],
+        );
+        let down = inverse(&up).expect("an inverse");
+        assert_eq!((&down.source, &down.target), (&q("authors"), &q("posts")));
+        assert_eq!(down.cardinality, Cardinality::OneToMany);
+        assert_eq!(
+            down.column_pairs(),
+            pairs(&[("id", "author_id")]).as_slice()
+        );
+        let one = Relationship {
+            cardinality: Cardinality::OneToOne,
+            ..up
+        };
+        let other = inverse(&one).expect("an inverse");
+        assert_eq!(other.cardinality, Cardinality::OneToOne);
+        assert!(matches!(other.link, Link::ForeignKey { parent: true, .. }));
+        let computed = Relationship {
+            link: Link::Computed {
+                function: q("f"),
+                to_one: true,
+            },
+            ..one
+        };
+        assert!(inverse(&computed).is_none());
+    }
+
+    #[test]
+    fn a_junction_needs_two_keys_inside_its_primary_key() {
+        let to_post = m2o("post_tags", "posts", "pt_post_fk", &[("post_id", "id")]);
+        let to_tag = m2o("post_tags", "tags", "pt_tag_fk", &[("tag_id", "id")]);
+        let jt = q("post_tags");
+        let pk: HashSet<&str> = ["post_id", "tag_id", "extra"].into_iter().collect();
+        let m2m = through_junction(&jt, &pk, &to_post, &to_tag).expect("posts ↔ tags");
+        assert_eq!((&m2m.source, &m2m.target), (&q("posts"), &q("tags")));
+        assert_eq!(m2m.cardinality, Cardinality::ManyToMany);
+        let junction = m2m.junction().expect("a junction");
+        assert_eq!(junction.source_columns, pairs(&[("id", "post_id")]));
+        assert_eq!(junction.target_columns, pairs(&[("id", "tag_id")]));
+        // the same key twice is no junction
+        assert!(through_junction(&jt, &pk, &to_post, &to_post).is_none());
+        // a key column outside the primary key is no junction
+        let post_only: HashSet<&str> = ["post_id"].into_iter().collect();
+        assert!(through_junction(&jt, &post_only, &to_post, &to_tag).is_none());
+    }
+
+    #[test]
+    fn only_relationships_inside_the_exposed_schemas_are_kept_and_sorted() {
+        let visible = m2o("posts", "authors", "a_fk", &[("author_id", "id")]);
+        let earlier = m2o("posts", "blogs", "b_fk", &[("blog_id", "id")]);
+        let hidden = Relationship {
+            target: QualifiedName::new("private", "secrets"),
+            ..m2o("posts", "x", "c_fk", &[("secret_id", "id")])
+        };
+        let mut hidden_junction = earlier.clone();
+        hidden_junction.link = Link::Junction(Junction {
+            table: QualifiedName::new("private", "pb"),
+            source_constraint: "s".into(),
+            target_constraint: "t".into(),
+            source_columns: Vec::new(),
+            target_columns: Vec::new(),
+        });
+        let grouped = group_exposed(
+            vec![earlier.clone(), hidden, hidden_junction, visible.clone()],
+            &["api".to_owned()],
+        );
+        assert_eq!(grouped.len(), 1);
+        assert_eq!(grouped[&q("posts")], vec![visible, earlier]);
+    }
 }

@@ -22,6 +22,14 @@ pub enum GraphqlError {
     /// The request itself is malformed (transport level).
     #[error("{0}")]
     Request(String),
+    /// The database is out of reach: the whole request is answered 503 with PostgREST's
+    /// error body (`code` is PGRST000 or PGRST001), as Supabase does.
+    #[error("{message}")]
+    Unavailable {
+        code: &'static str,
+        message: &'static str,
+        detail: String,
+    },
 }
 
 impl GraphqlError {

@@ -22,6 +22,9 @@ pub struct Job {
 pub enum ExecError {
     #[error("could not get a database connection: {0}")]
     Pool(String),
+    /// The connection failed under the statement (closed, I/O; Postgres shutting down).
+    #[error("{0}")]
+    Connection(String),
     #[error("{0}")]
     Db(String),
     #[error("{0}")]
@@ -30,7 +33,33 @@ pub enum ExecError {
 
 impl From<ExecError> for GraphqlError {
     fn from(e: ExecError) -> Self {
-        GraphqlError::Database(e.to_string())
+        match e {
+            // PostgREST's answers when the database is out of reach (Supabase serves GraphQL
+            // through PostgREST, so its clients see these): 503, retry.
+            ExecError::Pool(detail) => GraphqlError::Unavailable {
+                code: "PGRST000",
+                message: "Database connection error. Retrying the connection.",
+                detail,
+            },
+            ExecError::Connection(detail) => GraphqlError::Unavailable {
+                code: "PGRST001",
+                message: "Database client error. Retrying the connection.",
+                detail,
+            },
+            other => GraphqlError::Database(other.to_string()),
+        }
+    }
+}
+
+/// True for a failure of the connection rather than of the statement: no Postgres error at
+/// all (closed socket, I/O), a connection-class SQLSTATE, or the server shutting down.
+fn is_connection_failure(e: &tokio_postgres::Error) -> bool {
+    match e.as_db_error() {
+        None => true,
+        Some(db) => {
+            let code = db.code().code();
+            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+        }
     }
 }
 
@@ -74,6 +103,7 @@ pub async fn run(
     })
     .await
     .map_err(|error| match error {
+        TxError::Db(e) if is_connection_failure(&e) => ExecError::Connection(e.to_string()),
         TxError::Db(e) => ExecError::Db(db_message(&e)),
         TxError::Check { error, .. } => ExecError::AtMost(error),
     })?;

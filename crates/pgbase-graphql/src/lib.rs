@@ -431,6 +431,30 @@ pub async fn handle(
         ..Default::default()
     };
     let response = execute_in(state, context, &request).await;
+    if let Some(GraphqlError::Unavailable {
+        code,
+        message,
+        detail,
+    }) = response
+        .errors
+        .iter()
+        .find(|e| matches!(e, GraphqlError::Unavailable { .. }))
+    {
+        let body = serde_json::json!({
+            "code": code, "details": detail, "hint": null, "message": message,
+        });
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            vec![
+                (
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                ("retry-after".into(), "1".into()),
+            ],
+            Bytes::from(body.to_string()),
+        );
+    }
     let status = if graphql_response && response.request_error {
         StatusCode::BAD_REQUEST
     } else {

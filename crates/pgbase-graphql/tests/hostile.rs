@@ -498,8 +498,13 @@ async fn generated_documents_always_get_a_response() {
     let e = env().await;
     let schema = e.state.schema_for("anon").expect("schema");
     let (outcome, seen) = on_small_stack(move || {
+        // PROPTEST_CASES=N for a long campaign (see the README's "Fuzzing")
+        let cases = std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(400);
         let mut runner = TestRunner::new(Config {
-            cases: 400,
+            cases,
             failure_persistence: None,
             ..Config::default()
         });

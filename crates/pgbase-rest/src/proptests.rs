@@ -10,6 +10,15 @@ use crate::error::ApiError;
 use crate::query;
 use crate::request::{RequestConfig, parse_request};
 
+/// `n` cases, or `PROPTEST_CASES` when set (long campaigns: see the README's "Fuzzing").
+fn cases(n: u32) -> ProptestConfig {
+    let n = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n);
+    ProptestConfig::with_cases(n)
+}
+
 fn is_request_error(e: &ApiError) -> bool {
     (e.code().starts_with("PGRST1") || *e == ApiError::not_found()) && e.status().is_client_error()
 }
@@ -20,7 +29,7 @@ fn grammar() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    #![proptest_config(cases(400))]
 
     #[test]
     fn select_never_panics(s in any::<String>(), g in grammar()) {
@@ -81,7 +90,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn headers_never_panic(
@@ -417,7 +426,7 @@ fn render_order(terms: &[OrderTerm]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(300))]
+    #![proptest_config(cases(300))]
 
     #[test]
     fn rendered_selects_parse_back(items in select_items()) {
