@@ -773,7 +773,12 @@ fn raw_media(
             MediaType::Other(mime) => (mime.as_str(), mime.clone()),
             _ => continue,
         };
-        if scalar && type_name.eq_ignore_ascii_case(wanted) {
+        // the base type (`text` for text/plain) or a domain named after the media type
+        // (`create domain "text/plain" as text`)
+        if scalar
+            && (type_name.eq_ignore_ascii_case(wanted)
+                || type_name.eq_ignore_ascii_case(&accepted.mime()))
+        {
             return Ok(Some(RawMedia {
                 content_type,
                 bytes,

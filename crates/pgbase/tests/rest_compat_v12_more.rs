@@ -624,3 +624,50 @@ async fn pgrst_raise_parse_errors_name_the_part_and_negative_offsets_are_ignored
     let r = app.get("/rest/v1/steps?limit=-2").await;
     expect_status(&r, 416);
 }
+
+// ----- a function returning a domain named like a built-in raw media type -----
+
+const NAMED_DOMAINS: &str = r#"
+create domain public."text/plain" as text;
+create domain public."text/xml" as xml;
+create function public.greet() returns public."text/plain" language sql as
+  $$ select 'hi there'::public."text/plain" $$;
+create function public.echo(text) returns public."text/plain" language sql as
+  $$ select $1::public."text/plain" $$;
+create function public.note() returns public."text/xml" language sql as
+  $$ select '<n>1</n>'::xml::public."text/xml" $$;
+grant usage on schema public to anon;
+grant execute on all functions in schema public to anon;
+"#;
+
+#[tokio::test]
+async fn domains_named_text_plain_or_text_xml_answer_those_accepts_raw() {
+    let app = TestApp::new(NAMED_DOMAINS).await;
+    let r = app
+        .get_with("/rest/v1/rpc/greet", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "hi there");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let r = app
+        .get_with("/rest/v1/rpc/note", &[("Accept", "text/xml")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "<n>1</n>");
+    // a raw text body for the single unnamed parameter, answered raw
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo",
+            &[("Content-Type", "text/plain"), ("Accept", "text/plain")],
+            Some("plain words"),
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "plain words");
+    // JSON is still what an application/json Accept gets
+    let r = app
+        .get_with("/rest/v1/rpc/greet", &[("Accept", "application/json")])
+        .await;
+    expect_json(&r, 200, json!("hi there"));
+}
