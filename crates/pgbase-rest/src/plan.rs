@@ -410,14 +410,16 @@ fn read_level(
                         AggregateFunction::Min => Aggregate::Min,
                     };
                     let default_alias = function.name();
-                    if let Some(cast) = &field.cast
-                        && column.is_some()
-                    {
-                        validated_cast(&Some(cast.clone()))?;
-                    }
+                    // `col::int.sum()`: the column is cast before it is aggregated
+                    let column_cast = if column.is_some() {
+                        validated_cast(&field.cast)?
+                    } else {
+                        None
+                    };
                     plan.select.push(SelectExpr::Aggregate {
                         function,
                         column,
+                        column_cast,
                         alias: field
                             .alias
                             .clone()
@@ -435,6 +437,7 @@ fn read_level(
                     plan.select.push(SelectExpr::Aggregate {
                         function: Aggregate::Count,
                         column: None,
+                        column_cast: None,
                         alias: field.alias.clone().unwrap_or_else(|| "count".to_string()),
                         cast: validated_cast(&field.cast)?,
                     });

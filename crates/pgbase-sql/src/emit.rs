@@ -203,13 +203,14 @@ fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
             SelectExpr::Aggregate {
                 function,
                 column,
+                column_cast,
                 alias: out,
                 cast,
             } => {
                 let mut s = Snippet::sql(function.name());
                 s.push_sql("(");
                 match column {
-                    Some(c) => s.push(column_ref(alias, c)),
+                    Some(c) => s.push(with_cast(column_ref(alias, c), column_cast)),
                     None => s.push_sql("*"),
                 };
                 s.push_sql(")");

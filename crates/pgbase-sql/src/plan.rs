@@ -138,6 +138,8 @@ pub enum SelectExpr {
     Aggregate {
         function: Aggregate,
         column: Option<ColumnRef>,
+        /// Cast of the column before it is aggregated (`col::int.sum()`).
+        column_cast: Option<String>,
         alias: String,
         cast: Option<String>,
     },

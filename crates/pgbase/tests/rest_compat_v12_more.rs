@@ -671,3 +671,27 @@ async fn domains_named_text_plain_or_text_xml_answer_those_accepts_raw() {
         .await;
     expect_json(&r, 200, json!("hi there"));
 }
+
+// ----- a cast before an aggregate -----
+
+const CAST_AGGREGATE: &str = r#"
+create table public.bags (id int primary key, info jsonb);
+insert into public.bags values (1, '{"n": "5"}'), (2, '{"n": "7"}');
+grant usage on schema public to anon;
+grant select on public.bags to anon;
+"#;
+
+#[tokio::test]
+async fn a_cast_before_an_aggregate_applies_to_the_column() {
+    let settings = pgbase::config::Settings {
+        db_aggregates_enabled: Some(true),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(CAST_AGGREGATE, settings).await;
+    let r = app.get("/rest/v1/bags?select=info->>n::int.sum()").await;
+    expect_json(&r, 200, json!([{"sum": 12}]));
+    let r = app
+        .get("/rest/v1/bags?select=total:info->>n::int.sum()::text")
+        .await;
+    expect_json(&r, 200, json!([{"total": "12"}]));
+}
