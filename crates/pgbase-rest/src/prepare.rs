@@ -106,11 +106,27 @@ pub(crate) struct RawMedia {
 /// The kind of response a request gets (status, `Content-Range`, body or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Read { head: bool },
-    Create { representation: bool, upsert: bool },
-    Put { representation: bool },
-    Modify { representation: bool, patch: bool },
-    Call { void: bool, head: bool },
+    Read {
+        head: bool,
+    },
+    Create {
+        representation: bool,
+        upsert: bool,
+        /// `Prefer: resolution=` given but without effect: no `on_conflict` and no primary
+        /// key (PostgREST then leaves it out of `Preference-Applied`).
+        resolution_ignored: bool,
+    },
+    Put {
+        representation: bool,
+    },
+    Modify {
+        representation: bool,
+        patch: bool,
+    },
+    Call {
+        void: bool,
+        head: bool,
+    },
 }
 
 /// Plans `request` (with its `body`) against the schema cache in `ctx`.
@@ -256,6 +272,9 @@ fn prepare_write(
         Mutation::Create => Kind::Create {
             representation,
             upsert: request.preferences.resolution == Some(PreferResolution::MergeDuplicates),
+            resolution_ignored: request.preferences.resolution.is_some()
+                && request.query.on_conflict.is_none()
+                && table.primary_key.is_empty(),
         },
         Mutation::SingleUpsert => Kind::Put { representation },
         Mutation::Update => Kind::Modify {

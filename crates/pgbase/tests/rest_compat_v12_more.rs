@@ -695,3 +695,47 @@ async fn a_cast_before_an_aggregate_applies_to_the_column() {
         .await;
     expect_json(&r, 200, json!([{"total": "12"}]));
 }
+
+// ----- resolution= on a table without a primary key -----
+
+const NO_KEY: &str = r#"
+create table public.tallies (a text, b text);
+create table public.keyed (id int primary key);
+grant usage on schema public to anon;
+grant select, insert, update on public.tallies, public.keyed to anon;
+"#;
+
+#[tokio::test]
+async fn a_resolution_without_a_conflict_target_is_not_reported_applied() {
+    let app = TestApp::new(NO_KEY).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/tallies",
+            &[
+                ("Prefer", "return=representation"),
+                ("Prefer", "resolution=merge-duplicates"),
+            ],
+            Some(r#"[{"a":"1","b":"0"}]"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([{"a": "1", "b": "0"}]));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation")
+    );
+    // a conflict target makes it count
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/keyed",
+            &[("Prefer", "resolution=merge-duplicates")],
+            Some(r#"[{"id":1}]"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("resolution=merge-duplicates")
+    );
+}
