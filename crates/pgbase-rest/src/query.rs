@@ -432,6 +432,10 @@ fn json_operand(cur: &mut Cursor) -> PResult<JsonOperand> {
         }
     } else if neg {
         cur.expected("digit");
+    } else {
+        // an index may start here too: PostgREST's message lists `"-"` and digit first
+        cur.expected("\"-\"");
+        cur.expected("digit");
     }
     cur.pos = start;
     if cur.peek() == Some('"') {

@@ -1217,3 +1217,12 @@ fn query_validation_order() {
         e.message()
     );
 }
+
+#[test]
+fn a_bad_json_operand_lists_index_and_key_as_expected() {
+    let e = parse_query("select=data->(x", false).expect_err("bad operand");
+    assert_eq!(
+        e.body()["details"],
+        "unexpected \"(\" expecting \"-\", digit or any non reserved character different from: .,>()"
+    );
+}
