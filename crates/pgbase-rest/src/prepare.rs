@@ -792,11 +792,11 @@ fn raw_media(
             MediaType::Other(mime) => (mime.as_str(), mime.clone()),
             _ => continue,
         };
-        // the base type (`text` for text/plain) or a domain named after the media type
-        // (`create domain "text/plain" as text`)
+        // the base type (`text` for text/plain) or, for a single value, a domain named after
+        // the media type (`create domain "text/plain" as text`; a set of them is PGRST107)
         if scalar
             && (type_name.eq_ignore_ascii_case(wanted)
-                || type_name.eq_ignore_ascii_case(&accepted.mime()))
+                || (!function.returns_set && type_name.eq_ignore_ascii_case(&accepted.mime())))
         {
             return Ok(Some(RawMedia {
                 content_type,

@@ -634,6 +634,8 @@ create function public.greet() returns public."text/plain" language sql as
   $$ select 'hi there'::public."text/plain" $$;
 create function public.echo(text) returns public."text/plain" language sql as
   $$ select $1::public."text/plain" $$;
+create function public.greet_twice() returns setof public."text/plain" language sql as
+  $$ select 'a'::public."text/plain" union all select 'b' $$;
 create function public.note() returns public."text/xml" language sql as
   $$ select '<n>1</n>'::xml::public."text/xml" $$;
 grant usage on schema public to anon;
@@ -665,6 +667,11 @@ async fn domains_named_text_plain_or_text_xml_answer_those_accepts_raw() {
         .await;
     expect_status(&r, 200);
     assert_eq!(r.text, "plain words");
+    // a set of them is not one text/plain value
+    let r = app
+        .get_with("/rest/v1/rpc/greet_twice", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 406);
     // JSON is still what an application/json Accept gets
     let r = app
         .get_with("/rest/v1/rpc/greet", &[("Accept", "application/json")])
