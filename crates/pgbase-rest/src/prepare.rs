@@ -475,6 +475,14 @@ fn prepare_call(
         }
         _ => Vec::new(),
     };
+    // `?columns=` names the body keys that are arguments; the others are ignored (v12)
+    let json_args: Vec<_> = match request.query.columns.as_deref() {
+        Some(columns) => json_args
+            .into_iter()
+            .filter(|(k, _)| columns.contains(k))
+            .collect(),
+        None => json_args,
+    };
     let names: BTreeSet<String> = input
         .text_args
         .iter()

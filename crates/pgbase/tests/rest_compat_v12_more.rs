@@ -746,3 +746,35 @@ async fn a_resolution_without_a_conflict_target_is_not_reported_applied() {
         Some("resolution=merge-duplicates")
     );
 }
+
+// ----- ?columns= on a function call -----
+
+const COLUMNS_CALL: &str = r#"
+create function public.hello(name text) returns text language sql as $$ select 'Hello, ' || name $$;
+grant usage on schema public to anon;
+grant execute on function public.hello(text) to anon;
+"#;
+
+#[tokio::test]
+async fn columns_pick_the_arguments_of_a_call_from_the_body() {
+    let app = TestApp::new(COLUMNS_CALL).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/hello?columns=name",
+            &[],
+            Some(r#"{"name":"Ann","extra":"x","other":1}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!("Hello, Ann"));
+    // without columns the extra keys are looked for as parameters
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/hello",
+            &[],
+            Some(r#"{"name":"Ann","extra":"x"}"#),
+        )
+        .await;
+    expect_status(&r, 404);
+}
