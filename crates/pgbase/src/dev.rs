@@ -188,13 +188,14 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     println!();
 
     let jobs = runtime::spawn_jobs(&app_state.config, app_state.pool.clone())?;
+    let timeout = app_state.config.shutdown_timeout;
     let watcher = tokio::spawn(watch_migrations(migrator, migrations));
     // The mail sink exists only in dev: `serve` builds `server::app` alone.
     let app = mail_sink::router(mail_sink::MailSink::new())
         .merge(server::app_for_project(app_state, Some(dir.to_path_buf())));
-    let served = server::serve(listener, app, runtime::shutdown_signal()).await;
+    let served =
+        runtime::serve_until_signal(listener, app, jobs, timeout, runtime::shutdown_signal()).await;
     watcher.abort();
-    jobs.shutdown().await;
     let _ = std::fs::remove_file(running_file(dir));
     tokio::task::spawn_blocking(move || drop(cluster))
         .await
