@@ -1,5 +1,7 @@
 //! More PostgREST 12.2 behaviours (issue #11), as our own cases through the router against a
-//! real database: writes on tables where the role may read only some columns.
+//! real database: writes on tables where the role may read only some columns, RPC arguments and
+//! raw results, data representations (domain casts), and the small answers the v12.2.12 spec
+//! replay (`compat/postgrest`) found different.
 
 mod common;
 
