@@ -261,7 +261,31 @@ cols as (
                           'privilege', x.privilege_type,
                           'grantable', x.is_grantable))
                  from aclexplode(a.attacl) x),
-      'source', vcs.j
+      'source', vcs.j,
+      'json_cast', (select json_build_object('schema', fn.nspname, 'name', f.proname)
+                    from pg_cast pc
+                    join pg_proc f on f.oid = pc.castfunc
+                    join pg_namespace fn on fn.oid = f.pronamespace
+                    where pc.castsource = 'json'::regtype and pc.casttarget = a.atttypid
+                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
+                      and has_function_privilege(pc.castfunc, 'execute')
+                    limit 1),
+      'text_cast', (select json_build_object('schema', fn.nspname, 'name', f.proname)
+                    from pg_cast pc
+                    join pg_proc f on f.oid = pc.castfunc
+                    join pg_namespace fn on fn.oid = f.pronamespace
+                    where pc.castsource = 'text'::regtype and pc.casttarget = a.atttypid
+                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
+                      and has_function_privilege(pc.castfunc, 'execute')
+                    limit 1),
+      'to_json_cast', (select json_build_object('schema', fn.nspname, 'name', f.proname)
+                    from pg_cast pc
+                    join pg_proc f on f.oid = pc.castfunc
+                    join pg_namespace fn on fn.oid = f.pronamespace
+                    where pc.castsource = a.atttypid and pc.casttarget = 'json'::regtype
+                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
+                      and has_function_privilege(pc.castfunc, 'execute')
+                    limit 1)
     ) as j
   from pg_attribute a
   join rels r on r.oid = a.attrelid

@@ -210,6 +210,23 @@ pub struct Column {
     /// Views only: the base column this column is a plain reference to (filled at load).
     #[serde(default)]
     pub source: Option<ColumnSource>,
+    /// PostgREST's data representation of a domain column: the function of an implicit
+    /// `CREATE CAST (json AS domain) WITH FUNCTION …` that writes pass the body's JSON value to.
+    #[serde(default)]
+    pub json_cast: Option<CastFunction>,
+    /// Of a `CREATE CAST (text AS domain)`: filter values go through it.
+    #[serde(default)]
+    pub text_cast: Option<CastFunction>,
+    /// Of a `CREATE CAST (domain AS json)`: the column's value in a response body.
+    #[serde(default)]
+    pub to_json_cast: Option<CastFunction>,
+}
+
+/// A cast function, schema-qualified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CastFunction {
+    pub schema: String,
+    pub name: String,
 }
 
 impl Column {

@@ -94,16 +94,35 @@ pub fn from_postgres_in(
 
 /// `RAISE SQLSTATE 'PGRST' USING message = '{"code":…,"message":…}', detail = '{"status":…,"headers":{…}}'`.
 fn raised(message: &str, detail: Option<&str>) -> ApiError {
-    let body: Option<Value> = serde_json::from_str(message).ok();
-    let meta: Option<Value> = detail.and_then(|d| serde_json::from_str(d).ok());
-    let (Some(Value::Object(body)), Some(Value::Object(meta))) = (body, meta) else {
-        return ApiError::new(
+    const MESSAGE_HINT: &str = "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.";
+    const DETAIL_HINT: &str = "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.";
+    let unparsable = |details: String, hint: &str| {
+        ApiError::new(
             "PGRST121",
             StatusCode::INTERNAL_SERVER_ERROR,
             "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
         )
-        .with_details("Invalid JSON value for MESSAGE or DETAIL")
-        .with_hint("MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'. DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.");
+        .with_details(details)
+        .with_hint(hint)
+    };
+    // checked in PostgREST's order: MESSAGE, then a DETAIL at all, then DETAIL
+    let Ok(Value::Object(body)) = serde_json::from_str::<Value>(message) else {
+        return unparsable(
+            format!("Invalid JSON value for MESSAGE: '{message}'"),
+            MESSAGE_HINT,
+        );
+    };
+    let Some(detail) = detail else {
+        return unparsable(
+            "DETAIL is missing in the RAISE statement".into(),
+            DETAIL_HINT,
+        );
+    };
+    let Ok(Value::Object(meta)) = serde_json::from_str::<Value>(detail) else {
+        return unparsable(
+            format!("Invalid JSON value for DETAIL: '{detail}'"),
+            DETAIL_HINT,
+        );
     };
     let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_string);
     let status = meta
@@ -180,6 +199,31 @@ mod tests {
             api.headers,
             vec![("X-Powered-By".into(), "Nerd Rage".into())]
         );
-        assert_eq!(raised("not json", None).code, "PGRST121");
+        let bad = raised("not json", None);
+        assert_eq!(bad.code, "PGRST121");
+        assert_eq!(
+            bad.details,
+            Some(Value::String(
+                "Invalid JSON value for MESSAGE: 'not json'".into()
+            ))
+        );
+        let bad = raised(r#"{"code":"1","message":"m"}"#, None);
+        assert_eq!(
+            bad.details,
+            Some(Value::String(
+                "DETAIL is missing in the RAISE statement".into()
+            ))
+        );
+        let bad = raised(r#"{"code":"1","message":"m"}"#, Some("x"));
+        assert_eq!(
+            bad.details,
+            Some(Value::String("Invalid JSON value for DETAIL: 'x'".into()))
+        );
+        assert!(
+            bad.hint
+                .as_ref()
+                .and_then(Value::as_str)
+                .is_some_and(|h| h.starts_with("DETAIL must be"))
+        );
     }
 }

@@ -10,9 +10,9 @@ use pgbase_catalog::{Cardinality, Function, Link, Relationship, ReturnShape, Sch
 use pgbase_sql::plan::Aggregate;
 use pgbase_sql::plan::WholeBodyType;
 use pgbase_sql::plan::{
-    CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, InsertGroup,
-    Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget, ReadPlan, RowType,
-    SelectExpr, Source, Write, WritePlan, WriteReturning,
+    CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, FunctionName,
+    InsertGroup, Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget,
+    ReadPlan, Representation, RowType, SelectExpr, Source, Write, WritePlan, WriteReturning,
 };
 
 use crate::ast::{
@@ -132,6 +132,34 @@ impl<'c, 'a> Scope<'c, 'a> {
         }
     }
 
+    /// `resolve` for a selected column: a stored column with a data representation goes out
+    /// through its `domain → json` cast function.
+    fn resolve_output(&self, field: &Field) -> Result<ColumnRef, ApiError> {
+        let mut column = self.resolve(field)?;
+        if column.computed.is_none() && column.json_path.is_empty() {
+            column.output = self
+                .table
+                .column(&field.name)
+                .and_then(|c| c.to_json_cast.as_ref())
+                .map(function_name);
+        }
+        Ok(column)
+    }
+
+    /// `resolve` for a filtered column: values of a column with a data representation go in
+    /// through its `text → domain` cast function.
+    fn resolve_filter(&self, field: &Field) -> Result<ColumnRef, ApiError> {
+        let mut column = self.resolve(field)?;
+        if column.computed.is_none() && column.json_path.is_empty() {
+            column.input = self
+                .table
+                .column(&field.name)
+                .and_then(|c| c.text_cast.as_ref())
+                .map(function_name);
+        }
+        Ok(column)
+    }
+
     /// Whether `field` is (or starts from) a `tsvector` value.
     fn is_tsvector(&self, field: &Field) -> bool {
         if !field.json_path.is_empty() {
@@ -187,11 +215,26 @@ fn is_json_oid(oid: u32) -> bool {
     oid == JSON || oid == JSONB
 }
 
+fn function_name(f: &pgbase_catalog::CastFunction) -> Box<FunctionName> {
+    Box::new(FunctionName {
+        schema: f.schema.clone(),
+        name: f.name.clone(),
+    })
+}
+
+/// Whether a `*` of `table` must be spelt out: some column has a `domain → json` data
+/// representation, which `t.*` would not apply.
+fn star_needs_columns(table: &Table) -> bool {
+    table.columns.iter().any(|c| c.to_json_cast.is_some())
+}
+
 fn column_ref(field: &Field) -> ColumnRef {
     ColumnRef {
         computed: None,
         via: None,
         to_json: false,
+        output: None,
+        input: None,
         column: field.name.clone(),
         json_path: field
             .json_path
@@ -350,7 +393,7 @@ fn read_level(
         match item {
             SelectItem::Field(field) => {
                 if field.is_star() {
-                    plan.select.push(SelectExpr::Star);
+                    push_star(&mut plan, table);
                     continue;
                 }
                 if let Some(function) = field.aggregate {
@@ -367,14 +410,16 @@ fn read_level(
                         AggregateFunction::Min => Aggregate::Min,
                     };
                     let default_alias = function.name();
-                    if let Some(cast) = &field.cast
-                        && column.is_some()
-                    {
-                        validated_cast(&Some(cast.clone()))?;
-                    }
+                    // `col::int.sum()`: the column is cast before it is aggregated
+                    let column_cast = if column.is_some() {
+                        validated_cast(&field.cast)?
+                    } else {
+                        None
+                    };
                     plan.select.push(SelectExpr::Aggregate {
                         function,
                         column,
+                        column_cast,
                         alias: field
                             .alias
                             .clone()
@@ -392,13 +437,14 @@ fn read_level(
                     plan.select.push(SelectExpr::Aggregate {
                         function: Aggregate::Count,
                         column: None,
+                        column_cast: None,
                         alias: field.alias.clone().unwrap_or_else(|| "count".to_string()),
                         cast: validated_cast(&field.cast)?,
                     });
                     continue;
                 }
                 plan.select.push(SelectExpr::Column {
-                    column: scope.resolve(&field.field)?,
+                    column: scope.resolve_output(&field.field)?,
                     alias: field
                         .alias
                         .clone()
@@ -483,7 +529,7 @@ fn read_level(
         }
     }
     if select.is_empty() && path.is_empty() {
-        plan.select.push(SelectExpr::Star);
+        push_star(&mut plan, table);
     }
     let items: usize = plan
         .select
@@ -515,6 +561,23 @@ fn read_level(
     plan.limit = range.limit;
     plan.offset = range.offset;
     Ok(plan)
+}
+
+/// `*`: every column, spelt out when a data representation must apply to some.
+fn push_star(plan: &mut ReadPlan, table: &Table) {
+    if !star_needs_columns(table) {
+        plan.select.push(SelectExpr::Star);
+        return;
+    }
+    for c in &table.columns {
+        let mut column = ColumnRef::new(c.name.clone());
+        column.output = c.to_json_cast.as_ref().map(function_name);
+        plan.select.push(SelectExpr::Column {
+            column,
+            alias: c.name.clone(),
+            cast: None,
+        });
+    }
 }
 
 fn spread_columns(target: &Table, child: &ReadPlan) -> Vec<String> {
@@ -891,7 +954,7 @@ fn filter_condition(
             _ => Err(ApiError::unacceptable_filter(&filter.field.name)),
         };
     }
-    let column = scope.resolve(&filter.field)?;
+    let column = scope.resolve_filter(&filter.field)?;
     Ok(op_condition(
         column,
         &filter.expr,
@@ -1098,7 +1161,23 @@ pub fn insert_plan(
         },
         body: Some(body),
         returning: WriteReturning::Rows,
+        representations: representations(table),
     }
+}
+
+/// The table's columns with a data representation (a `json` → domain cast function).
+pub fn representations(table: &Table) -> Vec<Representation> {
+    table
+        .columns
+        .iter()
+        .filter_map(|c| {
+            c.json_cast.as_ref().map(|f| Representation {
+                column: c.name.clone(),
+                schema: f.schema.clone(),
+                function: f.name.clone(),
+            })
+        })
+        .collect()
 }
 
 /// `Prefer: missing=default` with `?columns=`: the body elements grouped by the listed columns

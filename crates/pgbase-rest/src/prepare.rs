@@ -106,11 +106,27 @@ pub(crate) struct RawMedia {
 /// The kind of response a request gets (status, `Content-Range`, body or not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Read { head: bool },
-    Create { representation: bool, upsert: bool },
-    Put { representation: bool },
-    Modify { representation: bool, patch: bool },
-    Call { void: bool, head: bool },
+    Read {
+        head: bool,
+    },
+    Create {
+        representation: bool,
+        upsert: bool,
+        /// `Prefer: resolution=` given but without effect: no `on_conflict` and no primary
+        /// key (PostgREST then leaves it out of `Preference-Applied`).
+        resolution_ignored: bool,
+    },
+    Put {
+        representation: bool,
+    },
+    Modify {
+        representation: bool,
+        patch: bool,
+    },
+    Call {
+        void: bool,
+        head: bool,
+    },
 }
 
 /// Plans `request` (with its `body`) against the schema cache in `ctx`.
@@ -256,6 +272,9 @@ fn prepare_write(
         Mutation::Create => Kind::Create {
             representation,
             upsert: request.preferences.resolution == Some(PreferResolution::MergeDuplicates),
+            resolution_ignored: request.preferences.resolution.is_some()
+                && request.query.on_conflict.is_none()
+                && table.primary_key.is_empty(),
         },
         Mutation::SingleUpsert => Kind::Put { representation },
         Mutation::Update => Kind::Modify {
@@ -415,6 +434,7 @@ fn write_plan(
                 },
                 body: body_text,
                 returning: WriteReturning::Rows,
+                representations: plan::representations(table),
             }
         }
         Mutation::Delete => WritePlan {
@@ -428,6 +448,7 @@ fn write_plan(
             },
             body: None,
             returning: WriteReturning::Rows,
+            representations: Vec::new(),
         },
     })
 }
@@ -453,6 +474,14 @@ fn prepare_call(
                 .map_or_else(|_| Vec::new(), |a| a.0)
         }
         _ => Vec::new(),
+    };
+    // `?columns=` names the body keys that are arguments; the others are ignored (v12)
+    let json_args: Vec<_> = match request.query.columns.as_deref() {
+        Some(columns) => json_args
+            .into_iter()
+            .filter(|(k, _)| columns.contains(k))
+            .collect(),
+        None => json_args,
     };
     let names: BTreeSet<String> = input
         .text_args
@@ -771,7 +800,12 @@ fn raw_media(
             MediaType::Other(mime) => (mime.as_str(), mime.clone()),
             _ => continue,
         };
-        if scalar && type_name.eq_ignore_ascii_case(wanted) {
+        // the base type (`text` for text/plain) or, for a single value, a domain named after
+        // the media type (`create domain "text/plain" as text`; a set of them is PGRST107)
+        if scalar
+            && (type_name.eq_ignore_ascii_case(wanted)
+                || (!function.returns_set && type_name.eq_ignore_ascii_case(&accepted.mime())))
+        {
             return Ok(Some(RawMedia {
                 content_type,
                 bytes,

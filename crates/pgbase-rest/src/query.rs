@@ -236,7 +236,11 @@ fn build_ranges(
         );
     }
     for (path, v) in offsets {
-        let offset = parse_nonneg(v).ok_or(ApiError::invalid_range(RangeError::NegativeOffset))?;
+        // A negative offset is a no-op in PostgREST 12 (only a negative limit is refused).
+        let offset = match v.trim().parse::<i64>() {
+            Ok(n) if n < 0 => 0,
+            _ => parse_nonneg(v).ok_or(ApiError::invalid_range(RangeError::NegativeOffset))?,
+        };
         out.entry(path.clone()).or_insert(RowRange::ALL).offset = offset;
     }
     Ok(out)
@@ -427,6 +431,10 @@ fn json_operand(cur: &mut Cursor) -> PResult<JsonOperand> {
             return Ok(JsonOperand::Index(i));
         }
     } else if neg {
+        cur.expected("digit");
+    } else {
+        // an index may start here too: PostgREST's message lists `"-"` and digit first
+        cur.expected("\"-\"");
         cur.expected("digit");
     }
     cur.pos = start;

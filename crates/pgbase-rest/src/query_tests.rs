@@ -1163,7 +1163,6 @@ fn range_errors() {
         "limit=-1",
         "limit=abc",
         "limit=1.5",
-        "offset=-2",
         "offset=x",
         "actors.limit=-1",
     ] {
@@ -1171,6 +1170,9 @@ fn range_errors() {
         assert_eq!(e.code(), "PGRST103", "{q}");
         assert_eq!(e.status().as_u16(), 416);
     }
+    // a negative offset is a no-op
+    let qp = parse_query("offset=-2", false).expect("offset=-2");
+    assert_eq!(qp.ranges.get(&Vec::new()).map(|r| r.offset), Some(0));
     let e = parse_query("limit=-1", false).unwrap_err();
     assert_eq!(
         e.body()["details"],
@@ -1213,5 +1215,14 @@ fn query_validation_order() {
         e.message().contains("failed to parse select"),
         "{}",
         e.message()
+    );
+}
+
+#[test]
+fn a_bad_json_operand_lists_index_and_key_as_expected() {
+    let e = parse_query("select=data->(x", false).expect_err("bad operand");
+    assert_eq!(
+        e.body()["details"],
+        "unexpected \"(\" expecting \"-\", digit or any non reserved character different from: .,>()"
     );
 }

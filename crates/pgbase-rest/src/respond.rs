@@ -50,7 +50,18 @@ fn rows(
         total,
         &mut headers,
     )?;
-    if let Some(applied) = request.preferences.applied_header() {
+    let applied = match plan.kind {
+        Kind::Create {
+            resolution_ignored: true,
+            ..
+        } => {
+            let mut preferences = request.preferences.clone();
+            preferences.resolution = None;
+            preferences.applied_header()
+        }
+        _ => request.preferences.applied_header(),
+    };
+    if let Some(applied) = applied {
         headers.push(("preference-applied".into(), applied));
     }
     if let Some(raw) = output.response_headers {
@@ -126,6 +137,7 @@ fn status_and_range(
         Kind::Create {
             representation,
             upsert,
+            ..
         } => {
             headers.push(("content-range".into(), write_range(rows)));
             if let Some(query) = location.and_then(location_query) {
@@ -507,6 +519,7 @@ mod tests {
         let upsert = plan(Kind::Create {
             representation: false,
             upsert: true,
+            resolution_ignored: false,
         });
         let updated = Executed::Rows(execute::Output {
             page_total: 1,
@@ -534,6 +547,7 @@ mod tests {
         let create = plan(Kind::Create {
             representation: false,
             upsert: false,
+            resolution_ignored: false,
         });
         let output = Executed::Rows(execute::Output {
             page_total: 1,

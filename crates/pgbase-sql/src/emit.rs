@@ -159,6 +159,11 @@ fn column_of(alias: &str, column: &ColumnRef) -> Snippet {
         wrapped.push(out).push_sql(")");
         return wrapped;
     }
+    if let Some(f) = &column.output {
+        let mut wrapped = Snippet::qualified(&f.schema, &f.name);
+        wrapped.push_sql("(").push(out).push_sql(")");
+        return wrapped;
+    }
     out
 }
 
@@ -198,13 +203,14 @@ fn select_list(plan: &ReadPlan, alias: &str) -> Snippet {
             SelectExpr::Aggregate {
                 function,
                 column,
+                column_cast,
                 alias: out,
                 cast,
             } => {
                 let mut s = Snippet::sql(function.name());
                 s.push_sql("(");
                 match column {
-                    Some(c) => s.push(column_ref(alias, c)),
+                    Some(c) => s.push(with_cast(column_ref(alias, c), column_cast)),
                     None => s.push_sql("*"),
                 };
                 s.push_sql(")");
@@ -296,13 +302,32 @@ pub(crate) fn condition(cond: &Condition, alias: &str) -> Snippet {
         } => {
             let mut s = column_ref(alias, column);
             s.push_sql(" ").push(Snippet::sql(op)).push_sql(" ");
-            match operand {
-                Operand::Value(v) => s.push(Snippet::param(v.clone())),
-                Operand::Any(v) => s
+            let input = column
+                .input
+                .as_ref()
+                .filter(|_| column.json_path.is_empty());
+            match (operand, input) {
+                (Operand::Value(v), Some(f)) => s
+                    .push(Snippet::qualified(&f.schema, &f.name))
+                    .push_sql("(")
+                    .push(Snippet::param(v.clone()))
+                    .push_sql("::text)"),
+                (Operand::Any(v) | Operand::All(v), Some(f)) => s
+                    .push_sql(if matches!(operand, Operand::Any(_)) {
+                        "any(array(select "
+                    } else {
+                        "all(array(select "
+                    })
+                    .push(Snippet::qualified(&f.schema, &f.name))
+                    .push_sql("(pgrst_x) from unnest(")
+                    .push(Snippet::param(v.clone()))
+                    .push_sql("::text[]) as pgrst_x))"),
+                (Operand::Value(v), None) => s.push(Snippet::param(v.clone())),
+                (Operand::Any(v), None) => s
                     .push_sql("any(")
                     .push(Snippet::param(v.clone()))
                     .push_sql(")"),
-                Operand::All(v) => s
+                (Operand::All(v), None) => s
                     .push_sql("all(")
                     .push(Snippet::param(v.clone()))
                     .push_sql(")"),
@@ -710,14 +735,23 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
             on_conflict,
             groups,
         } => {
+            s.push_sql("pgrst_body as (select pgrst_e.n as pgrst_n, ");
+            if !plan.representations.is_empty() {
+                s.push_sql("pgrst_e.v as pgrst_v, ");
+            }
             s.push_sql(
-                "pgrst_body as (select pgrst_e.n as pgrst_n, pgrst_r from json_array_elements(\
+                "pgrst_r from json_array_elements(\
                  (select case when json_typeof(j) = 'array' then j else json_build_array(j) end \
                  from pgrst_payload)) with ordinality as pgrst_e(v, n), \
                  lateral json_populate_record(null::",
             )
             .push(table.clone())
-            .push_sql(", pgrst_e.v) as pgrst_r), ");
+            .push_sql(", ")
+            .push(without_representations(
+                Snippet::sql("pgrst_e.v"),
+                &plan.representations,
+            ))
+            .push_sql(") as pgrst_r), ");
             let all = [InsertGroup {
                 columns: columns.clone(),
                 positions: String::new(),
@@ -733,6 +767,7 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                     (!group.positions.is_empty()).then_some(group.positions.as_str()),
                     on_conflict.as_ref(),
                     &plan.returning,
+                    &plan.representations,
                 ));
                 s.push_sql("), ");
                 let mut part = Snippet::sql("select * from ");
@@ -759,7 +794,12 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
         } => {
             s.push_sql("pgrst_body as (select * from json_populate_record(null::")
                 .push(table.clone())
-                .push_sql(", (select j from pgrst_payload))), ");
+                .push_sql(", (select ")
+                .push(without_representations(
+                    Snippet::sql("j"),
+                    &plan.representations,
+                ))
+                .push_sql(" from pgrst_payload))), ");
             if columns.is_empty() && defaults.is_empty() {
                 // Nothing to set: PostgREST answers with no rows affected.
                 let some_columns =
@@ -793,7 +833,14 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                         .iter()
                         .map(|c| {
                             let mut set = Snippet::ident(c);
-                            set.push_sql(" = pgrst_body.").push_ident(c);
+                            set.push_sql(" = ");
+                            match representation(&plan.representations, c) {
+                                Some(r) => set.push(represented(
+                                    r,
+                                    Snippet::sql("(select j from pgrst_payload)"),
+                                )),
+                                None => set.push_sql("pgrst_body.").push_ident(c),
+                            };
                             set
                         })
                         .chain(defaults.iter().map(|c| {
@@ -823,6 +870,42 @@ pub fn write_ctes(mut plan: WritePlan) -> Snippet {
                 .push_sql(")");
         }
     }
+    s
+}
+
+/// `json` without the keys of the data-representation columns (`(json::jsonb - $1 - …)::json`),
+/// for `json_populate_record`, which would read their values with the type's text input; the
+/// unchanged `json` when the table has none.
+fn without_representations(json: Snippet, representations: &[Representation]) -> Snippet {
+    if representations.is_empty() {
+        return json;
+    }
+    let mut s = Snippet::sql("(");
+    s.push(json).push_sql("::jsonb");
+    for r in representations {
+        s.push_sql(" - ")
+            .push(Snippet::param(r.column.as_str()))
+            .push_sql("::text");
+    }
+    s.push_sql(")::json");
+    s
+}
+
+fn representation<'a>(
+    representations: &'a [Representation],
+    column: &str,
+) -> Option<&'a Representation> {
+    representations.iter().find(|r| r.column == column)
+}
+
+/// `schema.function(json -> 'column')`: a body value through its data-representation function.
+fn represented(r: &Representation, json: Snippet) -> Snippet {
+    let mut s = Snippet::qualified(&r.schema, &r.function);
+    s.push_sql("(")
+        .push(json)
+        .push_sql(" -> ")
+        .push(Snippet::param(r.column.as_str()))
+        .push_sql("::text)");
     s
 }
 
@@ -872,6 +955,7 @@ fn insert_one(
     positions: Option<&str>,
     on_conflict: Option<&(Vec<String>, ConflictAction)>,
     returning: &WriteReturning,
+    representations: &[Representation],
 ) -> Snippet {
     let quoted =
         |columns: &[String]| Snippet::join(columns.iter().map(|c| Snippet::ident(c)), ", ");
@@ -884,11 +968,16 @@ fn insert_one(
     }
     s.push_sql(" select ");
     s.push(Snippet::join(
-        columns.iter().map(|c| {
-            let mut v = Snippet::sql("(pgrst_r).");
-            v.push_ident(c);
-            v
-        }),
+        columns
+            .iter()
+            .map(|c| match representation(representations, c) {
+                Some(r) => represented(r, Snippet::sql("pgrst_v")),
+                None => {
+                    let mut v = Snippet::sql("(pgrst_r).");
+                    v.push_ident(c);
+                    v
+                }
+            }),
         ", ",
     ));
     s.push_sql(" from pgrst_body");
@@ -1111,6 +1200,55 @@ mod tests {
     }
 
     #[test]
+    fn represented_columns_go_through_their_cast_function() {
+        let rgb = vec![Representation {
+            column: "shade".into(),
+            schema: "public".into(),
+            function: "rgb".into(),
+        }];
+        let update = WritePlan {
+            schema: "public".into(),
+            table: "swatches".into(),
+            write: Write::Update {
+                columns: vec!["name".into(), "shade".into()],
+                defaults: Vec::new(),
+                filter: Vec::new(),
+                order: Vec::new(),
+                limit: None,
+                offset: 0,
+            },
+            body: Some("{}".into()),
+            returning: WriteReturning::Count,
+            representations: rgb.clone(),
+        };
+        let (sql, params) = write_ctes(update).render();
+        assert!(sql.contains("(j::jsonb - $2::text)::json"), "{sql}");
+        assert!(
+            sql.contains(
+                "\"shade\" = \"public\".\"rgb\"((select j from pgrst_payload) -> $3::text)"
+            ),
+            "{sql}"
+        );
+        assert!(sql.contains("\"name\" = pgrst_body.\"name\""), "{sql}");
+        assert_eq!(params.len(), 3);
+        let insert = WritePlan {
+            schema: "public".into(),
+            table: "swatches".into(),
+            write: Write::Insert {
+                columns: vec!["shade".into()],
+                on_conflict: None,
+                groups: Vec::new(),
+            },
+            body: Some("[]".into()),
+            returning: WriteReturning::Count,
+            representations: rgb,
+        };
+        let (sql, _) = write_ctes(insert).render();
+        assert!(sql.contains("pgrst_e.v as pgrst_v"), "{sql}");
+        assert!(sql.contains("\"public\".\"rgb\"(pgrst_v -> $"), "{sql}");
+    }
+
+    #[test]
     fn count_only_writes_return_no_row_data() {
         let insert = |returning, on_conflict| WritePlan {
             schema: "public".into(),
@@ -1122,6 +1260,7 @@ mod tests {
             },
             body: Some("[]".into()),
             returning,
+            representations: Vec::new(),
         };
         let (sql, _) = write_ctes(insert(WriteReturning::Count, None)).render();
         assert!(sql.contains("returning 1 as pgrst_one"), "{sql}");
@@ -1172,6 +1311,7 @@ mod tests {
                 write,
                 body: Some("{}".into()),
                 returning: WriteReturning::Count,
+                representations: Vec::new(),
             };
             let (sql, _) = write_ctes(plan).render();
             assert!(sql.ends_with(" returning 1 as pgrst_one)"), "{sql}");
@@ -1201,6 +1341,8 @@ mod tests {
                 computed: None,
                 via: None,
                 to_json: false,
+                output: None,
+                input: None,
                 column: "data".into(),
                 json_path: vec![
                     JsonStep::Key {

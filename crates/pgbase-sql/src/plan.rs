@@ -52,6 +52,19 @@ pub struct ColumnRef {
     /// The value is not json/jsonb (a composite or an array): `json_path` applies to its
     /// `to_jsonb(…)`.
     pub to_json: bool,
+    /// Data representation in a response body: the value goes out as `function(column)`
+    /// (a `domain → json` cast function); set only on selected columns.
+    pub output: Option<Box<FunctionName>>,
+    /// Data representation of filter values: each goes in as `function(value)` (a
+    /// `text → domain` cast function); set only on filtered columns.
+    pub input: Option<Box<FunctionName>>,
+}
+
+/// A schema-qualified function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionName {
+    pub schema: String,
+    pub name: String,
 }
 
 impl ColumnRef {
@@ -62,6 +75,8 @@ impl ColumnRef {
             computed: None,
             via: None,
             to_json: false,
+            output: None,
+            input: None,
         }
     }
 
@@ -73,6 +88,8 @@ impl ColumnRef {
             computed: Some(field),
             via: None,
             to_json: false,
+            output: None,
+            input: None,
         }
     }
 }
@@ -121,6 +138,8 @@ pub enum SelectExpr {
     Aggregate {
         function: Aggregate,
         column: Option<ColumnRef>,
+        /// Cast of the column before it is aggregated (`col::int.sum()`).
+        column_cast: Option<String>,
         alias: String,
         cast: Option<String>,
     },
@@ -354,6 +373,19 @@ pub struct WritePlan {
     pub body: Option<String>,
     /// What the write hands to `pgrst_source`.
     pub returning: WriteReturning,
+    /// The table's columns with a data representation (every one, written or not: their keys
+    /// never reach the type's text input).
+    pub representations: Vec<Representation>,
+}
+
+/// A column whose body value is converted by its data-representation function (PostgREST:
+/// an implicit `CREATE CAST (json AS domain) WITH FUNCTION schema.function(json)`), not by the
+/// type's text input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representation {
+    pub column: String,
+    pub schema: String,
+    pub function: String,
 }
 
 /// What a write returns into `pgrst_source`.

@@ -1,5 +1,7 @@
 //! More PostgREST 12.2 behaviours (issue #11), as our own cases through the router against a
-//! real database: writes on tables where the role may read only some columns.
+//! real database: writes on tables where the role may read only some columns, RPC arguments and
+//! raw results, data representations (domain casts), and the small answers the v12.2.12 spec
+//! replay (`compat/postgrest`) found different.
 
 mod common;
 
@@ -468,4 +470,313 @@ async fn extra_search_path_app_settings_and_aggregates_switch() {
     expect_status(&r, 404);
     let r = app.get("/rest/v1/tunes?select=plays.sum()").await;
     expect_json(&r, 200, json!([{"sum": 7}]));
+}
+
+// ----- data representations: writes through a `json` → domain cast function -----
+
+const REPRESENTATIONS: &str = r#"
+create domain public.rgb as int check (value between 0 and 16777215);
+create function public.rgb(json) returns public.rgb language sql immutable as $$
+  select ('x' || lpad(ltrim($1 #>> '{}', '#'), 8, '0'))::bit(32)::int::public.rgb $$;
+create function public.json(public.rgb) returns json language sql immutable as $$
+  select to_json('#' || lpad(upper(to_hex($1::int)), 6, '0')) $$;
+create function public.rgb(text) returns public.rgb language sql immutable as $$
+  select ('x' || lpad(ltrim($1, '#'), 8, '0'))::bit(32)::int::public.rgb $$;
+create cast (json as public.rgb) with function public.rgb(json) as implicit;
+create cast (text as public.rgb) with function public.rgb(text) as implicit;
+create cast (public.rgb as json) with function public.json(public.rgb) as implicit;
+create table public.swatches (id int primary key, name text, shade public.rgb default 0);
+insert into public.swatches values (1, 'ink', 0), (2, 'snow', 16777215);
+grant usage on schema public to anon;
+grant select, insert, update on public.swatches to anon;
+"#;
+
+#[tokio::test]
+async fn represented_domains_go_through_their_cast_functions() {
+    let app = TestApp::new(REPRESENTATIONS).await;
+    let representation = [("Prefer", "return=representation")];
+    // PATCH: the JSON string goes through public.rgb(json), not the integer's text input
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/swatches?id=eq.1&select=id,shade",
+            &representation,
+            Some(r##"{"shade":"#00FF10"}"##),
+        )
+        .await;
+    expect_json(&r, 200, json!([{"id": 1, "shade": "#00FF10"}]));
+    // POST with several rows, each converted
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/swatches?select=id,shade",
+            &representation,
+            Some(r##"[{"id":3,"name":"sky","shade":"#0000FF"},{"id":4,"name":"red","shade":"FF0000"}]"##),
+        )
+        .await;
+    expect_json(
+        &r,
+        201,
+        json!([{"id": 3, "shade": "#0000FF"}, {"id": 4, "shade": "#FF0000"}]),
+    );
+    // a represented key outside `columns` is ignored, not parsed
+    let r = app
+        .send(
+            "PATCH",
+            "/rest/v1/swatches?id=eq.2&columns=name&select=id,name,shade",
+            &representation,
+            Some(r#"{"name":"white","shade":"not a colour"}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 2, "name": "white", "shade": "#FFFFFF"}]),
+    );
+    // the stored value is the domain's integer
+    assert_eq!(
+        app.sql_texts("select shade::int::text from public.swatches order by id")
+            .await,
+        vec![
+            Some("65296".to_string()),
+            Some("16777215".to_string()),
+            Some("255".to_string()),
+            Some("16711680".to_string())
+        ]
+    );
+
+    // reads: `*` and named columns go out through the domain → json function, filter values
+    // come in through the text → domain one
+    let r = app.get("/rest/v1/swatches?id=lt.3&order=id").await;
+    expect_json(
+        &r,
+        200,
+        json!([{"id": 1, "name": "ink", "shade": "#00FF10"},
+               {"id": 2, "name": "white", "shade": "#FFFFFF"}]),
+    );
+    let r = app
+        .get("/rest/v1/swatches?select=id,tone:shade&shade=eq.0000FF")
+        .await;
+    expect_json(&r, 200, json!([{"id": 3, "tone": "#0000FF"}]));
+    let r = app
+        .get("/rest/v1/swatches?select=id&shade=in.(FF0000,00FF10)&order=id")
+        .await;
+    expect_json(&r, 200, json!([{"id": 1}, {"id": 4}]));
+    let r = app
+        .get("/rest/v1/swatches?select=id,shade::text&id=eq.4")
+        .await;
+    expect_json(&r, 200, json!([{"id": 4, "shade": "\"#FF0000\""}]));
+}
+
+// ----- small v12 answers: RAISE 'PGRST' parse errors, negative offset -----
+
+const SMALL: &str = r#"
+create table public.steps (id int primary key);
+insert into public.steps select generate_series(1, 3);
+create function public.bad_raise(which text) returns void language plpgsql as $$
+begin
+  if which = 'message' then
+    raise sqlstate 'PGRST' using message = 'nope', detail = '{"status":400,"headers":{}}';
+  elsif which = 'nodetail' then
+    raise sqlstate 'PGRST' using message = '{"code":"X1","message":"m"}';
+  else
+    raise sqlstate 'PGRST' using message = '{"code":"X1","message":"m"}', detail = 'nope';
+  end if;
+end $$;
+grant usage on schema public to anon;
+grant select on public.steps to anon;
+grant execute on function public.bad_raise(text) to anon;
+"#;
+
+#[tokio::test]
+async fn pgrst_raise_parse_errors_name_the_part_and_negative_offsets_are_ignored() {
+    let app = TestApp::new(SMALL).await;
+    let message_hint = "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.";
+    let detail_hint = "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.";
+    for (which, details, hint) in [
+        (
+            "message",
+            "Invalid JSON value for MESSAGE: 'nope'",
+            message_hint,
+        ),
+        (
+            "nodetail",
+            "DETAIL is missing in the RAISE statement",
+            detail_hint,
+        ),
+        (
+            "detail",
+            "Invalid JSON value for DETAIL: 'nope'",
+            detail_hint,
+        ),
+    ] {
+        let r = app
+            .get(&format!("/rest/v1/rpc/bad_raise?which={which}"))
+            .await;
+        expect_json(
+            &r,
+            500,
+            json!({"code": "PGRST121",
+                   "message": "Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error",
+                   "details": details, "hint": hint}),
+        );
+    }
+    let r = app.get("/rest/v1/steps?offset=-2&order=id").await;
+    expect_json(&r, 200, json!([{"id": 1}, {"id": 2}, {"id": 3}]));
+    let r = app.get("/rest/v1/steps?limit=-2").await;
+    expect_status(&r, 416);
+}
+
+// ----- a function returning a domain named like a built-in raw media type -----
+
+const NAMED_DOMAINS: &str = r#"
+create domain public."text/plain" as text;
+create domain public."text/xml" as xml;
+create function public.greet() returns public."text/plain" language sql as
+  $$ select 'hi there'::public."text/plain" $$;
+create function public.echo(text) returns public."text/plain" language sql as
+  $$ select $1::public."text/plain" $$;
+create function public.greet_twice() returns setof public."text/plain" language sql as
+  $$ select 'a'::public."text/plain" union all select 'b' $$;
+create function public.note() returns public."text/xml" language sql as
+  $$ select '<n>1</n>'::xml::public."text/xml" $$;
+grant usage on schema public to anon;
+grant execute on all functions in schema public to anon;
+"#;
+
+#[tokio::test]
+async fn domains_named_text_plain_or_text_xml_answer_those_accepts_raw() {
+    let app = TestApp::new(NAMED_DOMAINS).await;
+    let r = app
+        .get_with("/rest/v1/rpc/greet", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "hi there");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    let r = app
+        .get_with("/rest/v1/rpc/note", &[("Accept", "text/xml")])
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "<n>1</n>");
+    // a raw text body for the single unnamed parameter, answered raw
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/echo",
+            &[("Content-Type", "text/plain"), ("Accept", "text/plain")],
+            Some("plain words"),
+        )
+        .await;
+    expect_status(&r, 200);
+    assert_eq!(r.text, "plain words");
+    // a set of them is not one text/plain value
+    let r = app
+        .get_with("/rest/v1/rpc/greet_twice", &[("Accept", "text/plain")])
+        .await;
+    expect_status(&r, 406);
+    // JSON is still what an application/json Accept gets
+    let r = app
+        .get_with("/rest/v1/rpc/greet", &[("Accept", "application/json")])
+        .await;
+    expect_json(&r, 200, json!("hi there"));
+}
+
+// ----- a cast before an aggregate -----
+
+const CAST_AGGREGATE: &str = r#"
+create table public.bags (id int primary key, info jsonb);
+insert into public.bags values (1, '{"n": "5"}'), (2, '{"n": "7"}');
+grant usage on schema public to anon;
+grant select on public.bags to anon;
+"#;
+
+#[tokio::test]
+async fn a_cast_before_an_aggregate_applies_to_the_column() {
+    let settings = pgbase::config::Settings {
+        db_aggregates_enabled: Some(true),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(CAST_AGGREGATE, settings).await;
+    let r = app.get("/rest/v1/bags?select=info->>n::int.sum()").await;
+    expect_json(&r, 200, json!([{"sum": 12}]));
+    let r = app
+        .get("/rest/v1/bags?select=total:info->>n::int.sum()::text")
+        .await;
+    expect_json(&r, 200, json!([{"total": "12"}]));
+}
+
+// ----- resolution= on a table without a primary key -----
+
+const NO_KEY: &str = r#"
+create table public.tallies (a text, b text);
+create table public.keyed (id int primary key);
+grant usage on schema public to anon;
+grant select, insert, update on public.tallies, public.keyed to anon;
+"#;
+
+#[tokio::test]
+async fn a_resolution_without_a_conflict_target_is_not_reported_applied() {
+    let app = TestApp::new(NO_KEY).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/tallies",
+            &[
+                ("Prefer", "return=representation"),
+                ("Prefer", "resolution=merge-duplicates"),
+            ],
+            Some(r#"[{"a":"1","b":"0"}]"#),
+        )
+        .await;
+    expect_json(&r, 201, json!([{"a": "1", "b": "0"}]));
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("return=representation")
+    );
+    // a conflict target makes it count
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/keyed",
+            &[("Prefer", "resolution=merge-duplicates")],
+            Some(r#"[{"id":1}]"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(
+        r.header("preference-applied"),
+        Some("resolution=merge-duplicates")
+    );
+}
+
+// ----- ?columns= on a function call -----
+
+const COLUMNS_CALL: &str = r#"
+create function public.hello(name text) returns text language sql as $$ select 'Hello, ' || name $$;
+grant usage on schema public to anon;
+grant execute on function public.hello(text) to anon;
+"#;
+
+#[tokio::test]
+async fn columns_pick_the_arguments_of_a_call_from_the_body() {
+    let app = TestApp::new(COLUMNS_CALL).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/hello?columns=name",
+            &[],
+            Some(r#"{"name":"Ann","extra":"x","other":1}"#),
+        )
+        .await;
+    expect_json(&r, 200, json!("Hello, Ann"));
+    // without columns the extra keys are looked for as parameters
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/rpc/hello",
+            &[],
+            Some(r#"{"name":"Ann","extra":"x"}"#),
+        )
+        .await;
+    expect_status(&r, 404);
 }
