@@ -67,6 +67,10 @@ settings! {
     db_extra_search_path: String = ["PGBASE_DB_EXTRA_SEARCH_PATH", "PGRST_DB_EXTRA_SEARCH_PATH"],
     /// Allow aggregates (`count()`, `sum()`, …) in REST `select`; off gives PGRST123 [default: true]
     db_aggregates_enabled: bool = ["PGBASE_DB_AGGREGATES_ENABLED", "PGRST_DB_AGGREGATES_ENABLED"],
+    /// Read-replica database URLs, separated by commas or spaces; read-only requests go to a healthy one, round-robin [default: none]
+    db_replica_urls: String = ["PGBASE_DB_REPLICA_URLS"],
+    /// Seconds of replay lag past which a replica is taken out of rotation [default: 10]
+    db_replica_max_lag: f64 = ["PGBASE_DB_REPLICA_MAX_LAG"],
     /// `name=value` pairs separated by `;`, set per API request as `app.settings.name` [default: none]
     app_settings: String = ["PGBASE_APP_SETTINGS"],
     /// HMAC secret for JWTs, at least 32 characters
@@ -179,6 +183,33 @@ impl Settings {
     }
 }
 
+impl Config {
+    /// `db_replica_urls` split on commas and whitespace.
+    pub fn replica_urls(value: Option<&str>) -> Vec<String> {
+        value
+            .unwrap_or("")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// `db_replica_max_lag`: a positive number of seconds.
+fn replica_max_lag(value: Option<f64>) -> Result<std::time::Duration, ConfigError> {
+    match value {
+        None => Ok(std::time::Duration::from_secs(10)),
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            Ok(std::time::Duration::from_secs_f64(secs))
+        }
+        Some(secs) => Err(ConfigError::Invalid {
+            key: "db_replica_max_lag",
+            value: secs.to_string(),
+            hint: "a positive number of seconds, such as 10 or 0.5",
+        }),
+    }
+}
+
 /// Checks a duration in Postgres' syntax for `statement_timeout`: digits with an optional
 /// unit (`ms`, `s`, `min`, `h`, `d`); none means milliseconds, `0` no limit.
 fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
@@ -257,7 +288,7 @@ macro_rules! numbers_from_env {
         }
     )*};
 }
-numbers_from_env!(u16, u32, u64, usize, i64);
+numbers_from_env!(u16, u32, u64, usize, i64, f64);
 
 /// The value of the first of `names` that is set, parsed.
 fn from_env_names<T: FromEnvText>(
@@ -294,6 +325,9 @@ pub struct Config {
     pub db_statement_timeout: String,
     pub db_extra_search_path: Vec<String>,
     pub db_aggregates_enabled: bool,
+    /// Read replicas' URLs (see `pgbase_db::replicas`).
+    pub db_replica_urls: Vec<String>,
+    pub db_replica_max_lag: std::time::Duration,
     /// `(name, value)` of each `app.settings.name`.
     pub app_settings: Vec<(String, String)>,
     pub jwt_secret: String,
@@ -363,6 +397,8 @@ impl Config {
                 Some(n) => Some(n),
             },
             db_safe_update: s.db_safe_update.unwrap_or(true),
+            db_replica_urls: Config::replica_urls(s.db_replica_urls.as_deref()),
+            db_replica_max_lag: replica_max_lag(s.db_replica_max_lag)?,
             db_plan_enabled: s.db_plan_enabled.unwrap_or(dev),
             db_statement_timeout: statement_timeout(s.db_statement_timeout)?,
             db_extra_search_path: s
