@@ -104,7 +104,8 @@ pub async fn run(
         check_at_most(rows, jobs.get(index).and_then(|job| job.at_most))
     };
     let mut results = transaction::run(&checkout, context, policy, &statements, check).await;
-    if results.is_err() && checkout.is_replica() && checkout.is_closed() {
+    let lost = matches!(&results, Err(TxError::Db(e)) if is_connection_failure(e));
+    if checkout.is_replica() && results.is_err() && (lost || checkout.is_closed()) {
         // The replica went away mid-query: a read is safe to run again, on the primary.
         drop(checkout);
         let primary = pool

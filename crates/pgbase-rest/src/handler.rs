@@ -304,7 +304,17 @@ async fn execute(
         &check,
     )
     .await;
-    if output.is_err() && client.is_replica() && client.is_closed() {
+    let lost = |e: &ApiError| {
+        let code = e.code();
+        e.status() == StatusCode::SERVICE_UNAVAILABLE
+            || code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03")
+    };
+    if client.is_replica()
+        && output
+            .as_ref()
+            .is_err_and(|e| lost(e) || client.is_closed())
+    {
         // The replica went away mid-read: reads are safe to run again, on the primary.
         drop(client);
         let mut primary = state
