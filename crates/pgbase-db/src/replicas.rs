@@ -316,3 +316,62 @@ impl Pool {
         self.get().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_force_header_sends_reads_to_the_primary() {
+        let context = |headers: &str| RequestContext {
+            headers: headers.to_string(),
+            ..RequestContext::default()
+        };
+        assert_eq!(Route::for_request(true, &context("{}")), Route::Read);
+        assert_eq!(Route::for_request(false, &context("{}")), Route::Primary);
+        for value in ["1", "true", "yes", ""] {
+            let headers = serde_json::json!({ FORCE_PRIMARY_HEADER: value }).to_string();
+            assert_eq!(
+                Route::for_request(true, &context(&headers)),
+                Route::Primary,
+                "{value}"
+            );
+        }
+        for value in ["0", "false", " FALSE "] {
+            let headers = serde_json::json!({ FORCE_PRIMARY_HEADER: value }).to_string();
+            assert_eq!(
+                Route::for_request(true, &context(&headers)),
+                Route::Read,
+                "{value}"
+            );
+        }
+        // The name in a value, or unparsable JSON, does not count.
+        let headers = serde_json::json!({ "x-note": FORCE_PRIMARY_HEADER }).to_string();
+        assert_eq!(Route::for_request(true, &context(&headers)), Route::Read);
+        assert!(!forces_primary("{x-pgbase-primary"));
+    }
+
+    #[test]
+    fn lag_is_the_age_of_the_newest_primary_position_replayed() {
+        let set = ReplicaSet::new(Vec::new(), Duration::from_secs(10));
+        assert_eq!(set.lag_of(5), None, "no samples yet");
+        let now = Instant::now();
+        for (ago, lsn) in [(30, 100), (20, 100), (10, 200), (0, 300)] {
+            set.samples()
+                .push_back((now - Duration::from_secs(ago), lsn));
+        }
+        let lag = |replayed| set.lag_of(replayed).map(|d| d.as_secs());
+        assert_eq!(lag(300), Some(0), "caught up");
+        assert_eq!(lag(250), Some(10));
+        assert_eq!(
+            lag(100),
+            Some(20),
+            "the newest sample at 100 counts, not the oldest"
+        );
+        assert_eq!(
+            lag(50),
+            Some(30),
+            "behind every sample: at least the oldest's age"
+        );
+    }
+}

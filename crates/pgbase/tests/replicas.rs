@@ -3,7 +3,7 @@
 //! replica, writes and `X-Pgbase-Primary` requests on the primary; a replica whose replay is
 //! paused past `db_replica_max_lag` is taken out and comes back once it catches up; a replica
 //! stopped in the middle of a read load costs no failed read (the read is retried on the
-//! primary) and the primary serves from then on.
+//! primary) and the primary serves from then on; `pgbase doctor` reports the replicas.
 
 #![allow(clippy::unwrap_used)]
 
@@ -26,7 +26,8 @@ create table public.items (id int primary key);
 grant select, insert on public.items to anon;
 create function public.whereami() returns boolean language sql as 'select pg_is_in_recovery()';
 create function public.readwhere() returns boolean stable language sql as 'select pg_is_in_recovery()';
-grant execute on function public.whereami(), public.readwhere() to anon;
+create function public.port() returns int language sql as 'select inet_server_port()';
+grant execute on function public.whereami(), public.readwhere(), public.port() to anon;
 insert into public.items values (1);
 ";
 
@@ -71,13 +72,16 @@ async fn graphql(state: &AppState, query: &str, headers: &[(&str, &str)]) -> Val
     body["data"].clone()
 }
 
-/// A primary with the setup, its streaming replica, and pgbase configured with both.
-async fn start(max_lag: f64) -> (PrivateCluster, PrivateCluster, AppState) {
+/// A primary with the setup, `count` streaming replicas, and pgbase configured with them.
+async fn start(max_lag: f64, count: usize) -> (PrivateCluster, Vec<PrivateCluster>, AppState) {
     let primary = PrivateCluster::start();
     primary.connect().await.batch_execute(SETUP).await.unwrap();
-    let replica = tokio::task::block_in_place(|| primary.replica());
+    let replicas: Vec<_> = (0..count)
+        .map(|_| tokio::task::block_in_place(|| primary.replica()))
+        .collect();
+    let urls: Vec<String> = replicas.iter().map(PrivateCluster::url).collect();
     let settings = Settings {
-        db_replica_urls: Some(replica.url()),
+        db_replica_urls: Some(urls.join(",")),
         db_replica_max_lag: Some(max_lag),
         ..Settings::default()
     };
@@ -85,16 +89,18 @@ async fn start(max_lag: f64) -> (PrivateCluster, PrivateCluster, AppState) {
         Config::from_settings(settings, primary.url(), common::SECRET.into(), true).unwrap();
     let state = pgbase::runtime::start(config).await.unwrap();
     assert!(pgbase::runtime::wait_for_schema_cache(&state, Duration::from_secs(10)).await);
-    wait_for(&state, true, Duration::from_secs(10)).await;
-    (primary, replica, state)
+    for index in 0..count {
+        wait_for(&state, index, true, Duration::from_secs(10)).await;
+    }
+    (primary, replicas, state)
 }
 
 /// Waits until the replica is (or is not) in rotation; fails after `limit`.
-async fn wait_for(state: &AppState, healthy: bool, limit: Duration) -> Duration {
+async fn wait_for(state: &AppState, index: usize, healthy: bool, limit: Duration) -> Duration {
     let started = Instant::now();
     loop {
         let status = state.pool.replicas().unwrap().status();
-        if status[0].healthy == healthy {
+        if status[index].healthy == healthy {
             return started.elapsed();
         }
         assert!(
@@ -120,7 +126,35 @@ async fn ids(state: &AppState, headers: &[(&str, &str)]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_go_to_the_replica_and_writes_to_the_primary() {
-    let (primary, replica, state) = start(60.0).await;
+    let (primary, replicas, state) = start(60.0, 2).await;
+    let replica = &replicas[0];
+
+    // Reads alternate between the two replicas (round-robin), never the primary.
+    let port = |c: &PrivateCluster| -> Value {
+        json!(
+            c.url()
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .parse::<u16>()
+                .unwrap()
+        )
+    };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = send(&state, Method::GET, "/rest/v1/rpc/port", &[], "").await;
+        assert_eq!(status, 200, "{body}");
+        seen.push(body);
+    }
+    let (a, b) = (port(&replicas[0]), port(&replicas[1]));
+    assert!(
+        seen == [a.clone(), b.clone(), a.clone(), b.clone()]
+            || seen == [b.clone(), a.clone(), b, a],
+        "{seen:?}"
+    );
 
     // RPC: over GET (read-only) on the replica, over POST and with the header on the primary.
     let (status, body) = send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
@@ -166,12 +200,28 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
     let nodes = |data: Value| data["itemsCollection"]["edges"].as_array().unwrap().len();
     assert_eq!(nodes(graphql(&state, query, &[]).await), 1);
     assert_eq!(nodes(graphql(&state, query, &force).await), 3);
+
+    // `pgbase doctor` checks the replicas: the standby is ready, the primary named as a
+    // replica is not.
+    let line = |report: pgbase::doctor::Report| {
+        report
+            .checks
+            .into_iter()
+            .find(|c| c.capability == "replicas")
+            .unwrap()
+    };
+    let good = line(pgbase::doctor::diagnose(&primary.url(), &[replica.url()]).await);
+    assert_eq!(good.status, pgbase::doctor::Status::Ready, "{good:?}");
+    let bad = line(pgbase::doctor::diagnose(&primary.url(), &[primary.url()]).await);
+    assert_eq!(bad.status, pgbase::doctor::Status::Missing, "{bad:?}");
+    assert!(bad.detail.contains("not in recovery"), "{bad:?}");
     drop(primary);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
-    let (primary, replica, state) = start(1.0).await;
+    let (primary, replicas, state) = start(1.0, 1).await;
+    let replica = &replicas[0];
 
     // Lag: replay paused while the primary writes → out within max_lag plus a few checks,
     // reads then see the write (primary); resumed → back in rotation.
@@ -182,7 +232,7 @@ async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
         .unwrap();
     let (status, _) = send(&state, Method::POST, "/rest/v1/items", &[], r#"{"id": 2}"#).await;
     assert_eq!(status, 201);
-    let out_after = wait_for(&state, false, Duration::from_secs(5)).await;
+    let out_after = wait_for(&state, 0, false, Duration::from_secs(5)).await;
     assert!(
         out_after >= Duration::from_millis(500),
         "taken out too early: {out_after:?}"
@@ -198,7 +248,7 @@ async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
         .await
         .unwrap();
     drop(standby);
-    wait_for(&state, true, Duration::from_secs(5)).await;
+    wait_for(&state, 0, true, Duration::from_secs(5)).await;
     let (_, body) = send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
     assert_eq!(body, json!(true), "reads are back on the replica");
 
