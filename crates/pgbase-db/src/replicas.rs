@@ -192,8 +192,13 @@ impl ReplicaSet {
                 tracing::debug!(%error, "replica monitor: cannot read the primary's WAL position")
             }
         }
-        for replica in &self.members {
-            match replica_position(&replica.pool).await {
+        // All replicas at once: one that does not answer (connect timeout) delays no other.
+        let positions = futures_util::future::join_all(
+            self.members.iter().map(|r| replica_position(&r.pool)),
+        )
+        .await;
+        for (replica, position) in self.members.iter().zip(positions) {
+            match position {
                 Err(error) => replica.take_out(error),
                 Ok(None) => replica.take_out("not in recovery (promoted or not a replica)".into()),
                 Ok(Some(replayed)) => {
