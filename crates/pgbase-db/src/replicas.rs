@@ -193,10 +193,9 @@ impl ReplicaSet {
             }
         }
         // All replicas at once: one that does not answer (connect timeout) delays no other.
-        let positions = futures_util::future::join_all(
-            self.members.iter().map(|r| replica_position(&r.pool)),
-        )
-        .await;
+        let positions =
+            futures_util::future::join_all(self.members.iter().map(|r| replica_position(&r.pool)))
+                .await;
         for (replica, position) in self.members.iter().zip(positions) {
             match position {
                 Err(error) => replica.take_out(error),
