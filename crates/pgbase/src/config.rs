@@ -544,49 +544,6 @@ mod tests {
     }
 
     #[test]
-    fn replica_settings_parse_and_refuse_bad_lags() -> Result<(), ConfigError> {
-        let secret = "s".repeat(32);
-        let defaults =
-            Config::from_settings(Settings::default(), "u".into(), secret.clone(), false)?;
-        assert!(defaults.db_replica_urls.is_empty());
-        assert_eq!(
-            defaults.db_replica_max_lag,
-            std::time::Duration::from_secs(10)
-        );
-        let env = Settings::from_env(|name| match name {
-            "PGBASE_DB_REPLICA_URLS" => {
-                Some("postgres://a/x, postgres://b/x postgres://c/x".into())
-            }
-            "PGBASE_DB_REPLICA_MAX_LAG" => Some("0.5".into()),
-            _ => None,
-        })?;
-        let config = Config::from_settings(env, "u".into(), secret.clone(), false)?;
-        assert_eq!(config.db_replica_urls.len(), 3);
-        assert_eq!(
-            config.db_replica_max_lag,
-            std::time::Duration::from_millis(500)
-        );
-        for bad in [0.0, -1.0, f64::NAN] {
-            let settings = Settings {
-                db_replica_max_lag: Some(bad),
-                ..Settings::default()
-            };
-            let err = Config::from_settings(settings, "u".into(), secret.clone(), false);
-            assert!(
-                matches!(
-                    err,
-                    Err(ConfigError::Invalid {
-                        key: "db_replica_max_lag",
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
-        }
-        Ok(())
-    }
-
-    #[test]
     fn safety_settings_come_from_the_environment_with_their_defaults() -> Result<(), ConfigError> {
         let secret = "s".repeat(32);
         let defaults =
@@ -638,5 +595,48 @@ mod tests {
     fn short_secrets_are_refused() {
         let result = Config::from_settings(Settings::default(), "u".into(), "short".into(), false);
         assert!(matches!(result, Err(ConfigError::ShortSecret(5))));
+    }
+
+    #[test]
+    fn replica_settings_parse_and_refuse_bad_lags() -> Result<(), ConfigError> {
+        let secret = "s".repeat(32);
+        let defaults =
+            Config::from_settings(Settings::default(), "u".into(), secret.clone(), false)?;
+        assert!(defaults.db_replica_urls.is_empty());
+        assert_eq!(
+            defaults.db_replica_max_lag,
+            std::time::Duration::from_secs(10)
+        );
+        let env = Settings::from_env(|name| match name {
+            "PGBASE_DB_REPLICA_URLS" => {
+                Some("postgres://a/x, postgres://b/x postgres://c/x".into())
+            }
+            "PGBASE_DB_REPLICA_MAX_LAG" => Some("0.5".into()),
+            _ => None,
+        })?;
+        let config = Config::from_settings(env, "u".into(), secret.clone(), false)?;
+        assert_eq!(config.db_replica_urls.len(), 3);
+        assert_eq!(
+            config.db_replica_max_lag,
+            std::time::Duration::from_millis(500)
+        );
+        for bad in [0.0, -1.0, f64::NAN] {
+            let settings = Settings {
+                db_replica_max_lag: Some(bad),
+                ..Settings::default()
+            };
+            let err = Config::from_settings(settings, "u".into(), secret.clone(), false);
+            assert!(
+                matches!(
+                    err,
+                    Err(ConfigError::Invalid {
+                        key: "db_replica_max_lag",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        Ok(())
     }
 }
