@@ -174,14 +174,16 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
         json!({"readwhere": false})
     );
 
-    // With replay paused (lag allowance 60 s), a write is on the primary only: reads don't see
+    // With replay paused on both (lag allowance 60 s), a write is on the primary only: reads don't see
     // it, forced reads do; the write itself went to the primary (a replica would refuse it).
-    replica
-        .connect()
-        .await
-        .batch_execute("select pg_wal_replay_pause()")
-        .await
-        .unwrap();
+    for replica in &replicas {
+        replica
+            .connect()
+            .await
+            .batch_execute("select pg_wal_replay_pause()")
+            .await
+            .unwrap();
+    }
     let (status, body) = send(&state, Method::POST, "/rest/v1/items", &[], r#"{"id": 2}"#).await;
     assert_eq!(status, 201, "{body}");
     let data = graphql(
