@@ -254,16 +254,28 @@ async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
     let (_, body) = send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
     assert_eq!(body, json!(true), "reads are back on the replica");
 
-    // Stop the replica in the middle of a read load: no read fails.
+    // Stop the replica in the middle of a read load (REST and GraphQL): no read fails.
     let stop = Arc::new(AtomicBool::new(false));
+    // Half the readers use REST (RPC over GET), half GraphQL queries.
     let readers: Vec<_> = (0..8)
-        .map(|_| {
+        .map(|n| {
             let (state, stop) = (state.clone(), stop.clone());
             tokio::spawn(async move {
                 let (mut ok, mut failed, mut on_replica) = (0, Vec::new(), 0);
+                let query = json!({ "query": "{ readwhere }" }).to_string();
                 while !stop.load(Ordering::Relaxed) {
-                    let (status, body) =
-                        send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
+                    let (status, body) = if n % 2 == 0 {
+                        send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await
+                    } else {
+                        let (status, body) =
+                            send(&state, Method::POST, "/graphql/v1", &[], &query).await;
+                        match body.pointer("/data/readwhere") {
+                            Some(answer) if body.get("errors").is_none() => {
+                                (status, answer.clone())
+                            }
+                            _ => (599, body),
+                        }
+                    };
                     match status {
                         200 => {
                             ok += 1;
