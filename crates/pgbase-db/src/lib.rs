@@ -22,6 +22,7 @@
 
 pub mod connect_error;
 mod context;
+pub mod replicas;
 pub mod tls;
 pub mod transaction;
 
@@ -29,6 +30,7 @@ pub use connect_error::{ConnectFailure, explain};
 pub use tls::{ConnectConfig, MakeRustls, SslMode, TlsConfigError, TlsSettings};
 
 pub use context::{PRELUDE, RequestContext, headers_and_cookies};
+pub use replicas::{FORCE_PRIMARY_HEADER, ReplicaSet, ReplicaStatus, Route};
 pub use transaction::{Statement, TxEnd, TxError, TxPolicy};
 
 use std::ops::{Deref, DerefMut};
@@ -88,6 +90,8 @@ pub struct Pool {
     config: Arc<ConnectConfig>,
     /// Connections created before this instant are closed instead of handed out.
     retired_before: Arc<Mutex<Option<Instant>>>,
+    /// Read replicas of this (primary) pool, if configured.
+    replicas: Option<Arc<ReplicaSet>>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -132,6 +136,7 @@ impl Pool {
             inner,
             config: Arc::new(config),
             retired_before: Arc::new(Mutex::new(None)),
+            replicas: None,
         })
     }
 
@@ -153,6 +158,7 @@ impl Pool {
                 object: Some(object),
                 busy: AtomicBool::new(false),
                 retire: false,
+                replica: false,
             });
         }
         Err(PoolError::Connect(
@@ -226,6 +232,8 @@ pub struct Checkout {
     tls: MakeRustls,
     busy: AtomicBool,
     retire: bool,
+    /// Checked out of a read replica's pool ([`Pool::get_routed`]).
+    replica: bool,
 }
 
 impl std::fmt::Debug for Checkout {
@@ -249,6 +257,18 @@ impl Checkout {
     /// otherwise hold that memory for as long as the connection lives.
     pub fn retire(&mut self) {
         self.retire = true;
+    }
+
+    /// Whether the connection is to a read replica (a failed read on it may be retried on
+    /// the primary).
+    pub fn is_replica(&self) -> bool {
+        self.replica
+    }
+
+    /// Whether the connection is gone (the server closed it or it broke), without marking
+    /// the checkout busy.
+    pub fn is_closed(&self) -> bool {
+        self.wrapper().is_closed()
     }
 
     /// Whether dropping the checkout now would discard the connection.

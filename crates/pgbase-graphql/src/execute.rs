@@ -78,8 +78,10 @@ pub async fn run(
     read_only: bool,
     jobs: &[Job],
 ) -> Result<Vec<Box<RawValue>>, ExecError> {
+    // Queries may run on a read replica (pgbase-db's replica routing); mutations never do.
+    let route = pgbase_db::Route::for_request(read_only, context);
     let checkout = pool
-        .get()
+        .get_routed(route)
         .await
         .map_err(|e| ExecError::Pool(e.to_string()))?;
     let rendered: Vec<_> = jobs.iter().map(|job| job.sql.render()).collect();
@@ -98,11 +100,21 @@ pub async fn run(
     } else {
         TxPolicy::WRITE
     };
-    let results = transaction::run(&checkout, context, policy, &statements, |index, rows| {
+    let check = |index: usize, rows: &[tokio_postgres::Row]| {
         check_at_most(rows, jobs.get(index).and_then(|job| job.at_most))
-    })
-    .await
-    .map_err(|error| match error {
+    };
+    let mut results = transaction::run(&checkout, context, policy, &statements, check).await;
+    let lost = matches!(&results, Err(TxError::Db(e)) if is_connection_failure(e));
+    if checkout.is_replica() && results.is_err() && (lost || checkout.is_closed()) {
+        // The replica went away mid-query: a read is safe to run again, on the primary.
+        drop(checkout);
+        let primary = pool
+            .get()
+            .await
+            .map_err(|e| ExecError::Pool(e.to_string()))?;
+        results = transaction::run(&primary, context, policy, &statements, check).await;
+    }
+    let results = results.map_err(|error| match error {
         TxError::Db(e) if is_connection_failure(&e) => ExecError::Connection(e.to_string()),
         TxError::Db(e) => ExecError::Db(db_message(&e)),
         TxError::Check { error, .. } => ExecError::AtMost(error),

@@ -262,9 +262,12 @@ async fn execute(
     let max_affected = (request.preferences.handling == Some(PreferHandling::Strict))
         .then(|| request.preferences.effective_max_affected())
         .flatten();
+    // Read-only GET/HEAD may run on a read replica (pgbase-db's replica routing).
+    let reads = run.read_only && matches!(request.method, Method::GET | Method::HEAD);
+    let route = pgbase_db::Route::for_request(reads, &settings.context);
     let mut client = state
         .pool
-        .get()
+        .get_routed(route)
         .await
         .map_err(|e| connection_error(e.to_string()))?;
     if let MediaType::Plan {
@@ -276,29 +279,61 @@ async fn execute(
         return Ok(Executed::Explained(*format, lines));
     }
     let is_write = !matches!(run.kind, Kind::Read { .. });
-    let output = execute::run(
+    let check = |out: &execute::Output| {
+        let rows = u64::try_from(out.page_total).unwrap_or(0);
+        if singular && rows != 1 && !matches!(run.kind, Kind::Call { void: true, .. }) {
+            return Err(ApiError::singularity(rows));
+        }
+        if is_write
+            && let Some(limit) = max_affected
+            && out.page_total > limit
+        {
+            return Err(ApiError::max_affected_violation(rows));
+        }
+        Ok(())
+    };
+    let main = &run.statement.main;
+    let count_plan = run.statement.count_plan.as_ref();
+    let mut output = execute::run(
         &mut client,
         &settings,
-        &run.statement.main,
-        run.statement.count_plan.as_ref(),
+        main,
+        count_plan,
         run.read_only,
         end,
-        |out| {
-            let rows = u64::try_from(out.page_total).unwrap_or(0);
-            if singular && rows != 1 && !matches!(run.kind, Kind::Call { void: true, .. }) {
-                return Err(ApiError::singularity(rows));
-            }
-            if is_write
-                && let Some(limit) = max_affected
-                && out.page_total > limit
-            {
-                return Err(ApiError::max_affected_violation(rows));
-            }
-            Ok(())
-        },
+        &check,
     )
-    .await?;
-    Ok(Executed::Rows(output))
+    .await;
+    let lost = |e: &ApiError| {
+        let code = e.code();
+        e.status() == StatusCode::SERVICE_UNAVAILABLE
+            || code.starts_with("08")
+            || matches!(code, "57P01" | "57P02" | "57P03")
+    };
+    if client.is_replica()
+        && output
+            .as_ref()
+            .is_err_and(|e| lost(e) || client.is_closed())
+    {
+        // The replica went away mid-read: reads are safe to run again, on the primary.
+        drop(client);
+        let mut primary = state
+            .pool
+            .get()
+            .await
+            .map_err(|e| connection_error(e.to_string()))?;
+        output = execute::run(
+            &mut primary,
+            &settings,
+            main,
+            count_plan,
+            run.read_only,
+            end,
+            &check,
+        )
+        .await;
+    }
+    Ok(Executed::Rows(output?))
 }
 
 /// The request context the transaction starts with: role, claims, request GUCs, the

@@ -419,6 +419,65 @@ impl PrivateCluster {
     }
 }
 
+impl PrivateCluster {
+    /// A streaming replica of this (running) cluster: `pg_basebackup -R -X stream` through the
+    /// primary's unix socket into a directory of its own, started as a hot standby on another
+    /// port (a few seconds). It is a [`PrivateCluster`] too, so a test may stop and start it.
+    pub fn replica(&self) -> PrivateCluster {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::process::CommandExt;
+        let (binaries, socket_dir, port, owner) = {
+            let guard = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+            let primary = guard
+                .as_ref()
+                .unwrap_or_else(|| panic!("pgbase-testkit: replica of a stopped cluster"));
+            let meta = std::fs::metadata(primary.pgdata())
+                .unwrap_or_else(|e| panic!("pgbase-testkit: reading the primary's pgdata: {e}"));
+            (
+                primary.binaries().clone(),
+                primary.socket_dir().to_path_buf(),
+                primary.port(),
+                (meta.uid(), meta.gid()),
+            )
+        };
+        let n = NEXT_DB.fetch_add(1, Ordering::Relaxed);
+        let dir = self
+            .dir
+            .with_file_name(format!("{DIR_PREFIX}{}-replica-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::os::unix::fs::chown(&dir, Some(owner.0), Some(owner.1)))
+            .unwrap_or_else(|e| panic!("pgbase-testkit: creating {}: {e}", dir.display()));
+        let out = std::process::Command::new(binaries.bindir.join("pg_basebackup"))
+            .arg("-h")
+            .arg(&socket_dir)
+            .args(["-p", &port.to_string(), "-U", "postgres", "-D"])
+            .arg(dir.join("pgdata"))
+            .args(["-R", "-X", "stream", "-c", "fast"])
+            .uid(owner.0)
+            .gid(owner.1)
+            .output()
+            .unwrap_or_else(|e| panic!("pgbase-testkit: running pg_basebackup: {e}"));
+        if !out.status.success() {
+            panic!(
+                "pgbase-testkit: pg_basebackup failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let cluster = Cluster::start(ClusterOptions {
+            listen_tcp: true,
+            ephemeral: true,
+            ..ClusterOptions::new(&dir)
+        })
+        .unwrap_or_else(|e| panic!("pgbase-testkit: starting the replica: {e}"));
+        PrivateCluster {
+            dir,
+            port: cluster.port(),
+            cluster: std::sync::Mutex::new(Some(cluster)),
+        }
+    }
+}
+
 impl Drop for PrivateCluster {
     fn drop(&mut self) {
         self.stop();

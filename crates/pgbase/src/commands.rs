@@ -67,8 +67,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 ..Settings::default()
             };
             let settings = Settings::resolve(flags, &config_path(&dir), explicit_config)?;
+            let replicas = crate::config::Config::replica_urls(settings.db_replica_urls.as_deref());
             let url = database_url(&dir, settings.db_url)?;
-            let report = doctor::diagnose(&url).await;
+            let report = doctor::diagnose(&url, &replicas).await;
             doctor::print(&report, json);
             if !report.ready {
                 return Err(Failure {

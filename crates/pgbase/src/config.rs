@@ -67,6 +67,10 @@ settings! {
     db_extra_search_path: String = ["PGBASE_DB_EXTRA_SEARCH_PATH", "PGRST_DB_EXTRA_SEARCH_PATH"],
     /// Allow aggregates (`count()`, `sum()`, …) in REST `select`; off gives PGRST123 [default: true]
     db_aggregates_enabled: bool = ["PGBASE_DB_AGGREGATES_ENABLED", "PGRST_DB_AGGREGATES_ENABLED"],
+    /// Read-replica database URLs, separated by commas or spaces; read-only requests go to a healthy one, round-robin [default: none]
+    db_replica_urls: String = ["PGBASE_DB_REPLICA_URLS"],
+    /// Seconds of replay lag past which a replica is taken out of rotation [default: 10]
+    db_replica_max_lag: f64 = ["PGBASE_DB_REPLICA_MAX_LAG"],
     /// `name=value` pairs separated by `;`, set per API request as `app.settings.name` [default: none]
     app_settings: String = ["PGBASE_APP_SETTINGS"],
     /// HMAC secret for JWTs, at least 32 characters
@@ -185,6 +189,33 @@ impl Settings {
     }
 }
 
+impl Config {
+    /// `db_replica_urls` split on commas and whitespace.
+    pub fn replica_urls(value: Option<&str>) -> Vec<String> {
+        value
+            .unwrap_or("")
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+/// `db_replica_max_lag`: a positive number of seconds.
+fn replica_max_lag(value: Option<f64>) -> Result<std::time::Duration, ConfigError> {
+    match value {
+        None => Ok(std::time::Duration::from_secs(10)),
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            Ok(std::time::Duration::from_secs_f64(secs))
+        }
+        Some(secs) => Err(ConfigError::Invalid {
+            key: "db_replica_max_lag",
+            value: secs.to_string(),
+            hint: "a positive number of seconds, such as 10 or 0.5",
+        }),
+    }
+}
+
 /// Checks a duration in Postgres' syntax for `statement_timeout`: digits with an optional
 /// unit (`ms`, `s`, `min`, `h`, `d`); none means milliseconds, `0` no limit.
 fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
@@ -293,7 +324,7 @@ macro_rules! numbers_from_env {
         }
     )*};
 }
-numbers_from_env!(u16, u32, u64, usize, i64);
+numbers_from_env!(u16, u32, u64, usize, i64, f64);
 
 /// The value of the first of `names` that is set, parsed.
 fn from_env_names<T: FromEnvText>(
@@ -330,6 +361,9 @@ pub struct Config {
     pub db_statement_timeout: String,
     pub db_extra_search_path: Vec<String>,
     pub db_aggregates_enabled: bool,
+    /// Read replicas' URLs (see `pgbase_db::replicas`).
+    pub db_replica_urls: Vec<String>,
+    pub db_replica_max_lag: std::time::Duration,
     /// `(name, value)` of each `app.settings.name`.
     pub app_settings: Vec<(String, String)>,
     pub jwt_secret: String,
@@ -404,6 +438,8 @@ impl Config {
                 Some(n) => Some(n),
             },
             db_safe_update: s.db_safe_update.unwrap_or(true),
+            db_replica_urls: Config::replica_urls(s.db_replica_urls.as_deref()),
+            db_replica_max_lag: replica_max_lag(s.db_replica_max_lag)?,
             db_plan_enabled: s.db_plan_enabled.unwrap_or(dev),
             db_statement_timeout: statement_timeout(s.db_statement_timeout)?,
             db_extra_search_path: s
@@ -666,5 +702,48 @@ mod tests {
     fn short_secrets_are_refused() {
         let result = Config::from_settings(Settings::default(), "u".into(), "short".into(), false);
         assert!(matches!(result, Err(ConfigError::ShortSecret(5))));
+    }
+
+    #[test]
+    fn replica_settings_parse_and_refuse_bad_lags() -> Result<(), ConfigError> {
+        let secret = "s".repeat(32);
+        let defaults =
+            Config::from_settings(Settings::default(), "u".into(), secret.clone(), false)?;
+        assert!(defaults.db_replica_urls.is_empty());
+        assert_eq!(
+            defaults.db_replica_max_lag,
+            std::time::Duration::from_secs(10)
+        );
+        let env = Settings::from_env(|name| match name {
+            "PGBASE_DB_REPLICA_URLS" => {
+                Some("postgres://a/x, postgres://b/x postgres://c/x".into())
+            }
+            "PGBASE_DB_REPLICA_MAX_LAG" => Some("0.5".into()),
+            _ => None,
+        })?;
+        let config = Config::from_settings(env, "u".into(), secret.clone(), false)?;
+        assert_eq!(config.db_replica_urls.len(), 3);
+        assert_eq!(
+            config.db_replica_max_lag,
+            std::time::Duration::from_millis(500)
+        );
+        for bad in [0.0, -1.0, f64::NAN] {
+            let settings = Settings {
+                db_replica_max_lag: Some(bad),
+                ..Settings::default()
+            };
+            let err = Config::from_settings(settings, "u".into(), secret.clone(), false);
+            assert!(
+                matches!(
+                    err,
+                    Err(ConfigError::Invalid {
+                        key: "db_replica_max_lag",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
+        Ok(())
     }
 }

@@ -46,8 +46,8 @@ fn check(capability: &'static str, ok: bool, detail: String, fix: String) -> Che
 }
 
 /// Runs every check; a connection failure is one `connection` line that is missing.
-pub async fn diagnose(url: &str) -> Report {
-    let checks = match connect(url).await {
+pub async fn diagnose(url: &str, replica_urls: &[String]) -> Report {
+    let mut checks = match connect(url).await {
         Ok((client, tls)) => match checks(&client, tls).await {
             Ok(checks) => checks,
             Err(error) => vec![Check {
@@ -64,6 +64,11 @@ pub async fn diagnose(url: &str) -> Report {
             fix: Some("check the URL (host, port, user, password, database, sslmode)".into()),
         }],
     };
+    if !replica_urls.is_empty()
+        && let Some(line) = checks.iter_mut().find(|c| c.capability == "replicas")
+    {
+        *line = replicas(replica_urls).await;
+    }
     Report {
         ready: checks.iter().all(|c| c.status != Status::Missing),
         checks,
@@ -252,6 +257,34 @@ async fn checks(client: &Client, tls: bool) -> Result<Vec<Check>, tokio_postgres
         fix: None,
     });
     Ok(out)
+}
+
+/// The `replicas` line: each configured replica must answer and be in recovery.
+async fn replicas(urls: &[String]) -> Check {
+    let mut problems = Vec::new();
+    for (index, url) in urls.iter().enumerate() {
+        let n = index + 1;
+        match connect(url).await {
+            Err(error) => problems.push(format!("replica {n}: {error:#}")),
+            Ok((client, _)) => match client.query_one("select pg_is_in_recovery()", &[]).await {
+                Ok(row) if row.get::<_, bool>(0) => {}
+                Ok(_) => problems.push(format!("replica {n} is not in recovery (not a standby)")),
+                Err(error) => problems.push(format!("replica {n}: {}", db_text(&error))),
+            },
+        }
+    }
+    let ok = problems.is_empty();
+    check(
+        "replicas",
+        ok,
+        if ok {
+            format!("{} read replica(s) answer and are in recovery", urls.len())
+        } else {
+            problems.join("; ")
+        },
+        "point db_replica_urls at streaming standbys (pg_basebackup -R) that this host can reach"
+            .into(),
+    )
 }
 
 /// Prints the report as lines (`ready`, `note`, `MISSING`) or as one JSON document.

@@ -73,6 +73,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     let pg_config = db::parse_url(&config.db_url)?;
     let login = pg_config.pg.get_user().map(str::to_string);
     let pool = db::pool(pg_config.clone(), config.db_pool)?;
+    let pool = with_replicas(pool, &config)?;
     let catalog = Arc::new(CatalogHandle::new(SchemaCache::empty(&config.db_schemas)));
     tokio::spawn(pgbase_catalog::listen_for_reloads(
         pg_config,
@@ -131,6 +132,21 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         authenticator,
         auth,
     })
+}
+
+/// Adds the configured read replicas to the primary pool and starts their monitor.
+fn with_replicas(pool: pgbase_db::Pool, config: &Config) -> Result<pgbase_db::Pool, db::DbError> {
+    if config.db_replica_urls.is_empty() {
+        return Ok(pool);
+    }
+    let replicas = config
+        .db_replica_urls
+        .iter()
+        .map(|url| db::pool(db::parse_url(url)?, config.db_pool))
+        .collect::<Result<Vec<_>, _>>()?;
+    let pool = pool.with_replicas(replicas, config.db_replica_max_lag);
+    pool.spawn_replica_monitor();
+    Ok(pool)
 }
 
 /// The session settings every API request starts with, before its role's own.
