@@ -118,7 +118,7 @@ fn dev_serves_the_mail_sink_and_sql_reaches_it() {
         assert_eq!(mails[0]["subject"], "from SQL");
         // The worker stored the sink's answer.
         let response = sql_in(dir, "select status_code from net._http_response");
-        assert!(response.contains("\"200\""), "{response}");
+        assert!(response.contains("\"status_code\":200"), "{response}");
 
         let (status, page) = http_get(port, "/dev/mail/view");
         assert_eq!(status, 200);
