@@ -87,7 +87,8 @@ pub enum Command {
         target: Target,
         #[command(flatten)]
         who: Who,
-        /// Print rows as JSON objects, one per line (with --role/--as-user: the whole result as JSON)
+        /// Print rows as JSON objects with JSON types, one per line (with --role/--as-user: the
+        /// whole result as JSON)
         #[arg(long)]
         json: bool,
     },
