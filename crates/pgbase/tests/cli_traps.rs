@@ -137,17 +137,44 @@ fn http_get(port: u16, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// Runs the binary; returns (exit code, stdout, stderr).
+/// Runs the binary; returns (exit code, stdout, stderr). One still running after a minute
+/// (a `dev` that should have refused to start) is killed and reported as code -1.
 fn run(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(bin())
+    let mut child = Command::new(bin())
         .args(args)
         .env_remove("DATABASE_URL")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run pgbase");
+    let read_all = |mut stream: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stream.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = read_all(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let pid = i32::try_from(child.id()).unwrap_or(0);
+            unsafe {
+                libc::kill(pid, libc::SIGINT);
+            }
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        code,
+        stdout.join().unwrap_or_default(),
+        stderr.join().unwrap_or_default(),
     )
 }
 
