@@ -5,8 +5,9 @@
 -- pgbase (crate pgbase-jobs) LISTENs on it, claims rows FOR UPDATE SKIP LOCKED with a lease
 -- (`claimed_until`), sends them concurrently and writes the outcome into `net._http_response`,
 -- deleting the request in the same transaction. A request claimed by a process that dies is
--- claimed again by another once its lease expires, so delivery is at-least-once: a request can
--- be sent twice, never lost while pgbase runs. Responses expire after a TTL (6 hours by default,
+-- claimed again by another once the claimer's session (`claimed_by`, the backend pid of its
+-- LISTEN session) is gone from pg_stat_activity, or at the latest once its lease expires, so
+-- delivery is at-least-once: a request can be sent twice, never lost while pgbase runs. Responses expire after a TTL (6 hours by default,
 -- configured in pgbase). Like upstream, both tables are UNLOGGED (emptied by a crash).
 
 create schema if not exists net;
@@ -23,7 +24,10 @@ create unlogged table net.http_request_queue (
   body bytea,
   timeout_milliseconds int not null,
   -- pgbase: set while a worker holds the request; expired leases are claimed again.
-  claimed_until timestamptz
+  claimed_until timestamptz,
+  -- pgbase: backend pid of the claiming worker's LISTEN session; when that session is gone
+  -- (the process died), the request is claimed again at once, without waiting for the lease.
+  claimed_by integer
 );
 create index http_request_queue_id_idx on net.http_request_queue (id);
 

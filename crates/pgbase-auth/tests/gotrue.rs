@@ -249,6 +249,22 @@ async fn sign_up_validation_errors() {
     assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
     let r = api.signup("not-an-email", "secret123").await;
     assert_error(&r, StatusCode::BAD_REQUEST, "validation_failed");
+    // No email and no phone is supabase-js' signInAnonymously(): off, as GoTrue answers it.
+    let r = api
+        .call(
+            Method::POST,
+            "/signup",
+            None,
+            &[],
+            Some(json!({"data": {}, "gotrue_meta_security": {}})),
+        )
+        .await;
+    assert_error(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "anonymous_provider_disabled",
+    );
+    assert_eq!(r.body["msg"], "Anonymous sign-ins are disabled");
     let req = Request::post("/signup").body(Body::from("{oops")).unwrap();
     let resp = api.app.clone().oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);

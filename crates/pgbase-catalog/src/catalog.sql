@@ -275,6 +275,13 @@ cols as (
   left join view_column_sources vcs on vcs.view_id = a.attrelid and vcs.view_column = a.attnum
   where a.attnum > 0 and not a.attisdropped
 ),
+-- each relation's columns as one json array (joined, not a subquery per relation: that would
+-- scan every column of every relation once per relation)
+rel_cols as (
+  select c.attrelid, json_agg(c.j order by c.attnum) as columns
+  from cols c
+  group by c.attrelid
+),
 funcs as (
   select p.oid, p.pronamespace, p.prorettype, p.proargtypes, n.nspname
   from pg_proc p
@@ -378,7 +385,7 @@ select json_build_object(
                     or (r.relkind in ('v', 'f') and (pg_relation_is_updatable(r.oid::regclass, true) & 16) = 16),
       'rls_enabled', r.relrowsecurity,
       'rls_forced', r.relforcerowsecurity,
-      'columns', (select coalesce(json_agg(c.j order by c.attnum), '[]') from cols c where c.attrelid = r.oid),
+      'columns', coalesce(rc.columns, '[]'),
       'primary_key', (
         select json_agg(a.attname order by k.ord)
         from pg_constraint c
@@ -424,6 +431,7 @@ select json_build_object(
         from aclexplode(coalesce(r.relacl, acldefault('r'::"char", r.relowner))) x)
     ) order by r.nspname, r.relname), '[]')
     from rels r
+    left join rel_cols rc on rc.attrelid = r.oid
   ),
   'foreign_keys', (select coalesce(json_agg(f.j), '[]') from fks f),
   'view_key_dependencies', (select coalesce(json_agg(v.j), '[]') from view_key_deps v),

@@ -122,7 +122,8 @@ impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
             channel: "pgrst".to_owned(),
-            debounce: Duration::from_millis(75),
+            // one migration's DDL commits at once, so its notifications arrive together
+            debounce: Duration::from_millis(20),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             reload_on_connect: true,

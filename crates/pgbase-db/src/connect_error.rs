@@ -71,6 +71,10 @@ fn failed(message: String, hint: impl Into<Option<String>>) -> ConnectFailure {
     }
 }
 
+/// `pgbase migrate` makes `authenticator` without a password; the login for `serve` on a managed
+/// database is its owner (README, "Deploying").
+const AUTHENTICATOR_HINT: &str = "pgbase migrate creates authenticator without a password: serve as the database owner (the login that ran pgbase migrate), or have the owner run ALTER ROLE authenticator PASSWORD '…'; and serve only the API with it (jobs = false)";
+
 /// Explains a failure to connect with `config` (or a query error's connection cause).
 pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -> ConnectFailure {
     let user = config.get_user().unwrap_or("(default user)");
@@ -85,9 +89,17 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
             message.push_str(&format!(" ({detail})"));
         }
         let code = db.code();
-        let hint = if *code == SqlState::INVALID_PASSWORD {
+        let hint = if *code == SqlState::INVALID_PASSWORD && user == "authenticator" {
+            Some(AUTHENTICATOR_HINT.to_string())
+        } else if *code == SqlState::INVALID_PASSWORD {
             Some(format!(
                 "check the password for user {user:?} in the database URL (percent-encode special characters)"
+            ))
+        } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && db.message().contains("not permitted to log in")
+        {
+            Some(format!(
+                "{user} is not a login role (anon, authenticated and service_role are the NOLOGIN roles requests switch to): serve as the database owner (the login that ran pgbase migrate)"
             ))
         } else if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             && db.message().contains("pg_hba.conf")
@@ -189,6 +201,16 @@ pub fn explain(error: &tokio_postgres::Error, config: &tokio_postgres::Config) -
         text.push_str(": ");
         text.push_str(&c.to_string());
         cause = c.source();
+    }
+    if text.contains("password missing") {
+        return failed(
+            format!("{at}: the server asks user {user:?} for a password and the URL has none"),
+            Some(if user == "authenticator" {
+                AUTHENTICATOR_HINT.to_string()
+            } else {
+                "put the password in the database URL: postgres://USER:PASSWORD@HOST:PORT/DB (percent-encode special characters)".to_string()
+            }),
+        );
     }
     if error.is_closed() || text.contains("timeout") {
         return failed(

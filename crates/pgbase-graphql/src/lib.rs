@@ -49,6 +49,9 @@ pub struct GraphqlState {
     pub schemas: Vec<String>,
     /// Serve `__schema` / `__type` (a schema's `introspection: true` directive also does).
     pub introspection: bool,
+    /// Offer the upsert extension (`onConflict` on inserts; `graphql_upsert`). Off: the
+    /// schema is exactly pg_graphql's.
+    pub upsert: bool,
     /// Refuse `update…Collection` / `deleteFrom…Collection` mutations without a filter (or
     /// with an empty one), as the REST side refuses an unfiltered PATCH/DELETE
     /// (`db_safe_update`). `true` unless the server turns it off.
@@ -71,6 +74,7 @@ impl GraphqlState {
             catalog,
             schemas,
             introspection,
+            upsert: false,
             safe_update: true,
             session_defaults: Vec::new(),
             reflected: Mutex::new(HashMap::new()),
@@ -88,7 +92,7 @@ impl GraphqlState {
             return Ok(schema.clone());
         }
         let schema = Arc::new(
-            reflect::reflect(&cache, &self.schemas, role, self.introspection)
+            reflect::reflect(&cache, &self.schemas, role, self.introspection, self.upsert)
                 .map_err(|e| GraphqlError::Database(e.to_string()))?,
         );
         if let Ok(mut map) = self.reflected.lock() {

@@ -87,7 +87,9 @@ struct Roots {
     node_iface: TypeDef,
 }
 
-/// Builds the schema `role` sees. `introspection` turns on `__schema`/`__type`.
+/// Builds the schema `role` sees. `introspection` turns on `__schema`/`__type`; `upsert` adds
+/// the `onConflict` argument of inserts and its types (pgbase's extension, off by default so
+/// that the schema is pg_graphql's).
 ///
 /// The passes, in order: which schemas are exposed and how, enums, tables with their
 /// columns, relationships, functions, then the types each of them yields, and last what
@@ -97,9 +99,11 @@ pub fn reflect(
     schemas: &[String],
     role: &str,
     introspection: bool,
+    upsert: bool,
 ) -> Result<Reflected, DirectiveError> {
     let mut out = Reflected {
         introspection,
+        upsert,
         ..Reflected::default()
     };
     let exposed = exposed_schemas(cache, schemas, role)?;
@@ -1028,7 +1032,7 @@ fn mutation_fields(
                 .list()
                 .non_null(),
         )];
-        if p.update && !t.unique_keys.is_empty() {
+        if out.upsert && p.update && !t.unique_keys.is_empty() {
             // upsert (beyond pg_graphql, its issue #190)
             let mut constraint =
                 TypeDef::new(&format!("{n}OnConflictConstraint"), Kind::Enum, Role::Plain);

@@ -453,6 +453,8 @@ pub struct Reflected {
     pub functions: Vec<FuncInfo>,
     pub has_mutation: bool,
     pub introspection: bool,
+    /// The upsert extension (`onConflict` on `insertInto…Collection`, beyond pg_graphql) is on.
+    pub upsert: bool,
     /// Tables, functions and other types of schemas whose introspection is off while another
     /// schema's is on: left out of `__schema` / `__type` (they still resolve in queries).
     pub hidden_tables: std::collections::HashSet<usize>,

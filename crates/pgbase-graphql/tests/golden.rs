@@ -99,6 +99,7 @@ fn render(query: &str, variables: Value) -> String {
         &pgbase_testkit::golden::exposed_schemas(),
         "authenticated",
         true,
+        false,
     )
     .expect("the fixture schema reflects");
     let request = Request {

@@ -153,6 +153,10 @@ async fn insert_on_conflict_updates_or_skips() {
         .await;
     assert!(out.get("errors").is_none(), "{out}");
     assert_eq!(out["data"]["insertIntoblogCollection"]["affectedCount"], 2);
+    let data = e
+        .data(r#"{ __type(name: "blogOnConflict") { name } }"#)
+        .await;
+    assert_eq!(data, json!({"__type": {"name": "blogOnConflict"}}));
     let data = e.data("{ blogByPk(id: 1) { name } }").await;
     assert_eq!(data["blogByPk"]["name"], "replaced");
     // do nothing; and a filter that keeps the existing row
@@ -264,6 +268,25 @@ async fn unfiltered_writes_run_when_safe_update_is_off() {
         .data("mutation { deleteFromblog_postCollection(filter: {}, atMost: 3) { affectedCount } }")
         .await;
     assert_eq!(data["deleteFromblog_postCollection"]["affectedCount"], 3);
+}
+
+/// Without `graphql_upsert` the schema is pg_graphql's: no `onConflict` argument and none of
+/// the types it needs.
+#[tokio::test]
+async fn upsert_is_off_unless_turned_on() {
+    let mut e = env().await;
+    e.state.upsert = false;
+    let msg = e
+        .error(
+            r#"mutation { insertIntoblogCollection(objects: [{ id: 1, owner_id: 1, name: "x" }],
+                onConflict: { constraint: blog_pkey, updateFields: [name] }) { affectedCount } }"#,
+        )
+        .await;
+    assert!(msg.contains("onConflict"), "{msg}");
+    let data = e
+        .data(r#"{ a: __type(name: "blogOnConflict") { name } b: __type(name: "blogUpdateField") { name } }"#)
+        .await;
+    assert_eq!(data, json!({"a": null, "b": null}));
 }
 
 /// Inputs pg_graphql refuses (its type_bigfloat and type_modifier_max_length suites): a

@@ -1,11 +1,22 @@
 //! The pg_cron-compatible scheduler: fires the jobs of `cron.job` and logs each run in
 //! `cron.job_run_details` (schema `sql/0005_cron.sql`).
 //!
-//! **Leader election.** Every pgbase process runs [`run`]; each one opens a dedicated session
-//! and tries `pg_try_advisory_lock(lock_key)`. The one that gets it is the leader and the only
-//! one firing jobs; the others retry every `leader_retry`. The lock lives as long as the
-//! leader's session, so a process that dies hands over within `leader_retry`. A new leader
-//! fires only seconds after the one it took over in, so a tick is never fired twice.
+//! **Leader election.** Every pgbase process runs [`run`]; each one keeps a dedicated session
+//! (application name `pgbase-cron-leader`) that LISTENs on `pgbase_cron_leader` and tries
+//! `pg_try_advisory_lock(lock_key)`. The one that gets it is the leader and the only one
+//! firing jobs; the others try again every `leader_retry` (1 s) on the same session, and at
+//! once when the leader announces that it leaves.
+//!
+//! *Graceful hand-over* (SIGTERM): the leader stops firing, lets its running jobs finish, then
+//! unlocks and NOTIFYs `pgbase_cron_leader` with the last second it fired; the process that
+//! takes the lock next fires every second after that one, so no tick is lost or fired twice.
+//!
+//! *Crash* (SIGKILL, lost host): the lock lives as long as the leader's session, which
+//! Postgres ends when the connection drops; another process takes the lock within
+//! `leader_retry`. Not knowing which seconds the dead leader fired, the new leader fires only
+//! seconds after the one it took over in: ticks between the crash and the take-over (about
+//! `leader_retry` plus a second) are skipped, and a tick is never fired twice. Runs left
+//! `starting`/`running` by a dead leader are closed as `failed` (`server restarted`).
 //!
 //! **Ticks.** The leader reads the database clock once a second, as local wall time in
 //! `timezone` (GMT by default, as upstream), and fires every job whose schedule matches one of
@@ -75,7 +86,7 @@ pub struct CronConfig {
     pub run_retention: Option<Duration>,
     /// Key of the leader's advisory lock (default: a fixed pgbase constant).
     pub lock_key: i64,
-    /// How often a non-leader retries the lock, and the wait after a lost connection (default 2 s).
+    /// How often a non-leader retries the lock, and the wait after a lost connection (default 1 s).
     pub leader_retry: Duration,
     /// How often the leader prunes run history and maintains pgmq partitions (default 60 s).
     pub maintenance_interval: Duration,
@@ -93,7 +104,7 @@ impl Default for CronConfig {
             max_running_jobs: 32,
             run_retention: Some(Duration::from_secs(7 * 24 * 3600)),
             lock_key: DEFAULT_LOCK_KEY,
-            leader_retry: Duration::from_secs(2),
+            leader_retry: Duration::from_secs(1),
             maintenance_interval: Duration::from_secs(60),
         }
     }
@@ -266,12 +277,16 @@ async fn lead(
         .await
         .map_err(|e| CronError::Connect(pgbase_db::explain(&e, &leader_db.pg).one_line()))?;
     // Drive the connection; forward notifications. The channel closes when the session ends.
-    let (notify_tx, mut notify_rx) = mpsc::unbounded_channel::<()>();
+    let (notify_tx, mut notify_rx) = mpsc::unbounded_channel::<Note>();
     let driver = tokio::spawn(async move {
         loop {
             match futures_util::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => {
-                    if notify_tx.send(()).is_err() {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    let note = Note {
+                        channel: n.channel().to_string(),
+                        payload: n.payload().to_string(),
+                    };
+                    if notify_tx.send(note).is_err() {
                         return;
                     }
                 }
@@ -282,22 +297,50 @@ async fn lead(
     });
     let _abort_driver = AbortOnDrop(driver);
 
-    let locked: bool = client
-        .query_one("select pg_try_advisory_lock($1)", &[&config.lock_key])
+    // Listen before trying, so a leader leaving between a failed try and the wait is heard.
+    client
+        .batch_execute("listen pgbase_cron_leader")
         .await
-        .map_err(db_err("taking the cron leader lock"))?
-        .get(0);
-    if !locked {
+        .map_err(db_err("listening on pgbase_cron_leader"))?;
+    // The last second a gracefully leaving leader fired, when it told us.
+    let mut handed_over: Option<NaiveDateTime> = None;
+    loop {
+        let locked: bool = client
+            .query_one("select pg_try_advisory_lock($1)", &[&config.lock_key])
+            .await
+            .map_err(db_err("taking the cron leader lock"))?
+            .get(0);
+        if locked {
+            break;
+        }
         if *was_leader {
             tracing::info!("cron scheduler: another process is the leader now");
             *was_leader = false;
         }
-        return Err(CronError::NotLeader);
+        handed_over = None;
+        tokio::select! {
+            _ = tokio::time::sleep(config.leader_retry) => {}
+            n = notify_rx.recv() => match n {
+                Some(note) => {
+                    if let Some(t) = handover_second(&note, &config.timezone) {
+                        handed_over = Some(t);
+                    }
+                }
+                None => return Err(CronError::LeaderLost),
+            },
+            _ = stopped(signal) => return Ok(()),
+        }
     }
     client
-        .batch_execute("listen cron_job_changed")
+        .batch_execute("unlisten pgbase_cron_leader; listen cron_job_changed")
         .await
         .map_err(db_err("listening on cron_job_changed"))?;
+    // A hand-over note may have arrived just after the lock was free.
+    while let Ok(note) = notify_rx.try_recv() {
+        if let Some(t) = handover_second(&note, &config.timezone) {
+            handed_over = Some(t);
+        }
+    }
     let mut now = local_now(&client, &config.timezone).await?;
     tracing::info!(timezone = %config.timezone, "cron scheduler: this process is the leader");
     *was_leader = true;
@@ -331,8 +374,14 @@ async fn lead(
     }
     start_runs(&client, &ctx, &mut jobs, &due, &mut running).await?;
 
-    // Seconds up to and including `last` are done; the current one belonged to whoever led before.
+    // Seconds up to and including `last` are done: up to the one a leaving leader said it
+    // fired last (if that is recent), else up to the current one, which belonged to whoever
+    // led before.
     let mut last = trunc_second(now);
+    if let Some(t) = handed_over.filter(|t| *t <= last && (last - *t).num_seconds() <= 60) {
+        tracing::info!(last_fired = %t, "cron scheduler: taking over from a leader that left");
+        last = t;
+    }
     now = local_now(&client, &config.timezone).await?;
     let mut next_upkeep = Instant::now();
     let mut upkeep_task: Option<tokio::task::JoinHandle<()>> = None;
@@ -376,9 +425,12 @@ async fn lead(
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             n = notify_rx.recv() => match n {
-                Some(()) => {
-                    while notify_rx.try_recv().is_ok() {}
-                    if let Err(e) = load_jobs(&client, &mut jobs).await {
+                Some(note) => {
+                    let mut reload = note.channel == "cron_job_changed";
+                    while let Ok(note) = notify_rx.try_recv() {
+                        reload |= note.channel == "cron_job_changed";
+                    }
+                    if reload && let Err(e) = load_jobs(&client, &mut jobs).await {
                         break Err(e);
                     }
                 }
@@ -412,7 +464,46 @@ async fn lead(
         while running.join_next().await.is_some() {}
     })
     .await;
+    if result.is_ok() {
+        // Leaving on shutdown: unlock and tell the others which second was fired last (the
+        // notification is delivered after the unlock, at the end of this statement).
+        let note = format!("{}|{}", config.timezone, last.format(HANDOVER_FORMAT));
+        match client
+            .execute(
+                "select pg_advisory_unlock($1), pg_notify('pgbase_cron_leader', $2)",
+                &[&config.lock_key, &note],
+            )
+            .await
+        {
+            Ok(_) => tracing::info!(last_fired = %last, "cron scheduler: leadership handed over"),
+            Err(e) => tracing::warn!(
+                error = %pg_error_text(&e),
+                "cron scheduler: could not hand over; the lock goes with the session"
+            ),
+        }
+    }
     result
+}
+
+/// A notification on one of the leader session's channels.
+struct Note {
+    channel: String,
+    payload: String,
+}
+
+/// How a leaving leader writes the last second it fired: `<timezone>|<local wall time>`.
+const HANDOVER_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// The last second a leaving leader fired, if `note` is its hand-over in our time zone.
+fn handover_second(note: &Note, timezone: &str) -> Option<NaiveDateTime> {
+    if note.channel != "pgbase_cron_leader" {
+        return None;
+    }
+    let (zone, second) = note.payload.split_once('|')?;
+    if zone != timezone {
+        return None;
+    }
+    NaiveDateTime::parse_from_str(second, HANDOVER_FORMAT).ok()
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -49,10 +49,22 @@ impl JobsHandle {
     /// Asks the workers to stop and waits for them (in-flight cron jobs and HTTP requests get
     /// a grace period; anything cut off is retried by another process or after restart).
     pub async fn shutdown(self) {
+        self.shutdown_within(Duration::from_secs(30)).await;
+    }
+
+    /// Asks the workers to stop and waits for them at most `limit`; true when all stopped in
+    /// time. The cron leader lets its running jobs finish, then unlocks and tells the other
+    /// processes (one of them leads from the next tick); the net worker lets requests in flight
+    /// finish and puts back the ones it claimed but did not complete. A worker still busy at
+    /// `limit` is abandoned: what it held is taken over as after a crash.
+    pub async fn shutdown_within(self, limit: Duration) -> bool {
         let _ = self.stop.send(true);
-        for task in self.tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
-        }
+        let all = async {
+            for task in self.tasks {
+                let _ = task.await;
+            }
+        };
+        tokio::time::timeout(limit, all).await.is_ok()
     }
 }
 

@@ -4,7 +4,8 @@
 //! **Waking.** A dedicated session (application name `pgbase-net-worker`, which
 //! `net.check_worker_is_up()` looks for) LISTENs on `pgbase_net`; the queue's insert trigger
 //! notifies it when the enqueuing transaction commits. A slow safety poll (`poll_interval`)
-//! covers lost notifications and expired leases. There is no fixed one-second sleep.
+//! covers lost notifications, expired leases and claims of processes that died. There is no
+//! fixed one-second sleep.
 //!
 //! **Claiming.** Rows are claimed with `FOR UPDATE SKIP LOCKED`, oldest first, by setting a
 //! lease (`claimed_until` = now + the request's timeout + `lease_margin`) in a committed
@@ -13,10 +14,17 @@
 //! own (several pipelined on one connection), so one response that cannot be stored never
 //! holds back another. A response that cannot be stored as received (e.g. bytes Postgres
 //! refuses) is stored as its status and an `error_msg` saying why, so a request whose
-//! response arrived is not sent again. Several pgbase processes share the queue. If a process dies after claiming, its
-//! rows are claimed again when their lease expires: delivery is **at-least-once** (a request may
-//! be sent twice, as with pg_net, whose aborted batches come back), and a request is never
-//! lost while some pgbase process runs.
+//! response arrived is not sent again. Several pgbase processes share the queue.
+//!
+//! **Take-over.** Each claim also records `claimed_by`, the backend pid of the claiming
+//! process's LISTEN session. If a process dies (SIGKILL, lost host), Postgres ends that session
+//! when the connection drops, and another process claims its rows again at its next wake-up
+//! (a notification or the safety poll) without waiting for the lease; the lease still covers
+//! a pid that cannot be checked. On a graceful stop the worker lets the requests in flight
+//! finish, then puts back the rows it claimed but did not complete (clearing the claim) and
+//! notifies the other workers. Delivery is **at-least-once**: a request cut off mid-flight by
+//! a crash may be sent twice (as with pg_net, whose aborted batches come back); only one
+//! response is stored; a request is never lost while some pgbase process runs.
 //!
 //! **Requests.** http and https only (others get `error_msg = 'Unsupported protocol'`),
 //! redirects followed (up to 10), each request with its own `timeout_milliseconds`. The
@@ -38,6 +46,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use pgbase_db::ConnectConfig;
@@ -139,7 +148,12 @@ pub async fn run(
     let db: ConnectConfig = db.into();
     let http = build_client(&config)?;
     let wake = Arc::new(Notify::new());
-    let listener = tokio::spawn(listen(db, wake.clone(), signal.clone()));
+    // Backend pid of the LISTEN session (0 while not connected): the claimer's identity.
+    let session = Arc::new(AtomicI32::new(0));
+    // The LISTEN session outlives the claim loop: it is this process's claim, and other
+    // processes would take over the requests still in flight if it ended before they finish.
+    let (end_session, session_ends) = tokio::sync::watch::channel(false);
+    let listener = tokio::spawn(listen(db, wake.clone(), session.clone(), session_ends));
     // Bounded: a sender holds its permit until its outcome is queued, so a slow database slows
     // sending instead of piling up bodies in memory.
     let (done_tx, done_rx) = mpsc::channel::<Outcome>(OUTCOME_QUEUE);
@@ -163,7 +177,8 @@ pub async fn run(
         };
         let free = (permits.available_permits() + 1) as i64;
         let limit = free.min(config.batch_size.max(1));
-        let claimed = match claim(&pool, limit, config.lease_margin).await {
+        let claimer = session.load(Ordering::Acquire);
+        let claimed = match claim(&pool, limit, config.lease_margin, claimer).await {
             Ok(rows) => {
                 claim_failure = None;
                 rows
@@ -219,8 +234,55 @@ pub async fn run(
     // In-flight requests finish (bounded by their timeouts) and their outcomes are written.
     drop(done_tx);
     let _ = tokio::time::timeout(Duration::from_secs(10), writer).await;
-    listener.abort();
+    // Whatever this process still holds goes back to the queue for the other processes.
+    let claimer = session.load(Ordering::Acquire);
+    if claimer != 0 {
+        release(&pool, claimer).await;
+    }
+    let _ = end_session.send(true);
+    if tokio::time::timeout(Duration::from_secs(2), listener)
+        .await
+        .is_err()
+    {
+        tracing::debug!("net worker: the LISTEN session did not close in time");
+    }
     Ok(())
+}
+
+/// Puts back the requests claimed by session `claimer` (this process) and not completed, and
+/// wakes the other workers.
+async fn release(pool: &pgbase_db::Pool, claimer: i32) {
+    let client = match pool.get().await {
+        Ok(client) => client,
+        Err(error) => {
+            tracing::warn!(%error, "net worker: could not put back unsent requests; their lease expires instead");
+            return;
+        }
+    };
+    let released = client
+        .query_one(
+            "with released as (update net.http_request_queue \
+               set claimed_until = null, claimed_by = null where claimed_by = $1 returning 1) \
+             select count(*), pg_notify('pgbase_net', '') from released",
+            &[&claimer],
+        )
+        .await;
+    client.mark_idle();
+    match released {
+        Ok(row) => {
+            let n: i64 = row.get(0);
+            if n > 0 {
+                tracing::info!(
+                    requests = n,
+                    "net worker: put back requests it had not completed"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(
+            error = %pg_error_text(&e),
+            "net worker: could not put back unsent requests; their lease expires instead"
+        ),
+    }
 }
 
 fn build_client(config: &NetConfig) -> Result<reqwest::Client, NetError> {
@@ -248,7 +310,12 @@ fn build_client(config: &NetConfig) -> Result<reqwest::Client, NetError> {
 }
 
 /// Keeps the LISTEN session up and turns notifications into wake-ups.
-async fn listen(db: ConnectConfig, wake: Arc<Notify>, mut signal: ShutdownSignal) {
+async fn listen(
+    db: ConnectConfig,
+    wake: Arc<Notify>,
+    session: Arc<AtomicI32>,
+    mut signal: ShutdownSignal,
+) {
     let mut db = db;
     db.pg.application_name("pgbase-net-worker");
     // While the database stays down, the same failure is logged once, not every 2 s.
@@ -272,8 +339,16 @@ async fn listen(db: ConnectConfig, wake: Arc<Notify>, mut signal: ShutdownSignal
                         }
                     }
                 });
-                match client.batch_execute("listen pgbase_net").await {
-                    Ok(()) => {
+                let listening = match client.batch_execute("listen pgbase_net").await {
+                    Ok(()) => client
+                        .query_one("select pg_backend_pid()", &[])
+                        .await
+                        .map(|row| row.get::<_, i32>(0)),
+                    Err(e) => Err(e),
+                };
+                match listening {
+                    Ok(pid) => {
+                        session.store(pid, Ordering::Release);
                         // Requests may have arrived while not listening.
                         wake.notify_one();
                         loop {
@@ -294,6 +369,7 @@ async fn listen(db: ConnectConfig, wake: Arc<Notify>, mut signal: ShutdownSignal
                     }
                 }
                 driver.abort();
+                session.store(0, Ordering::Release);
             }
             Err(e) => {
                 let error = pgbase_db::explain(&e, &db.pg).one_line();
@@ -312,10 +388,14 @@ async fn listen(db: ConnectConfig, wake: Arc<Notify>, mut signal: ShutdownSignal
     }
 }
 
+/// Claims up to `limit` requests that nobody holds: never claimed, lease expired, or claimed
+/// by a session that no longer exists (its process died). `claimer` is this process's LISTEN
+/// session pid (0 when not connected: the claim then relies on its lease alone).
 async fn claim(
     pool: &pgbase_db::Pool,
     limit: i64,
     margin: Duration,
+    claimer: i32,
 ) -> Result<Vec<Request>, NetError> {
     let client = pool
         .get()
@@ -325,13 +405,16 @@ async fn claim(
     let rows = client
         .query(
             "update net.http_request_queue q \
-             set claimed_until = clock_timestamp() + make_interval(secs => (q.timeout_milliseconds + $2::float8) / 1000.0) \
-             from (select id from net.http_request_queue \
-                   where claimed_until is null or claimed_until < clock_timestamp() \
-                   order by id limit $1::bigint for update skip locked) c \
+             set claimed_until = clock_timestamp() + make_interval(secs => (q.timeout_milliseconds + $2::float8) / 1000.0), \
+                 claimed_by = nullif($3::int, 0) \
+             from (select r.id from net.http_request_queue r \
+                   where r.claimed_until is null or r.claimed_until < clock_timestamp() \
+                      or (r.claimed_by is not null \
+                          and not exists (select from pg_stat_activity a where a.pid = r.claimed_by)) \
+                   order by r.id limit $1::bigint for update of r skip locked) c \
              where q.id = c.id \
              returning q.id, q.method::text, q.url, q.headers, q.body, q.timeout_milliseconds",
-            &[&limit, &margin_ms],
+            &[&limit, &margin_ms, &claimer],
         )
         .await;
     client.mark_idle();

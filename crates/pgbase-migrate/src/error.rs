@@ -40,6 +40,14 @@ pub enum MigrateError {
     Failed(Box<FailedMigration>),
     #[error("system schema {name} failed: {message}")]
     System { name: String, message: String },
+    /// A system file needs a privilege the login lacks (creating or granting the API roles):
+    /// what is missing and the SQL an administrator runs.
+    #[error("system schema {name} failed: {message}\n{fix}")]
+    Privilege {
+        name: String,
+        message: String,
+        fix: String,
+    },
     #[error("database error during migration bookkeeping: {0}")]
     Database(#[from] tokio_postgres::Error),
 }

@@ -199,7 +199,17 @@ async fn system_pending(client: &mut Client) -> Result<SystemRun, MigrateError> 
             }
             None => {
                 let tx = client.transaction().await?;
-                tx.batch_execute(schema.sql).await.map_err(system_error)?;
+                if let Err(error) = tx.batch_execute(schema.sql).await {
+                    tx.rollback().await?;
+                    return Err(match privilege_fix(client, &error).await? {
+                        Some(fix) => MigrateError::Privilege {
+                            name: schema.name.to_string(),
+                            message: postgres_message(&error),
+                            fix,
+                        },
+                        None => system_error(error),
+                    });
+                }
                 tx.execute(
                     "insert into pgbase.system_migrations (version, name, checksum) values ($1, $2, $3)",
                     &[&schema.version, &schema.name, &checksum],
@@ -212,6 +222,49 @@ async fn system_pending(client: &mut Client) -> Result<SystemRun, MigrateError> 
         }
     }
     Ok(run)
+}
+
+/// The API roles the first system file creates and grants.
+const API_ROLES: &str = "anon, authenticated, service_role, authenticator";
+
+/// When a system file failed because the login may not create or grant roles (a managed
+/// database's owner without CREATEROLE, or without ADMIN OPTION on roles an administrator made):
+/// what it lacks and the statement an administrator runs. `None` for any other failure.
+async fn privilege_fix(
+    client: &Client,
+    error: &tokio_postgres::Error,
+) -> Result<Option<String>, MigrateError> {
+    let Some(db) = error.as_db_error() else {
+        return Ok(None);
+    };
+    if *db.code() != tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE {
+        return Ok(None);
+    }
+    let message = db.message();
+    let creating = message.starts_with("permission denied to create role");
+    // PG 14/15: `must have admin option on role "anon"`; 16+: `permission denied to grant role "anon"`.
+    let granting = message.contains("admin option on role")
+        || message.starts_with("permission denied to grant role");
+    if !creating && !granting {
+        return Ok(None);
+    }
+    let login: String = client
+        .query_one("select quote_ident(current_user)", &[])
+        .await?
+        .get(0);
+    Ok(Some(if creating {
+        format!(
+            "the login {login} lacks the CREATEROLE privilege, which creating the roles {API_ROLES} needs; \
+             as an administrator (a superuser, or the provider's admin role) run: ALTER ROLE {login} CREATEROLE; \
+             then run pgbase migrate again"
+        )
+    } else {
+        format!(
+            "the login {login} may not grant the roles {API_ROLES} (it needs ADMIN OPTION on them); \
+             as an administrator (a superuser, or the role that created them) run: \
+             GRANT {API_ROLES} TO {login} WITH ADMIN OPTION; then run pgbase migrate again"
+        )
+    }))
 }
 
 type History = HashMap<String, (String, chrono::DateTime<chrono::Utc>)>;

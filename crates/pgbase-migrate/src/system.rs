@@ -71,7 +71,12 @@ pub const SYSTEM_SCHEMAS: &[SystemSchema] = &[
         version: 6,
         name: "0006_net.sql",
         sql: include_str!("../../../sql/0006_net.sql"),
-        upgrade: None,
+        upgrade: Some(SystemUpgrade {
+            needed: "select not exists (select from pg_attribute
+                where attrelid = 'net.http_request_queue'::regclass
+                  and attname = 'claimed_by' and not attisdropped)",
+            sql: include_str!("../../../sql/upgrade/0006_net.sql"),
+        }),
     },
     SystemSchema {
         version: 7,

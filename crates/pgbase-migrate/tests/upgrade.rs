@@ -156,7 +156,10 @@ async fn a_first_release_database_upgrades_in_place_keeping_its_data() {
 
     let report = migrate(&mut old, None).await.expect("upgrade");
     assert_eq!(report.system_applied, ["0007_safety.sql"]);
-    assert_eq!(report.system_upgraded, ["0004_pgmq.sql", "0005_cron.sql"]);
+    assert_eq!(
+        report.system_upgraded,
+        ["0004_pgmq.sql", "0005_cron.sql", "0006_net.sql"]
+    );
 
     assert_eq!(text(&old, DATA).await, data_before, "user data changed");
     let upgraded = objects(&old).await;

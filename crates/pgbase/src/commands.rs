@@ -213,7 +213,7 @@ fn target_settings(
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let db_url = settings.db_url.clone().context(
-        "serve needs a database: pass --db-url or set DATABASE_URL (e.g. postgres://authenticator:PASSWORD@HOST:5432/DB)",
+        "serve needs a database: pass --db-url or set DATABASE_URL (e.g. postgres://OWNER:PASSWORD@HOST:5432/DB, the login that ran pgbase migrate)",
     )?;
     let secret = settings.jwt_secret.clone().context(
         "serve needs a JWT secret: pass --jwt-secret or set PGBASE_JWT_SECRET (at least 32 characters)",
@@ -224,10 +224,34 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let state = runtime::start(config).await?;
     let jobs = runtime::spawn_jobs(&state.config, state.pool.clone())?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    let served = server::serve(listener, server::app(state), runtime::shutdown_signal()).await;
-    jobs.shutdown().await;
-    served?;
+    let timeout = state.config.shutdown_timeout;
+    runtime::serve_until_signal(
+        listener,
+        server::app(state),
+        jobs,
+        timeout,
+        runtime::shutdown_signal(),
+    )
+    .await?;
     Ok(())
+}
+
+/// What a `service_role` without BYPASSRLS means, and the fix (`migrate` and `serve` say it).
+const NO_BYPASSRLS: &str = "service_role has no BYPASSRLS (or does not exist): requests with the service key see only the rows row-level security lets service_role see (often none); an administrator (superuser) must run: ALTER ROLE service_role BYPASSRLS;";
+
+/// Whether `service_role` exists with BYPASSRLS (true when the catalog cannot be read: nothing
+/// to warn about then).
+async fn service_role_bypasses_rls(client: &tokio_postgres::Client) -> bool {
+    match client
+        .query_opt(
+            "select rolbypassrls from pg_roles where rolname = 'service_role'",
+            &[],
+        )
+        .await
+    {
+        Ok(row) => row.is_some_and(|r| r.get::<_, bool>(0)),
+        Err(_) => true,
+    }
 }
 
 /// At `serve` start-up: warns when `service_role` lacks BYPASSRLS (the service key would see
@@ -243,23 +267,23 @@ async fn upgrade_system_schemas(db_url: &str) {
     let Ok(mut client) = db::connect(&config).await else {
         return;
     };
-    if let Ok(row) = client
-        .query_opt(
-            "select rolbypassrls from pg_roles where rolname = 'service_role'",
-            &[],
-        )
-        .await
-        && !row.is_some_and(|r| r.get::<_, bool>(0))
-    {
-        tracing::warn!(
-            "service_role has no BYPASSRLS (or does not exist): requests with the service key see only the rows row-level security lets service_role see (often none); an administrator (superuser) must run: ALTER ROLE service_role BYPASSRLS;"
-        );
+    if !service_role_bypasses_rls(&client).await {
+        tracing::warn!("{NO_BYPASSRLS}");
     }
     let outdated = match pgbase_migrate::system_outdated(&client).await {
         Ok(outdated) if outdated.is_empty() => return,
         Ok(outdated) => outdated,
         Err(error) => {
-            tracing::warn!(%error, "could not read the system schema versions (pgbase.system_migrations)");
+            let error = match &error {
+                pgbase_migrate::MigrateError::Database(e) => e
+                    .as_db_error()
+                    .map_or_else(|| e.to_string(), |db| db.message().to_string()),
+                other => other.to_string(),
+            };
+            tracing::warn!(
+                %error,
+                "this login cannot read the system schema versions (pgbase.system_migrations), so it cannot bring them up to date: after installing a new pgbase, run `pgbase migrate --db-url URL` as the database owner"
+            );
             return;
         }
     };
@@ -335,6 +359,10 @@ async fn migrate(dir: &Path, settings: Settings, action: MigrateAction) -> anyho
         MigrateAction::Up | MigrateAction::New { .. } => {
             let report = pgbase_migrate::migrate(&mut client, Some(&migrations)).await?;
             print_report(&report);
+            // (Postgres' own WARNING from 0001 reaches no terminal: the notice is not printed.)
+            if !service_role_bypasses_rls(&client).await {
+                eprintln!("warning: {NO_BYPASSRLS}");
+            }
         }
     }
     Ok(())

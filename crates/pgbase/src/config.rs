@@ -75,6 +75,8 @@ settings! {
     listen: String = ["PGBASE_LISTEN", "PGRST_SERVER_HOST"],
     /// Port to listen on [default: 54321]
     port: u16 = ["PGBASE_PORT", "PGRST_SERVER_PORT"],
+    /// The URL clients reach the API at (behind a proxy: the public one); auth's tokens are issued by `<it>/auth/v1`, as Supabase's [default: http://<listen>:<port>, localhost for 0.0.0.0/::]
+    api_external_url: String = ["PGBASE_API_EXTERNAL_URL", "API_EXTERNAL_URL"],
     /// Log format: pretty or json [default: pretty]
     log_format: LogFormat = ["PGBASE_LOG_FORMAT"],
     /// Required `aud` of incoming JWTs [default: not checked]
@@ -95,6 +97,8 @@ settings! {
     net_max_response_bytes: usize = ["PGBASE_NET_MAX_RESPONSE_BYTES"],
     /// GraphQL introspection (`__schema`, `__type`) [default: on in dev, off in serve]
     graphql_introspection: bool = ["PGBASE_GRAPHQL_INTROSPECTION"],
+    /// GraphQL upsert: an `onConflict` argument on `insertInto…Collection` (pgbase's extension; off keeps the schema exactly pg_graphql's) [default: false]
+    graphql_upsert: bool = ["PGBASE_GRAPHQL_UPSERT"],
     /// Refuse net.* requests to private, loopback and link-local addresses [default: off in dev, on in serve]
     net_deny_private: bool = ["PGBASE_NET_DENY_PRIVATE"],
     /// Sign-ups plus password sign-ins per client address per window; 0 turns it off [default: 30]
@@ -109,6 +113,8 @@ settings! {
     client_ip_header: String = ["PGBASE_CLIENT_IP_HEADER"],
     /// Bearer token for `/metrics` and the details of `/health` in serve (without one, `/metrics` answers 404 there and `/health` only `{"status":…}`; dev leaves both open) [default: none]
     metrics_token: String = ["PGBASE_METRICS_TOKEN"],
+    /// On SIGTERM/SIGINT, how long in-flight requests and background work may take to finish (`30s`, `500ms`, `2min`; a bare number is seconds) before the process exits anyway, with status 1 [default: 30s]
+    shutdown_timeout: String = ["PGBASE_SHUTDOWN_TIMEOUT"],
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
@@ -200,6 +206,36 @@ fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
             hint: "a duration such as 8s, 500ms or 2min; 0 turns the limit off",
         })
     }
+}
+
+/// Default of `shutdown_timeout`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Parses `shutdown_timeout`: digits with an optional unit (`ms`, `s`, `min`); none means
+/// seconds.
+fn shutdown_timeout(value: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_SHUTDOWN_TIMEOUT);
+    };
+    let trimmed = value.trim();
+    let digits = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &trimmed[digits.len()..];
+    let amount = digits
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|_| digits.trim().chars().all(|c| c.is_ascii_digit()));
+    let duration = match (amount, unit) {
+        (Some(n), "" | "s") => Some(std::time::Duration::from_secs(n)),
+        (Some(n), "ms") => Some(std::time::Duration::from_millis(n)),
+        (Some(n), "min") => n.checked_mul(60).map(std::time::Duration::from_secs),
+        _ => None,
+    };
+    duration.ok_or(ConfigError::Invalid {
+        key: "shutdown_timeout",
+        value,
+        hint: "a duration such as 30s, 500ms or 2min (a bare number is seconds)",
+    })
 }
 
 /// `10.0.0.0/8, 127.0.0.1` → CIDR blocks.
@@ -299,6 +335,8 @@ pub struct Config {
     pub jwt_secret: String,
     pub listen: String,
     pub port: u16,
+    /// Where clients reach the API, without a trailing `/`.
+    pub api_external_url: String,
     pub jwt_aud: Option<String>,
     pub jwt_role_claim_key: String,
     pub jwt_jwks: Option<String>,
@@ -309,6 +347,7 @@ pub struct Config {
     pub net_max_response_bytes: usize,
     pub net_deny_private: bool,
     pub graphql_introspection: bool,
+    pub graphql_upsert: bool,
     /// Who may read `/metrics` and the details of `/health`.
     pub ops_access: OpsAccess,
     pub auth_rate_limit_sign_in_sign_up: u32,
@@ -316,6 +355,8 @@ pub struct Config {
     pub auth_rate_limit_window_secs: u64,
     pub trusted_proxies: Vec<pgbase_auth::IpCidr>,
     pub client_ip_header: String,
+    /// How long a SIGTERM/SIGINT shutdown may drain before the process exits anyway.
+    pub shutdown_timeout: std::time::Duration,
 }
 
 /// Who may read `/metrics` and the details of `/health` (the liveness answer is public).
@@ -382,6 +423,22 @@ impl Config {
                 .filter(|(name, _)| !name.is_empty())
                 .collect(),
             jwt_secret,
+            api_external_url: s
+                .api_external_url
+                .map(|url| url.trim_end_matches('/').to_string())
+                .unwrap_or_else(|| {
+                    let listen = s.listen.as_deref().unwrap_or("127.0.0.1");
+                    let host = match listen {
+                        "0.0.0.0" | "::" | "[::]" | "" => "localhost",
+                        other => other,
+                    };
+                    let host = if host.contains(':') && !host.starts_with('[') {
+                        format!("[{host}]")
+                    } else {
+                        host.to_string()
+                    };
+                    format!("http://{host}:{}", s.port.unwrap_or(DEFAULT_PORT))
+                }),
             listen: s.listen.unwrap_or_else(|| "127.0.0.1".into()),
             port: s.port.unwrap_or(DEFAULT_PORT),
             jwt_aud: s.jwt_aud,
@@ -396,6 +453,7 @@ impl Config {
                 .unwrap_or(pgbase_jobs::net::DEFAULT_MAX_RESPONSE_BYTES),
             net_deny_private: s.net_deny_private.unwrap_or(!dev),
             graphql_introspection: s.graphql_introspection.unwrap_or(dev),
+            graphql_upsert: s.graphql_upsert.unwrap_or(false),
             auth_rate_limit_sign_in_sign_up: s.auth_rate_limit_sign_in_sign_up.unwrap_or(30),
             auth_rate_limit_token_refresh: s.auth_rate_limit_token_refresh.unwrap_or(150),
             auth_rate_limit_window_secs: s.auth_rate_limit_window_secs.unwrap_or(300).max(1),
@@ -404,6 +462,7 @@ impl Config {
                 .client_ip_header
                 .unwrap_or_else(|| "x-forwarded-for".into())
                 .to_ascii_lowercase(),
+            shutdown_timeout: shutdown_timeout(s.shutdown_timeout)?,
             ops_access: match s.metrics_token.filter(|t| !t.trim().is_empty()) {
                 _ if dev => OpsAccess::Open,
                 Some(token) => OpsAccess::Token(token),
@@ -508,6 +567,34 @@ mod tests {
     }
 
     #[test]
+    fn the_external_url_defaults_to_the_listen_address() -> Result<(), ConfigError> {
+        let secret = "s".repeat(32);
+        let url = |settings: Settings| -> Result<String, ConfigError> {
+            Ok(
+                Config::from_settings(settings, "u".into(), secret.clone(), false)?
+                    .api_external_url,
+            )
+        };
+        assert_eq!(url(Settings::default())?, "http://127.0.0.1:54321");
+        let everywhere = Settings {
+            listen: Some("0.0.0.0".into()),
+            port: Some(8080),
+            ..Settings::default()
+        };
+        assert_eq!(url(everywhere)?, "http://localhost:8080");
+        let v6 = Settings {
+            listen: Some("::1".into()),
+            ..Settings::default()
+        };
+        assert_eq!(url(v6)?, "http://[::1]:54321");
+        let env = Settings::from_env(|name| {
+            (name == "API_EXTERNAL_URL").then(|| "https://api.example.com/".into())
+        })?;
+        assert_eq!(url(env)?, "https://api.example.com");
+        Ok(())
+    }
+
+    #[test]
     fn safety_settings_come_from_the_environment_with_their_defaults() -> Result<(), ConfigError> {
         let secret = "s".repeat(32);
         let defaults =
@@ -518,12 +605,14 @@ mod tests {
         assert_eq!(defaults.net_max_response_bytes, 10 * 1024 * 1024);
         assert!(defaults.trusted_proxies.is_empty());
         assert_eq!(defaults.auth_rate_limit_sign_in_sign_up, 30);
+        assert_eq!(defaults.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
 
         let env = Settings::from_env(|name| match name {
             "PGBASE_DB_STATEMENT_TIMEOUT" => Some("500ms".into()),
             "PGBASE_NET_MAX_RESPONSE_BYTES" => Some("1024".into()),
             "PGBASE_TRUSTED_PROXIES" => Some("10.0.0.0/8, ::1".into()),
             "GOTRUE_RATE_LIMIT_TOKEN_REFRESH" => Some("7".into()),
+            "PGBASE_SHUTDOWN_TIMEOUT" => Some("1500ms".into()),
             _ => None,
         })?;
         let config = Config::from_settings(env, "u".into(), secret.clone(), false)?;
@@ -531,6 +620,10 @@ mod tests {
         assert_eq!(config.net_max_response_bytes, 1024);
         assert_eq!(config.trusted_proxies.len(), 2);
         assert_eq!(config.auth_rate_limit_token_refresh, 7);
+        assert_eq!(
+            config.shutdown_timeout,
+            std::time::Duration::from_millis(1500)
+        );
 
         for (key, bad) in [
             (
@@ -544,6 +637,20 @@ mod tests {
                 "trusted_proxies",
                 Settings {
                     trusted_proxies: Some("10.0.0.0/99".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "shutdown_timeout",
+                Settings {
+                    shutdown_timeout: Some("soon".into()),
+                    ..Settings::default()
+                },
+            ),
+            (
+                "shutdown_timeout",
+                Settings {
+                    shutdown_timeout: Some("-3s".into()),
                     ..Settings::default()
                 },
             ),

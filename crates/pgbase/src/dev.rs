@@ -265,6 +265,7 @@ pub async fn run(dir: &Path, fresh: bool, init: bool, settings: Settings) -> any
     println!();
 
     let jobs = runtime::spawn_jobs(&app_state.config, app_state.pool.clone())?;
+    let timeout = app_state.config.shutdown_timeout;
     let watcher = tokio::spawn(watch_migrations(migrator, migrations, waiting));
     // The mail sink exists only in dev: `serve` builds `server::app` alone.
     let app = mail_sink::router(mail_sink::MailSink::new())
@@ -273,9 +274,8 @@ pub async fn run(dir: &Path, fresh: bool, init: bool, settings: Settings) -> any
         runtime::shutdown_signal().await;
         STOPPING.store(true, Ordering::Relaxed);
     };
-    let served = server::serve(listener, app, shutdown).await;
+    let served = runtime::serve_until_signal(listener, app, jobs, timeout, shutdown).await;
     watcher.abort();
-    jobs.shutdown().await;
     let _ = std::fs::remove_file(running_file(dir));
     tokio::task::spawn_blocking(move || drop(cluster))
         .await

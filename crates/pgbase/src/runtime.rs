@@ -9,7 +9,7 @@ use pgbase_catalog::{CatalogHandle, ListenOptions, SchemaCache};
 use crate::config::Config;
 use crate::db;
 use crate::metrics::Metrics;
-use crate::server::AppState;
+use crate::server::{self, AppState, ServeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -107,6 +107,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         rate_limit_window: Duration::from_secs(config.auth_rate_limit_window_secs),
         trusted_proxies: config.trusted_proxies.clone(),
         client_ip_header: config.client_ip_header.clone(),
+        jwt_issuer: format!("{}/auth/v1", config.api_external_url),
         ..pgbase_auth::AuthConfig::new(config.jwt_secret.clone())
     };
     let auth = pgbase_auth::AuthState::new(pool.clone(), auth_config, authenticator.clone());
@@ -118,6 +119,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     );
     graphql.session_defaults = session_defaults(&config);
     graphql.safe_update = config.db_safe_update;
+    graphql.upsert = config.graphql_upsert;
     let graphql = Arc::new(graphql);
     Ok(AppState {
         graphql,
@@ -191,7 +193,7 @@ pub async fn wait_for_schema_cache(state: &AppState, limit: Duration) -> bool {
     false
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
@@ -210,5 +212,61 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down");
+}
+
+/// Serves `router` on `listener` until `signal` resolves (in the binary: [`shutdown_signal`]),
+/// then shuts down within `timeout`: the listener closes at once (new connections are
+/// refused), idle keep-alive connections close, in-flight requests run to their end, and the
+/// workers stop beside them (the cron leader unlocks so another process leads from the next
+/// tick; the net worker hands back what it has not sent). All finished in time: `Ok`. Anything
+/// still running when `timeout` passes is abandoned and the result is
+/// [`ServeError::ShutdownTimeout`], which the binary turns into exit status 1.
+pub async fn serve_until_signal(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    jobs: pgbase_jobs::JobsHandle,
+    timeout: Duration,
+    signal: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let (drain, drain_now) = tokio::sync::oneshot::channel::<()>();
+    let server = server::serve(listener, router, async move {
+        let _ = drain_now.await;
+    });
+    tokio::pin!(server);
+    tokio::select! {
+        served = server.as_mut() => {
+            jobs.shutdown_within(timeout).await;
+            return served;
+        }
+        () = signal => {}
+    }
+    let started = tokio::time::Instant::now();
+    tracing::info!(
+        ?timeout,
+        "shutting down: no new connections; draining in-flight requests and stopping the workers"
+    );
+    let _ = drain.send(());
+    let (served, jobs_stopped) = tokio::join!(
+        tokio::time::timeout(timeout, server.as_mut()),
+        jobs.shutdown_within(timeout)
+    );
+    match served {
+        Ok(result) => result?,
+        Err(_) => {
+            tracing::warn!(
+                ?timeout,
+                "shutdown_timeout elapsed with requests still in flight"
+            );
+            return Err(ServeError::ShutdownTimeout(timeout));
+        }
+    }
+    if !jobs_stopped {
+        tracing::warn!(
+            ?timeout,
+            "shutdown_timeout elapsed with background work still running"
+        );
+        return Err(ServeError::ShutdownTimeout(timeout));
+    }
+    tracing::info!(elapsed = ?started.elapsed(), "shut down cleanly");
+    Ok(())
 }

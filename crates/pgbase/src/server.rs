@@ -1,7 +1,8 @@
 //! The HTTP server: `app(state)` builds the axum router (REST under `/rest/v1`, GraphQL, auth,
 //! `/health`, `/metrics`, and the MCP server at `/mcp` for the service_role key), with request
 //! logging and metrics as one middleware; `serve` binds, runs until a
-//! shutdown signal, then drains in-flight requests.
+//! shutdown signal, then drains in-flight requests (`runtime::serve_until_signal` bounds that
+//! drain by `shutdown_timeout` and stops the workers beside it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,6 +65,7 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
         .route("/metrics", get(metrics))
         .with_state(state.clone())
         .nest("/auth/v1", pgbase_auth::router(state.auth.clone()))
+        .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, observe))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let log = request_log.clone();
@@ -80,6 +82,23 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
         }))
         .service(inner);
     Router::new().fallback_service(with_cors)
+}
+
+/// A path no API serves (e.g. supabase-js' `storage` or `functions`): 404 naming what is
+/// served. The body is read first (up to the body limit; bigger ones are cut off there) so a
+/// client still uploading gets this answer rather than a connection reset mid-write.
+async fn not_found(request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({
+            "message": format!("pgbase serves no route for {path}"),
+            "hint": "pgbase serves /rest/v1, /graphql/v1, /auth/v1, /health and /metrics \
+                     (Supabase Storage, Edge Functions and Realtime are not part of it)",
+        })),
+    )
+        .into_response()
 }
 
 /// Keeps the last failed requests (method, path, status; no query strings or headers, which may
@@ -468,15 +487,25 @@ async fn health_details(state: &AppState) -> Response {
             .await
             .map_err(|_| "no pooled connection free within 1 s (all busy)".to_string())?
             .map_err(|e| e.to_string())?;
-        let row = client
+        let version = match client
             .query_one(
                 "select coalesce((select version from pgbase.schema_version), 0)",
                 &[],
             )
             .await
-            .map_err(|e| e.to_string())?;
+        {
+            Ok(row) => row.get(0),
+            // A login without USAGE on schema `pgbase` (`authenticator` serving the API alone):
+            // the database answered, which is what this probe asks.
+            Err(e)
+                if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
+                0
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         client.mark_idle();
-        Ok::<i64, String>(row.get(0))
+        Ok::<i64, String>(version)
     };
     let cache = state.catalog.current();
     let schema_cache = json!({
@@ -586,6 +615,10 @@ pub enum ServeError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(
+        "shutdown_timeout ({0:?}) elapsed before in-flight requests and background work finished; exiting anyway"
+    )]
+    ShutdownTimeout(Duration),
 }
 
 /// Binds `listen:port` (failing fast when the port is taken).

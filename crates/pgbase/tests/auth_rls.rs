@@ -48,6 +48,17 @@ async fn sign_up(app: &TestApp, email: &str) -> (String, String) {
         .expect("access_token")
         .to_string();
     let id = body["user"]["id"].as_str().expect("user id").to_string();
+    // issued as Supabase issues it: by the API's URL + /auth/v1
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    validation.set_audience(&["authenticated"]);
+    let claims = jsonwebtoken::decode::<Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_secret(SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("our own token verifies")
+    .claims;
+    assert_eq!(claims["iss"], "http://127.0.0.1:54321/auth/v1");
     (token, id)
 }
 

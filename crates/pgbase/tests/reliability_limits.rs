@@ -118,6 +118,43 @@ async fn oversized_headers_are_a_4xx_not_a_500() {
     server.abort();
 }
 
+/// supabase-js' `storage.upload()` against pgbase (which has no Storage): the 404 comes after
+/// the body is read, so the client gets it instead of a broken pipe mid-upload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_to_a_path_no_api_serves_gets_a_404_not_a_reset() {
+    let app = TestApp::new(SETUP).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(pgbase::server::serve(
+        listener,
+        pgbase::server::app(app.state.clone()),
+        std::future::pending(),
+    ));
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /storage/v1/object/avatars/a.png HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(&body)
+        .await
+        .expect("the whole upload is read before the answer");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(
+        answer.contains("pgbase serves no route for /storage/v1/object/avatars/a.png"),
+        "{answer}"
+    );
+    server.abort();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_roles_statement_timeout_cancels_a_runaway_rpc_with_v12s_status() {
     let app = TestApp::new(SETUP).await;

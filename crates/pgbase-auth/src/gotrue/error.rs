@@ -28,6 +28,10 @@ pub enum GoTrueError {
     SignupDisabled,
     #[error("Phone signups are disabled")]
     PhoneProviderDisabled,
+    /// A sign-up with neither email nor phone is GoTrue's anonymous sign-in, which pgbase does
+    /// not offer (`external.anonymous_users` is false in `/settings`).
+    #[error("Anonymous sign-ins are disabled")]
+    AnonymousProviderDisabled,
     #[error("{message}")]
     WeakPassword {
         message: String,
@@ -101,6 +105,7 @@ impl GoTrueError {
             SessionNotFound | BadJwt(_) | UserFromJwtNotFound | NotAdmin => StatusCode::FORBIDDEN,
             UserNotFound | NotFound => StatusCode::NOT_FOUND,
             SignupDisabled
+            | AnonymousProviderDisabled
             | WeakPassword { .. }
             | UserAlreadyExists
             | EmailExists
@@ -119,6 +124,7 @@ impl GoTrueError {
             Validation(_) => "validation_failed",
             SignupDisabled => "signup_disabled",
             PhoneProviderDisabled => "phone_provider_disabled",
+            AnonymousProviderDisabled => "anonymous_provider_disabled",
             WeakPassword { .. } => "weak_password",
             UserAlreadyExists => "user_already_exists",
             EmailExists => "email_exists",

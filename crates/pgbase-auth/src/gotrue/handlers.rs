@@ -126,9 +126,8 @@ pub(crate) async fn signup(
     if phone.is_some() {
         return Err(GoTrueError::PhoneProviderDisabled);
     }
-    let email = normalize_email(email.ok_or_else(|| {
-        GoTrueError::Validation("To signup, please provide your email".to_string())
-    })?)?;
+    // neither: supabase-js' signInAnonymously(), which GoTrue answers 422 when it is off
+    let email = normalize_email(email.ok_or(GoTrueError::AnonymousProviderDisabled)?)?;
     let password = body.password.unwrap_or_default();
     if password.is_empty() {
         return Err(GoTrueError::Validation(

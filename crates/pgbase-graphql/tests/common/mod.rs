@@ -119,7 +119,9 @@ pub async fn env_with(extra: &str) -> Env {
         .await
         .expect("catalog");
     let handle = Arc::new(CatalogHandle::new(cache));
-    let state = GraphqlState::new(db.pool(4), handle, schemas, true);
+    let mut state = GraphqlState::new(db.pool(4), handle, schemas, true);
+    // the upsert extension is on in these tests (mutations.rs exercises it)
+    state.upsert = true;
     Env { db, state }
 }
 
