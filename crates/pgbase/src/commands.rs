@@ -435,7 +435,8 @@ async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> an
 /// booleans, null, json/jsonb as JSON, arrays as arrays). Statements run one at a time in
 /// the same session (so `begin; …; commit` works); one that returns rows is run as
 /// `with r as (STATEMENT) select to_json(r) from r`, so Postgres itself renders each row, in
-/// column order. One that cannot be wrapped (`show`, `explain`, `fetch` …) prints its values
+/// column order. One that cannot be wrapped (`show`, `explain`, `fetch` …, a WITH holding
+/// insert/update/delete/merge) prints its values
 /// as strings.
 async fn run_sql_json(client: &tokio_postgres::Client, query: &str) -> anyhow::Result<()> {
     use tokio_postgres::SimpleQueryMessage;
@@ -461,10 +462,22 @@ async fn run_sql_json(client: &tokio_postgres::Client, query: &str) -> anyhow::R
             .take_while(char::is_ascii_alphabetic)
             .collect::<String>()
             .to_ascii_lowercase();
-        let wrappable = matches!(
-            first_word.as_str(),
-            "select" | "with" | "values" | "table" | "insert" | "update" | "delete" | "merge"
-        );
+        // A WITH holding a data-modifying statement must stay at the top level, so it is not
+        // wrapped (a false alarm only costs the JSON types).
+        let modifies = || {
+            query[range.clone()]
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(|w| {
+                    ["insert", "update", "delete", "merge"]
+                        .iter()
+                        .any(|k| w.eq_ignore_ascii_case(k))
+                })
+        };
+        let wrappable = match first_word.as_str() {
+            "select" | "values" | "table" | "insert" | "update" | "delete" | "merge" => true,
+            "with" => !modifies(),
+            _ => false,
+        };
         if !statement.columns().is_empty() && wrappable {
             let wrapped =
                 format!("{PREFIX}{padded}\n) select to_json(pgbase_row)::text from pgbase_row");

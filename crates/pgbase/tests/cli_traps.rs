@@ -435,6 +435,22 @@ fn sql_json_prints_json_types() {
             r#"{"server_encoding":"UTF8"}"#.to_string(),
         ]
     );
+    // Duplicate names, and a data-modifying WITH (which cannot be nested in another WITH):
+    // both still run, once.
+    let (code, stdout, stderr) = run(&[
+        "sql",
+        "--db-url",
+        &db.url,
+        "--json",
+        "select 1 as a, 2 as a;\n\
+         with gone as (delete from t where id = 8 returning id) select id from gone;\n\
+         select count(*) as n from t",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<&str> = stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{stdout}");
+    assert_eq!(rows[2], r#"{"n":1}"#, "{stdout}");
+
     // An error in a later statement is located in the whole input.
     let (code, _, stderr) = run(&[
         "sql",
