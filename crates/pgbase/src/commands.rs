@@ -436,8 +436,7 @@ async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> an
 /// the same session (so `begin; …; commit` works); one that returns rows is run as
 /// `with r as (STATEMENT) select to_json(r) from r`, so Postgres itself renders each row, in
 /// column order. One that cannot be wrapped (`show`, `explain`, `fetch` …, a WITH holding
-/// insert/update/delete/merge) prints its values
-/// as strings.
+/// insert/update/delete/merge) prints its values as strings.
 async fn run_sql_json(client: &tokio_postgres::Client, query: &str) -> anyhow::Result<()> {
     use tokio_postgres::SimpleQueryMessage;
     const PREFIX: &str = "with pgbase_row as (";
