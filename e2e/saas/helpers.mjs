@@ -63,7 +63,11 @@ export async function signUp(name) {
 export async function sql(query) {
   try {
     const { stdout } = await run(bin, ['sql', query, '--json', '--dir', dir], { maxBuffer: 16 << 20 });
-    return stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+    // `sql --json` gives JSON types; these tests compare values as Postgres prints them.
+    const text = (v) => (v === null ? null : typeof v === 'boolean' ? (v ? 't' : 'f')
+      : typeof v === 'object' ? JSON.stringify(v) : String(v));
+    return stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => Object.fromEntries(
+      Object.entries(JSON.parse(line)).map(([k, v]) => [k, text(v)])));
   } catch (error) {
     throw new Error(`pgbase sql failed: ${error.stderr || error.message}\n${query}`);
   }

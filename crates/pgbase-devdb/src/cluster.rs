@@ -134,6 +134,15 @@ impl Cluster {
         let pgdata = dir.join("pgdata");
         let log_path = dir.join("postgres.log");
 
+        if let Some((pid, elsewhere)) = Self::postmaster_elsewhere(&dir) {
+            tracing::warn!(
+                pid,
+                serves = %elsewhere.display(),
+                "{}/postmaster.pid names a live postgres that serves another data directory: \
+                 this folder was copied from a running project; starting its own database",
+                pgdata.display()
+            );
+        }
         if let Some(pid) = Self::running_pid(&dir) {
             return Err(DevDbError::AlreadyRunning {
                 pid,
@@ -259,12 +268,23 @@ impl Cluster {
         }
     }
 
-    /// The pid of a live postmaster serving the cluster in `cluster_dir`, if any.
+    /// The pid of a live postmaster serving the cluster in `cluster_dir`, if any. One that
+    /// `postmaster.pid` names but that runs in another data directory (the file came along
+    /// when a project folder was copied) does not count.
     pub fn running_pid(cluster_dir: &Path) -> Option<u32> {
-        let text =
-            std::fs::read_to_string(cluster_dir.join("pgdata").join("postmaster.pid")).ok()?;
-        let pid: u32 = text.lines().next()?.trim().parse().ok()?;
-        is_live_postgres(pid).then_some(pid)
+        let pid = pid_file_pid(cluster_dir)?;
+        (is_live_postgres(pid) && runs_in(pid, &cluster_dir.join("pgdata"))).then_some(pid)
+    }
+
+    /// A live postmaster that `postmaster.pid` in `cluster_dir` names but that serves another
+    /// data directory, and that directory.
+    fn postmaster_elsewhere(cluster_dir: &Path) -> Option<(u32, PathBuf)> {
+        let pid = pid_file_pid(cluster_dir)?;
+        if !is_live_postgres(pid) || runs_in(pid, &cluster_dir.join("pgdata")) {
+            return None;
+        }
+        let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+        Some((pid, cwd))
     }
 
     /// Fast shutdown of whatever postmaster serves the data directory: the one we started, and
@@ -628,6 +648,12 @@ fn write_private(path: &Path, contents: &[u8], run_as: Option<&RunAs>) -> Result
 /// A SQL string literal (standard_conforming_strings is on: only `'` needs doubling).
 fn quote_literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The pid on the first line of `cluster_dir/pgdata/postmaster.pid`.
+fn pid_file_pid(cluster_dir: &Path) -> Option<u32> {
+    let text = std::fs::read_to_string(cluster_dir.join("pgdata").join("postmaster.pid")).ok()?;
+    text.lines().next()?.trim().parse().ok()
 }
 
 /// Whether process `pid` runs in `pgdata` (a postmaster changes into its data directory). When

@@ -28,9 +28,13 @@ pub enum Command {
     /// Start a private Postgres for a project folder, apply its migrations (and watch for new
     /// ones), and serve every API on 127.0.0.1:54321
     Dev {
-        /// Project folder: migrations in DIR/migrations, local state in DIR/.pgbase
+        /// Project folder: migrations in DIR/migrations, local state in DIR/.pgbase. It must
+        /// exist (a typo makes no empty project) unless --init is given
         #[arg(long, default_value = ".")]
         dir: PathBuf,
+        /// Create DIR when it does not exist: start a new, empty project there
+        #[arg(long)]
+        init: bool,
         /// Wipe the local database first
         #[arg(long)]
         fresh: bool,
@@ -44,11 +48,11 @@ pub enum Command {
     },
     /// Install the system schemas and apply, list or create migrations
     Migrate {
-        /// Project folder holding migrations/
-        #[arg(long, default_value = ".")]
+        /// Project folder holding migrations/ (also accepted after the action: `new NAME --dir D`)
+        #[arg(long, default_value = ".", global = true)]
         dir: PathBuf,
         /// Database URL [default: DATABASE_URL, or the running `pgbase dev` of DIR]
-        #[arg(long)]
+        #[arg(long, global = true)]
         db_url: Option<String>,
         #[command(subcommand)]
         action: Option<MigrateAction>,
@@ -83,7 +87,8 @@ pub enum Command {
         target: Target,
         #[command(flatten)]
         who: Who,
-        /// Print rows as JSON objects, one per line (with --role/--as-user: the whole result as JSON)
+        /// Print rows as JSON objects with JSON types, one per line (with --role/--as-user: the
+        /// whole result as JSON)
         #[arg(long)]
         json: bool,
     },

@@ -21,9 +21,19 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
         let missing_postgres = error
             .downcast_ref::<pgbase_devdb::DevDbError>()
             .is_some_and(|e| e.is_missing_binaries());
+        // A port in use or a project folder that is not there: fix the command line (2).
+        let port_in_use = error.downcast_ref::<server::ServeError>().is_some_and(|e| {
+            matches!(e, server::ServeError::Bind { source, .. }
+                if source.kind() == std::io::ErrorKind::AddrInUse)
+        });
+        let bad_dir = error.downcast_ref::<dev::DevError>().is_some();
         Failure {
             error,
-            exit_code: if missing_postgres { 2 } else { 1 },
+            exit_code: if missing_postgres || port_in_use || bad_dir {
+                2
+            } else {
+                1
+            },
         }
     }
 }
@@ -38,11 +48,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Dev {
             dir,
+            init,
             fresh,
             settings,
         } => {
             let settings = Settings::resolve(settings, &config_path(&dir), explicit_config)?;
-            dev::run(&dir, fresh, settings).await?;
+            dev::run(&dir, fresh, init, settings).await?;
         }
         Command::Serve { settings } => {
             let settings =
@@ -303,7 +314,28 @@ pub fn database_url(dir: &Path, configured: Option<String>) -> anyhow::Result<St
 async fn migrate(dir: &Path, settings: Settings, action: MigrateAction) -> anyhow::Result<()> {
     let migrations = migrations_dir(dir);
     if let MigrateAction::New { name } = &action {
+        // No project folder is made up from a typo; a project without migrations/ gets one,
+        // and is told so (stdout keeps only the new file's path, for scripts).
+        if !dir.is_dir() {
+            return Err(dev::DevError::NoProjectDir {
+                path: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+                fix: "create it first (`mkdir -p DIR`), or start it with `pgbase dev --init --dir DIR`",
+            }
+            .into());
+        }
+        let created_folder = !migrations.exists();
         let path = pgbase_migrate::new_migration(&migrations, name)?;
+        if created_folder {
+            eprintln!(
+                "note: created {} (there was none in {})",
+                std::path::absolute(&migrations)
+                    .unwrap_or_else(|_| migrations.clone())
+                    .display(),
+                std::path::absolute(dir)
+                    .unwrap_or_else(|_| dir.to_path_buf())
+                    .display()
+            );
+        }
         println!("{}", path.display());
         return Ok(());
     }
@@ -362,6 +394,9 @@ pub fn print_report(report: &pgbase_migrate::MigrateReport) {
 /// Runs `query` with the simple protocol and prints each result set.
 async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> anyhow::Result<()> {
     use tokio_postgres::SimpleQueryMessage;
+    if json {
+        return run_sql_json(client, query).await;
+    }
     let messages = match client.simple_query(query).await {
         Ok(messages) => messages,
         // Located (line:col, caret) and with the closest names, as the MCP `query` tool reports.
@@ -375,36 +410,117 @@ async fn run_sql(client: &tokio_postgres::Client, query: &str, json: bool) -> an
     for message in messages {
         match message {
             SimpleQueryMessage::RowDescription(columns) => {
-                if !json {
-                    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
-                    println!("{}", names.join("\t"));
-                }
+                let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+                println!("{}", names.join("\t"));
                 header_printed = true;
             }
             SimpleQueryMessage::Row(row) => {
-                if json {
-                    let mut object = serde_json::Map::new();
-                    for (i, column) in row.columns().iter().enumerate() {
-                        let value = row
-                            .get(i)
-                            .map_or(serde_json::Value::Null, |v| v.to_string().into());
-                        object.insert(column.name().to_string(), value);
-                    }
-                    println!("{}", serde_json::Value::Object(object));
-                } else {
-                    let values: Vec<&str> = (0..row.len())
-                        .map(|i| row.get(i).unwrap_or("NULL"))
-                        .collect();
-                    println!("{}", values.join("\t"));
-                }
+                let values: Vec<&str> = (0..row.len())
+                    .map(|i| row.get(i).unwrap_or("NULL"))
+                    .collect();
+                println!("{}", values.join("\t"));
             }
             SimpleQueryMessage::CommandComplete(rows) => {
-                if !json && !header_printed {
+                if !header_printed {
                     println!("OK ({rows} rows)");
                 }
                 header_printed = false;
             }
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `sql --json`: one JSON object per row with JSON types, as PostgREST renders them (numbers,
+/// booleans, null, json/jsonb as JSON, arrays as arrays). Statements run one at a time in
+/// the same session (so `begin; …; commit` works); one that returns rows is run as
+/// `with r as (STATEMENT) select to_json(r) from r`, so Postgres itself renders each row, in
+/// column order. One that cannot be wrapped (`show`, `explain`, `fetch` …, a WITH holding
+/// insert/update/delete/merge) prints its values as strings.
+async fn run_sql_json(client: &tokio_postgres::Client, query: &str) -> anyhow::Result<()> {
+    use tokio_postgres::SimpleQueryMessage;
+    const PREFIX: &str = "with pgbase_row as (";
+    for range in pgbase_migrate::split_statements(query) {
+        // Blanked but kept in place: error positions count from the start of `query`.
+        let padded: String = query[..range.start]
+            .chars()
+            .map(|c| if c == '\n' { '\n' } else { ' ' })
+            .chain(query[range.clone()].chars())
+            .collect();
+        let statement = match client.prepare(&padded).await {
+            Ok(statement) => statement,
+            Err(e) => {
+                return Err(anyhow!(
+                    pgbase_mcp::query::sql_error(client, e, query, 0, 0).await
+                ));
+            }
+        };
+        let first_word: String = query[range.clone()]
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect::<String>()
+            .to_ascii_lowercase();
+        // A WITH holding a data-modifying statement must stay at the top level, so it is not
+        // wrapped (a false alarm only costs the JSON types).
+        let modifies = || {
+            query[range.clone()]
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(|w| {
+                    ["insert", "update", "delete", "merge"]
+                        .iter()
+                        .any(|k| w.eq_ignore_ascii_case(k))
+                })
+        };
+        let wrappable = match first_word.as_str() {
+            "select" | "values" | "table" | "insert" | "update" | "delete" | "merge" => true,
+            "with" => !modifies(),
+            _ => false,
+        };
+        if !statement.columns().is_empty() && wrappable {
+            let wrapped =
+                format!("{PREFIX}{padded}\n) select to_json(pgbase_row)::text from pgbase_row");
+            let messages = match client.simple_query(&wrapped).await {
+                Ok(messages) => messages,
+                Err(e) => {
+                    return Err(anyhow!(
+                        pgbase_mcp::query::sql_error(client, e, &wrapped, PREFIX.len(), 0).await
+                    ));
+                }
+            };
+            for message in messages {
+                if let SimpleQueryMessage::Row(row) = message {
+                    let text = row.get(0).unwrap_or("null");
+                    // Re-encoded: json values keep their own whitespace and newlines in to_json.
+                    let value: serde_json::Value =
+                        serde_json::from_str(text).with_context(|| {
+                            format!("Postgres rendered a row that is not JSON: {text}")
+                        })?;
+                    println!("{value}");
+                }
+            }
+            continue;
+        }
+        let messages = match client.simple_query(&padded).await {
+            Ok(messages) => messages,
+            Err(e) => {
+                return Err(anyhow!(
+                    pgbase_mcp::query::sql_error(client, e, query, 0, 0).await
+                ));
+            }
+        };
+        for message in messages {
+            if let SimpleQueryMessage::Row(row) = message {
+                let mut object = serde_json::Map::new();
+                for (i, column) in row.columns().iter().enumerate() {
+                    let value = row
+                        .get(i)
+                        .map_or(serde_json::Value::Null, |v| v.to_string().into());
+                    object.insert(column.name().to_string(), value);
+                }
+                println!("{}", serde_json::Value::Object(object));
+            }
         }
     }
     Ok(())

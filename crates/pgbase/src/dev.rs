@@ -11,6 +11,7 @@
 //! true)`) and no migration has to know the port.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -30,6 +31,74 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(250);
 /// A project's own start-up notes: `DIR/pgbase-next.txt`, printed after the URLs and keys with
 /// `{url}` and `{dir}` filled in (the SaaS example says there where to look and what to try).
 const PROJECT_NOTES: &str = "pgbase-next.txt";
+
+/// Set once `dev` has been asked to stop: the logger then drops the warnings of connections
+/// lost while its own Postgres shuts down.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Whether `pgbase dev` is stopping (see [`STOPPING`]).
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Relaxed)
+}
+
+/// What `dev` refuses before it touches anything.
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    /// `--dir` names nothing: most often a typo, so no empty project is made there.
+    #[error("the project folder {} does not exist (a typo in --dir?); {fix}", path.display())]
+    NoProjectDir { path: PathBuf, fix: &'static str },
+    /// `--dir` names a file.
+    #[error(
+        "{} is not a folder; --dir takes the project folder (the one holding migrations/)",
+        .0.display()
+    )]
+    NotAFolder(PathBuf),
+}
+
+/// Checks the project folder: it must exist unless `init` (then it is created). A folder
+/// with neither `migrations/` nor `.pgbase/` becomes a new empty project, and `dev` says so.
+fn check_project_dir(dir: &Path, init: bool) -> anyhow::Result<()> {
+    let shown = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !dir.exists() {
+        if !init {
+            return Err(DevError::NoProjectDir {
+                path: shown,
+                fix: "pass --init to start a new, empty project there",
+            }
+            .into());
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create {}", shown.display()))?;
+    } else if !dir.is_dir() {
+        return Err(DevError::NotAFolder(shown).into());
+    }
+    if !migrations_dir(dir).exists() && !state_dir(dir).exists() {
+        eprintln!(
+            "note: created a new empty project at {} (no migrations/ yet: add one with `pgbase migrate new NAME --dir {}`)",
+            shown.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Binds the API's address before anything else happens, so that a port in use fails in a
+/// moment instead of after initdb and every migration.
+async fn bind_api(settings: &Settings) -> Result<tokio::net::TcpListener, server::ServeError> {
+    let listen = settings.listen.as_deref().unwrap_or("127.0.0.1");
+    let port = settings.port.unwrap_or(crate::config::DEFAULT_PORT);
+    let addr = format!("{listen}:{port}");
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .map_err(|source| {
+            let hint = if source.kind() == std::io::ErrorKind::AddrInUse {
+                format!("port {port} is already in use: stop the other process or pass --port N")
+            } else {
+                "check --listen and --port".to_string()
+            };
+            server::ServeError::Bind { addr, source, hint }
+        })
+}
 
 fn print_project_notes(dir: &Path, api_url: &str) {
     if let Ok(notes) = std::fs::read_to_string(dir.join(PROJECT_NOTES)) {
@@ -105,7 +174,9 @@ fn port_is_free(port: u16) -> bool {
     std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
-pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<()> {
+pub async fn run(dir: &Path, fresh: bool, init: bool, settings: Settings) -> anyhow::Result<()> {
+    let listener = bind_api(&settings).await?;
+    check_project_dir(dir, init)?;
     let state = state_dir(dir);
     std::fs::create_dir_all(&state)
         .with_context(|| format!("cannot create {}", state.display()))?;
@@ -138,9 +209,8 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
     let sep = if db_url.contains('?') { '&' } else { '?' };
     let internal_url = format!("{db_url}{sep}sslmode=disable");
     let config = Config::from_settings(settings, internal_url.clone(), secret.clone(), true)?;
-    // Bound before the migrations run, so that the mail sink's URL (which holds the port) is
+    // The listener was bound first of all, so the mail sink's URL (which holds the port) is
     // set in the database before anything might read it.
-    let listener = server::bind(&config).await?;
     let local_addr = listener.local_addr()?;
     let api_url = format!("http://{local_addr}");
     let mail_url = dev_mail_url(local_addr);
@@ -151,10 +221,17 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
         tracing::warn!(%error, "could not set {DEV_MAIL_SETTING}; mail from SQL will not reach the dev mail sink");
     }
     let migrations = migrations_dir(dir);
-    match pgbase_migrate::migrate(&mut migrator, Some(&migrations)).await {
-        Ok(report) => print_report(&report),
-        // A broken migration must not take the dev server down: report it and wait for a fix.
-        Err(error) => eprintln!("error: {error}"),
+    let mut waiting = untouched_templates(&mut migrator, &migrations).await;
+    report_waiting(&waiting);
+    if waiting.is_empty() {
+        match pgbase_migrate::migrate(&mut migrator, Some(&migrations)).await {
+            Ok(report) => print_report(&report),
+            // A broken migration must not take the dev server down: report it and wait for a fix.
+            Err(error) => eprintln!("error: {error}"),
+        }
+    } else {
+        // Applied once the template has SQL in it.
+        waiting.clear();
     }
 
     let app_state = runtime::start(config).await?;
@@ -189,12 +266,15 @@ pub async fn run(dir: &Path, fresh: bool, settings: Settings) -> anyhow::Result<
 
     let jobs = runtime::spawn_jobs(&app_state.config, app_state.pool.clone())?;
     let timeout = app_state.config.shutdown_timeout;
-    let watcher = tokio::spawn(watch_migrations(migrator, migrations));
+    let watcher = tokio::spawn(watch_migrations(migrator, migrations, waiting));
     // The mail sink exists only in dev: `serve` builds `server::app` alone.
     let app = mail_sink::router(mail_sink::MailSink::new())
         .merge(server::app_for_project(app_state, Some(dir.to_path_buf())));
-    let served =
-        runtime::serve_until_signal(listener, app, jobs, timeout, runtime::shutdown_signal()).await;
+    let shutdown = async {
+        runtime::shutdown_signal().await;
+        STOPPING.store(true, Ordering::Relaxed);
+    };
+    let served = runtime::serve_until_signal(listener, app, jobs, timeout, shutdown).await;
     watcher.abort();
     let _ = std::fs::remove_file(running_file(dir));
     tokio::task::spawn_blocking(move || drop(cluster))
@@ -333,8 +413,52 @@ fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
     entries
 }
 
-/// Applies new or fixed migrations when the folder changes (checked every 250 ms).
-async fn watch_migrations(mut client: tokio_postgres::Client, dir: PathBuf) {
+/// Whether a migration file holds no SQL: only blank lines and `--` comments, as the template
+/// `pgbase migrate new` writes until the user fills it in.
+fn holds_no_sql(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with("--")
+    })
+}
+
+/// The pending migrations (not yet applied; all of them before the history exists) that hold
+/// no SQL yet, by display path. Applying one would record the empty template, and the user's
+/// edit of it would then be refused as a changed file.
+async fn untouched_templates(client: &mut tokio_postgres::Client, dir: &Path) -> Vec<String> {
+    let Ok(files) = pgbase_migrate::discover(dir) else {
+        return Vec::new();
+    };
+    let states = pgbase_migrate::status(client, dir)
+        .await
+        .unwrap_or_default();
+    files
+        .into_iter()
+        .filter(|file| holds_no_sql(&file.sql))
+        .map(|file| file.display_path)
+        .filter(|path| {
+            !states.iter().any(|(shown, state)| {
+                shown == path && !matches!(state, pgbase_migrate::MigrationState::Pending)
+            })
+        })
+        .collect()
+}
+
+fn report_waiting(files: &[String]) {
+    for file in files {
+        println!(
+            "waiting for {file}: it holds no SQL yet (the template of `pgbase migrate new`); no migration is applied until it has some"
+        );
+    }
+}
+
+/// Applies new or fixed migrations when the folder changes (checked every 250 ms), but none
+/// while a new file is still the empty template (see [`untouched_templates`]).
+async fn watch_migrations(
+    mut client: tokio_postgres::Client,
+    dir: PathBuf,
+    mut waiting: Vec<String>,
+) {
     let mut last = fingerprint(&dir);
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
@@ -343,10 +467,39 @@ async fn watch_migrations(mut client: tokio_postgres::Client, dir: PathBuf) {
             continue;
         }
         last = now;
+        let templates = untouched_templates(&mut client, &dir).await;
+        if !templates.is_empty() {
+            let new: Vec<String> = templates
+                .iter()
+                .filter(|f| !waiting.contains(f))
+                .cloned()
+                .collect();
+            report_waiting(&new);
+            waiting = templates;
+            continue;
+        }
+        waiting.clear();
         match pgbase_migrate::migrate(&mut client, Some(&dir)).await {
             Ok(report) if report.applied.is_empty() => {}
             Ok(report) => print_report(&report),
             Err(error) => eprintln!("error: {error}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_no_sql;
+
+    #[test]
+    fn the_template_holds_no_sql_and_an_edit_does() {
+        assert!(holds_no_sql(
+            "-- add_todos: applied once, in its own transaction.\n\n"
+        ));
+        assert!(holds_no_sql(""));
+        assert!(!holds_no_sql(
+            "-- add_todos\n\ncreate table todos (id int);\n"
+        ));
+        assert!(!holds_no_sql("select 1 -- trailing"));
     }
 }

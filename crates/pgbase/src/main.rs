@@ -8,15 +8,38 @@ use clap::Parser;
 use pgbase::config::LogFormat;
 use pgbase::{cli, commands, config};
 
+/// Colours only for a person: stderr is a terminal and `NO_COLOR` is unset (or empty), as
+/// <https://no-color.org> asks. Logs sent to a file or a pipe stay plain text.
+fn colours_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    // The migration runner logs each file it applies; the CLI prints the same report on stdout,
+    // so its info lines would show every migration twice.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,tokio_postgres=warn,pgbase_migrate=warn")
+    });
+    // While `pgbase dev` stops, its own Postgres goes away under the pool and the schema
+    // listener: their warnings about the lost connections say nothing the user needs to know.
+    let quiet_while_stopping = tracing_subscriber::filter::filter_fn(|meta| {
+        !(pgbase::dev::stopping()
+            && *meta.level() == tracing::Level::WARN
+            && meta.target() != "pgbase"
+            && !meta.target().starts_with("pgbase::"))
+    });
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(quiet_while_stopping);
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Pretty => builder.compact().init(),
+        LogFormat::Json => registry.with(layer.json().with_ansi(false)).init(),
+        LogFormat::Pretty => registry
+            .with(layer.compact().with_ansi(colours_wanted()))
+            .init(),
     }
 }
 
