@@ -79,7 +79,7 @@ settings! {
     listen: String = ["PGBASE_LISTEN", "PGRST_SERVER_HOST"],
     /// Port to listen on [default: 54321]
     port: u16 = ["PGBASE_PORT", "PGRST_SERVER_PORT"],
-    /// The URL clients reach the API at (behind a proxy: the public one); auth's tokens are issued by `<it>/auth/v1`, as Supabase's [default: http://<listen>:<port>, localhost for 0.0.0.0/::]
+    /// The URL clients reach the API at (behind a proxy: the public one); auth's tokens are issued by `URL/auth/v1`, as Supabase's [default: http://LISTEN:PORT, localhost for 0.0.0.0/::]
     api_external_url: String = ["PGBASE_API_EXTERNAL_URL", "API_EXTERNAL_URL"],
     /// Log format: pretty or json [default: pretty]
     log_format: LogFormat = ["PGBASE_LOG_FORMAT"],

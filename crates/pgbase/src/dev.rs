@@ -36,7 +36,7 @@ const PROJECT_NOTES: &str = "pgbase-next.txt";
 /// lost while its own Postgres shuts down.
 static STOPPING: AtomicBool = AtomicBool::new(false);
 
-/// Whether `pgbase dev` is stopping (see [`STOPPING`]).
+/// Whether `pgbase dev` is stopping (its Ctrl-C handler has run).
 pub fn stopping() -> bool {
     STOPPING.load(Ordering::Relaxed)
 }
