@@ -4,7 +4,8 @@
 //! then the impersonated role's own `ALTER ROLE … SET` values such as `statement_timeout`),
 //! `role`, `request.jwt.claims`, `request.method`, `request.path`, `request.headers`,
 //! `request.cookies`, and `timezone` when asked for. All of it is transaction-local, so it ends
-//! with the request's transaction.
+//! with the request's transaction. After it, a configured pre-request function
+//! (`db_pre_request`, PostgREST's `db-pre-request`) is called in the same transaction.
 
 use tokio_postgres::types::ToSql;
 
@@ -27,6 +28,24 @@ pub struct RequestContext {
     /// through [`RequestContext::with_settings`].
     pub setting_names: Vec<String>,
     pub setting_values: Vec<String>,
+    /// `select "schema"."function"()`: the pre-request call, run after the prelude and before
+    /// the request's statements (see [`pre_request_call`]).
+    pub pre_request: Option<String>,
+}
+
+/// The statement that calls a pre-request function named `schema.function` (or `function`,
+/// found through the request's `search_path`); each part goes through the one quoting function.
+/// `None` for an empty name.
+pub fn pre_request_call(name: &str) -> Option<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let quote = pgbase_sql::quote_ident;
+    Some(match name.split_once('.') {
+        Some((schema, function)) => format!("select {}.{}()", quote(schema), quote(function)),
+        None => format!("select {}()", quote(name)),
+    })
 }
 
 /// The statement that applies a [`RequestContext`]; its parameters are
@@ -116,6 +135,19 @@ mod tests {
         let (h, c) = headers_and_cookies(&headers);
         assert_eq!(h, r#"{"x-tenant":"acme"}"#);
         assert_eq!(c, r#"{"a":"1","b":"two"}"#);
+    }
+
+    #[test]
+    fn pre_request_names_are_quoted() {
+        assert_eq!(
+            pre_request_call("test.switch_role").as_deref(),
+            Some(r#"select "test"."switch_role"()"#)
+        );
+        assert_eq!(
+            pre_request_call(r#"check"); drop table x; --"#).as_deref(),
+            Some(r#"select "check""); drop table x; --"()"#)
+        );
+        assert_eq!(pre_request_call(" "), None);
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub mod transaction;
 pub use connect_error::{ConnectFailure, explain};
 pub use tls::{ConnectConfig, MakeRustls, SslMode, TlsConfigError, TlsSettings};
 
-pub use context::{PRELUDE, RequestContext, headers_and_cookies};
+pub use context::{PRELUDE, RequestContext, headers_and_cookies, pre_request_call};
 pub use replicas::{FORCE_PRIMARY_HEADER, ReplicaSet, ReplicaStatus, Route};
 pub use transaction::{Statement, TxEnd, TxError, TxPolicy};
 

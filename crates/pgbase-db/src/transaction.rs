@@ -3,7 +3,9 @@
 //!
 //! The transaction starts read only for reads and read write otherwise, applies the shared
 //! [`RequestContext`] prelude (role, claims, method, path, headers, cookies, search_path, the
-//! role's own settings), runs the statements in order and ends as [`TxPolicy::end`] says —
+//! role's own settings), calls the pre-request function if one is configured (it may change
+//! the role, set `response.headers`/`response.status`, or raise to refuse the request), runs
+//! the statements in order and ends as [`TxPolicy::end`] says —
 //! unless a statement fails or the caller's check refuses a result (`atMost`, PostgREST's
 //! max-affected and singular-object checks), which rolls everything back.
 //!
@@ -85,9 +87,15 @@ pub async fn run<E: std::fmt::Display>(
     let one_trip = policy.read_only && policy.end == TxEnd::Commit;
     // BEGIN and COMMIT are prepared (and cached per connection) like the statements, so
     // Postgres parses none of a request's statements again: each is a Bind/Execute.
-    let (begin, prelude, commit, prepared) = tokio::join!(
+    let (begin, prelude, pre_request, commit, prepared) = tokio::join!(
         checkout.prepare_cached(begin),
         checkout.prepare_cached(PRELUDE),
+        async {
+            match &context.pre_request {
+                Some(call) => checkout.prepare_cached(call).await.map(Some),
+                None => Ok(None),
+            }
+        },
         async {
             match one_trip {
                 true => checkout.prepare_cached("commit").await.map(Some),
@@ -101,6 +109,35 @@ pub async fn run<E: std::fmt::Display>(
         ),
     );
     let (begin, prelude, commit) = (begin?, prelude?, commit?);
+    let prelude_params = context.prelude_params();
+    // A pre-request function named without a schema may exist only on the request's
+    // search_path, which the prelude sets. One that cannot be prepared beforehand is prepared
+    // inside the transaction, after the prelude: one more round trip, once per connection
+    // (then it is cached, and Postgres resolves the name again when the search_path differs).
+    let mut opened = false;
+    let pre_request = match (pre_request, &context.pre_request) {
+        (Ok(call), _) => call,
+        (Err(_), Some(call)) => {
+            opened = true;
+            let (begun, applied) = tokio::join!(
+                client.execute(&begin, &[]),
+                client.query_one(&prelude, &prelude_params),
+            );
+            let prepared = match begun.and(applied) {
+                Ok(_) => checkout.prepare_cached(call).await,
+                Err(error) => Err(error),
+            };
+            match prepared {
+                Ok(call) => Some(call),
+                Err(error) => {
+                    client.batch_execute("rollback").await?;
+                    checkout.mark_idle();
+                    return Err(TxError::Db(error));
+                }
+            }
+        }
+        (Err(error), None) => return Err(TxError::Db(error)),
+    };
     // A statement Postgres cannot even prepare fails where it stands: the ones before it run
     // (and may fail first), the ones after it do not.
     let mut ready = Vec::with_capacity(prepared.len());
@@ -114,7 +151,6 @@ pub async fn run<E: std::fmt::Display>(
             }
         }
     }
-    let prelude_params = context.prelude_params();
     let queries = futures_util::future::join_all(
         ready
             .iter()
@@ -130,18 +166,39 @@ pub async fn run<E: std::fmt::Display>(
     // Every request of the pipeline is sent on the first poll, so even after an early error
     // the later ones are answered (an aborted transaction refuses them; its COMMIT — a
     // transaction-exit statement, which Postgres still binds there — rolls back).
-    let (begun, applied, results, committed) = tokio::join!(
-        async { client.execute(&begin, &[]).await.map(|_| ()) },
-        client.query_one(&prelude, &prelude_params),
+    let (begun, applied, pre_requested, results, committed) = tokio::join!(
+        async {
+            match opened {
+                true => Ok(()),
+                false => client.execute(&begin, &[]).await.map(|_| ()),
+            }
+        },
+        async {
+            match opened {
+                true => Ok(()),
+                false => client
+                    .query_one(&prelude, &prelude_params)
+                    .await
+                    .map(|_| ()),
+            }
+        },
+        async {
+            match &pre_request {
+                Some(call) => client.query(call, &[]).await.map(|_| ()),
+                None => Ok(()),
+            }
+        },
         queries,
         commit,
     );
-    let outcome = first_failure(begun, applied, results, committed, &mut check).and_then(|rows| {
-        match unpreparable {
-            Some(error) => Err(TxError::Db(error)),
-            None => Ok(rows),
-        }
-    });
+    let started = begun.and(applied).and(pre_requested);
+    let outcome =
+        first_failure(started, results, committed, &mut check).and_then(
+            |rows| match unpreparable {
+                Some(error) => Err(TxError::Db(error)),
+                None => Ok(rows),
+            },
+        );
     let end = match (&outcome, one_trip) {
         (_, true) => None,
         (Ok(_), false) if policy.end == TxEnd::Commit => Some("commit"),
@@ -160,14 +217,12 @@ pub async fn run<E: std::fmt::Display>(
 
 /// The first error in statement order, or every statement's rows.
 fn first_failure<E>(
-    begun: Result<(), tokio_postgres::Error>,
-    applied: Result<Row, tokio_postgres::Error>,
+    started: Result<(), tokio_postgres::Error>,
     results: Vec<Result<Vec<Row>, tokio_postgres::Error>>,
     committed: Result<(), tokio_postgres::Error>,
     check: &mut impl FnMut(usize, &[Row]) -> Result<(), E>,
 ) -> Result<Vec<Vec<Row>>, TxError<E>> {
-    begun?;
-    applied?;
+    started?;
     let mut out = Vec::with_capacity(results.len());
     for (index, result) in results.into_iter().enumerate() {
         let rows = result?;

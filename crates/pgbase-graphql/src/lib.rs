@@ -59,6 +59,9 @@ pub struct GraphqlState {
     /// Session settings every request starts with (the server's `statement_timeout`), before
     /// the role's own `ALTER ROLE … SET` values.
     pub session_defaults: Vec<(String, String)>,
+    /// The pre-request call every request makes after its prelude (`db_pre_request`, as
+    /// PostgREST calls it before `graphql.resolve` on Supabase).
+    pub pre_request: Option<String>,
     reflected: Mutex<HashMap<String, (u64, Arc<Reflected>)>>,
 }
 
@@ -77,6 +80,7 @@ impl GraphqlState {
             upsert: false,
             safe_update: true,
             session_defaults: Vec::new(),
+            pre_request: None,
             reflected: Mutex::new(HashMap::new()),
         }
     }
@@ -270,6 +274,7 @@ pub async fn execute_in(
                 .map(|s| quote_ident(s))
                 .collect::<Vec<_>>()
                 .join(", "),
+            pre_request: state.pre_request.clone(),
             ..context.clone()
         }
         .with_settings(cache.session_settings(role, &state.session_defaults));

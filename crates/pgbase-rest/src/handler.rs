@@ -256,7 +256,8 @@ async fn execute(
     let settings = request_settings(state, identity, cache, request);
     let end = match request.preferences.transaction {
         Some(PreferTx::Rollback) => TxEnd::Rollback,
-        _ => TxEnd::Commit,
+        Some(PreferTx::Commit) => TxEnd::Commit,
+        None => state.config.tx_end,
     };
     let singular = request.media_type.is_singular();
     let max_affected = (request.preferences.handling == Some(PreferHandling::Strict))
@@ -354,6 +355,7 @@ fn request_settings(
             headers: pairs_json(&request.headers),
             cookies: pairs_json(&request.cookies),
             timezone: request.preferences.timezone.clone(),
+            pre_request: state.config.pre_request.clone(),
             ..Default::default()
         }
         .with_settings(cache.session_settings(&identity.role, &state.session_defaults)),

@@ -125,6 +125,11 @@ pub struct RequestConfig {
     pub root_spec: Option<String>,
     /// `db-tx-end` allows `Prefer: tx=` overrides.
     pub allow_tx_override: bool,
+    /// `db-tx-end`'s default: commit, or roll back every request's transaction.
+    pub tx_end: pgbase_db::TxEnd,
+    /// `db-pre-request`: the statement calling the pre-request function
+    /// ([`pgbase_db::pre_request_call`]).
+    pub pre_request: Option<String>,
     /// `db-plan-enabled`: the `application/vnd.pgrst.plan` media types are available.
     pub plan_enabled: bool,
     /// Extra media types that custom handlers in the schema cache can produce.
@@ -147,6 +152,8 @@ impl Default for RequestConfig {
             openapi_enabled: true,
             root_spec: None,
             allow_tx_override: false,
+            tx_end: pgbase_db::TxEnd::Commit,
+            pre_request: None,
             plan_enabled: false,
             extra_media_types: Vec::new(),
             timezones: None,

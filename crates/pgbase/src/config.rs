@@ -67,6 +67,10 @@ settings! {
     db_extra_search_path: String = ["PGBASE_DB_EXTRA_SEARCH_PATH", "PGRST_DB_EXTRA_SEARCH_PATH"],
     /// Allow aggregates (`count()`, `sum()`, …) in REST `select`; off gives PGRST123 [default: true]
     db_aggregates_enabled: bool = ["PGBASE_DB_AGGREGATES_ENABLED", "PGRST_DB_AGGREGATES_ENABLED"],
+    /// Function called at the start of every REST and GraphQL request's transaction, after the role and request settings (`schema.function`); it may raise to refuse the request, change the role, or set `response.headers` [default: none]
+    db_pre_request: String = ["PGBASE_DB_PRE_REQUEST", "PGRST_DB_PRE_REQUEST"],
+    /// How REST transactions end: commit, commit-allow-override, rollback or rollback-allow-override (the `-allow-override` ones honour `Prefer: tx=`) [default: commit-allow-override]
+    db_tx_end: String = ["PGBASE_DB_TX_END", "PGRST_DB_TX_END"],
     /// Read-replica database URLs, separated by commas or spaces; read-only requests go to a healthy one, round-robin [default: none]
     db_replica_urls: String = ["PGBASE_DB_REPLICA_URLS"],
     /// Seconds of replay lag past which a replica is taken out of rotation [default: 10]
@@ -239,6 +243,36 @@ fn statement_timeout(value: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
+/// `db_tx_end`: how API transactions end, and whether `Prefer: tx=` may change that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxEndSetting {
+    pub end: pgbase_db::TxEnd,
+    pub allow_override: bool,
+}
+
+impl TxEndSetting {
+    fn parse(value: Option<String>) -> Result<TxEndSetting, ConfigError> {
+        use pgbase_db::TxEnd::{Commit, Rollback};
+        let (end, allow_override) = match value.as_deref().map(str::trim) {
+            None | Some("commit-allow-override") => (Commit, true),
+            Some("commit") => (Commit, false),
+            Some("rollback") => (Rollback, false),
+            Some("rollback-allow-override") => (Rollback, true),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    key: "db_tx_end",
+                    value: value.unwrap_or_default(),
+                    hint: "one of commit, commit-allow-override, rollback, rollback-allow-override",
+                });
+            }
+        };
+        Ok(TxEndSetting {
+            end,
+            allow_override,
+        })
+    }
+}
+
 /// Default of `shutdown_timeout`.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -361,6 +395,9 @@ pub struct Config {
     pub db_statement_timeout: String,
     pub db_extra_search_path: Vec<String>,
     pub db_aggregates_enabled: bool,
+    /// `select "schema"."function"()` of `db_pre_request`.
+    pub db_pre_request: Option<String>,
+    pub db_tx_end: TxEndSetting,
     /// Read replicas' URLs (see `pgbase_db::replicas`).
     pub db_replica_urls: Vec<String>,
     pub db_replica_max_lag: std::time::Duration,
@@ -450,6 +487,11 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect(),
             db_aggregates_enabled: s.db_aggregates_enabled.unwrap_or(true),
+            db_pre_request: s
+                .db_pre_request
+                .as_deref()
+                .and_then(pgbase_db::pre_request_call),
+            db_tx_end: TxEndSetting::parse(s.db_tx_end)?,
             app_settings: s
                 .app_settings
                 .unwrap_or_default()

@@ -87,7 +87,9 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
         catalog: catalog.clone(),
         config: pgbase_rest::request::RequestConfig {
             schemas: config.db_schemas.clone(),
-            allow_tx_override: true,
+            allow_tx_override: config.db_tx_end.allow_override,
+            tx_end: config.db_tx_end.end,
+            pre_request: config.db_pre_request.clone(),
             plan_enabled: config.db_plan_enabled,
             safe_update: config.db_safe_update,
             extra_search_path: config.db_extra_search_path.clone(),
@@ -121,6 +123,7 @@ pub async fn start(config: Config) -> Result<AppState, StartError> {
     graphql.session_defaults = session_defaults(&config);
     graphql.safe_update = config.db_safe_update;
     graphql.upsert = config.graphql_upsert;
+    graphql.pre_request = config.db_pre_request.clone();
     let graphql = Arc::new(graphql);
     Ok(AppState {
         graphql,

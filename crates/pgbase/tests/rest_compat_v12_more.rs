@@ -780,3 +780,207 @@ async fn columns_pick_the_arguments_of_a_call_from_the_body() {
         .await;
     expect_status(&r, 404);
 }
+
+// ----- db_pre_request and db_tx_end -----
+
+const PRE_REQUEST: &str = r#"
+create table public.notes (id int primary key, body text);
+insert into public.notes values (1, 'first');
+grant usage on schema public to anon;
+grant select, insert on public.notes to anon;
+create function public.whoami() returns text language sql as $$ select current_user::text $$;
+grant execute on function public.whoami() to anon;
+create schema gatekeeping;
+grant usage on schema gatekeeping to anon;
+create function gatekeeping.gate() returns void language plpgsql as $$
+declare
+  headers json := current_setting('request.headers', true)::json;
+begin
+  if headers->>'x-blocked' is not null then
+    raise sqlstate 'PT402' using message = 'Payment Required',
+      detail = 'blocked by the gate', hint = 'pay up';
+  end if;
+  if headers->>'x-role' = 'gate_boss' then
+    execute 'set local role gate_boss';
+  end if;
+  perform set_config('response.headers',
+    json_build_array(json_build_object('X-Gate',
+      current_setting('request.method') || ' ' || current_setting('request.path')))::text, true);
+end $$;
+grant execute on function gatekeeping.gate() to anon;
+"#;
+
+/// The role the gate switches to (roles are cluster-wide: only one test creates it).
+const BOSS: &str =
+    "create role gate_boss nologin; grant anon to gate_boss; grant gate_boss to current_user;";
+
+#[tokio::test]
+async fn a_pre_request_function_runs_before_every_rest_and_graphql_request() {
+    let settings = pgbase::config::Settings {
+        db_pre_request: Some("gatekeeping.gate".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(&format!("{BOSS}{PRE_REQUEST}"), settings).await;
+
+    // it runs after the request settings (it reads method and path) and its headers reach
+    // the response
+    let r = app.get("/rest/v1/notes?select=id,body").await;
+    expect_json(&r, 200, json!([{"id": 1, "body": "first"}]));
+    assert_eq!(r.header("x-gate"), Some("GET /notes"), "{:?}", r.headers);
+
+    // raising PT402 refuses the request with that status, in PostgREST's error shape, and
+    // a refused write writes nothing
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/notes",
+            &[("x-blocked", "1")],
+            Some(r#"{"id":2,"body":"x"}"#),
+        )
+        .await;
+    expect_json(
+        &r,
+        402,
+        json!({"code": "PT402", "message": "Payment Required",
+               "details": "blocked by the gate", "hint": "pay up"}),
+    );
+    let r = app.get("/rest/v1/notes?select=id").await;
+    expect_json(&r, 200, json!([{"id": 1}]));
+
+    // it can change the role the request's statements run as
+    let r = app.get("/rest/v1/rpc/whoami").await;
+    expect_json(&r, 200, json!("anon"));
+    let r = app
+        .get_with("/rest/v1/rpc/whoami", &[("x-role", "gate_boss")])
+        .await;
+    expect_json(&r, 200, json!("gate_boss"));
+
+    // GraphQL requests call it too
+    let query = json!({"query": "{ notesCollection { edges { node { id } } } }"}).to_string();
+    let r = app
+        .send("POST", "/graphql/v1", &[("x-blocked", "1")], Some(&query))
+        .await;
+    assert!(
+        r.text.contains("Payment Required") && r.json()["data"].is_null(),
+        "{}",
+        r.text
+    );
+    let r = app.send("POST", "/graphql/v1", &[], Some(&query)).await;
+    expect_status(&r, 200);
+    assert_eq!(
+        r.json()["data"]["notesCollection"]["edges"][0]["node"]["id"],
+        1,
+        "{}",
+        r.text
+    );
+
+    // without the setting nothing is called
+    let app = TestApp::new(PRE_REQUEST).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/notes",
+            &[("x-blocked", "1")],
+            Some(r#"{"id":2,"body":"x"}"#),
+        )
+        .await;
+    expect_status(&r, 201);
+    assert_eq!(r.header("x-gate"), None);
+}
+
+#[tokio::test]
+async fn a_missing_pre_request_function_fails_every_request_without_running_it() {
+    let settings = pgbase::config::Settings {
+        db_pre_request: Some("gatekeeping.no_such_gate".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(PRE_REQUEST, settings).await;
+    let r = app
+        .send(
+            "POST",
+            "/rest/v1/notes",
+            &[],
+            Some(r#"{"id":3,"body":"x"}"#),
+        )
+        .await;
+    assert_eq!(r.json()["code"], "42883", "{}", r.text);
+    let rows = app
+        .sql_texts("select count(*)::text from public.notes")
+        .await;
+    assert_eq!(rows, [Some("1".to_string())]);
+}
+
+#[tokio::test]
+async fn an_unqualified_pre_request_function_is_found_on_the_requests_search_path() {
+    const API: &str = r#"
+create schema api;
+grant usage on schema api to anon;
+create table api.things (id int primary key);
+insert into api.things values (1);
+grant select on api.things to anon;
+create function api.stamp() returns void language sql as $$
+  select set_config('response.headers', '[{"X-Stamp": "api"}]', true) $$;
+grant execute on function api.stamp() to anon;
+"#;
+    let settings = pgbase::config::Settings {
+        db_schemas: Some("api".into()),
+        db_pre_request: Some("stamp".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(API, settings).await;
+    // the first request on a connection prepares the call inside its transaction (the
+    // function is not on the connection's own search_path); later ones use the cached one
+    for _ in 0..3 {
+        let r = app.get("/rest/v1/things").await;
+        expect_json(&r, 200, json!([{"id": 1}]));
+        assert_eq!(r.header("x-stamp"), Some("api"), "{:?}", r.headers);
+    }
+}
+
+#[tokio::test]
+async fn db_tx_end_rolls_back_and_decides_whether_prefer_tx_is_honoured() {
+    let insert = |id: i32| format!(r#"{{"id":{id},"body":"x"}}"#);
+    for (mode, tx, persisted, applied) in [
+        ("rollback", None, false, None),
+        ("rollback", Some("tx=commit"), false, None),
+        (
+            "rollback-allow-override",
+            Some("tx=commit"),
+            true,
+            Some("tx=commit"),
+        ),
+        ("commit", Some("tx=rollback"), true, None),
+        (
+            "commit-allow-override",
+            Some("tx=rollback"),
+            false,
+            Some("tx=rollback"),
+        ),
+    ] {
+        let settings = pgbase::config::Settings {
+            db_tx_end: Some(mode.into()),
+            ..Default::default()
+        };
+        let app = TestApp::with_settings(PRE_REQUEST, settings).await;
+        let headers: Vec<(&str, &str)> = tx.map(|t| ("Prefer", t)).into_iter().collect();
+        let r = app
+            .send("POST", "/rest/v1/notes", &headers, Some(&insert(7)))
+            .await;
+        expect_status(&r, 201);
+        assert_eq!(r.header("preference-applied"), applied, "{mode} {tx:?}");
+        let rows = app
+            .sql_texts("select count(*)::text from public.notes where id = 7")
+            .await;
+        let expected = if persisted { "1" } else { "0" };
+        assert_eq!(rows, [Some(expected.to_string())], "{mode} {tx:?}");
+    }
+
+    let settings = pgbase::config::Settings {
+        db_tx_end: Some("sometimes".into()),
+        ..Default::default()
+    };
+    let db_url = "postgres://localhost/none".to_string();
+    let error = pgbase::config::Config::from_settings(settings, db_url, "x".repeat(32), true)
+        .expect_err("an unknown db_tx_end is refused");
+    assert!(error.to_string().contains("db_tx_end"), "{error}");
+}
