@@ -15,9 +15,14 @@
 //! a replica whose replay is paused while the primary writes falls behind as time passes.
 //! A replica starts out of rotation until its first good check; a checkout that cannot connect
 //! to it takes it out at once, and the request falls back to the primary.
+//!
+//! What the monitor saw, and how many reads each replica served and how many reads fell back to
+//! the primary, is readable with [`ReplicaSet::status`] and [`ReplicaSet::fallbacks`] (shown on
+//! `/health` and `/metrics`); a replica is named by [`replica_label`], which never includes the
+//! password.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -69,19 +74,52 @@ pub fn forces_primary(headers_json: &str) -> bool {
 /// One replica's state as the monitor last saw it.
 #[derive(Debug, Clone)]
 pub struct ReplicaStatus {
-    /// `host:port/database` of the replica (never the password).
+    /// `host:port/database` of the replica ([`replica_label`]; never the password).
     pub target: String,
     /// In rotation: reads may go to it.
     pub healthy: bool,
-    /// Upper bound of its replay lag at the last check, if it answered.
+    /// Upper bound of its replay lag at the last check it answered (kept while it is out).
     pub lag: Option<Duration>,
     /// Why it is out of rotation, if it is.
     pub problem: Option<String>,
+    /// Read transactions routed to it since start-up.
+    pub reads: u64,
+}
+
+/// `host:port/database` of a connection config, for status and metrics: every host with its
+/// port (5432 when none is given; IPv6 addresses in brackets), never the user or password.
+pub fn replica_label(config: &tokio_postgres::Config) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let host = match host {
+                tokio_postgres::config::Host::Tcp(h) if h.contains(':') => format!("[{h}]"),
+                tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+            };
+            // libpq: one port for every host, or one per host.
+            let port = match ports {
+                [] => 5432,
+                [one] => *one,
+                many => many.get(i).copied().unwrap_or(5432),
+            };
+            format!("{host}:{port}")
+        })
+        .collect();
+    format!(
+        "{}/{}",
+        hosts.join(","),
+        config.get_dbname().unwrap_or("(default)")
+    )
 }
 
 struct Replica {
     pool: Pool,
     status: Mutex<ReplicaStatus>,
+    reads: AtomicU64,
 }
 
 impl Replica {
@@ -106,6 +144,9 @@ impl Replica {
 pub struct ReplicaSet {
     members: Vec<Replica>,
     next: AtomicUsize,
+    /// Read transactions that went to the primary: no replica in rotation, the chosen ones
+    /// unreachable, or a replica lost in the middle of the read ([`Pool::get_read_fallback`]).
+    fallbacks: AtomicU64,
     max_lag: Duration,
     /// (when, primary WAL position) samples, oldest first.
     samples: Mutex<VecDeque<(Instant, i64)>>,
@@ -127,15 +168,18 @@ impl ReplicaSet {
                 .into_iter()
                 .map(|pool| Replica {
                     status: Mutex::new(ReplicaStatus {
-                        target: crate::explain_target(&pool.config.pg),
+                        target: replica_label(&pool.config.pg),
                         healthy: false,
                         lag: None,
                         problem: Some("not checked yet".into()),
+                        reads: 0,
                     }),
+                    reads: AtomicU64::new(0),
                     pool,
                 })
                 .collect(),
             next: AtomicUsize::new(0),
+            fallbacks: AtomicU64::new(0),
             max_lag,
             samples: Mutex::new(VecDeque::new()),
         }
@@ -143,7 +187,18 @@ impl ReplicaSet {
 
     /// Each replica's state, in configuration order.
     pub fn status(&self) -> Vec<ReplicaStatus> {
-        self.members.iter().map(|r| r.status().clone()).collect()
+        self.members
+            .iter()
+            .map(|r| ReplicaStatus {
+                reads: r.reads.load(Ordering::Relaxed),
+                ..r.status().clone()
+            })
+            .collect()
+    }
+
+    /// Read transactions served by the primary instead of a replica since start-up.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// The lag beyond which a replica is taken out.
@@ -310,12 +365,23 @@ impl Pool {
                 match replica.pool.get().await {
                     Ok(mut checkout) => {
                         checkout.replica = true;
+                        replica.reads.fetch_add(1, Ordering::Relaxed);
                         return Ok(checkout);
                     }
                     Err(PoolError::Timeout { .. }) => continue,
                     Err(error) => replica.take_out(error.to_string()),
                 }
             }
+            set.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        self.get().await
+    }
+
+    /// Checks a primary connection out to run again a read whose replica was lost in the
+    /// middle of it, counting it among the [`ReplicaSet::fallbacks`].
+    pub async fn get_read_fallback(&self) -> Result<Checkout, PoolError> {
+        if let Some(set) = &self.replicas {
+            set.fallbacks.fetch_add(1, Ordering::Relaxed);
         }
         self.get().await
     }
@@ -353,6 +419,26 @@ mod tests {
         let headers = serde_json::json!({ "x-note": FORCE_PRIMARY_HEADER }).to_string();
         assert_eq!(Route::for_request(true, &context(&headers)), Route::Read);
         assert!(!forces_primary("{x-pgbase-primary"));
+    }
+
+    #[test]
+    fn a_replica_is_named_by_host_port_and_database_without_credentials() {
+        let label = |url: &str| replica_label(&url.parse().unwrap());
+        assert_eq!(
+            label("postgres://app:s3cret@db.example.com:6543/shop?sslmode=require"),
+            "db.example.com:6543/shop"
+        );
+        assert_eq!(label("postgres://app@10.0.0.7/shop"), "10.0.0.7:5432/shop");
+        assert_eq!(
+            label("postgres://u:pw@[::1]:5433/d"),
+            "[::1]:5433/d",
+            "IPv6 in brackets"
+        );
+        assert_eq!(
+            label("host=a,b port=1,2 dbname=x password=hunter2"),
+            "a:1,b:2/x"
+        );
+        assert_eq!(label("host=/run/pg port=5"), "/run/pg:5/(default)");
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub async fn run(
         // The replica went away mid-query: a read is safe to run again, on the primary.
         drop(checkout);
         let primary = pool
-            .get()
+            .get_read_fallback()
             .await
             .map_err(|e| ExecError::Pool(e.to_string()))?;
         results = transaction::run(&primary, context, policy, &statements, check).await;

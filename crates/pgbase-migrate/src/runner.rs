@@ -1,6 +1,11 @@
 //! Applying migrations against a database: one advisory lock for the whole run, the system
 //! schemas first, then each pending user migration in its own transaction with its history row,
 //! and finally `NOTIFY pgrst, 'reload schema'` so every pgbase process reloads its schema cache.
+//!
+//! A pending file that is still the untouched template of `pgbase migrate new` (no SQL yet) is
+//! neither applied nor recorded, and neither is any pending file after it (so files still apply
+//! in name order once it is edited); [`MigrateReport::untouched`] and [`MigrateReport::held`]
+//! name them and [`MigrateReport::template_notices`] words the line to print.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -33,6 +38,33 @@ pub struct MigrateReport {
     /// System schema files applied earlier with an older text and upgraded in place by this run.
     pub system_upgraded: Vec<&'static str>,
     pub applied: Vec<AppliedMigration>,
+    /// Pending files skipped because they are still the empty template of `pgbase migrate new`
+    /// (display paths, in name order); nothing about them was recorded.
+    pub untouched: Vec<String>,
+    /// Pending files with SQL that come after the first untouched template: not applied until
+    /// it is edited or deleted (display paths, in name order).
+    pub held: Vec<String>,
+}
+
+impl MigrateReport {
+    /// One line per skipped template, naming the file and what to do about it.
+    pub fn template_notices(&self) -> Vec<String> {
+        self.untouched
+            .iter()
+            .enumerate()
+            .map(|(i, file)| {
+                let held = match self.held.len() {
+                    n if i > 0 || n == 0 => String::new(),
+                    1 => format!("; {} waits for it", self.held[0]),
+                    n => format!("; the {n} migrations after it wait for it"),
+                };
+                format!(
+                    "skipped {file}: it is still the empty template from `pgbase migrate new`; \
+                     edit it or delete it{held}"
+                )
+            })
+            .collect()
+    }
 }
 
 /// Installs or upgrades the system schemas, then applies the pending migrations of
@@ -47,14 +79,16 @@ pub async fn migrate(
     };
     with_lock(client, async |client| {
         let system = system_pending(client).await?;
-        let applied = apply_user(client, &files).await?;
+        let user = apply_user(client, &files).await?;
         client
             .batch_execute("notify pgrst, 'reload schema'")
             .await?;
         Ok(MigrateReport {
             system_applied: system.applied,
             system_upgraded: system.upgraded,
-            applied,
+            applied: user.applied,
+            untouched: user.untouched,
+            held: user.held,
         })
     })
     .await
@@ -289,10 +323,15 @@ async fn history(client: &Client) -> Result<History, MigrateError> {
         .collect())
 }
 
-async fn apply_user(
-    client: &mut Client,
-    files: &[MigrationFile],
-) -> Result<Vec<AppliedMigration>, MigrateError> {
+/// What [`apply_user`] did: see the fields of the same names in [`MigrateReport`].
+#[derive(Debug, Default)]
+struct UserRun {
+    applied: Vec<AppliedMigration>,
+    untouched: Vec<String>,
+    held: Vec<String>,
+}
+
+async fn apply_user(client: &mut Client, files: &[MigrationFile]) -> Result<UserRun, MigrateError> {
     // Read the history under the lock: another process may have applied files meanwhile.
     let history = history(client).await?;
     for file in files {
@@ -306,8 +345,16 @@ async fn apply_user(
             });
         }
     }
-    let mut applied = Vec::new();
+    let mut run = UserRun::default();
     for file in files.iter().filter(|f| !history.contains_key(&f.version)) {
+        if file.is_untouched_template() {
+            run.untouched.push(file.display_path.clone());
+            continue;
+        }
+        if !run.untouched.is_empty() {
+            run.held.push(file.display_path.clone());
+            continue;
+        }
         let started = Instant::now();
         let tx = client.transaction().await?;
         if let Err(error) = tx.batch_execute(&file.sql).await {
@@ -322,13 +369,13 @@ async fn apply_user(
         .await?;
         tx.commit().await?;
         tracing::info!(file = %file.display_path, duration_ms, "applied migration");
-        applied.push(AppliedMigration {
+        run.applied.push(AppliedMigration {
             version: file.version.clone(),
             display_path: file.display_path.clone(),
             duration_ms,
         });
     }
-    Ok(applied)
+    Ok(run)
 }
 
 fn short(checksum: &str) -> String {

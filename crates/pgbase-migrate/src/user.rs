@@ -34,6 +34,19 @@ pub enum MigrationState {
     Missing,
 }
 
+impl MigrationFile {
+    /// Whether the file holds no SQL yet: only blank lines and `--` comments, as the template
+    /// [`new_migration`] writes until the user fills it in. Applying it would record the empty
+    /// template, and the user's later edit would then be refused as a changed file, so
+    /// [`crate::migrate`] skips a pending one (see [`crate::MigrateReport::untouched`]).
+    pub fn is_untouched_template(&self) -> bool {
+        self.sql.lines().all(|line| {
+            let line = line.trim();
+            line.is_empty() || line.starts_with("--")
+        })
+    }
+}
+
 /// A migration this run applied.
 #[derive(Debug, Clone)]
 pub struct AppliedMigration {
@@ -183,6 +196,23 @@ mod tests {
             new_migration(dir.path(), "bad name;"),
             Err(MigrateError::InvalidName(_))
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn the_new_template_holds_no_sql_until_edited() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = new_migration(dir.path(), "add_todos")?;
+        let file = read_migration(&path)?;
+        assert!(file.is_untouched_template(), "{:?}", file.sql);
+        let edited = |sql: &str| MigrationFile {
+            sql: sql.to_string(),
+            ..file.clone()
+        };
+        assert!(edited("").is_untouched_template());
+        assert!(edited("-- a\n  -- b\n\n").is_untouched_template());
+        assert!(!edited(&format!("{}create table t (x int);\n", file.sql)).is_untouched_template());
+        assert!(!edited("select 1 -- trailing").is_untouched_template());
         Ok(())
     }
 }

@@ -327,3 +327,75 @@ async fn unknown_names_in_a_migration_come_with_the_closest_existing_ones() {
         .to_string();
     assert!(!text.contains("did you mean"), "{text}");
 }
+
+#[tokio::test]
+async fn an_untouched_new_template_is_skipped_unrecorded_and_holds_later_files() {
+    let db = pgbase_testkit::test_db().await;
+    let mut client = db.connect().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "001_create.sql", "create table t (x int);");
+    let template = pgbase_migrate::new_migration(dir.path(), "fill")
+        .expect("new migration")
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    // Named after the template, so it must wait for it.
+    write(
+        dir.path(),
+        "99990101000000_later.sql",
+        "insert into t values (3);",
+    );
+    let shown = |name: &str| dir.path().join(name).display().to_string();
+
+    let report = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect("migrate");
+    let applied: Vec<_> = report.applied.iter().map(|a| a.version.as_str()).collect();
+    assert_eq!(applied, ["001_create"]);
+    assert_eq!(report.untouched, [shown(&template)]);
+    assert_eq!(report.held, [shown("99990101000000_later.sql")]);
+    let notices = report.template_notices();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(
+        notices[0].contains(&template)
+            && notices[0].contains("is still the empty template from `pgbase migrate new`")
+            && notices[0].contains("edit it or delete it")
+            && notices[0].contains("99990101000000_later.sql waits for it"),
+        "{notices:?}"
+    );
+    let recorded = client
+        .query(
+            "select version from pgbase.migrations order by version",
+            &[],
+        )
+        .await
+        .expect("history");
+    assert_eq!(recorded.len(), 1, "only 001 is recorded");
+    let states = status(&mut client, dir.path()).await.expect("status");
+    assert_eq!(states[1].1, MigrationState::Pending, "{states:?}");
+
+    // Edited: the template's file and the one held behind it apply, in name order.
+    let path = dir.path().join(&template);
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(&path, format!("{text}insert into t values (2);\n")).expect("edit");
+    let report = migrate(&mut client, Some(dir.path()))
+        .await
+        .expect("migrate after the edit");
+    let applied: Vec<_> = report
+        .applied
+        .iter()
+        .map(|a| a.display_path.clone())
+        .collect();
+    assert_eq!(
+        applied,
+        [shown(&template), shown("99990101000000_later.sql")]
+    );
+    assert!(report.untouched.is_empty() && report.held.is_empty());
+    let rows = client
+        .query("select x from t order by x", &[])
+        .await
+        .expect("select");
+    let xs: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    assert_eq!(xs, [2, 3]);
+}

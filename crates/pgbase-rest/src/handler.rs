@@ -320,7 +320,7 @@ async fn execute(
         drop(client);
         let mut primary = state
             .pool
-            .get()
+            .get_read_fallback()
             .await
             .map_err(|e| connection_error(e.to_string()))?;
         output = execute::run(

@@ -386,7 +386,10 @@ pub fn print_report(report: &pgbase_migrate::MigrateReport) {
             applied.display_path, applied.duration_ms
         );
     }
-    if report.applied.is_empty() {
+    for notice in report.template_notices() {
+        println!("{notice}");
+    }
+    if report.applied.is_empty() && report.untouched.is_empty() {
         println!("migrations up to date");
     }
 }

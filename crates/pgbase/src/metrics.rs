@@ -1,7 +1,10 @@
-//! Prometheus metrics: requests by route, method and status, a latency histogram, and the
-//! pool's connections in use and idle (read at scrape time). Served as text on `/metrics`.
+//! Prometheus metrics: requests by route, method and status, a latency histogram, the pool's
+//! connections in use and idle, and each read replica's state (in rotation, lag, reads served)
+//! with the reads that fell back to the primary (read at scrape time). Served as text on
+//! `/metrics`. A replica is labelled `host:port/database`, never with its password.
 
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -23,6 +26,11 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReplicaLabels {
+    replica: String,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms … ~8 s
     Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
@@ -36,6 +44,10 @@ pub struct Metrics {
     pool_in_use: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    replica_healthy: Family<ReplicaLabels, Gauge>,
+    replica_lag: Family<ReplicaLabels, Gauge<f64, AtomicU64>>,
+    replica_reads: Family<ReplicaLabels, Counter>,
+    replica_fallbacks: Counter,
 }
 
 impl Default for Metrics {
@@ -69,6 +81,30 @@ impl Default for Metrics {
             pool_idle.clone(),
         );
         registry.register("db_pool_max", "Pool size limit", pool_max.clone());
+        let replica_healthy = Family::<ReplicaLabels, Gauge>::default();
+        let replica_lag = Family::<ReplicaLabels, Gauge<f64, AtomicU64>>::default();
+        let replica_reads = Family::<ReplicaLabels, Counter>::default();
+        let replica_fallbacks = Counter::default();
+        registry.register(
+            "db_replica_healthy",
+            "1 when the read replica is in rotation, 0 when it is out",
+            replica_healthy.clone(),
+        );
+        registry.register(
+            "db_replica_lag_seconds",
+            "Upper bound of the read replica's replay lag at the last check it answered",
+            replica_lag.clone(),
+        );
+        registry.register(
+            "db_replica_reads",
+            "Read transactions routed to the read replica",
+            replica_reads.clone(),
+        );
+        registry.register(
+            "db_replica_fallbacks",
+            "Read transactions the primary served because no read replica could",
+            replica_fallbacks.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
@@ -76,6 +112,10 @@ impl Default for Metrics {
             pool_in_use,
             pool_idle,
             pool_max,
+            replica_healthy,
+            replica_lag,
+            replica_reads,
+            replica_fallbacks,
         }
     }
 }
@@ -108,9 +148,40 @@ impl Metrics {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // Under the registry lock, so concurrent scrapes do not both add the same increase.
+        if let Some(replicas) = pool.replicas() {
+            for replica in replicas.status() {
+                let labels = ReplicaLabels {
+                    replica: replica.target,
+                };
+                self.replica_healthy
+                    .get_or_create(&labels)
+                    .set(i64::from(replica.healthy));
+                match replica.lag {
+                    Some(lag) => {
+                        self.replica_lag
+                            .get_or_create(&labels)
+                            .set(lag.as_secs_f64());
+                    }
+                    None => {
+                        self.replica_lag.remove(&labels);
+                    }
+                }
+                catch_up(&self.replica_reads.get_or_create(&labels), replica.reads);
+            }
+            catch_up(&self.replica_fallbacks, replicas.fallbacks());
+        }
         if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
             out.clear();
         }
         out
+    }
+}
+
+/// Raises a counter to `total` (a count kept elsewhere, read at scrape time).
+fn catch_up(counter: &Counter, total: u64) {
+    let shown = counter.get();
+    if total > shown {
+        counter.inc_by(total - shown);
     }
 }

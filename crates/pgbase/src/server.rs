@@ -457,6 +457,7 @@ async fn health(State(state): State<AppState>, headers: axum::http::HeaderMap) -
 /// connection is busy the probe does not queue behind the requests (it would answer only after
 /// the pool's wait timeout): it says 503 "busy" at once.
 async fn health_details(state: &AppState) -> Response {
+    let replicas = replica_details(&state.pool);
     let pool = state.pool.status();
     // Only a full pool counts: below max_size a waiting request is just a connection being
     // opened (as at start-up), and the probe below opens its own.
@@ -464,20 +465,23 @@ async fn health_details(state: &AppState) -> Response {
         let cache = state.catalog.current();
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({
-                "status": "unavailable",
-                "database": "busy",
-                "error": format!(
-                    "all {} pooled connections are busy ({} requests waiting)",
-                    pool.max_size, pool.waiting
-                ),
-                "schema_cache": {
-                    "loaded": state.catalog.version() > 1,
-                    "version": state.catalog.version(),
-                    "tables": cache.table_count(),
-                    "functions": cache.function_count(),
-                },
-            })),
+            axum::Json(with_replicas(
+                json!({
+                    "status": "unavailable",
+                    "database": "busy",
+                    "error": format!(
+                        "all {} pooled connections are busy ({} requests waiting)",
+                        pool.max_size, pool.waiting
+                    ),
+                    "schema_cache": {
+                        "loaded": state.catalog.version() > 1,
+                        "version": state.catalog.version(),
+                        "tables": cache.table_count(),
+                        "functions": cache.function_count(),
+                    },
+                }),
+                replicas,
+            )),
         )
             .into_response();
     }
@@ -517,30 +521,75 @@ async fn health_details(state: &AppState) -> Response {
     match tokio::time::timeout(Duration::from_secs(3), probe).await {
         Ok(Ok(version)) => (
             StatusCode::OK,
-            axum::Json(json!({
-                "status": "ok",
-                "database": "reachable",
-                "schema_version": version,
-                "schema_cache": schema_cache,
-            })),
+            axum::Json(with_replicas(
+                json!({
+                    "status": "ok",
+                    "database": "reachable",
+                    "schema_version": version,
+                    "schema_cache": schema_cache,
+                }),
+                replicas,
+            )),
         )
             .into_response(),
-        Ok(Err(error)) => unavailable(&error, schema_cache),
-        Err(_) => unavailable("no answer within 3 s", schema_cache),
+        Ok(Err(error)) => unavailable(&error, schema_cache, replicas),
+        Err(_) => unavailable("no answer within 3 s", schema_cache, replicas),
     }
 }
 
-fn unavailable(error: &str, schema_cache: serde_json::Value) -> Response {
+fn unavailable(
+    error: &str,
+    schema_cache: serde_json::Value,
+    replicas: Option<serde_json::Value>,
+) -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        axum::Json(json!({
-            "status": "unavailable",
-            "database": "unreachable",
-            "error": error,
-            "schema_cache": schema_cache,
-        })),
+        axum::Json(with_replicas(
+            json!({
+                "status": "unavailable",
+                "database": "unreachable",
+                "error": error,
+                "schema_cache": schema_cache,
+            }),
+            replicas,
+        )),
     )
         .into_response()
+}
+
+/// The read replicas' state for the `/health` details, when any are configured: each one's
+/// `host:port/database` (never the password), whether it is in rotation, its last measured
+/// lag, why it is out, the reads it served, and the reads that fell back to the primary.
+fn replica_details(pool: &pgbase_db::Pool) -> Option<serde_json::Value> {
+    let set = pool.replicas()?;
+    let members: Vec<_> = set
+        .status()
+        .into_iter()
+        .map(|r| {
+            json!({
+                "replica": r.target,
+                "healthy": r.healthy,
+                "lag_seconds": r.lag.map(|lag| (lag.as_secs_f64() * 1000.0).round() / 1000.0),
+                "problem": r.problem,
+                "reads": r.reads,
+            })
+        })
+        .collect();
+    Some(json!({
+        "max_lag_seconds": set.max_lag().as_secs_f64(),
+        "fallbacks_to_primary": set.fallbacks(),
+        "members": members,
+    }))
+}
+
+fn with_replicas(
+    mut body: serde_json::Value,
+    replicas: Option<serde_json::Value>,
+) -> serde_json::Value {
+    if let (Some(object), Some(replicas)) = (body.as_object_mut(), replicas) {
+        object.insert("replicas".into(), replicas);
+    }
+    body
 }
 
 /// Prometheus text where [`ops_allowed`]; 401 with a missing or wrong token, 404 with a hint in

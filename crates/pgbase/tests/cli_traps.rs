@@ -1,7 +1,8 @@
 //! The CLI traps a new user fell into (issue #15), each driven through the built binary: an
 //! empty `migrate new` template applied by the `dev` watcher, flags after `migrate new NAME`,
 //! a typo in `dev --dir`, a copied project folder, a port in use found only after initdb,
-//! colours and doubled lines in piped logs, warnings on Ctrl-C, and `sql --json` typing.
+//! colours and doubled lines in piped logs, warnings on Ctrl-C, and `sql --json` typing; and
+//! the same template run through an explicit `pgbase migrate`, which skips it unrecorded.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -219,6 +220,70 @@ fn migrate_new_takes_flags_after_the_name_and_never_invents_a_project() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
     assert!(!typo.exists(), "a project folder was made from a typo");
+}
+
+#[test]
+fn migrate_skips_an_untouched_template_and_applies_it_once_edited() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let db = runtime.block_on(pgbase_testkit::test_db());
+    let count = || {
+        runtime.block_on(async {
+            db.connect()
+                .await
+                .query_one("select count(*) from pgbase.migrations", &[])
+                .await
+                .expect("count")
+                .get::<_, i64>(0)
+        })
+    };
+    let project = tempfile::tempdir().expect("tempdir");
+    let dir = project.path().to_string_lossy().into_owned();
+    let (code, stdout, stderr) = run(&["migrate", "new", "add_todos", "--dir", &dir]);
+    assert_eq!(code, 0, "{stderr}");
+    let file = std::path::PathBuf::from(stdout.trim());
+
+    // Untouched: one line names it and says what to do; nothing is recorded.
+    let (code, stdout, stderr) = run(&["migrate", "--dir", &dir, "--db-url", &db.url]);
+    assert_eq!(code, 0, "{stderr}");
+    let notice = format!(
+        "skipped {}: it is still the empty template from `pgbase migrate new`; edit it or delete it",
+        file.display()
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("template")).collect();
+    assert_eq!(
+        lines,
+        [notice.as_str()],
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(!stdout.contains("up to date"), "{stdout}");
+    assert_eq!(count(), 0, "the empty template was recorded");
+
+    // Edited: applied as it is now (not refused as a changed file), and recorded once.
+    let template = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        format!("{template}create table todos (id int primary key);\n"),
+    )
+    .expect("write");
+    let (code, stdout, stderr) = run(&["migrate", "--dir", &dir, "--db-url", &db.url]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("applied {} (", file.display()))),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    assert!(!stdout.contains("template"), "{stdout}");
+    assert_eq!(count(), 1);
+    let exists = runtime.block_on(async {
+        db.connect()
+            .await
+            .query_one("select to_regclass('public.todos') is not null", &[])
+            .await
+            .expect("regclass")
+            .get::<_, bool>(0)
+    });
+    assert!(exists, "the edited migration did not run");
 }
 
 #[test]

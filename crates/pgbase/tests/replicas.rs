@@ -4,6 +4,9 @@
 //! paused past `db_replica_max_lag` is taken out and comes back once it catches up; a replica
 //! stopped in the middle of a read load costs no failed read (the read is retried on the
 //! primary) and the primary serves from then on; `pgbase doctor` reports the replicas.
+//! `/health` (details) and `/metrics` show each replica's state — in rotation or out, lag,
+//! reads served — and the reads that fell back to the primary, naming a replica by
+//! `host:port/database` and never printing the password its URL carries.
 
 #![allow(clippy::unwrap_used)]
 
@@ -72,6 +75,10 @@ async fn graphql(state: &AppState, query: &str, headers: &[(&str, &str)]) -> Val
     body["data"].clone()
 }
 
+/// The password every replica URL carries (the test clusters trust local logins, so it is
+/// ignored there); it must never show up in `/health` or `/metrics`.
+const REPLICA_PASSWORD: &str = "s3cret-Replica-pw";
+
 /// A primary with the setup, `count` streaming replicas, and pgbase configured with them.
 async fn start(max_lag: f64, count: usize) -> (PrivateCluster, Vec<PrivateCluster>, AppState) {
     let primary = PrivateCluster::start();
@@ -79,7 +86,14 @@ async fn start(max_lag: f64, count: usize) -> (PrivateCluster, Vec<PrivateCluste
     let replicas: Vec<_> = (0..count)
         .map(|_| tokio::task::block_in_place(|| primary.replica()))
         .collect();
-    let urls: Vec<String> = replicas.iter().map(PrivateCluster::url).collect();
+    let urls: Vec<String> = replicas
+        .iter()
+        .map(|r| {
+            r.url()
+                .replace("postgres@", &format!("postgres:{REPLICA_PASSWORD}@"))
+        })
+        .collect();
+    assert!(urls.iter().all(|u| u.contains(REPLICA_PASSWORD)));
     let settings = Settings {
         db_replica_urls: Some(urls.join(",")),
         db_replica_max_lag: Some(max_lag),
@@ -109,6 +123,33 @@ async fn wait_for(state: &AppState, index: usize, healthy: bool, limit: Duration
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// `127.0.0.1:PORT/app`: how `/health` and `/metrics` name a test replica.
+fn label(replica: &PrivateCluster) -> String {
+    replica.url().rsplit('@').next().unwrap().to_string()
+}
+
+/// The `/health` details' replica section and the `/metrics` text (ops are open in dev).
+async fn ops(state: &AppState) -> (Value, String) {
+    let (status, health) = send(state, Method::GET, "/health", &[], "").await;
+    assert_eq!(status, 200, "{health}");
+    let (status, metrics) = send(state, Method::GET, "/metrics", &[], "").await;
+    assert_eq!(status, 200, "{metrics}");
+    let metrics = metrics.as_str().unwrap().to_string();
+    for text in [health.to_string(), metrics.clone()] {
+        assert!(!text.contains(REPLICA_PASSWORD), "password printed: {text}");
+    }
+    (health["replicas"].clone(), metrics)
+}
+
+/// The value of one sample in Prometheus text, e.g. `sample(m, "x_total", "")`.
+fn sample(metrics: &str, name: &str, labels: &str) -> Option<f64> {
+    let key = format!("{name}{labels} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&key))
+        .map(|value| value.trim().parse().unwrap())
 }
 
 async fn ids(state: &AppState, headers: &[(&str, &str)]) -> Value {
@@ -155,6 +196,24 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
             || seen == [b.clone(), a.clone(), b, a],
         "{seen:?}"
     );
+    // Two reads each, counted per replica; none fell back to the primary.
+    let (health, metrics) = ops(&state).await;
+    for (index, replica) in replicas.iter().enumerate() {
+        let member = &health["members"][index];
+        assert_eq!(member["replica"], json!(label(replica)), "{health}");
+        assert_eq!(
+            (&member["healthy"], &member["reads"]),
+            (&json!(true), &json!(2)),
+            "{health}"
+        );
+        let labels = format!("{{replica=\"{}\"}}", label(replica));
+        assert_eq!(
+            sample(&metrics, "pgbase_db_replica_reads_total", &labels),
+            Some(2.0),
+            "{metrics}"
+        );
+    }
+    assert_eq!(health["fallbacks_to_primary"], json!(0), "{health}");
 
     // RPC: over GET (read-only) on the replica, over POST and with the header on the primary.
     let (status, body) = send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
@@ -224,6 +283,39 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
 async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
     let (primary, replicas, state) = start(1.0, 1).await;
     let replica = &replicas[0];
+    let labels = format!("{{replica=\"{}\"}}", label(replica));
+
+    // In rotation: `/health` and `/metrics` say so, with a lag within the limit; a read is
+    // counted on the replica.
+    assert_eq!(ids(&state, &[]).await, json!([{"id": 1}]));
+    let (health, metrics) = ops(&state).await;
+    let member = &health["members"][0];
+    assert_eq!(member["replica"], json!(label(replica)), "{health}");
+    assert_eq!(member["healthy"], json!(true), "{health}");
+    assert!(member["lag_seconds"].as_f64().unwrap() <= 1.0, "{health}");
+    assert_eq!(member["problem"], Value::Null, "{health}");
+    assert_eq!(member["reads"], json!(1), "{health}");
+    assert_eq!(health["fallbacks_to_primary"], json!(0), "{health}");
+    assert_eq!(health["max_lag_seconds"], json!(1.0), "{health}");
+    assert_eq!(
+        sample(&metrics, "pgbase_db_replica_healthy", &labels),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(&metrics, "pgbase_db_replica_lag_seconds", &labels).unwrap() <= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "pgbase_db_replica_reads_total", &labels),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "pgbase_db_replica_fallbacks_total", ""),
+        Some(0.0),
+        "{metrics}"
+    );
 
     // Lag: replay paused while the primary writes → out within max_lag plus a few checks,
     // reads then see the write (primary); resumed → back in rotation.
@@ -245,6 +337,35 @@ async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
         .clone()
         .unwrap();
     assert!(problem.contains("db_replica_max_lag"), "{problem}");
+    // `/health` and `/metrics` show it out, with a lag past the limit and the read above
+    // counted as a fallback to the primary.
+    let (health, metrics) = ops(&state).await;
+    let member = &health["members"][0];
+    assert_eq!(member["healthy"], json!(false), "{health}");
+    assert!(member["lag_seconds"].as_f64().unwrap() > 1.0, "{health}");
+    assert!(
+        member["problem"]
+            .as_str()
+            .unwrap()
+            .contains("db_replica_max_lag"),
+        "{health}"
+    );
+    assert_eq!(member["reads"], json!(1), "{health}");
+    assert_eq!(health["fallbacks_to_primary"], json!(1), "{health}");
+    assert_eq!(
+        sample(&metrics, "pgbase_db_replica_healthy", &labels),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert!(
+        sample(&metrics, "pgbase_db_replica_lag_seconds", &labels).unwrap() > 1.0,
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, "pgbase_db_replica_fallbacks_total", ""),
+        Some(1.0),
+        "{metrics}"
+    );
     standby
         .batch_execute("select pg_wal_replay_resume()")
         .await
@@ -253,6 +374,14 @@ async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
     wait_for(&state, 0, true, Duration::from_secs(5)).await;
     let (_, body) = send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
     assert_eq!(body, json!(true), "reads are back on the replica");
+    let (health, metrics) = ops(&state).await;
+    assert_eq!(health["members"][0]["healthy"], json!(true), "{health}");
+    assert_eq!(health["members"][0]["reads"], json!(2), "{health}");
+    assert_eq!(
+        sample(&metrics, "pgbase_db_replica_healthy", &labels),
+        Some(1.0),
+        "{metrics}"
+    );
 
     // Stop the replica in the middle of a read load (REST and GraphQL): no read fails.
     let stop = Arc::new(AtomicBool::new(false));
@@ -312,5 +441,13 @@ async fn lagging_or_stopped_replica_is_taken_out_and_reads_never_fail() {
     assert!(!state.pool.replicas().unwrap().status()[0].healthy);
     let (_, body) = send(&state, Method::GET, "/rest/v1/rpc/whereami", &[], "").await;
     assert_eq!(body, json!(false), "the primary serves");
+    // Every read the primary served after the stop counts as a fallback.
+    let (health, _) = ops(&state).await;
+    let fallbacks = health["fallbacks_to_primary"].as_u64().unwrap();
+    assert!(
+        fallbacks as usize > ok - on_replica,
+        "{fallbacks} fallbacks, {} reads on the primary: {health}",
+        ok - on_replica + 1
+    );
     drop(primary);
 }
