@@ -56,7 +56,7 @@ BASE_ENV = {"PGBASE_DB_SCHEMAS": "test", "PGBASE_DB_ANON_ROLE": "postgrest_test_
             "PGBASE_DB_PLAN_ENABLED": "false", "PGBASE_DB_AGGREGATES_ENABLED": "false",
             "PGBASE_APP_SETTINGS": "app_host=localhost;external_api_secret=0123456789abcdef",
             "PGBASE_DB_PRE_REQUEST": "test.switch_role",
-            "PGBASE_DB_TX_END": "rollback-allow-override"}
+            "PGBASE_DB_TX_END": "rollback-allow-override", "PGBASE_DB_EXTRA_SEARCH_PATH": ""}
 GROUP_ENV = {
     ("Feature/Query/QueryLimitedSpec.hs", "spec"): {"PGBASE_DB_MAX_ROWS": "2"},
     ("Feature/Query/UnicodeSpec.hs", "spec"): {"PGBASE_DB_SCHEMAS": "تست"},

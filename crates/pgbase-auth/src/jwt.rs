@@ -207,7 +207,7 @@ pub enum AuthError {
     #[error("Empty JWT is sent in Authorization header")]
     EmptyToken,
     /// Not three dot-separated parts.
-    #[error("Expected 3 parts in JWT; got {0}")]
+    #[error("JWSError (CompactDecodeError Invalid number of parts: Expected 3 parts; got {0})")]
     WrongParts(usize),
     /// The header or payload is not base64url JSON.
     #[error("JWT couldn't be decoded")]

@@ -1,6 +1,6 @@
 //! REST pipeline, stage 5 — respond: what the statement returned ([`execute::Output`]) shaped
 //! into PostgREST 12's HTTP response: the status (200/201/204/206, or `response.status`), the
-//! `Content-Range`, `Location`, `Preference-Applied` and `Content-Type` headers, the headers a
+//! `Content-Range`, `Content-Location`, `Location`, `Preference-Applied` and `Content-Type` headers, the headers a
 //! function set through `response.headers`, and the body Postgres built, passed on without being
 //! parsed (a raw bytea result decoded to its bytes). Also the answers that run no statement:
 //! `OPTIONS` and the `EXPLAIN` output of a plan request. No I/O.
@@ -133,7 +133,18 @@ fn status_and_range(
         None => "*/*".to_string(),
     };
     Ok(match kind {
-        Kind::Read { head } => read_status(request, rows, total, headers, head)?,
+        Kind::Read { head } => {
+            // PostgREST 12's canonical location of a read: the query keys sorted
+            if let Action::RelationRead { relation, .. } = &request.action {
+                let query = &request.query.canonical;
+                let location = match query.is_empty() {
+                    true => format!("/{relation}"),
+                    false => format!("/{relation}?{query}"),
+                };
+                headers.push(("content-location".into(), location));
+            }
+            read_status(request, rows, total, headers, head)?
+        }
         Kind::Create {
             representation,
             upsert,
@@ -462,6 +473,10 @@ mod tests {
         let response = respond(&req, &read, rows(2, Some(10), "[1,2]")).expect("a response");
         assert_eq!(response.status, StatusCode::PARTIAL_CONTENT);
         assert_eq!(header(&response, "content-range"), Some("2-3/10"));
+        assert_eq!(
+            header(&response, "content-location"),
+            Some("/items?limit=2&offset=2")
+        );
         assert_eq!(
             header(&response, "content-type"),
             Some("application/json; charset=utf-8")
