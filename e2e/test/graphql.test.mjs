@@ -54,13 +54,20 @@ test('queries page through a collection with nested relationships', async () => 
   const page = first.data.authorsCollection;
   assert.equal(page.edges.length, 2);
   assert.equal(page.pageInfo.hasNextPage, true);
-  assert.ok(page.edges[0].node.booksCollection.edges.length >= 1);
+  // the nested one-to-many holds each author's books from the seed (compared as sets)
+  const titles = (author) => author.booksCollection.edges.map((e) => e.node.title).sort();
+  assert.deepEqual(page.edges.map((e) => titles(e.node)), [
+    ['A Wizard of Earthsea', 'The Dispossessed', 'The Left Hand of Darkness'],
+    ['Solaris', 'The Cyberiad'],
+  ]);
   const next = await gql(
     `query($after: Cursor) { authorsCollection(first: 2, after: $after, orderBy: [{ id: AscNullsLast }]) { edges { node { id } } } }`,
     { after: page.pageInfo.endCursor },
   );
-  const ids = next.data.authorsCollection.edges.map((e) => e.node.id);
-  assert.ok(ids.every((id) => id > page.edges[1].node.id), JSON.stringify(ids));
+  assert.equal(next.errors, undefined, JSON.stringify(next.errors));
+  // the seed has authors 1..5: the page after [1, 2] is exactly [3, 4] (an empty page fails)
+  assert.deepEqual(page.edges.map((e) => e.node.id), [1, 2]);
+  assert.deepEqual(next.data.authorsCollection.edges.map((e) => e.node.id), [3, 4]);
 });
 
 test('mutations insert, update and delete with affectedCount and records', async () => {
@@ -78,13 +85,29 @@ test('mutations insert, update and delete with affectedCount and records', async
     { sku },
   );
   assert.deepEqual(updated.data.updateitemsCollection, { affectedCount: 1, records: [{ qty: 4 }] });
-  const tooMany = await gql(`mutation { deleteFromitemsCollection(filter: { qty: { gte: 0 } }, atMost: 0) { affectedCount } }`);
+  // atMost: a delete matching more rows than allowed is rolled back. It matches only rows this
+  // test owns (the shared table's other rows are never at risk), and both are still there after.
+  const other = uniq('gql');
+  const second = await gql(`mutation($sku: String!) { insertIntoitemsCollection(objects: [{ sku: $sku, name: "other", qty: 1 }]) { affectedCount } }`, { sku: other });
+  assert.equal(second.errors, undefined, JSON.stringify(second.errors));
+  const mine = { sku: { in: [sku, other] } };
+  const tooMany = await gql(
+    `mutation($filter: itemsFilter) { deleteFromitemsCollection(filter: $filter, atMost: 1) { affectedCount } }`,
+    { filter: mine },
+  );
   assert.equal(tooMany.data, null);
   assert.equal(tooMany.errors?.[0]?.message, 'delete impacts too many records', JSON.stringify(tooMany.errors));
-  // without a filter (or with an empty one) update and delete are refused before they run
+  const kept = await gql(
+    `query($filter: itemsFilter) { itemsCollection(filter: $filter, first: 10) { edges { node { sku } } } }`,
+    { filter: mine },
+  );
+  assert.deepEqual(kept.data.itemsCollection.edges.map((e) => e.node.sku).sort(), [sku, other].sort(), JSON.stringify(kept));
+  // Without a filter (or with an empty one) update and delete are refused before they run.
+  // atMost: 0 makes a regression that ran them anyway roll back (a different message, and no
+  // row of the shared table lost or changed) instead of emptying the table mid-run.
   for (const unfiltered of [
-    'mutation { deleteFromitemsCollection(atMost: 1000) { affectedCount } }',
-    'mutation { deleteFromitemsCollection(filter: {}, atMost: 1000) { affectedCount } }',
+    'mutation { deleteFromitemsCollection(atMost: 0) { affectedCount } }',
+    'mutation { deleteFromitemsCollection(filter: {}, atMost: 0) { affectedCount } }',
   ]) {
     const refused = await post(unfiltered);
     assert.equal(refused.data, null);
@@ -95,13 +118,17 @@ test('mutations insert, update and delete with affectedCount and records', async
       JSON.stringify(refused.errors),
     );
   }
-  const refusedUpdate = await post('mutation { updateitemsCollection(set: { qty: 0 }, atMost: 1000) { affectedCount } }');
+  const refusedUpdate = await post('mutation { updateitemsCollection(set: { qty: 0 }, atMost: 0) { affectedCount } }');
+  assert.equal(refusedUpdate.data, null);
   assert.match(refusedUpdate.errors?.[0]?.message ?? '', /^updateitemsCollection requires a filter/);
-  const deleted = await gql(
-    `mutation($sku: String!) { deleteFromitemsCollection(filter: { sku: { eq: $sku } }) { affectedCount } }`,
-    { sku },
-  );
-  assert.equal(deleted.data.deleteFromitemsCollection.affectedCount, 1);
+  for (const s of [sku, other]) {
+    const deleted = await gql(
+      `mutation($sku: String!) { deleteFromitemsCollection(filter: { sku: { eq: $sku } }) { affectedCount records { sku } } }`,
+      { sku: s },
+    );
+    assert.equal(deleted.errors, undefined, JSON.stringify(deleted.errors));
+    assert.deepEqual(deleted.data.deleteFromitemsCollection, { affectedCount: 1, records: [{ sku: s }] });
+  }
 });
 
 test('a fragment spreading itself is refused and the server keeps answering', async () => {

@@ -51,6 +51,30 @@ struct Dev {
     banner: Vec<String>,
 }
 
+/// A test that fails between `start_dev` and `stop` must not leave `pgbase dev` (and its
+/// Postgres) running: stop it as Ctrl-C would, and kill it if it does not go.
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            unsafe {
+                libc::kill(pid, libc::SIGINT);
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts `pgbase dev` and waits for its banner (the line that says it is watching).
 fn start_dev(dir: &Path, port: u16, extra: &[&str]) -> Dev {
     let mut child = Command::new(bin())
