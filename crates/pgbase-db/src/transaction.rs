@@ -87,70 +87,77 @@ pub async fn run<E: std::fmt::Display>(
     let one_trip = policy.read_only && policy.end == TxEnd::Commit;
     // BEGIN and COMMIT are prepared (and cached per connection) like the statements, so
     // Postgres parses none of a request's statements again: each is a Bind/Execute.
-    let (begin, prelude, pre_request, commit, prepared) = tokio::join!(
+    // The pre-request call (if any) first, then the statements.
+    let texts: Vec<&str> = context
+        .pre_request
+        .as_deref()
+        .into_iter()
+        .chain(statements.iter().map(|statement| statement.sql))
+        .collect();
+    let (begin, prelude, commit, outside) = tokio::join!(
         checkout.prepare_cached(begin),
         checkout.prepare_cached(PRELUDE),
-        async {
-            match &context.pre_request {
-                Some(call) => checkout.prepare_cached(call).await.map(Some),
-                None => Ok(None),
-            }
-        },
         async {
             match one_trip {
                 true => checkout.prepare_cached("commit").await.map(Some),
                 false => Ok(None),
             }
         },
-        futures_util::future::join_all(
-            statements
-                .iter()
-                .map(|statement| checkout.prepare_cached(statement.sql)),
-        ),
+        futures_util::future::join_all(texts.iter().map(|text| checkout.prepare_cached(text))),
     );
     let (begin, prelude, commit) = (begin?, prelude?, commit?);
     let prelude_params = context.prelude_params();
-    // A pre-request function named without a schema may exist only on the request's
-    // search_path, which the prelude sets. One that cannot be prepared beforehand is prepared
-    // inside the transaction, after the prelude: one more round trip, once per connection
-    // (then it is cached, and Postgres resolves the name again when the search_path differs).
+    // Statements are prepared before the transaction, on the connection's own search_path. A
+    // name that exists only on the request's search_path (an operator of an extension in
+    // `db_extra_search_path`, a pre-request function named without its schema) fails there,
+    // so whatever failed is prepared again inside the transaction, after the prelude, under a
+    // savepoint: more round trips, the first time a connection meets that statement
+    // (afterwards it is cached, and Postgres resolves its names again whenever the search_path
+    // differs). A statement that cannot be prepared even there fails where it stands: the ones
+    // before it run (and may fail first), the ones after it do not.
+    let mut ready = Vec::with_capacity(texts.len());
     let mut opened = false;
-    let pre_request = match (pre_request, &context.pre_request) {
-        (Ok(call), _) => call,
-        (Err(_), Some(call)) => {
+    let mut unpreparable = None;
+    for (prepared, text) in outside.into_iter().zip(&texts) {
+        if let Ok(prepared) = prepared {
+            ready.push(prepared);
+            continue;
+        }
+        if !opened {
             opened = true;
             let (begun, applied) = tokio::join!(
                 client.execute(&begin, &[]),
                 client.query_one(&prelude, &prelude_params),
             );
-            let prepared = match begun.and(applied) {
-                Ok(_) => checkout.prepare_cached(call).await,
-                Err(error) => Err(error),
-            };
-            match prepared {
-                Ok(call) => Some(call),
-                Err(error) => {
-                    client.batch_execute("rollback").await?;
-                    checkout.mark_idle();
-                    return Err(TxError::Db(error));
-                }
+            if let Err(error) = begun.and(applied) {
+                client.batch_execute("rollback").await?;
+                checkout.mark_idle();
+                return Err(TxError::Db(error));
             }
         }
-        (Err(error), None) => return Err(TxError::Db(error)),
-    };
-    // A statement Postgres cannot even prepare fails where it stands: the ones before it run
-    // (and may fail first), the ones after it do not.
-    let mut ready = Vec::with_capacity(prepared.len());
-    let mut unpreparable = None;
-    for statement in prepared {
-        match statement {
-            Ok(statement) => ready.push(statement),
+        client.batch_execute("savepoint pgbase_prepare").await?;
+        match checkout.prepare_cached(text).await {
+            Ok(prepared) => {
+                client
+                    .batch_execute("release savepoint pgbase_prepare")
+                    .await?;
+                ready.push(prepared);
+            }
             Err(error) => {
+                client
+                    .batch_execute("rollback to savepoint pgbase_prepare")
+                    .await?;
                 unpreparable = Some(error);
                 break;
             }
         }
     }
+    let pre_request = match context.pre_request {
+        Some(_) if !ready.is_empty() => Some(ready.remove(0)),
+        // the pre-request call itself could not be prepared: nothing runs
+        Some(_) => None,
+        None => None,
+    };
     let queries = futures_util::future::join_all(
         ready
             .iter()

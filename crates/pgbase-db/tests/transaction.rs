@@ -293,3 +293,52 @@ async fn one_trip_reads_run_as_the_role_and_leave_nothing_behind() {
     drop(checkout);
     assert_eq!(count_notes(&pool).await, 1);
 }
+
+#[tokio::test]
+async fn names_only_on_the_requests_search_path_are_prepared_inside_the_transaction() {
+    let (_db, pool) = setup().await;
+    pool.get()
+        .await
+        .expect("checkout")
+        .batch_execute(
+            "create schema private; create table private.secrets (v text);
+             insert into private.secrets values ('s');
+             create function private.stamp() returns void language sql
+               as $$ select set_config('request.stamped', 'yes', true) $$;",
+        )
+        .await
+        .expect("setup");
+    let context = RequestContext {
+        search_path: "\"private\"".into(),
+        pre_request: pgbase_db::pre_request_call("stamp"),
+        ..context()
+    };
+    let statements = [
+        statement("select v from secrets"),
+        statement("select current_setting('request.stamped', true)"),
+    ];
+    // twice: the first run prepares inside the transaction, the second from the cache
+    for _ in 0..2 {
+        let checkout = pool.get().await.expect("checkout");
+        let results = transaction::run(&checkout, &context, TxPolicy::READ, &statements, no_check)
+            .await
+            .expect("runs");
+        assert_eq!(results[0][0].get::<_, String>(0), "s");
+        assert_eq!(results[1][0].get::<_, String>(0), "yes");
+    }
+    // a statement unknown even there fails where it stands; the one before it still ran
+    let checkout = pool.get().await.expect("checkout");
+    let failing = [
+        statement("insert into public.notes values (1, 'a') returning id"),
+        statement("select * from nowhere"),
+    ];
+    let error = transaction::run(&checkout, &context, TxPolicy::WRITE, &failing, no_check)
+        .await
+        .expect_err("fails");
+    match error {
+        TxError::Db(e) => assert_eq!(e.code().map(|c| c.code()), Some("42P01")),
+        other => panic!("expected an undefined table, got {other}"),
+    }
+    drop(checkout);
+    assert_eq!(count_notes(&pool).await, 0);
+}

@@ -472,6 +472,39 @@ async fn extra_search_path_app_settings_and_aggregates_switch() {
     expect_json(&r, 200, json!([{"sum": 7}]));
 }
 
+#[tokio::test]
+async fn operators_of_an_extension_in_an_extra_schema_work_in_filters() {
+    const LTREE: &str = r#"
+create schema ext;
+create extension ltree schema ext;
+create table public.topics (path ext.ltree primary key);
+insert into public.topics values ('Top.Science'), ('Top.Science.Astronomy'), ('Top.Art');
+grant usage on schema public, ext to anon;
+grant select on public.topics to anon;
+"#;
+    let settings = pgbase::config::Settings {
+        db_extra_search_path: Some("public, ext".into()),
+        ..Default::default()
+    };
+    let app = TestApp::with_settings(LTREE, settings).await;
+    // `cd` is ltree's `<@`, found only on the request's search_path: the statement is
+    // prepared inside the transaction the first time, from the cache afterwards
+    for _ in 0..3 {
+        let r = app
+            .get("/rest/v1/topics?path=cd.Top.Science&order=path")
+            .await;
+        expect_json(
+            &r,
+            200,
+            json!([{"path": "Top.Science"}, {"path": "Top.Science.Astronomy"}]),
+        );
+    }
+    // without the extra schema ltree's operator is out of reach: Postgres cannot pick one
+    let app = TestApp::new(LTREE).await;
+    let r = app.get("/rest/v1/topics?path=cd.Top.Science").await;
+    assert_eq!(r.json()["code"], "42725", "{}", r.text);
+}
+
 // ----- data representations: writes through a `json` → domain cast function -----
 
 const REPRESENTATIONS: &str = r#"
