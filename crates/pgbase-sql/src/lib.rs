@@ -8,6 +8,7 @@
 
 pub mod emit;
 pub mod emit_graph;
+pub mod emit_write;
 mod param;
 pub mod plan;
 mod snippet;
