@@ -3,6 +3,7 @@
 //! level into PostgREST's result shape (total, page count, body, response GUCs, location).
 
 use crate::Snippet;
+use crate::emit_join::{self, Through, join_pairs};
 use crate::plan::*;
 
 /// The body a statement aggregates its rows into.
@@ -103,22 +104,6 @@ pub(crate) fn column_ref(alias: &str, column: &ColumnRef) -> Snippet {
     s.push(join_pairs(&inner, alias, &via.pairs));
     s.push_sql(" limit 1)");
     s
-}
-
-/// `child.c = parent.p and …` for `(parent column, child column)` pairs.
-pub(crate) fn join_pairs(child: &str, parent: &str, pairs: &[(String, String)]) -> Snippet {
-    if pairs.is_empty() {
-        return Snippet::sql("true");
-    }
-    Snippet::join(
-        pairs.iter().map(|(parent_col, child_col)| {
-            let mut c = Snippet::ident(child);
-            c.push_sql(".").push_ident(child_col).push_sql(" = ");
-            c.push_ident(parent).push_sql(".").push_ident(parent_col);
-            c
-        }),
-        " and ",
-    )
 }
 
 fn column_of(alias: &str, column: &ColumnRef) -> Snippet {
@@ -462,47 +447,9 @@ fn level(plan: &ReadPlan, alias: &str, parent: Option<(&str, &Join)>, mode: Mode
         .push(source(&plan.source, alias, parent.map(|(a, _)| a)));
     let mut conditions: Vec<Snippet> = Vec::new();
     if let Some((parent_alias, join)) = parent {
-        match join {
-            Join::Columns(pairs) => {
-                for (parent_col, child_col) in pairs {
-                    let mut c = Snippet::ident(alias);
-                    c.push_sql(".").push_ident(child_col).push_sql(" = ");
-                    c.push_ident(parent_alias)
-                        .push_sql(".")
-                        .push_ident(parent_col);
-                    conditions.push(c);
-                }
-            }
-            Join::Junction {
-                schema,
-                table,
-                parent: parent_pairs,
-                child,
-            } => {
-                let junction_alias = format!("{alias}_j");
-                s.push_sql(" join ")
-                    .push(Snippet::qualified(schema, table))
-                    .push_sql(" as ")
-                    .push_ident(&junction_alias)
-                    .push_sql(" on ");
-                let on = child.iter().map(|(child_col, junction_col)| {
-                    let mut c = Snippet::ident(&junction_alias);
-                    c.push_sql(".").push_ident(junction_col).push_sql(" = ");
-                    c.push_ident(alias).push_sql(".").push_ident(child_col);
-                    c
-                });
-                s.push(Snippet::join(on, " and "));
-                for (parent_col, junction_col) in parent_pairs {
-                    let mut c = Snippet::ident(&junction_alias);
-                    c.push_sql(".").push_ident(junction_col).push_sql(" = ");
-                    c.push_ident(parent_alias)
-                        .push_sql(".")
-                        .push_ident(parent_col);
-                    conditions.push(c);
-                }
-            }
-            Join::Computed => {}
-        }
+        let joined = emit_join::join(join, alias, parent_alias, Through::Join);
+        s.push(joined.from);
+        conditions.extend(joined.conditions);
     }
     for (index, embed) in plan.embeds.iter().enumerate() {
         let child_alias = embed_alias(alias, index);

@@ -11,7 +11,8 @@
 use std::cell::Cell;
 
 use crate::Snippet;
-use crate::emit::{column_ref, condition, join_pairs, named_args, order_terms, source};
+use crate::emit::{column_ref, condition, named_args, order_terms, source};
+use crate::emit_join::{self, Through};
 use crate::emit_write::write_ctes;
 use crate::plan::*;
 
@@ -173,41 +174,13 @@ fn order_value(alias: &str, target: &OrderTarget) -> Option<Snippet> {
     }
 }
 
-/// Conditions tying the row `alias` to the row `parent` of the enclosing level.
+/// Conditions tying the row `alias` to the row `parent` of the enclosing level: the shared
+/// join emitter's, a junction as an `exists` test so each row is listed once.
 fn join_conditions(alias: &str, parent: Option<&str>, join: Option<&Join>) -> Vec<Snippet> {
     let (Some(parent), Some(join)) = (parent, join) else {
         return Vec::new();
     };
-    match join {
-        Join::Columns(pairs) => vec![join_pairs(alias, parent, pairs)],
-        Join::Junction {
-            schema,
-            table,
-            parent: parent_pairs,
-            child,
-        } => {
-            let junction = format!("{alias}_j");
-            let mut s = Snippet::sql("exists(select 1 from ");
-            s.push(Snippet::qualified(schema, table))
-                .push_sql(" as ")
-                .push_ident(&junction)
-                .push_sql(" where ");
-            let child_side = child.iter().map(|(child_col, junction_col)| {
-                let mut c = col(&junction, junction_col);
-                c.push_sql(" = ").push(col(alias, child_col));
-                c
-            });
-            let parent_side = parent_pairs.iter().map(|(parent_col, junction_col)| {
-                let mut c = col(&junction, junction_col);
-                c.push_sql(" = ").push(col(parent, parent_col));
-                c
-            });
-            s.push(and_all(child_side.chain(parent_side).collect()))
-                .push_sql(")");
-            vec![s]
-        }
-        Join::Computed => Vec::new(),
-    }
+    emit_join::join(join, alias, parent, Through::Exists).conditions
 }
 
 /// Hands out the statement's aliases (`g0`, `g1`, …).

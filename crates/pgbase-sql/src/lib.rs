@@ -8,6 +8,7 @@
 
 pub mod emit;
 pub mod emit_graph;
+mod emit_join;
 pub mod emit_write;
 mod param;
 pub mod plan;
