@@ -1,6 +1,9 @@
 //! The SQL emitter: a [`ReadPlan`] tree becomes one `SELECT` whose embedded relations are
 //! `LEFT JOIN LATERAL` subqueries aggregated to JSON by Postgres, and [`statement`] wraps a
-//! level into PostgREST's result shape (total, page count, body, response GUCs, location).
+//! level into PostgREST's result shape (total, page count, body, response GUCs, location) —
+//! REST's output shaper. Conditions, sources, order terms and column references are shared
+//! with the GraphQL emitter; a level is tied to its parent by the shared join emitter
+//! (`crate::emit_join`), and a write's CTEs come from [`crate::emit_write`].
 
 use crate::Snippet;
 use crate::emit_join::{self, Through, join_pairs};

@@ -6,7 +6,9 @@
 //! selected (or the page is read backwards) are the page's rows numbered in a CTE that the
 //! page info reads again. Cursors and node ids are base64 of the `jsonb` text of an array,
 //! byte-identical to pg_graphql's. Filters, order terms, sources and column references are
-//! the REST emitter's ([`crate::emit`]).
+//! the REST emitter's ([`crate::emit`]), joins the shared join emitter's
+//! (`crate::emit_join`), and a mutation is the shared write ([`crate::emit_write`]) with its
+//! response object read from the written rows.
 
 use std::cell::Cell;
 

@@ -4,7 +4,7 @@
 //! response object in [`crate::emit_graph`]).
 //!
 //! The written table is always aliased `pgrst_t`, so filters, order terms and `on conflict`
-//! conditions are the read emitter's ([`crate::emit::condition`]). Values come from a JSON
+//! conditions are the read emitter's (`crate::emit::condition`). Values come from a JSON
 //! payload — REST's request body, one bind parameter however many rows it holds, read with
 //! `json_populate_record` into `pgrst_body` — or are bind parameters of their own (GraphQL
 //! arguments). A bounded update or delete (`limit`/`offset`) picks its rows by `ctid` in

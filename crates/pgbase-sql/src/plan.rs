@@ -1,11 +1,14 @@
 //! The plan tree shared by the API front ends: what to read (relation, columns, conditions,
-//! order, range, embedded relations) and what to write, resolved against the schema cache but
-//! free of any front end's syntax. [`crate::emit`] turns a REST plan into one SQL statement.
+//! order, range, embedded relations), what to write ([`WritePlan`], the one write model of
+//! REST and GraphQL) and what to call, resolved against the schema cache but free of any front
+//! end's syntax. [`crate::emit`] turns a REST plan into one SQL statement; writes are emitted
+//! by [`crate::emit_write`] for both front ends.
 //!
-//! The GraphQL front end plans onto the same relations, conditions, order terms and column
-//! references, plus an output model of its own (the second half of this file): JSON objects
-//! as ordered `(key, value)` pairs over a row, to-one rows, Relay connections and mutations.
-//! [`crate::emit_graph`] turns that into one statement per top-level field.
+//! The GraphQL front end plans onto the same relations, conditions, order terms, column
+//! references and writes, plus an output model of its own (the last part of this file): JSON
+//! objects as ordered `(key, value)` pairs over a row, to-one rows, Relay connections and a
+//! mutation's response object. [`crate::emit_graph`] turns that into one statement per
+//! top-level field.
 
 /// A step of a JSON path: `->key`, `->0`, `->>key`, `->>0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
