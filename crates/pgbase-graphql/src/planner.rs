@@ -9,10 +9,11 @@ use std::cell::Cell;
 
 use graphql_parser::query::SelectionSet;
 use pgbase_sql::plan::{
-    AggregateField, AggregateValue, ColumnRef, ComputedField, Condition, Connection,
-    ConnectionField, EdgeField, Format, GraphStatement, InsertValue, Join, MutationField,
-    MutationKind, MutationPlan, Nulls, Object, OnConflict, Operand, OrderExpr, OrderTarget, Output,
-    PageInfoField, ReadPlan, Returning, RowObject, RowType, Source, ToOne,
+    AggregateField, AggregateValue, ColumnRef, ComputedField, Condition, ConflictAction,
+    Connection, ConnectionField, EdgeField, Format, GraphStatement, InsertRows, InsertValue, Join,
+    MutationField, MutationPlan, Nulls, Object, OnConflict, Operand, OrderExpr, OrderTarget,
+    Output, PageInfoField, PayloadSource, ReadPlan, RowObject, RowType, SetValue, Source, ToOne,
+    Write, WritePlan, WriteReturning,
 };
 use serde_json::{Map, Value};
 
@@ -969,7 +970,7 @@ impl<'c, 'q> Planner<'c, 'q> {
         t: usize,
         sel: &Sel<'q>,
         kind: &str,
-    ) -> Result<(Object<MutationField>, Returning)> {
+    ) -> Result<(Object<MutationField>, WriteReturning)> {
         let table = self.table(t);
         let response = self.type_def(&format!("{}{kind}Response", table.type_name))?;
         let row_type = RowType {
@@ -995,9 +996,9 @@ impl<'c, 'q> Planner<'c, 'q> {
             })
         })?;
         let returning = if self.whole_row.get() {
-            Returning::Row
+            WriteReturning::Rows
         } else {
-            Returning::Columns(table.columns.iter().map(|c| c.sql.clone()).collect())
+            WriteReturning::Columns(table.columns.iter().map(|c| c.sql.clone()).collect())
         };
         Ok((fields, returning))
     }
@@ -1038,18 +1039,22 @@ impl<'c, 'q> Planner<'c, 'q> {
         }
         let (fields, returning) = self.mutation_fields(t, sel, "Insert")?;
         Ok(MutationPlan {
-            schema: table.schema.clone(),
-            table: table.name.clone(),
-            kind: MutationKind::Insert {
-                columns: used.iter().map(|c| c.sql.clone()).collect(),
-                rows: if used.is_empty() {
-                    vec![Vec::new(); rows.len()]
-                } else {
-                    values
+            write: WritePlan {
+                schema: table.schema.clone(),
+                table: table.name.clone(),
+                write: Write::Insert {
+                    columns: used.iter().map(|c| c.sql.clone()).collect(),
+                    rows: InsertRows::Values(if used.is_empty() {
+                        vec![Vec::new(); rows.len()]
+                    } else {
+                        values
+                    }),
+                    on_conflict,
                 },
-                on_conflict,
+                payload: PayloadSource::Params,
+                returning,
+                representations: Vec::new(),
             },
-            returning,
             fields,
         })
     }
@@ -1082,8 +1087,14 @@ impl<'c, 'q> Planner<'c, 'q> {
         }
         Ok(OnConflict {
             columns: columns.clone(),
-            update,
-            filter,
+            action: if update.is_empty() {
+                ConflictAction::DoNothing
+            } else {
+                ConflictAction::Update {
+                    columns: update,
+                    filter,
+                }
+            },
         })
     }
 
@@ -1117,19 +1128,27 @@ impl<'c, 'q> Planner<'c, 'q> {
                     continue;
                 };
                 check_length(c, v)?;
-                assignments.push((c.sql.clone(), self.value_text(c, v)));
+                assignments.push((c.sql.clone(), SetValue::Value(self.value_text(c, v))));
             }
             if assignments.is_empty() {
                 return Err(GraphqlError::new(
                     "At least one mapping must be provided to set argument",
                 ));
             }
-            MutationKind::Update {
+            Write::Update {
                 set: assignments,
                 filter,
+                order: Vec::new(),
+                limit: None,
+                offset: 0,
             }
         } else {
-            MutationKind::Delete { filter }
+            Write::Delete {
+                filter,
+                order: Vec::new(),
+                limit: None,
+                offset: 0,
+            }
         };
         if self.options.safe_update && !filtered {
             let verb = if update { "update" } else { "delete" };
@@ -1143,10 +1162,14 @@ impl<'c, 'q> Planner<'c, 'q> {
         let (fields, returning) =
             self.mutation_fields(t, sel, if update { "Update" } else { "Delete" })?;
         Ok(MutationPlan {
-            schema: table.schema.clone(),
-            table: table.name.clone(),
-            kind,
-            returning,
+            write: WritePlan {
+                schema: table.schema.clone(),
+                table: table.name.clone(),
+                write: kind,
+                payload: PayloadSource::Params,
+                returning,
+                representations: Vec::new(),
+            },
             fields,
         })
     }

@@ -54,6 +54,16 @@ fn cases() -> Vec<(&'static str, &'static str, Value)> {
             Value::Null,
         ),
         (
+            "upsert_on_conflict",
+            r#"mutation { insertIntoAuthorsCollection(objects: [{name: "Ann", email: "ann@example.com"}], onConflict: {constraint: authors_email_key, updateFields: [name], filter: {id: {gt: 0}}}) { affectedCount records { id name } } }"#,
+            Value::Null,
+        ),
+        (
+            "insert_on_conflict_do_nothing",
+            r#"mutation { insertIntoTagsCollection(objects: [{name: "rust"}], onConflict: {constraint: tags_name_key, updateFields: []}) { affectedCount } }"#,
+            Value::Null,
+        ),
+        (
             "update_filtered",
             r#"mutation { updatePostsCollection(set: {title: "New"}, filter: {id: {eq: 1}}, atMost: 1) { affectedCount records { id title } } }"#,
             Value::Null,
@@ -99,7 +109,8 @@ fn render(query: &str, variables: Value) -> String {
         &pgbase_testkit::golden::exposed_schemas(),
         "authenticated",
         true,
-        false,
+        // upserts (`graphql_upsert`) only where a document asks for one
+        query.contains("onConflict"),
     )
     .expect("the fixture schema reflects");
     let request = Request {

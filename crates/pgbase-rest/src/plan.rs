@@ -10,9 +10,10 @@ use pgbase_catalog::{Cardinality, Function, Link, Relationship, ReturnShape, Sch
 use pgbase_sql::plan::Aggregate;
 use pgbase_sql::plan::WholeBodyType;
 use pgbase_sql::plan::{
-    CallArgs, CallPlan, ColumnRef, ComputedField, Condition, ConflictAction, Embed, FunctionName,
-    InsertGroup, Join, JsonStep, Nulls, Operand, OrderExpr, OrderTarget as PlanOrderTarget,
-    ReadPlan, Representation, RowType, SelectExpr, Source, Write, WritePlan, WriteReturning,
+    CallArgs, CallPlan, ColumnRef, ComputedField, Condition, Embed, FunctionName, InsertGroup,
+    InsertRows, Join, JsonStep, Nulls, OnConflict, Operand, OrderExpr,
+    OrderTarget as PlanOrderTarget, PayloadSource, ReadPlan, Representation, RowType, SelectExpr,
+    Source, Write, WritePlan, WriteReturning,
 };
 
 use crate::ast::{
@@ -1148,7 +1149,7 @@ pub fn insert_plan(
     table: &Table,
     columns: Vec<String>,
     body: String,
-    on_conflict: Option<(Vec<String>, ConflictAction)>,
+    on_conflict: Option<OnConflict>,
     groups: Vec<InsertGroup>,
 ) -> WritePlan {
     WritePlan {
@@ -1156,10 +1157,10 @@ pub fn insert_plan(
         table: table.name.clone(),
         write: Write::Insert {
             columns,
+            rows: InsertRows::Payload { groups },
             on_conflict,
-            groups,
         },
-        body: Some(body),
+        payload: PayloadSource::Json(Some(body)),
         returning: WriteReturning::Rows,
         representations: representations(table),
     }

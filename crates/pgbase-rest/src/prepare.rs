@@ -13,8 +13,8 @@ use bytes::Bytes;
 use pgbase_catalog::{ReturnShape, Volatility};
 use pgbase_sql::emit::BodyShape;
 use pgbase_sql::plan::{
-    CallArgs, CallPlan, ConflictAction, ReadPlan, SelectExpr, Source, WholeBodyType, Write,
-    WritePlan, WriteReturning,
+    CallArgs, CallPlan, ConflictAction, OnConflict, PayloadSource, ReadPlan, SelectExpr, SetValue,
+    Source, WholeBodyType, Write, WritePlan, WriteReturning,
 };
 use serde_json::Value;
 
@@ -389,10 +389,13 @@ fn write_plan(
                     PreferResolution::MergeDuplicates => ConflictAction::Merge,
                     PreferResolution::IgnoreDuplicates => ConflictAction::DoNothing,
                 };
-                (keys, action)
+                OnConflict {
+                    columns: keys,
+                    action,
+                }
             });
-            if let Some((keys, _)) = &on_conflict {
-                plan::check_payload_columns(table, &keys.iter().cloned().collect())?;
+            if let Some(oc) = &on_conflict {
+                plan::check_payload_columns(table, &oc.columns.iter().cloned().collect())?;
             }
             let body = body_text.unwrap_or_else(|| "[]".into());
             let groups = if missing_default {
@@ -408,7 +411,10 @@ fn write_plan(
                 table,
                 columns,
                 body_text.unwrap_or_else(|| "{}".into()),
-                Some((table.primary_key.clone(), ConflictAction::Merge)),
+                Some(OnConflict {
+                    columns: table.primary_key.clone(),
+                    action: ConflictAction::Merge,
+                }),
                 Vec::new(),
             )
         }
@@ -417,22 +423,24 @@ fn write_plan(
                 (Some(body), true) => plan::missing_update_columns(&columns, body),
                 _ => Vec::new(),
             };
-            let columns = columns
+            // The body's columns, then those it leaves out that take their DEFAULT.
+            let mut set: Vec<_> = columns
                 .into_iter()
                 .filter(|c| !defaults.contains(c))
+                .map(|c| (c, SetValue::Payload))
                 .collect();
+            set.extend(defaults.into_iter().map(|c| (c, SetValue::Default)));
             WritePlan {
                 schema: table.schema.clone(),
                 table: table.name.clone(),
                 write: Write::Update {
-                    columns,
-                    defaults,
+                    set,
                     filter: plan::root_conditions(ctx, table, &request.query)?,
                     order: plan::root_order(ctx, table, &request.query)?,
                     limit: request.top_level_range.limit,
                     offset: request.top_level_range.offset,
                 },
-                body: body_text,
+                payload: PayloadSource::Json(body_text),
                 returning: WriteReturning::Rows,
                 representations: plan::representations(table),
             }
@@ -446,7 +454,7 @@ fn write_plan(
                 limit: request.top_level_range.limit,
                 offset: request.top_level_range.offset,
             },
-            body: None,
+            payload: PayloadSource::Json(None),
             returning: WriteReturning::Rows,
             representations: Vec::new(),
         },
@@ -930,12 +938,7 @@ fn bytes_into_string(raw: Bytes) -> String {
 /// nothing and passes.
 fn check_filtered(write: &Write) -> Result<(), ApiError> {
     match write {
-        Write::Update {
-            columns,
-            defaults,
-            filter,
-            ..
-        } if filter.is_empty() && !(columns.is_empty() && defaults.is_empty()) => {
+        Write::Update { set, filter, .. } if filter.is_empty() && !set.is_empty() => {
             Err(ApiError::unfiltered_write("UPDATE"))
         }
         Write::Delete { filter, .. } if filter.is_empty() => {

@@ -6,6 +6,7 @@
 
 use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, StatementOptions};
+use pgbase_sql::emit_write;
 
 use crate::media::{PlanFormat, PlanOption};
 use crate::preferences::PreferCount;
@@ -54,7 +55,7 @@ pub(crate) fn build(action: ActionPlan) -> Statement {
             let count = count.then(|| Snippet::sql("select 1 from pgrst_source"));
             Statement {
                 main: emit::statement(
-                    emit::write_ctes(write),
+                    emit_write::write_ctes(write),
                     rows,
                     body.shape,
                     options(body, count, location_columns, inserted),

@@ -162,6 +162,27 @@ fn cases() -> Vec<Case> {
             r#"{"name":"Ann","email":"ann@example.com"}"#,
         ),
         with(
+            "insert_missing_default_groups",
+            Method::POST,
+            "/authors?columns=name,email",
+            &[("prefer", "missing=default,return=minimal")],
+            r#"[{"name":"Ann"},{"name":"Bo","email":"bo@example.com"},{"name":"Cy"}]"#,
+        ),
+        with(
+            "update_missing_default",
+            Method::PATCH,
+            "/authors?id=eq.1&columns=name,email",
+            &[("prefer", "missing=default,return=headers-only")],
+            r#"{"name":"Ann"}"#,
+        ),
+        with(
+            "update_nothing_to_set",
+            Method::PATCH,
+            "/authors?id=eq.1",
+            &[("prefer", "return=representation")],
+            "{}",
+        ),
+        with(
             "upsert_ignore",
             Method::POST,
             "/tags",

@@ -6,12 +6,16 @@
 //! selected (or the page is read backwards) are the page's rows numbered in a CTE that the
 //! page info reads again. Cursors and node ids are base64 of the `jsonb` text of an array,
 //! byte-identical to pg_graphql's. Filters, order terms, sources and column references are
-//! the REST emitter's ([`crate::emit`]).
+//! the REST emitter's ([`crate::emit`]), joins the shared join emitter's
+//! (`crate::emit_join`), and a mutation is the shared write ([`crate::emit_write`]) with its
+//! response object read from the written rows.
 
 use std::cell::Cell;
 
 use crate::Snippet;
-use crate::emit::{column_ref, condition, join_pairs, named_args, order_terms, source};
+use crate::emit::{column_ref, condition, named_args, order_terms, source};
+use crate::emit_join::{self, Through};
+use crate::emit_write::write_ctes;
 use crate::plan::*;
 
 /// Most key/value pairs in one `json_build_object` call (two arguments each, under 100).
@@ -172,41 +176,13 @@ fn order_value(alias: &str, target: &OrderTarget) -> Option<Snippet> {
     }
 }
 
-/// Conditions tying the row `alias` to the row `parent` of the enclosing level.
+/// Conditions tying the row `alias` to the row `parent` of the enclosing level: the shared
+/// join emitter's, a junction as an `exists` test so each row is listed once.
 fn join_conditions(alias: &str, parent: Option<&str>, join: Option<&Join>) -> Vec<Snippet> {
     let (Some(parent), Some(join)) = (parent, join) else {
         return Vec::new();
     };
-    match join {
-        Join::Columns(pairs) => vec![join_pairs(alias, parent, pairs)],
-        Join::Junction {
-            schema,
-            table,
-            parent: parent_pairs,
-            child,
-        } => {
-            let junction = format!("{alias}_j");
-            let mut s = Snippet::sql("exists(select 1 from ");
-            s.push(Snippet::qualified(schema, table))
-                .push_sql(" as ")
-                .push_ident(&junction)
-                .push_sql(" where ");
-            let child_side = child.iter().map(|(child_col, junction_col)| {
-                let mut c = col(&junction, junction_col);
-                c.push_sql(" = ").push(col(alias, child_col));
-                c
-            });
-            let parent_side = parent_pairs.iter().map(|(parent_col, junction_col)| {
-                let mut c = col(&junction, junction_col);
-                c.push_sql(" = ").push(col(parent, parent_col));
-                c
-            });
-            s.push(and_all(child_side.chain(parent_side).collect()))
-                .push_sql(")");
-            vec![s]
-        }
-        Join::Computed => Vec::new(),
-    }
+    emit_join::join(join, alias, parent, Through::Exists).conditions
 }
 
 /// Hands out the statement's aliases (`g0`, `g1`, …).
@@ -552,120 +528,10 @@ impl Emitter {
         }
     }
 
+    /// The shared write's CTEs ([`crate::emit_write`]), then the response object over
+    /// `pgrst_source` (the written rows) and the affected count.
     fn mutation(&self, m: &MutationPlan) -> Snippet {
-        let affected = self.alias();
-        let a = self.alias();
-        let table = Snippet::qualified(&m.schema, &m.table);
-        let mut write = match &m.kind {
-            MutationKind::Insert {
-                columns,
-                rows,
-                on_conflict,
-            } => {
-                let mut s = Snippet::sql("insert into ");
-                s.push(table).push_sql(" as ").push_ident(&a);
-                if columns.is_empty() {
-                    s.push_sql(" select from generate_series(1, ")
-                        .push(Snippet::int(i64::try_from(rows.len()).unwrap_or(i64::MAX)))
-                        .push_sql(")");
-                } else {
-                    s.push_sql(" (")
-                        .push(Snippet::join(
-                            columns.iter().map(|c| Snippet::ident(c)),
-                            ", ",
-                        ))
-                        .push_sql(") values ");
-                    s.push(Snippet::join(
-                        rows.iter().map(|row| {
-                            let mut r = Snippet::sql("(");
-                            r.push(Snippet::join(
-                                row.iter().map(|v| match v {
-                                    InsertValue::Default => Snippet::sql("default"),
-                                    InsertValue::Value(Some(v)) => Snippet::param(v.clone()),
-                                    InsertValue::Value(None) => Snippet::null_param(),
-                                }),
-                                ", ",
-                            ))
-                            .push_sql(")");
-                            r
-                        }),
-                        ", ",
-                    ));
-                }
-                if let Some(oc) = on_conflict {
-                    s.push_sql(" on conflict (")
-                        .push(Snippet::join(
-                            oc.columns.iter().map(|c| Snippet::ident(c)),
-                            ", ",
-                        ))
-                        .push_sql(")");
-                    if oc.update.is_empty() {
-                        s.push_sql(" do nothing");
-                    } else {
-                        s.push_sql(" do update set ").push(Snippet::join(
-                            oc.update.iter().map(|c| {
-                                let mut set = Snippet::ident(c);
-                                set.push_sql(" = excluded.").push_ident(c);
-                                set
-                            }),
-                            ", ",
-                        ));
-                        if !oc.filter.is_empty() {
-                            s.push_sql(" where ").push(and_all(
-                                oc.filter.iter().map(|f| condition(f, &a)).collect(),
-                            ));
-                        }
-                    }
-                }
-                s
-            }
-            MutationKind::Update { set, filter } => {
-                let mut s = Snippet::sql("update ");
-                s.push(table)
-                    .push_sql(" as ")
-                    .push_ident(&a)
-                    .push_sql(" set ")
-                    .push(Snippet::join(
-                        set.iter().map(|(c, v)| {
-                            let mut set = Snippet::ident(c);
-                            set.push_sql(" = ").push(match v {
-                                Some(v) => Snippet::param(v.clone()),
-                                None => Snippet::null_param(),
-                            });
-                            set
-                        }),
-                        ", ",
-                    ));
-                if !filter.is_empty() {
-                    s.push_sql(" where ")
-                        .push(and_all(filter.iter().map(|f| condition(f, &a)).collect()));
-                }
-                s
-            }
-            MutationKind::Delete { filter } => {
-                let mut s = Snippet::sql("delete from ");
-                s.push(table).push_sql(" as ").push_ident(&a);
-                if !filter.is_empty() {
-                    s.push_sql(" where ")
-                        .push(and_all(filter.iter().map(|f| condition(f, &a)).collect()));
-                }
-                s
-            }
-        };
-        write.push_sql(" returning ");
-        match &m.returning {
-            Returning::Columns(columns) if !columns.is_empty() => {
-                write.push(Snippet::join(columns.iter().map(|c| col(&a, c)), ", "));
-            }
-            Returning::Columns(_) | Returning::Row => {
-                write.push_ident(&a).push_sql(".*");
-            }
-        }
-        let count = || {
-            let mut s = Snippet::sql("(select count(*) from ");
-            s.push_ident(&affected).push_sql(")");
-            s
-        };
+        let count = || Snippet::sql("(select count(*) from pgrst_source)");
         let pairs = m
             .fields
             .iter()
@@ -677,9 +543,7 @@ impl Emitter {
                         let b = self.alias();
                         let mut s = Snippet::sql("coalesce((select json_agg(");
                         s.push(self.object_over(node, &b))
-                            .push_sql(") from ")
-                            .push_ident(&affected)
-                            .push_sql(" as ")
+                            .push_sql(") from pgrst_source as ")
                             .push_ident(&b)
                             .push_sql("), '[]'::json)");
                         s
@@ -689,10 +553,8 @@ impl Emitter {
             })
             .collect();
         let mut s = Snippet::sql("with ");
-        s.push_ident(&affected)
-            .push_sql(" as (")
-            .push(write)
-            .push_sql(") select (")
+        s.push(write_ctes(m.write.clone()))
+            .push_sql(" select (")
             .push(object(pairs))
             .push_sql(")::text, ")
             .push(count());
@@ -927,17 +789,27 @@ mod tests {
     #[test]
     fn mutation_records_with_computed_fields_read_whole_rows() {
         let plan = MutationPlan {
-            schema: "public".into(),
-            table: "films".into(),
-            kind: MutationKind::Update {
-                set: vec![("title".into(), Some("t".into())), ("year".into(), None)],
-                filter: vec![Condition::Compare {
-                    column: ColumnRef::new("id"),
-                    op: "=",
-                    operand: Operand::Value("1".into()),
-                }],
+            write: WritePlan {
+                schema: "public".into(),
+                table: "films".into(),
+                write: Write::Update {
+                    set: vec![
+                        ("title".into(), SetValue::Value(Some("t".into()))),
+                        ("year".into(), SetValue::Value(None)),
+                    ],
+                    filter: vec![Condition::Compare {
+                        column: ColumnRef::new("id"),
+                        op: "=",
+                        operand: Operand::Value("1".into()),
+                    }],
+                    order: Vec::new(),
+                    limit: None,
+                    offset: 0,
+                },
+                payload: PayloadSource::Params,
+                returning: WriteReturning::Rows,
+                representations: Vec::new(),
             },
-            returning: Returning::Row,
             fields: vec![
                 ("affectedCount".into(), MutationField::AffectedCount),
                 (
@@ -962,10 +834,10 @@ mod tests {
         let (sql, params) = statement(&GraphStatement::Mutation(plan)).render();
         assert_eq!(
             sql,
-            "with \"g0\" as (update \"public\".\"films\" as \"g1\" set \"title\" = $1, \"year\" = $2 where \"g1\".\"id\" = $3 returning \"g1\".*) \
-             select (json_build_object($4::text, (select count(*) from \"g0\")::int, $5::text, \
-             coalesce((select json_agg(json_build_object($6::text, \"public\".\"label\"(\"g2\"::\"public\".\"films\")::text)) from \"g0\" as \"g2\"), '[]'::json)))::text, \
-             (select count(*) from \"g0\")"
+            "with pgrst_source as (update \"public\".\"films\" as \"pgrst_t\" set \"title\" = $1, \"year\" = $2 where \"pgrst_t\".\"id\" = $3 returning \"pgrst_t\".*) \
+             select (json_build_object($4::text, (select count(*) from pgrst_source)::int, $5::text, \
+             coalesce((select json_agg(json_build_object($6::text, \"public\".\"label\"(\"g0\"::\"public\".\"films\")::text)) from pgrst_source as \"g0\"), '[]'::json)))::text, \
+             (select count(*) from pgrst_source)"
         );
         assert_eq!(params[1].0, None);
     }

@@ -1,11 +1,14 @@
 //! The plan tree shared by the API front ends: what to read (relation, columns, conditions,
-//! order, range, embedded relations) and what to write, resolved against the schema cache but
-//! free of any front end's syntax. [`crate::emit`] turns a REST plan into one SQL statement.
+//! order, range, embedded relations), what to write ([`WritePlan`], the one write model of
+//! REST and GraphQL) and what to call, resolved against the schema cache but free of any front
+//! end's syntax. [`crate::emit`] turns a REST plan into one SQL statement; writes are emitted
+//! by [`crate::emit_write`] for both front ends.
 //!
-//! The GraphQL front end plans onto the same relations, conditions, order terms and column
-//! references, plus an output model of its own (the second half of this file): JSON objects
-//! as ordered `(key, value)` pairs over a row, to-one rows, Relay connections and mutations.
-//! [`crate::emit_graph`] turns that into one statement per top-level field.
+//! The GraphQL front end plans onto the same relations, conditions, order terms, column
+//! references and writes, plus an output model of its own (the last part of this file): JSON
+//! objects as ordered `(key, value)` pairs over a row, to-one rows, Relay connections and a
+//! mutation's response object. [`crate::emit_graph`] turns that into one statement per
+//! top-level field.
 
 /// A step of a JSON path: `->key`, `->0`, `->>key`, `->>0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,6 +321,78 @@ impl ReadPlan {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// The write model: one insert/update/delete plan for every front end. REST fills it from a
+// request body and the query string, GraphQL from mutation arguments; `crate::emit_write`
+// renders it into the CTEs of the statement, ending with `pgrst_source` (the written rows).
+// ---------------------------------------------------------------------------------------------
+
+/// An insert, update or delete of one table, and the rows it hands on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritePlan {
+    pub schema: String,
+    pub table: String,
+    pub write: Write,
+    /// Where values marked as coming from the payload are read.
+    pub payload: PayloadSource,
+    /// What the write hands to `pgrst_source`.
+    pub returning: WriteReturning,
+    /// The table's columns with a data representation (every one, written or not: their keys
+    /// never reach the type's text input). Applies to payload values only.
+    pub representations: Vec<Representation>,
+}
+
+/// The JSON document a write reads its values from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayloadSource {
+    /// None: every value is a bind parameter of the write itself (GraphQL arguments), or the
+    /// write has none (a GraphQL delete).
+    Params,
+    /// A JSON document, one bind parameter however many rows it holds (REST's request body;
+    /// `None`: no body, read as SQL null). Its rows are read with `json_populate_record`
+    /// into `pgrst_body`.
+    Json(Option<String>),
+}
+
+/// What a write does to its table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Rows for `columns` (no columns: rows of defaults), and what to do on a conflict.
+    Insert {
+        columns: Vec<String>,
+        rows: InsertRows,
+        on_conflict: Option<OnConflict>,
+    },
+    /// `column = value` on the rows matching `filter` (no assignment: nothing is written and
+    /// no row is affected, as PostgREST answers an empty PATCH).
+    Update {
+        set: Vec<(String, SetValue)>,
+        filter: Vec<Condition>,
+        /// With `limit`/`offset`, the rows are picked in this order.
+        order: Vec<OrderExpr>,
+        limit: Option<u64>,
+        /// Rows of the ordered selection skipped before `limit` applies.
+        offset: u64,
+    },
+    /// The rows matching `filter`.
+    Delete {
+        filter: Vec<Condition>,
+        order: Vec<OrderExpr>,
+        limit: Option<u64>,
+        offset: u64,
+    },
+}
+
+/// The rows an insert writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertRows {
+    /// Every element of the JSON payload (an object or an array of objects); with `groups`,
+    /// one insert per group of elements sharing the same keys (`Prefer: missing=default`).
+    Payload { groups: Vec<InsertGroup> },
+    /// Rows of bind parameters, one value per column (GraphQL's `objects`).
+    Values(Vec<Vec<InsertValue>>),
+}
+
 /// Elements of an insert body that carry the same keys (`Prefer: missing=default`): they are
 /// inserted naming only `columns`, so every other column takes its DEFAULT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -327,55 +402,70 @@ pub struct InsertGroup {
     pub positions: String,
 }
 
+/// One value of an inserted row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertValue {
+    Default,
+    /// A bind parameter (`None` = SQL NULL).
+    Value(Option<String>),
+}
+
+/// The new value of an updated column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetValue {
+    /// The column's DEFAULT.
+    Default,
+    /// A bind parameter (`None` = SQL NULL).
+    Value(Option<String>),
+    /// The column's value in the JSON payload (through its data representation, if any).
+    Payload,
+}
+
+/// `on conflict (columns) do …`. Without columns there is no `ON CONFLICT` clause at all (a
+/// REST upsert on a table without a primary key: a duplicate is still a 409).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnConflict {
+    pub columns: Vec<String>,
+    pub action: ConflictAction,
+}
+
 /// What an insert does when a row conflicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ConflictAction {
     DoNothing,
-    /// Update the inserted columns from the new row.
+    /// Update the inserted columns (all but the conflict columns, when there are others) from
+    /// the new row, counting the updated rows in the setting `pgrst.updated` (REST's
+    /// `resolution=merge-duplicates`: the response tells inserted from updated rows).
     Merge,
-}
-
-/// A write on one table; its rows are the `pgrst_source` CTE.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Write {
-    /// `columns` from every element of the JSON body (an object or an array of objects); with
-    /// `groups`, one insert per group of elements sharing the same keys.
-    Insert {
-        columns: Vec<String>,
-        on_conflict: Option<(Vec<String>, ConflictAction)>,
-        groups: Vec<InsertGroup>,
-    },
-    /// `columns` set from the JSON body object on the rows matching `filter`; `defaults` are set
-    /// to their DEFAULT (`Prefer: missing=default` with `columns=`).
+    /// Update `columns` from the new row where `filter` holds on the existing one (GraphQL's
+    /// `onConflict`); no columns is `DoNothing`.
     Update {
         columns: Vec<String>,
-        defaults: Vec<String>,
         filter: Vec<Condition>,
-        order: Vec<OrderExpr>,
-        limit: Option<u64>,
-        /// Rows of the ordered selection skipped before `limit` applies.
-        offset: u64,
-    },
-    Delete {
-        filter: Vec<Condition>,
-        order: Vec<OrderExpr>,
-        limit: Option<u64>,
-        offset: u64,
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct WritePlan {
-    pub schema: String,
-    pub table: String,
-    pub write: Write,
-    /// The request body as JSON text: one bind parameter however many rows it holds.
-    pub body: Option<String>,
-    /// What the write hands to `pgrst_source`.
-    pub returning: WriteReturning,
-    /// The table's columns with a data representation (every one, written or not: their keys
-    /// never reach the type's text input).
-    pub representations: Vec<Representation>,
+/// What a write returns into `pgrst_source`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum WriteReturning {
+    /// The written rows, every column (`return=representation`, `headers-only`, GraphQL
+    /// records read by computed fields): needs the SELECT privilege (and, under row-level
+    /// security, a SELECT policy) on the table.
+    #[default]
+    Rows,
+    /// Only one `1` per written row, to count them (`return=minimal`, PostgREST's
+    /// `RETURNING 1`): needs no SELECT privilege, so insert-only tables can be written.
+    Count,
+    /// Only these columns (the primary key for a `Location` header, the columns a role may
+    /// read): needs SELECT on them alone. No columns is `Count`.
+    Columns(Vec<String>),
+}
+
+impl WriteReturning {
+    /// Whole rows are returned.
+    pub fn rows(&self) -> bool {
+        matches!(self, WriteReturning::Rows)
+    }
 }
 
 /// A column whose body value is converted by its data-representation function (PostgREST:
@@ -386,28 +476,6 @@ pub struct Representation {
     pub column: String,
     pub schema: String,
     pub function: String,
-}
-
-/// What a write returns into `pgrst_source`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum WriteReturning {
-    /// The written rows, every column (`return=representation`, `headers-only`): needs the
-    /// SELECT privilege (and, under row-level security, a SELECT policy) on the table.
-    #[default]
-    Rows,
-    /// Only one `1` per written row, to count them (`return=minimal`, PostgREST's
-    /// `RETURNING 1`): needs no SELECT privilege, so insert-only tables can be written.
-    Count,
-    /// Only these columns (the primary key for a `Location` header): needs SELECT on them
-    /// alone.
-    Columns(Vec<String>),
-}
-
-impl WriteReturning {
-    /// Whole rows are returned.
-    pub fn rows(&self) -> bool {
-        matches!(self, WriteReturning::Rows)
-    }
 }
 
 /// A function call; its rows are the `pgrst_source` CTE.
@@ -601,58 +669,11 @@ pub enum AggregateValue {
     },
 }
 
-/// One value of an inserted row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InsertValue {
-    Default,
-    /// A bind parameter (`None` = SQL NULL).
-    Value(Option<String>),
-}
-
-/// `on conflict (columns) do update set <update> = excluded.<update> where <filter>`, or
-/// `do nothing` when `update` is empty.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OnConflict {
-    pub columns: Vec<String>,
-    pub update: Vec<String>,
-    pub filter: Vec<Condition>,
-}
-
-/// What a GraphQL mutation does to its table.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MutationKind {
-    /// Rows of values for `columns` (no columns: rows of defaults).
-    Insert {
-        columns: Vec<String>,
-        rows: Vec<Vec<InsertValue>>,
-        on_conflict: Option<OnConflict>,
-    },
-    /// `column = value` (bind parameters; `None` = SQL NULL) on the rows matching `filter`.
-    Update {
-        set: Vec<(String, Option<String>)>,
-        filter: Vec<Condition>,
-    },
-    Delete {
-        filter: Vec<Condition>,
-    },
-}
-
-/// The rows a write hands to its response.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Returning {
-    /// These columns.
-    Columns(Vec<String>),
-    /// Whole rows of the table's type (needed by computed fields over the records).
-    Row,
-}
-
-/// An insert, update or delete and its response object.
+/// A GraphQL mutation: the shared write ([`WritePlan`]) and the response object built over
+/// its rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MutationPlan {
-    pub schema: String,
-    pub table: String,
-    pub kind: MutationKind,
-    pub returning: Returning,
+    pub write: WritePlan,
     pub fields: Object<MutationField>,
 }
 
