@@ -17,7 +17,7 @@ const NO_TRIGGER_NOTICE: &str = "NOTICE: pgbase: this login may not create event
 
 /// The DDL event trigger of the connected database: name, event, function, enabled state.
 const EVENT_TRIGGER: &str = "select coalesce((select evtname || ' ' || evtevent || ' '
-    || evtfoid::regprocedure::text || ' ' || evtenabled
+    || evtfoid::regprocedure::text || ' ' || evtenabled::text
   from pg_event_trigger where evtname = 'pgbase_ddl_end'), '')";
 
 /// Connects, keeping every WARNING and NOTICE the server sends as `SEVERITY: message`.

@@ -87,7 +87,7 @@ const OBJECTS: &str = "select jsonb_build_object(
 
 /// The DDL event trigger pgbase makes: name, event, function, enabled state ('' when missing).
 const EVENT_TRIGGER: &str = "select coalesce((select evtname || ' ' || evtevent || ' '
-    || evtfoid::regprocedure::text || ' ' || evtenabled
+    || evtfoid::regprocedure::text || ' ' || evtenabled::text
   from pg_event_trigger where evtname = 'pgbase_ddl_end'), '')";
 
 async fn text(client: &Client, query: &str) -> String {
