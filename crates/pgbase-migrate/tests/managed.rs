@@ -31,10 +31,11 @@ async fn connect_keeping_notices(config: &Config) -> (Client, Arc<Mutex<Vec<Stri
     tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
-                Ok(AsyncMessage::Notice(notice)) => sink
-                    .lock()
-                    .expect("notices")
-                    .push(format!("{}: {}", notice.severity(), notice.message())),
+                Ok(AsyncMessage::Notice(notice)) => sink.lock().expect("notices").push(format!(
+                    "{}: {}",
+                    notice.severity(),
+                    notice.message()
+                )),
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -48,7 +49,10 @@ async fn connect_keeping_notices(config: &Config) -> (Client, Arc<Mutex<Vec<Stri
 fn pgbase_notices(notices: &Mutex<Vec<String>>) -> Vec<String> {
     std::mem::take(&mut *notices.lock().expect("notices"))
         .into_iter()
-        .filter(|n| n.split_once(": ").is_some_and(|(_, m)| m.starts_with("pgbase:")))
+        .filter(|n| {
+            n.split_once(": ")
+                .is_some_and(|(_, m)| m.starts_with("pgbase:"))
+        })
         .collect()
 }
 
@@ -88,7 +92,10 @@ async fn a_createrole_owner_installs_the_system_schemas() {
     assert_eq!(text(&client, EVENT_TRIGGER).await, "");
     let again = migrate(&mut client, None).await.expect("second run");
     assert!(again.system_applied.is_empty() && again.system_upgraded.is_empty());
-    assert!(pgbase_notices(&notices).is_empty(), "a second run says nothing");
+    assert!(
+        pgbase_notices(&notices).is_empty(),
+        "a second run says nothing"
+    );
 
     // A database whose 0001 an earlier pgbase applied (no checksum recorded): its upgrade tries
     // the event trigger again, is refused again, and the migration goes on.
@@ -109,7 +116,9 @@ async fn a_createrole_owner_installs_the_system_schemas() {
     assert_eq!(report.system_upgraded, ["0001_pgbase.sql"]);
     assert_eq!(pgbase_notices(&notices), [NO_TRIGGER_NOTICE]);
     assert_eq!(text(&client, EVENT_TRIGGER).await, "");
-    let again = migrate(&mut client, None).await.expect("run after the upgrade");
+    let again = migrate(&mut client, None)
+        .await
+        .expect("run after the upgrade");
     assert!(again.system_applied.is_empty() && again.system_upgraded.is_empty());
     assert!(pgbase_notices(&notices).is_empty());
 
@@ -154,7 +163,11 @@ async fn a_superuser_gives_bypassrls_and_makes_the_event_trigger() {
         .await
         .map(|r| (r.get(0), r.get(1)))
         .expect("facts");
-    assert_eq!(facts, (true, true), "a superuser; service_role bypasses RLS");
+    assert_eq!(
+        facts,
+        (true, true),
+        "a superuser; service_role bypasses RLS"
+    );
     assert_eq!(
         text(&client, EVENT_TRIGGER).await,
         "pgbase_ddl_end ddl_command_end pgbase.on_ddl() O"

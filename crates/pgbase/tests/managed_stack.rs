@@ -374,8 +374,15 @@ async fn the_api_roles_are_created_by_a_createrole_owner_and_refused_without_it(
         ],
         dir.path(),
     );
-    assert_eq!((code, stdout.as_str()), (0, "migrations up to date\n"), "{stderr}");
-    assert!(stderr.contains("warning: service_role has no BYPASSRLS"), "{stderr}");
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "migrations up to date\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: service_role has no BYPASSRLS"),
+        "{stderr}"
+    );
     let made: Vec<(String, bool, bool, bool, bool)> = admin
         .query(
             "select rolname::text, rolcanlogin, rolinherit, rolbypassrls, rolsuper from pg_roles
@@ -475,10 +482,11 @@ async fn connect_keeping_notices(url: &str) -> (tokio_postgres::Client, Arc<Mute
     tokio::spawn(async move {
         while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
             match message {
-                Ok(tokio_postgres::AsyncMessage::Notice(n)) => keep
-                    .lock()
-                    .unwrap()
-                    .push(format!("{}: {}", n.severity(), n.message())),
+                Ok(tokio_postgres::AsyncMessage::Notice(n)) => {
+                    keep.lock()
+                        .unwrap()
+                        .push(format!("{}: {}", n.severity(), n.message()))
+                }
                 Ok(_) => {}
                 Err(_) => break,
             }
@@ -534,7 +542,10 @@ async fn bypassrls_and_the_event_trigger_are_tried_for_and_warned_about() {
     assert_eq!(bypassrls_and_trigger(&owner).await, (false, false));
     let again = pgbase_migrate::migrate(&mut owner, None).await.unwrap();
     assert!(again.system_applied.is_empty() && again.system_upgraded.is_empty());
-    assert!(pgbase_notices(&notices).is_empty(), "a second run says nothing");
+    assert!(
+        pgbase_notices(&notices).is_empty(),
+        "a second run says nothing"
+    );
 
     // A database whose 0001 an earlier pgbase applied (no checksum recorded): the upgrade tries
     // both again, warns again and does not fail; then it is done.
