@@ -11,16 +11,23 @@ begin
   if not exists (select from pg_roles where rolname = 'authenticated') then
     create role authenticated nologin noinherit;
   end if;
-  -- BYPASSRLS needs a superuser (PG 14-17); a managed database's owner (CREATEROLE) makes the
-  -- role without it, and `pgbase serve` / `pgbase doctor` say so until an administrator runs
-  -- the statement in the warning.
+  -- service_role is created with BYPASSRLS when the login may give it, which is decided by
+  -- trying (42501 when it may not): on PG 14-15 only a superuser may, on PG 16+ also a role that
+  -- has BYPASSRLS and CREATEROLE. Otherwise it is made without, and `pgbase serve` / `pgbase
+  -- doctor` say so until an administrator runs the statement in the warning.
   if not exists (select from pg_roles where rolname = 'service_role') then
-    if exists (select from pg_roles where rolname = current_user and rolsuper) then
+    begin
       create role service_role nologin noinherit bypassrls;
-    else
+    exception when insufficient_privilege then
       create role service_role nologin noinherit;
-      raise warning 'pgbase: service_role was created without BYPASSRLS (only a superuser may give it), so the service key sees only what row-level security allows; an administrator must run: ALTER ROLE service_role BYPASSRLS;';
-    end if;
+      raise warning 'pgbase: service_role was created without BYPASSRLS because this login may not give it (on PG 14-15 only a superuser may, on PG 16+ a role that has BYPASSRLS and CREATEROLE), so the service key sees only what row-level security allows; an administrator must run: ALTER ROLE service_role BYPASSRLS;';
+    end;
+  elsif not exists (select from pg_roles where rolname = 'service_role' and rolbypassrls) then
+    begin
+      alter role service_role bypassrls;
+    exception when insufficient_privilege then
+      raise warning 'pgbase: service_role has no BYPASSRLS and this login may not give it (on PG 14-15 only a superuser may, on PG 16+ a role that has BYPASSRLS, CREATEROLE and ADMIN OPTION on service_role), so the service key sees only what row-level security allows; an administrator must run: ALTER ROLE service_role BYPASSRLS;';
+    end;
   end if;
   if not exists (select from pg_roles where rolname = 'authenticator') then
     create role authenticator login noinherit;
@@ -73,15 +80,22 @@ begin
 end
 $fn$;
 
--- Event triggers need a superuser. On a managed database without one, pgbase still reloads
--- after its own migrations (migrate sends the NOTIFY itself) and on `NOTIFY pgrst`.
+-- Creating an event trigger needs a superuser in plain PostgreSQL, but managed services' admin
+-- roles may (RDS, Cloud SQL, Neon, Supabase), so it is decided by trying. A trigger that already
+-- runs pgbase.on_ddl() is kept (it may belong to another role, which this login could not drop).
+-- Without one, pgbase still reloads after its own migrations (migrate sends the NOTIFY itself),
+-- on `NOTIFY pgrst` and when serve's periodic catalog fingerprint check sees a change.
 do $trigger$
 begin
-  if exists (select from pg_roles where rolname = current_user and rolsuper) then
-    drop event trigger if exists pgbase_ddl_end;
-    create event trigger pgbase_ddl_end on ddl_command_end execute function pgbase.on_ddl();
-  else
-    raise notice 'pgbase: not a superuser, so no DDL event trigger; run NOTIFY pgrst, ''reload schema'' after DDL outside pgbase migrate';
+  if not exists (select from pg_event_trigger
+                 where evtname = 'pgbase_ddl_end' and evtevent = 'ddl_command_end'
+                   and evtfoid = 'pgbase.on_ddl()'::regprocedure) then
+    begin
+      drop event trigger if exists pgbase_ddl_end;
+      create event trigger pgbase_ddl_end on ddl_command_end execute function pgbase.on_ddl();
+    exception when insufficient_privilege then
+      raise notice 'pgbase: this login may not create event triggers, so no DDL event trigger; run NOTIFY pgrst, ''reload schema'' after DDL outside pgbase migrate';
+    end;
   end if;
 end
 $trigger$;

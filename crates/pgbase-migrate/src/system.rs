@@ -32,7 +32,16 @@ pub const SYSTEM_SCHEMAS: &[SystemSchema] = &[
         version: 1,
         name: "0001_pgbase.sql",
         sql: include_str!("../../../sql/0001_pgbase.sql"),
-        upgrade: None,
+        // Earlier texts gave service_role BYPASSRLS and made the event trigger only as a
+        // superuser; the upgrade tries again, as the current text does (a login that may not
+        // gets a warning, never a failure).
+        upgrade: Some(SystemUpgrade {
+            needed: "select not exists (select from pg_event_trigger
+                    where evtname = 'pgbase_ddl_end' and evtevent = 'ddl_command_end'
+                      and evtfoid = to_regprocedure('pgbase.on_ddl()'))
+                or exists (select from pg_roles where rolname = 'service_role' and not rolbypassrls)",
+            sql: include_str!("../../../sql/upgrade/0001_pgbase.sql"),
+        }),
     },
     SystemSchema {
         version: 2,

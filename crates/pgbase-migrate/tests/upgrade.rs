@@ -85,6 +85,11 @@ const OBJECTS: &str = "select jsonb_build_object(
       and table_name <> 'system_migrations')
 )";
 
+/// The DDL event trigger pgbase makes: name, event, function, enabled state ('' when missing).
+const EVENT_TRIGGER: &str = "select coalesce((select evtname || ' ' || evtevent || ' '
+    || evtfoid::regprocedure::text || ' ' || evtenabled::text
+  from pg_event_trigger where evtname = 'pgbase_ddl_end'), '')";
+
 async fn text(client: &Client, query: &str) -> String {
     client
         .query_one(query, &[])
@@ -152,13 +157,28 @@ async fn a_first_release_database_upgrades_in_place_keeping_its_data() {
     )
     .await
     .expect("data made with the first release");
+    // A first-release database whose DDL event trigger is gone (as one installed by a login the
+    // first release did not try to create it with): the upgrade of 0001 brings it back.
+    old.batch_execute("drop event trigger pgbase_ddl_end")
+        .await
+        .expect("drop the event trigger");
     let data_before = text(&old, DATA).await;
 
     let report = migrate(&mut old, None).await.expect("upgrade");
     assert_eq!(report.system_applied, ["0007_safety.sql"]);
     assert_eq!(
         report.system_upgraded,
-        ["0004_pgmq.sql", "0005_cron.sql", "0006_net.sql"]
+        [
+            "0001_pgbase.sql",
+            "0004_pgmq.sql",
+            "0005_cron.sql",
+            "0006_net.sql"
+        ]
+    );
+    assert_eq!(
+        text(&old, EVENT_TRIGGER).await,
+        "pgbase_ddl_end ddl_command_end pgbase.on_ddl() O",
+        "the upgrade (as a superuser) made the DDL event trigger again"
     );
 
     assert_eq!(text(&old, DATA).await, data_before, "user data changed");

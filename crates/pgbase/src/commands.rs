@@ -238,7 +238,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// What a `service_role` without BYPASSRLS means, and the fix (`migrate` and `serve` say it).
-const NO_BYPASSRLS: &str = "service_role has no BYPASSRLS (or does not exist): requests with the service key see only the rows row-level security lets service_role see (often none); an administrator (superuser) must run: ALTER ROLE service_role BYPASSRLS;";
+const NO_BYPASSRLS: &str = "service_role has no BYPASSRLS (or does not exist): requests with the service key see only the rows row-level security lets service_role see (often none); an administrator (a superuser; on PG 16+ also a role with BYPASSRLS, CREATEROLE and ADMIN OPTION on service_role) must run: ALTER ROLE service_role BYPASSRLS;";
 
 /// Whether `service_role` exists with BYPASSRLS (true when the catalog cannot be read: nothing
 /// to warn about then).

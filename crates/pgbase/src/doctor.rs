@@ -169,7 +169,7 @@ async fn checks(client: &Client, tls: bool) -> Result<Vec<Check>, tokio_postgres
             capability: "REST",
             status: Status::Missing,
             detail: "service_role has no BYPASSRLS: the service key sees only what row-level security allows (often [])".into(),
-            fix: Some("ALTER ROLE service_role BYPASSRLS;  -- as a superuser (the provider's admin role)".into()),
+            fix: Some("ALTER ROLE service_role BYPASSRLS;  -- as a superuser (on PG 16+ also a role with BYPASSRLS, CREATEROLE and ADMIN OPTION on service_role)".into()),
         });
     }
     out.push(if event_trigger {
@@ -185,7 +185,11 @@ async fn checks(client: &Client, tls: bool) -> Result<Vec<Check>, tokio_postgres
             status: Status::Note,
             detail: format!(
                 "no DDL event trigger ({}): pgbase migrate reloads the schema cache itself, and serve checks the catalog periodically",
-                if superuser { "disabled" } else { "needs a superuser" }
+                if superuser {
+                    "disabled"
+                } else {
+                    "only a superuser or a provider's admin role may create it"
+                }
             ),
             fix: Some("after DDL outside pgbase migrate: NOTIFY pgrst, 'reload schema';".into()),
         }

@@ -4,8 +4,13 @@
 //!
 //! - Role creation: an owner without CREATEROLE is refused with the privilege it lacks and the
 //!   `ALTER ROLE` to run; with CREATEROLE it creates `anon`, `authenticated`, `service_role`
-//!   (without BYPASSRLS, with a warning) and `authenticator`; an owner that may not grant roles
-//!   an administrator made is told the `GRANT … WITH ADMIN OPTION` to run.
+//!   (without BYPASSRLS, with a warning) and `authenticator`, and a second run is a no-op; an
+//!   owner that may not grant roles an administrator made is told the `GRANT … WITH ADMIN
+//!   OPTION` to run.
+//! - BYPASSRLS and the DDL event trigger are decided by trying: the owner's install and its
+//!   upgrade from an earlier 0001 warn and go on; a superuser's run gives the existing
+//!   `service_role` BYPASSRLS and makes the trigger. (On PG 16+ a login with BYPASSRLS and
+//!   CREATEROLE may give it too; the machines this runs on have PG 15, so that path is untested.)
 //! - The whole stack with `pgbase migrate` and `pgbase serve` logged in as that owner: sign-up,
 //!   REST write and read under RLS, GraphQL, a pgmq send/read through RPC, a per-second cron job,
 //!   `net.http_post` delivered to a local sink, a schema change picked up without an event
@@ -339,7 +344,8 @@ async fn the_api_roles_are_created_by_a_createrole_owner_and_refused_without_it(
         "nothing half-made"
     );
 
-    // With CREATEROLE: the four roles, service_role without BYPASSRLS (only a superuser gives it).
+    // With CREATEROLE: the four roles, service_role without BYPASSRLS (on PG 15 only a superuser
+    // gives it).
     owner_and_database(&admin, "owner", true, "app").await;
     let (code, stdout, stderr) = pgbase(
         &[
@@ -354,8 +360,27 @@ async fn the_api_roles_are_created_by_a_createrole_owner_and_refused_without_it(
         stderr.contains(
             "warning: service_role has no BYPASSRLS (or does not exist): requests with the service key \
              see only the rows row-level security lets service_role see (often none); an administrator \
-             (superuser) must run: ALTER ROLE service_role BYPASSRLS;"
+             (a superuser; on PG 16+ also a role with BYPASSRLS, CREATEROLE and ADMIN OPTION on \
+             service_role) must run: ALTER ROLE service_role BYPASSRLS;"
         ),
+        "{stderr}"
+    );
+    // A second run changes nothing (and still warns).
+    let (code, stdout, stderr) = pgbase(
+        &[
+            "migrate",
+            "--db-url",
+            &url(&cluster, "owner", OWNER_PASSWORD, "app"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "migrations up to date\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("warning: service_role has no BYPASSRLS"),
         "{stderr}"
     );
     let made: Vec<(String, bool, bool, bool, bool)> = admin
@@ -438,6 +463,123 @@ async fn the_api_roles_are_created_by_a_createrole_owner_and_refused_without_it(
         dir.path(),
     );
     assert_eq!(code, 0, "after the grant: {stderr}");
+}
+
+/// 0001's WARNING when it creates `service_role` without BYPASSRLS.
+const CREATED_WITHOUT_BYPASSRLS: &str = "WARNING: pgbase: service_role was created without BYPASSRLS because this login may not give it (on PG 14-15 only a superuser may, on PG 16+ a role that has BYPASSRLS and CREATEROLE), so the service key sees only what row-level security allows; an administrator must run: ALTER ROLE service_role BYPASSRLS;";
+/// 0001's (and its upgrade's) WARNING when `service_role` exists without BYPASSRLS.
+const HAS_NO_BYPASSRLS: &str = "WARNING: pgbase: service_role has no BYPASSRLS and this login may not give it (on PG 14-15 only a superuser may, on PG 16+ a role that has BYPASSRLS, CREATEROLE and ADMIN OPTION on service_role), so the service key sees only what row-level security allows; an administrator must run: ALTER ROLE service_role BYPASSRLS;";
+/// 0001's (and its upgrade's) NOTICE when the login may not create event triggers.
+const NO_TRIGGER: &str = "NOTICE: pgbase: this login may not create event triggers, so no DDL event trigger; run NOTIFY pgrst, 'reload schema' after DDL outside pgbase migrate";
+
+/// Connects, keeping every WARNING and NOTICE the server sends as `SEVERITY: message`.
+async fn connect_keeping_notices(url: &str) -> (tokio_postgres::Client, Arc<Mutex<Vec<String>>>) {
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let keep = notices.clone();
+    tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notice(n)) => {
+                    keep.lock()
+                        .unwrap()
+                        .push(format!("{}: {}", n.severity(), n.message()))
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    (client, notices)
+}
+
+/// The `pgbase:` notices kept so far (Postgres' own left out), emptying the list.
+fn pgbase_notices(notices: &Mutex<Vec<String>>) -> Vec<String> {
+    std::mem::take(&mut *notices.lock().unwrap())
+        .into_iter()
+        .filter(|n| n.contains(": pgbase: "))
+        .collect()
+}
+
+/// Whether `service_role` has BYPASSRLS, and whether the connected database has pgbase's
+/// enabled DDL event trigger.
+async fn bypassrls_and_trigger(client: &tokio_postgres::Client) -> (bool, bool) {
+    client
+        .query_one(
+            "select (select rolbypassrls from pg_roles where rolname = 'service_role'),
+                    exists (select from pg_event_trigger where evtname = 'pgbase_ddl_end'
+                            and evtfoid = 'pgbase.on_ddl()'::regprocedure and evtenabled = 'O')",
+            &[],
+        )
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn bypassrls_and_the_event_trigger_are_tried_for_and_warned_about() {
+    let dir = scratch();
+    let cluster = managed_cluster(dir.path());
+    let admin = connect(&cluster.url("postgres")).await;
+    owner_and_database(&admin, "owner", true, "app").await;
+    let (mut owner, notices) =
+        connect_keeping_notices(&url(&cluster, "owner", OWNER_PASSWORD, "app")).await;
+
+    // The owner (CREATEROLE, PG 15): refused both, warned, installed.
+    let report = pgbase_migrate::migrate(&mut owner, None)
+        .await
+        .unwrap_or_else(|e| panic!("migrate as the owner: {e}"));
+    assert_eq!(
+        report.system_applied.len(),
+        pgbase_migrate::SYSTEM_SCHEMAS.len()
+    );
+    assert_eq!(
+        pgbase_notices(&notices),
+        [CREATED_WITHOUT_BYPASSRLS, NO_TRIGGER]
+    );
+    assert_eq!(bypassrls_and_trigger(&owner).await, (false, false));
+    let again = pgbase_migrate::migrate(&mut owner, None).await.unwrap();
+    assert!(again.system_applied.is_empty() && again.system_upgraded.is_empty());
+    assert!(
+        pgbase_notices(&notices).is_empty(),
+        "a second run says nothing"
+    );
+
+    // A database whose 0001 an earlier pgbase applied (no checksum recorded): the upgrade tries
+    // both again, warns again and does not fail; then it is done.
+    let admin_app = connect(&cluster.url("app")).await;
+    let forget = "update pgbase.system_migrations set checksum = null where version = 1";
+    admin_app.batch_execute(forget).await.unwrap();
+    let report = pgbase_migrate::migrate(&mut owner, None)
+        .await
+        .unwrap_or_else(|e| panic!("upgrade as the owner: {e}"));
+    assert_eq!(report.system_upgraded, ["0001_pgbase.sql"]);
+    assert_eq!(pgbase_notices(&notices), [HAS_NO_BYPASSRLS, NO_TRIGGER]);
+    assert_eq!(bypassrls_and_trigger(&owner).await, (false, false));
+    let again = pgbase_migrate::migrate(&mut owner, None).await.unwrap();
+    assert!(again.system_applied.is_empty() && again.system_upgraded.is_empty());
+    assert!(pgbase_notices(&notices).is_empty());
+
+    // A superuser installing another database gives the existing service_role BYPASSRLS.
+    admin.batch_execute("create database other").await.unwrap();
+    let (mut superuser, super_notices) = connect_keeping_notices(&cluster.url("other")).await;
+    pgbase_migrate::migrate(&mut superuser, None)
+        .await
+        .expect("migrate as the superuser");
+    assert!(pgbase_notices(&super_notices).is_empty());
+    assert_eq!(bypassrls_and_trigger(&superuser).await, (true, true));
+
+    // A superuser upgrading the owner's database makes its event trigger.
+    admin_app.batch_execute(forget).await.unwrap();
+    let (mut superuser_app, super_notices) = connect_keeping_notices(&cluster.url("app")).await;
+    let report = pgbase_migrate::migrate(&mut superuser_app, None)
+        .await
+        .expect("upgrade as the superuser");
+    assert_eq!(report.system_upgraded, ["0001_pgbase.sql"]);
+    assert!(pgbase_notices(&super_notices).is_empty());
+    assert_eq!(bypassrls_and_trigger(&owner).await, (true, true));
 }
 
 const MIGRATION: &str = "
@@ -728,12 +870,12 @@ async fn the_whole_stack_runs_as_a_createrole_owner() {
             "REST",
             "missing",
             "service_role has no BYPASSRLS: the service key sees only what row-level security allows (often [])",
-            "ALTER ROLE service_role BYPASSRLS;  -- as a superuser (the provider's admin role)",
+            "ALTER ROLE service_role BYPASSRLS;  -- as a superuser (on PG 16+ also a role with BYPASSRLS, CREATEROLE and ADMIN OPTION on service_role)",
         ),
         row(
             "REST",
             "note",
-            "no DDL event trigger (needs a superuser): pgbase migrate reloads the schema cache itself, and serve checks the catalog periodically",
+            "no DDL event trigger (only a superuser or a provider's admin role may create it): pgbase migrate reloads the schema cache itself, and serve checks the catalog periodically",
             "after DDL outside pgbase migrate: NOTIFY pgrst, 'reload schema';",
         ),
         row(
