@@ -160,10 +160,13 @@ async fn running_statements(admin: &tokio_postgres::Client, marker: &str) -> i64
 
 /// Waits (at most [`PATIENCE`]) until the database shows no pooled connection inside a
 /// transaction and no abandoned statement still running; returns how long after `hung_up`
-/// that was.
+/// that was (at most).
 async fn released_after(app: &TestApp, marker: &str, hung_up: Instant) -> Duration {
     let admin = app.client().await;
     loop {
+        // The start of the probe that finds nothing left is when it was all released at the
+        // latest: the probe's own round trip is not counted against the promise.
+        let probed_at = hung_up.elapsed();
         let leftovers: i64 = admin
             .query_one(
                 "select count(*) from pg_stat_activity where datname = current_database() \
@@ -175,7 +178,7 @@ async fn released_after(app: &TestApp, marker: &str, hung_up: Instant) -> Durati
             .expect("pg_stat_activity")
             .get(0);
         if leftovers == 0 {
-            return hung_up.elapsed();
+            return probed_at;
         }
         assert!(
             hung_up.elapsed() < PATIENCE,
