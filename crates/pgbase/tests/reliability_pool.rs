@@ -1,7 +1,11 @@
 //! Pool exhaustion (issue #16): 500 concurrent slow RPCs (each sleeping 1 s) against a pool of
 //! 10 are queued; those that get no connection within the pool's acquire timeout (10 s) answer
-//! 503 with a PGRST code instead of hanging; nothing deadlocks, `/health` answers throughout,
-//! and the process's memory stays bounded.
+//! 503 with a PGRST code instead of hanging; nothing deadlocks, `/health` answers throughout
+//! without queueing behind them, and the process's memory stays bounded.
+//!
+//! Clocks: the 503s may not come before the acquire timeout (a lower bound, which load cannot
+//! break); a `/health` probe must answer in under half the acquire timeout (queued behind the
+//! pool it would take the whole timeout); a hang fails through a generous bound.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +17,13 @@ use std::time::{Duration, Instant};
 
 use common::TestApp;
 use pgbase::config::Settings;
+
+/// The pool's acquire timeout (`pgbase_db::PoolOptions::wait_timeout`, 10 s by default).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A `/health` answer slower than this waited for a pooled connection.
+const HEALTH_BOUND: Duration = Duration::from_secs(5);
+/// Upper bound of a wait for one answer: reached only when something hangs.
+const PATIENCE: Duration = Duration::from_secs(60);
 
 const SETUP: &str = r#"
 create function public.nap(seconds float8) returns text language sql as $$
@@ -48,7 +59,7 @@ async fn five_hundred_slow_requests_on_a_pool_of_ten_queue_then_503_without_dead
         }));
     }
 
-    // /health answers while the pool is exhausted, every 250 ms, each within 2 s.
+    // /health answers while the pool is exhausted, every 250 ms, each without queueing.
     let done = Arc::new(AtomicBool::new(false));
     let health = {
         let app = app.clone();
@@ -58,7 +69,7 @@ async fn five_hundred_slow_requests_on_a_pool_of_ten_queue_then_503_without_dead
             let mut peak_rss = 0;
             while !done.load(Ordering::Relaxed) {
                 let t = Instant::now();
-                let r = tokio::time::timeout(Duration::from_secs(2), app.get("/health")).await;
+                let r = tokio::time::timeout(HEALTH_BOUND, app.get("/health")).await;
                 answers.push((r.map(|r| r.status.as_u16()).ok(), t.elapsed()));
                 peak_rss = peak_rss.max(rss_kb());
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -72,7 +83,7 @@ async fn five_hundred_slow_requests_on_a_pool_of_ten_queue_then_503_without_dead
     let mut latest = Duration::ZERO;
     for t in tasks {
         // Bounded: a deadlock fails here instead of hanging the suite.
-        let (status, text, at) = tokio::time::timeout(Duration::from_secs(40), t)
+        let (status, text, at) = tokio::time::timeout(PATIENCE, t)
             .await
             .expect("a request hung: deadlock?")
             .unwrap();
@@ -83,8 +94,9 @@ async fn five_hundred_slow_requests_on_a_pool_of_ten_queue_then_503_without_dead
                 let v: serde_json::Value = serde_json::from_str(&text).unwrap();
                 let code = v["code"].as_str().unwrap_or_default();
                 assert!(code.starts_with("PGRST"), "{text}");
+                // `at` counts from before the request was sent: never later than its wait.
                 assert!(
-                    at >= Duration::from_secs(9),
+                    at >= ACQUIRE_TIMEOUT,
                     "gave up before the acquire timeout: {at:?}"
                 );
                 unavailable += 1;
@@ -106,15 +118,14 @@ async fn five_hundred_slow_requests_on_a_pool_of_ten_queue_then_503_without_dead
         "only {unavailable} × 503: requests were not bounded"
     );
     assert_eq!(ok + unavailable, 500);
-    assert!(latest < Duration::from_secs(25), "answers took {latest:?}");
     assert!(answers.len() >= 10, "too few health probes: {answers:?}");
     for (status, took) in &answers {
         // /health reports on the database through the pool; it may say 503, but it answers.
         assert!(
             status.is_some(),
-            "/health did not answer within 2 s: {answers:?}"
+            "/health did not answer within {HEALTH_BOUND:?}: {answers:?}"
         );
-        assert!(*took < Duration::from_secs(2));
+        assert!(*took < HEALTH_BOUND, "{answers:?}");
     }
     assert!(peak_rss < 100 * 1024, "RSS {peak_rss} kB");
     // The pool serves again at once.

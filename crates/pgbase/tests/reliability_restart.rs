@@ -5,6 +5,12 @@
 //! PostgREST answers it); the pool serves again within 2 s of Postgres returning; the server keeps
 //! running; and afterwards the table holds exactly the acknowledged writes: every 2xx row is
 //! there, and no row exists whose write was answered with an error.
+//!
+//! Clocks: the phases follow events (writes acknowledged, a 503 seen with Postgres down, writes
+//! acknowledged again), each with a generous bound. The 2 s promise is measured from the moment
+//! the cluster accepts connections again to the database's own timestamp of the first row
+//! written after it (same machine, same clock), so the test's scheduling of its 32 writers
+//! is not counted against it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -12,8 +18,8 @@ mod common;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -24,13 +30,39 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const SETUP: &str = "
-create table public.items (id text primary key, client int not null);
+create table public.items (id text primary key, client int not null,
+                           at timestamptz not null default clock_timestamp());
 grant select, insert on public.items to anon;
 ";
 
 const CLIENTS: usize = 32;
 /// No answer may take longer than this, outage or not (the pool's wait timeout is 10 s).
 const ANSWER_BOUND: Duration = Duration::from_secs(10);
+/// The README's promise: the pool serves again within this of Postgres returning.
+const SERVES_AGAIN_WITHIN: Duration = Duration::from_secs(2);
+/// Upper bound of a wait for an event: reached only when something is broken.
+const PATIENCE: Duration = Duration::from_secs(30);
+/// Writes acknowledged before the outage, and again after it, before the test moves on.
+const WRITES_PER_PHASE: usize = 100;
+
+/// Running totals the writers share, so the test can wait on them.
+#[derive(Default)]
+struct Progress {
+    acknowledged: AtomicUsize,
+    unavailable: AtomicUsize,
+}
+
+/// Waits (at most [`PATIENCE`]) until `done` holds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "waited {PATIENCE:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
 
 /// One request through the real router; returns status, body and how long it took.
 async fn send(
@@ -80,6 +112,7 @@ async fn writer(
     client: usize,
     stop: Arc<AtomicBool>,
     t0: Instant,
+    progress: Arc<Progress>,
 ) -> Tally {
     let mut tally = Tally::default();
     let mut n = 0;
@@ -114,6 +147,7 @@ async fn writer(
         if ok {
             tally.acknowledged.insert(id);
             tally.successes.push(t0.elapsed());
+            progress.acknowledged.fetch_add(1, Ordering::SeqCst);
             continue;
         }
         assert!(status < 500 || status == 503, "{kind}: {status} {text}");
@@ -125,6 +159,7 @@ async fn writer(
                 "503 without a connection error code: {text}"
             );
             tally.unavailable += 1;
+            progress.unavailable.fetch_add(1, Ordering::SeqCst);
         }
         if kind == "graphql" {
             // Supabase serves GraphQL through PostgREST: with the database away the answer is
@@ -152,44 +187,52 @@ async fn run(kind: &'static str) {
     assert!(pgbase::runtime::wait_for_schema_cache(&state, Duration::from_secs(10)).await);
 
     let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(Progress::default());
     let t0 = Instant::now();
     let writers: Vec<_> = (0..CLIENTS)
-        .map(|c| tokio::spawn(writer(state.clone(), kind, c, stop.clone(), t0)))
+        .map(|c| {
+            tokio::spawn(writer(
+                state.clone(),
+                kind,
+                c,
+                stop.clone(),
+                t0,
+                progress.clone(),
+            ))
+        })
         .collect();
+    let acknowledged = || progress.acknowledged.load(Ordering::SeqCst);
+    let unavailable = || progress.unavailable.load(Ordering::SeqCst);
 
-    // Let writes flow, restart Postgres, let writes flow again.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Let writes flow, restart Postgres (seeing a 503 while it is down), let writes flow again.
+    wait_until("writes before the outage", || {
+        acknowledged() >= WRITES_PER_PHASE
+    })
+    .await;
     let down_at = t0.elapsed();
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.stop()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let seen = unavailable();
+    wait_until("a 503 with Postgres down", || unavailable() > seen).await;
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.start_again())
         .await
         .unwrap();
     let up_at = t0.elapsed();
-    // Wait (bounded) for writes to succeed again, then a little longer.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let (status, _, _) = send(
-            &state,
-            Method::GET,
-            "/rest/v1/items?limit=1",
-            false,
-            String::new(),
-        )
-        .await;
-        if status == 200 || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let up_wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let before = acknowledged();
+    wait_until("writes after Postgres returned", || {
+        acknowledged() >= before + WRITES_PER_PHASE
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
 
     let mut all = Tally::default();
     for w in writers {
-        let t = tokio::time::timeout(Duration::from_secs(30), w)
+        let t = tokio::time::timeout(PATIENCE, w)
             .await
             .expect("a writer hung")
             .unwrap();
@@ -200,6 +243,18 @@ async fn run(kind: &'static str) {
         all.successes.extend(t.successes);
     }
     let first_after = all.successes.iter().filter(|t| **t > up_at).min().copied();
+    // The database's timestamp of the first row written by the restarted cluster.
+    let first_row_after: Option<f64> = cluster
+        .connect()
+        .await
+        .query_one(
+            "select extract(epoch from min(at))::float8 from public.items
+             where at >= pg_postmaster_start_time()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     let present: HashSet<String> = cluster
         .connect()
         .await
@@ -213,13 +268,14 @@ async fn run(kind: &'static str) {
     let phantom: Vec<_> = present.difference(&all.acknowledged).collect();
     eprintln!(
         "{kind}: acknowledged {}, present {}, failed {} ({} × 503), slowest answer {:?}, \
-         down at {down_at:?}, up at {up_at:?}, first write after {:?}",
+         down at {down_at:?}, up at {up_at:?}, first answer after {:?}, first row {:?} s after",
         all.acknowledged.len(),
         present.len(),
         all.failed.len(),
         all.unavailable,
         all.slowest,
-        first_after.map(|t| t - up_at)
+        first_after.map(|t| t - up_at),
+        first_row_after.map(|t| t - up_wall)
     );
     assert!(lost.is_empty(), "acknowledged but missing: {lost:?}");
     assert!(
@@ -237,11 +293,12 @@ async fn run(kind: &'static str) {
         "an answer took {:?}",
         all.slowest
     );
-    let first_after = first_after.expect("no write succeeded after Postgres returned");
+    first_after.expect("no write was acknowledged after Postgres returned");
+    let first_row_after =
+        first_row_after.expect("no row was written after Postgres returned") - up_wall;
     assert!(
-        first_after - up_at < Duration::from_secs(2),
-        "the pool served again only {:?} after Postgres returned",
-        first_after - up_at
+        first_row_after < SERVES_AGAIN_WITHIN.as_secs_f64(),
+        "the pool served again only {first_row_after:.3} s after Postgres returned"
     );
 }
 

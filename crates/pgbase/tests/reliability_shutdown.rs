@@ -2,13 +2,14 @@
 //!
 //! - SIGTERM while requests are in flight: the listener closes at once (new connections are
 //!   refused while the old ones still run), every in-flight request is answered 200, and the
-//!   process exits 0 soon after the last one.
+//!   process exits 0 soon after the last one (measured from that answer).
 //! - A request longer than `shutdown_timeout`: the process does not wait for it; it exits with
-//!   status 1 within the timeout plus a margin.
+//!   status 1, no sooner than the timeout and long before the request would have ended, and
+//!   the request is cut off unanswered.
 //! - Two processes with a '1 seconds' cron job: SIGTERM the leader (found through pg_locks),
-//!   it exits 0 and hands over; the other process leads and fires the next tick, so the gap
-//!   between the last run of the old leader and the first of the new one stays under two ticks
-//!   and no second fires in both.
+//!   it exits 0 and hands over; the other process leads and fires the next tick: counted in
+//!   runs, not in clock time (a late first run on a loaded machine catches up), the two
+//!   reigns together fire every second of their span once, and no second fires in both.
 //! - Two processes and `net.http_post` requests held by a slow sink: SIGTERM the process that
 //!   claimed them; it finishes them and exits 0. A request enqueued while it drains wakes the
 //!   other process, which takes that one and leaves the draining process's claims alone (they
@@ -69,6 +70,9 @@ async fn wait_ready(served: &Served) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_in_flight_requests_refuses_new_ones_and_exits_0() {
     const IN_FLIGHT: usize = 8;
+    // Long enough that the test sees the listener closed while they still run, even when a
+    // loaded machine is slow to deliver the signal or to poll.
+    const NAP: &str = r#"{"secs":5}"#;
     let db = pgbase_testkit::test_db().await;
     let client = db.connect().await;
     client.batch_execute(SLOW_RPC).await.unwrap();
@@ -83,9 +87,10 @@ async fn sigterm_answers_in_flight_requests_refuses_new_ones_and_exits_0() {
     let port = served.port;
     let requests: Vec<_> = (0..IN_FLIGHT)
         .map(|_| {
-            tokio::spawn(
-                async move { http(port, "POST", "/rest/v1/rpc/slow", r#"{"secs":1.5}"#).await },
-            )
+            tokio::spawn(async move {
+                let answer = http(port, "POST", "/rest/v1/rpc/slow", NAP).await;
+                (answer, Instant::now())
+            })
         })
         .collect();
     wait_for(
@@ -97,7 +102,6 @@ async fn sigterm_answers_in_flight_requests_refuses_new_ones_and_exits_0() {
     .await;
 
     served.terminate();
-    let signalled = Instant::now();
     // The listener closes while the requests still run.
     wait_for(
         "new connections to be refused",
@@ -112,8 +116,11 @@ async fn sigterm_answers_in_flight_requests_refuses_new_ones_and_exits_0() {
         "connections were refused only after the in-flight requests ended"
     );
 
+    let mut last_answer = None;
     for request in requests {
-        let (status, body) = request.await.unwrap().expect("connection");
+        let (answer, at) = request.await.unwrap();
+        last_answer = last_answer.max(Some(at));
+        let (status, body) = answer.expect("connection");
         assert_eq!(
             (status, body.as_str()),
             (200, "1"),
@@ -124,15 +131,18 @@ async fn sigterm_answers_in_flight_requests_refuses_new_ones_and_exits_0() {
     let status = served
         .wait_exit(PATIENCE)
         .unwrap_or_else(|| panic!("still running after SIGTERM\n{}", served.log_text()));
-    let elapsed = signalled.elapsed();
+    let after_last = last_answer.expect("answers").elapsed();
     eprintln!(
-        "exit {status:?} {elapsed:?} after SIGTERM ({still_running} requests in flight at refusal)"
+        "exit {status:?} {after_last:?} after the last answer ({still_running} requests in \
+         flight at refusal)"
     );
+    // 0, not 1: the drain ended before the 20 s shutdown_timeout cut it off.
     assert_eq!(status.code(), Some(0), "{}", served.log_text());
-    // The requests slept 1.5 s; the drain must not wait for anything else (e.g. the timeout).
+    // Once the last request is answered, nothing else holds the exit (a generous bound: the
+    // exit code already tells a drain from the timeout).
     assert!(
-        elapsed < Duration::from_secs(10),
-        "exit took {elapsed:?}\n{}",
+        after_last < Duration::from_secs(10),
+        "exit came {after_last:?} after the last answer\n{}",
         served.log_text()
     );
     assert!(
@@ -164,9 +174,11 @@ async fn a_request_longer_than_shutdown_timeout_does_not_hold_the_exit() {
     wait_ready(&served).await;
 
     let port = served.port;
+    // The request naps far longer than the test waits for the exit: an exit that waited
+    // for it fails the bounded wait below.
     let request =
         tokio::spawn(
-            async move { http(port, "POST", "/rest/v1/rpc/slow", r#"{"secs":30}"#).await },
+            async move { http(port, "POST", "/rest/v1/rpc/slow", r#"{"secs":50}"#).await },
         );
     wait_for(
         "the request to be in flight",
@@ -178,15 +190,13 @@ async fn a_request_longer_than_shutdown_timeout_does_not_hold_the_exit() {
 
     served.terminate();
     let signalled = Instant::now();
-    let status = served
-        .wait_exit(TIMEOUT + Duration::from_secs(5))
-        .unwrap_or_else(|| {
-            panic!(
-                "still running {:?} after SIGTERM with shutdown_timeout = 2s\n{}",
-                signalled.elapsed(),
-                served.log_text()
-            )
-        });
+    let status = served.wait_exit(PATIENCE).unwrap_or_else(|| {
+        panic!(
+            "still running {:?} after SIGTERM with shutdown_timeout = 2s\n{}",
+            signalled.elapsed(),
+            served.log_text()
+        )
+    });
     let elapsed = signalled.elapsed();
     eprintln!("exit {status:?} {elapsed:?} after SIGTERM");
     assert!(
@@ -289,17 +299,30 @@ async fn sigterm_of_the_cron_leader_hands_over_within_two_ticks() {
         "{}",
         logs(&served)
     );
-    // Hand-over gap: from the old leader's last run to the new leader's first.
-    let gap: f64 = client
-        .query_one(
-            "select extract(epoch from
-                (select min(at) from public.fired where leader = $2)
-              - (select max(at) from public.fired where leader = $1))::float8",
+    // One snapshot of the runs. Counted in runs, not clock time: every second from the old
+    // leader's first run to the new leader's last fires once, so the runs span (count - 1)
+    // seconds; a hand-over that lost a tick has fewer runs, one that doubled a tick more.
+    let runs: Vec<(f64, i32)> = client
+        .query(
+            "select extract(epoch from at)::float8, leader from public.fired
+             where leader in ($1, $2) order by at",
             &[&old_session, &new_session],
         )
         .await
         .unwrap()
-        .get(0);
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let of = |session: i32| -> Vec<f64> {
+        runs.iter()
+            .filter(|(_, l)| *l == session)
+            .map(|(t, _)| *t)
+            .collect()
+    };
+    let (old_runs, new_runs) = (of(old_session), of(new_session));
+    let (old_last, new_first) = (old_runs[old_runs.len() - 1], new_runs[0]);
+    let span = (new_runs[new_runs.len() - 1] - old_runs[0]).round() as i64;
+    let fired = (old_runs.len() + new_runs.len()) as i64;
     let per_second: Vec<(String, i64)> = client
         .query(
             "select date_trunc('second', at)::text, count(*) from public.fired
@@ -311,15 +334,20 @@ async fn sigterm_of_the_cron_leader_hands_over_within_two_ticks() {
         .iter()
         .map(|r| (r.get(0), r.get(1)))
         .collect();
-    eprintln!("hand-over gap {gap:.3} s");
+    eprintln!(
+        "hand-over gap {:.3} s; {fired} runs over {span} s",
+        new_first - old_last
+    );
     assert!(
-        gap > 0.0,
+        new_first > old_last,
         "the new leader ran before the old one's last run\n{}",
         logs(&served)
     );
-    assert!(
-        gap < 2.0,
-        "the hand-over took {gap:.3} s between runs (more than two ticks)\n{}",
+    assert_eq!(
+        fired,
+        span + 1,
+        "runs vs seconds spanned: a tick lost (fewer) or doubled (more) across the \
+         hand-over: {runs:?}\n{}",
         logs(&served)
     );
     assert_eq!(per_second, vec![], "seconds fired by both leaders");
