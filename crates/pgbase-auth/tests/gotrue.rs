@@ -952,14 +952,10 @@ async fn concurrent_sign_ins_never_500_and_leave_the_pool_usable() {
     // sign-ins waiting for their hash, and another user of the pool (a REST request) would
     // get one only when nearly all of them had answered. No clock: the test counts the
     // sign-ins still unanswered when the other user's checkout comes back.
-    let deadline = Instant::now() + PATIENCE;
-    while finished.load(Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no sign-in answered in {PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    pgbase_testkit::wait_until("a first sign-in answered", PATIENCE, || {
+        finished.load(Ordering::SeqCst) > 0
+    })
+    .await;
     let mut unanswered_at_checkout = Vec::new();
     for _ in 0..10 {
         let client = tokio::time::timeout(PATIENCE, api.pool.get())

@@ -42,19 +42,28 @@ impl ConnectFailure {
     }
 }
 
-/// Where the config points, for messages: `host:port` list (never the password).
-fn target(config: &tokio_postgres::Config) -> String {
+/// Each host of a config with its port, as libpq pairs them: one port for every host, or one
+/// per host; 5432 when none is given.
+pub(crate) fn hosts_with_ports(config: &tokio_postgres::Config) -> Vec<(&Host, u16)> {
     let ports = config.get_ports();
-    let hosts: Vec<String> = config
+    config
         .get_hosts()
         .iter()
         .enumerate()
-        .map(|(i, h)| {
+        .map(|(i, host)| {
             let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
-            match h {
-                Host::Tcp(h) => format!("{h}:{port}"),
-                Host::Unix(p) => format!("{}/.s.PGSQL.{port}", p.display()),
-            }
+            (host, port)
+        })
+        .collect()
+}
+
+/// Where the config points, for messages: `host:port` list (never the password).
+fn target(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = hosts_with_ports(config)
+        .into_iter()
+        .map(|(host, port)| match host {
+            Host::Tcp(h) => format!("{h}:{port}"),
+            Host::Unix(p) => format!("{}/.s.PGSQL.{port}", p.display()),
         })
         .collect();
     if hosts.is_empty() {

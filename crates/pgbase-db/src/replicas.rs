@@ -89,24 +89,12 @@ pub struct ReplicaStatus {
 /// `host:port/database` of a connection config, for status and metrics: every host with its
 /// port (5432 when none is given; IPv6 addresses in brackets), never the user or password.
 pub fn replica_label(config: &tokio_postgres::Config) -> String {
-    let ports = config.get_ports();
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .enumerate()
-        .map(|(i, host)| {
-            let host = match host {
-                tokio_postgres::config::Host::Tcp(h) if h.contains(':') => format!("[{h}]"),
-                tokio_postgres::config::Host::Tcp(h) => h.clone(),
-                tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-            };
-            // libpq: one port for every host, or one per host.
-            let port = match ports {
-                [] => 5432,
-                [one] => *one,
-                many => many.get(i).copied().unwrap_or(5432),
-            };
-            format!("{host}:{port}")
+    let hosts: Vec<String> = crate::connect_error::hosts_with_ports(config)
+        .into_iter()
+        .map(|(host, port)| match host {
+            tokio_postgres::config::Host::Tcp(h) if h.contains(':') => format!("[{h}]:{port}"),
+            tokio_postgres::config::Host::Tcp(h) => format!("{h}:{port}"),
+            tokio_postgres::config::Host::Unix(p) => format!("{}:{port}", p.display()),
         })
         .collect();
     format!(

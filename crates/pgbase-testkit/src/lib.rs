@@ -322,6 +322,16 @@ pub fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("pgbase-testkit: finding a free port: {e}"))
 }
 
+/// Waits for `condition` to hold, checking every 5 ms; panics naming `what` once `patience`
+/// has passed (a bound against hangs, not a speed target).
+pub async fn wait_until(what: &str, patience: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + patience;
+    while !condition() {
+        assert!(Instant::now() < deadline, "{what}: not within {patience:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// A cluster owned by one test, which it may stop and start again (to test what happens while
 /// Postgres restarts). It holds database `app` with the system schemas; it keeps its port across
 /// restarts, so URLs stay valid. Stopped and removed on drop.

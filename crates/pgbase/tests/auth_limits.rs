@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use common::{SECRET, TestApp};
@@ -83,14 +83,10 @@ async fn a_burst_of_sign_ins_never_500s_and_rest_keeps_its_connections() {
     // others have asked the pool for a connection; were bcrypt to hash on a held connection,
     // REST would get one only when nearly every sign-in had answered. No clock: count the
     // sign-ins still unanswered when each REST answer comes back.
-    let deadline = Instant::now() + PATIENCE;
-    while finished.load(Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "no sign-in answered in {PATIENCE:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    pgbase_testkit::wait_until("a first sign-in answered", PATIENCE, || {
+        finished.load(Ordering::SeqCst) > 0
+    })
+    .await;
     let mut unanswered = Vec::new();
     for _ in 0..10 {
         let r = tokio::time::timeout(PATIENCE, app.get("/rest/v1/notes?select=body"))

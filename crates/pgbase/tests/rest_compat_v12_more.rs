@@ -843,6 +843,17 @@ end $$;
 grant execute on function gatekeeping.gate() to anon;
 "#;
 
+/// A write the gate refuses when it is configured.
+async fn post_blocked_note(app: &TestApp) -> common::TestResponse {
+    app.send(
+        "POST",
+        "/rest/v1/notes",
+        &[("x-blocked", "1")],
+        Some(r#"{"id":2,"body":"x"}"#),
+    )
+    .await
+}
+
 /// The role the gate switches to (roles are cluster-wide: only one test creates it).
 const BOSS: &str =
     "create role gate_boss nologin; grant anon to gate_boss; grant gate_boss to current_user;";
@@ -863,14 +874,7 @@ async fn a_pre_request_function_runs_before_every_rest_and_graphql_request() {
 
     // raising PT402 refuses the request with that status, in PostgREST's error shape, and
     // a refused write writes nothing
-    let r = app
-        .send(
-            "POST",
-            "/rest/v1/notes",
-            &[("x-blocked", "1")],
-            Some(r#"{"id":2,"body":"x"}"#),
-        )
-        .await;
+    let r = post_blocked_note(&app).await;
     expect_json(
         &r,
         402,
@@ -909,14 +913,7 @@ async fn a_pre_request_function_runs_before_every_rest_and_graphql_request() {
 
     // without the setting nothing is called
     let app = TestApp::new(PRE_REQUEST).await;
-    let r = app
-        .send(
-            "POST",
-            "/rest/v1/notes",
-            &[("x-blocked", "1")],
-            Some(r#"{"id":2,"body":"x"}"#),
-        )
-        .await;
+    let r = post_blocked_note(&app).await;
     expect_status(&r, 201);
     assert_eq!(r.header("x-gate"), None);
 }
