@@ -939,7 +939,7 @@ fn every_lint_is_listed_once_errors_first() {
     let mut sorted = levels.clone();
     sorted.sort();
     assert_eq!(levels, sorted);
-    names.sort();
+    names.sort_unstable();
     let before = names.len();
     names.dedup();
     assert_eq!(names.len(), before);

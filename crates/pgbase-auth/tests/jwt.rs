@@ -153,7 +153,7 @@ async fn alg_none_is_rejected() {
             let n = chunk
                 .iter()
                 .enumerate()
-                .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+                .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
             for i in 0..=chunk.len() {
                 out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
             }
@@ -181,7 +181,7 @@ fn b64url(bytes: &[u8]) -> String {
         let n = chunk
             .iter()
             .enumerate()
-            .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }

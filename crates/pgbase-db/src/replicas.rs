@@ -435,8 +435,11 @@ mod tests {
         assert_eq!(set.lag_of(5), None, "no samples yet");
         let now = Instant::now();
         for (ago, lsn) in [(30, 100), (20, 100), (10, 200), (0, 300)] {
-            set.samples()
-                .push_back((now - Duration::from_secs(ago), lsn));
+            set.samples().push_back((
+                now.checked_sub(Duration::from_secs(ago))
+                    .expect("uptime over 30 s"),
+                lsn,
+            ));
         }
         let lag = |replayed| set.lag_of(replayed).map(|d| d.as_secs());
         assert_eq!(lag(300), Some(0), "caught up");

@@ -14,11 +14,18 @@ use std::time::Duration;
 
 /// Makes `cmd`'s process receive `signal` when the spawning thread exits.
 pub(crate) fn set_parent_death_signal(cmd: &mut Command, signal: libc::c_int) {
-    let parent = std::process::id() as libc::pid_t;
+    let parent = pid_t(std::process::id());
     // SAFETY: the closure only makes async-signal-safe system calls (prctl, getppid).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::c_ulong::from(signal.unsigned_abs()),
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl: then nobody would signal us.
@@ -103,9 +110,14 @@ impl Keeper {
     pub(crate) fn signal(&mut self, signal: libc::c_int) {
         if !self.has_exited() {
             // SAFETY: kill has no memory-safety preconditions.
-            unsafe { libc::kill(self.pid as libc::pid_t, signal) };
+            unsafe { libc::kill(pid_t(self.pid), signal) };
         }
     }
+}
+
+/// A process id as libc takes it (Linux pids stay below 2^22, so this never saturates).
+fn pid_t(pid: u32) -> libc::pid_t {
+    libc::pid_t::try_from(pid).unwrap_or(libc::pid_t::MAX)
 }
 
 /// Whether a process with this pid exists and is not a zombie.

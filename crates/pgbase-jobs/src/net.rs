@@ -175,7 +175,7 @@ pub async fn run(
             p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = stopped(&mut signal) => break,
         };
-        let free = (permits.available_permits() + 1) as i64;
+        let free = i64::try_from(permits.available_permits() + 1).unwrap_or(i64::MAX);
         let limit = free.min(config.batch_size.max(1));
         let claimer = session.load(Ordering::Acquire);
         let claimed = match claim(&pool, limit, config.lease_margin, claimer).await {
@@ -200,7 +200,7 @@ pub async fn run(
                 continue;
             }
         };
-        let full = claimed.len() as i64 == limit;
+        let full = i64::try_from(claimed.len()) == Ok(limit);
         let mut first = Some(first);
         for request in claimed {
             let permit = match first.take() {

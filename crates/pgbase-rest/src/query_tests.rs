@@ -1066,7 +1066,7 @@ fn decoding() {
             ("c".into(), Some("+ ".into())),
             ("d".into(), None),
             ("e".into(), Some("f=g".into())),
-            ("".into(), Some("h".into())),
+            (String::new(), Some("h".into())),
         ]
     );
     assert_eq!(decode_component("%E2%9C%93%zz"), "✓%zz");

@@ -468,12 +468,11 @@ impl PrivateCluster {
             .gid(owner.1)
             .output()
             .unwrap_or_else(|e| panic!("pgbase-testkit: running pg_basebackup: {e}"));
-        if !out.status.success() {
-            panic!(
-                "pgbase-testkit: pg_basebackup failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        assert!(
+            out.status.success(),
+            "pgbase-testkit: pg_basebackup failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let cluster = Cluster::start(ClusterOptions {
             listen_tcp: true,
             ephemeral: true,

@@ -274,7 +274,7 @@ async fn run(kind: &'static str) {
         all.failed.len(),
         all.unavailable,
         all.slowest,
-        first_after.map(|t| t - up_at),
+        first_after.map(|t| t.saturating_sub(up_at)),
         first_row_after.map(|t| t - up_wall)
     );
     assert!(lost.is_empty(), "acknowledged but missing: {lost:?}");

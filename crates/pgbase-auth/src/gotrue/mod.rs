@@ -268,7 +268,8 @@ pub(crate) fn client_ip(
 pub(crate) fn rate_limit(limiter: &RateLimiter, ip: Option<IpAddr>) -> Result<(), GoTrueError> {
     match ip.map(|ip| limiter.check(ip)) {
         Some(Err(wait)) => Err(GoTrueError::RateLimited {
-            retry_after_secs: wait.as_secs_f64().ceil() as u64,
+            // whole seconds, rounded up (a wait under a second still says 1)
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         }),
         _ => Ok(()),
     }

@@ -41,7 +41,7 @@ pub struct Grant<'a> {
 /// Signs an access token for `grant`; returns the token and its `exp`.
 pub fn access_token(config: &AuthConfig, grant: &Grant<'_>) -> Result<(String, i64), GoTrueError> {
     let now = chrono::Utc::now().timestamp();
-    let exp = now + config.jwt_exp_secs as i64;
+    let exp = now.saturating_add(i64::try_from(config.jwt_exp_secs).unwrap_or(i64::MAX));
     let user = grant.user;
     let claims = json!({
         "iss": config.jwt_issuer,
