@@ -77,9 +77,18 @@ pub(crate) async fn load_cached(
     let row = row.map_err(CatalogError::Query)?;
     committed.map_err(CatalogError::Query)?;
     *statement = Some(stmt);
+    let queried = started.elapsed();
     let text: &str = row.try_get(0).map_err(CatalogError::Query)?;
     let data: CatalogData = serde_json::from_str(text)?;
+    let parsed = started.elapsed();
     let mut cache = SchemaCache::from_data(schemas, data);
     cache.load_duration = started.elapsed();
+    tracing::debug!(
+        query_ms = queried.as_secs_f64() * 1000.0,
+        parse_ms = (parsed - queried).as_secs_f64() * 1000.0,
+        derive_ms = (cache.load_duration - parsed).as_secs_f64() * 1000.0,
+        bytes = text.len(),
+        "schema cache load phases"
+    );
     Ok(cache)
 }
