@@ -1,6 +1,14 @@
 -- pgbase schema cache: ONE catalog query returning ONE row with ONE json document.
 --
 -- $1 :: text[]  the exposed schemas (in configuration order).
+-- $2 :: int     which part of the document to fill: 0 = all of it; 1 = `schemas` and
+--               three quarters of `tables` (the relations with their columns, by far the
+--               costliest part); 2 = the other quarter of `tables` and everything else.
+--               What a part does not fill comes out as an empty array, and the CTEs only
+--               it uses are never run (its subqueries are init plans, evaluated on first
+--               use), so the reload listener runs parts 1 and 2 at once on two connections
+--               sharing one snapshot and concatenates them (`src/load.rs`). A relation
+--               belongs to part 2 when the hash of its oid ends in binary 11.
 --
 -- Run it with an empty search_path (`SET LOCAL search_path TO ''`) so that every
 -- format_type / regclass / pg_get_expr output is schema-qualified unless it lives
@@ -308,6 +316,7 @@ cols as (
   left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
   left join view_column_sources vcs on vcs.view_id = a.attrelid and vcs.view_column = a.attnum
   where a.attnum > 0 and not a.attisdropped
+    and ($2 = 0 or ((hashoid(a.attrelid) & 3) = 3) = ($2 = 2))
 ),
 -- each relation's columns as one json array (joined, not a subquery per relation: that would
 -- scan every column of every relation once per relation)
@@ -372,10 +381,20 @@ func_args as (
   ) x
   group by f.oid
 ),
+-- the types of the exposed columns, without the json of `cols` (part 2 lists the types)
+col_types as (
+  select distinct a.atttypid, coalesce(db.base, a.atttypid) as base_oid,
+         case when bt.typcategory = 'A' and bt.typelem <> 0 then bt.typelem end as element_oid
+  from pg_attribute a
+  join rels r on r.oid = a.attrelid
+  left join domain_base db on db.oid = a.atttypid
+  left join pg_type bt on bt.oid = coalesce(db.base, a.atttypid)
+  where a.attnum > 0 and not a.attisdropped
+),
 used_types0(oid) as (
-  select atttypid from cols
-  union select base_oid from cols
-  union select element_oid from cols where element_oid is not null
+  select atttypid from col_types
+  union select base_oid from col_types
+  union select element_oid from col_types where element_oid is not null
   union select prorettype from funcs
   union select unnest(types) from func_args
   union select t.oid from pg_type t join exposed n on n.oid = t.typnamespace where t.typtype = 'e'
@@ -388,7 +407,7 @@ used_types(oid) as (
         where t.typcategory = 'A' and t.typelem <> 0
 )
 select json_build_object(
-  'schemas', (
+  'schemas', case when $2 in (0, 1) then (
     select coalesce(json_agg(json_build_object(
       'name', n.nspname,
       'comment', (select d.description from pg_description d
@@ -401,8 +420,8 @@ select json_build_object(
                  from aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x)
     ) order by array_position($1::text[], n.nspname::text)), '[]')
     from exposed n
-  ),
-  'tables', (
+  ) else '[]' end,
+  'tables', case when $2 in (0, 1, 2) then (
     select coalesce(json_agg(json_build_object(
       'oid', r.oid::int8,
       'schema', r.nspname,
@@ -466,10 +485,11 @@ select json_build_object(
     ) order by r.nspname, r.relname), '[]')
     from rels r
     left join rel_cols rc on rc.attrelid = r.oid
-  ),
-  'foreign_keys', (select coalesce(json_agg(f.j), '[]') from fks f),
-  'view_key_dependencies', (select coalesce(json_agg(v.j), '[]') from view_key_deps v),
-  'functions', (
+    where $2 = 0 or ((hashoid(r.oid) & 3) = 3) = ($2 = 2)
+  ) else '[]' end,
+  'foreign_keys', case when $2 in (0, 2) then (select coalesce(json_agg(f.j), '[]') from fks f) else '[]' end,
+  'view_key_dependencies', case when $2 in (0, 2) then (select coalesce(json_agg(v.j), '[]') from view_key_deps v) else '[]' end,
+  'functions', case when $2 in (0, 2) then (
     select coalesce(json_agg(json_build_object(
       'oid', p.oid::int8,
       'schema', f.nspname,
@@ -510,9 +530,9 @@ select json_build_object(
     join pg_type bt on bt.oid = coalesce(db.base, p.prorettype)
     left join pg_class rc on rc.oid = bt.typrelid
     left join pg_namespace rcn on rcn.oid = rc.relnamespace
-  ),
-  'computed_relationships', (select coalesce(json_agg(c.j), '[]') from computed c),
-  'types', (
+  ) else '[]' end,
+  'computed_relationships', case when $2 in (0, 2) then (select coalesce(json_agg(c.j), '[]') from computed c) else '[]' end,
+  'types', case when $2 in (0, 2) then (
     select coalesce(json_agg(json_build_object(
       'oid', t.oid::int8,
       'schema', n.nspname,
@@ -535,8 +555,8 @@ select json_build_object(
     join pg_type t on t.oid = u.oid
     join pg_namespace n on n.oid = t.typnamespace
     left join domain_base db on db.oid = t.oid
-  ),
-  'roles', (
+  ) else '[]' end,
+  'roles', case when $2 in (0, 2) then (
     select coalesce(json_agg(json_build_object(
       'name', r.rolname,
       'superuser', r.rolsuper,
@@ -570,5 +590,5 @@ select json_build_object(
         where m.member = r.oid)
     ) order by r.rolname), '[]')
     from pg_roles r
-  )
+  ) else '[]' end
 )::text
