@@ -25,8 +25,11 @@ use tracing::{debug, error, info, warn};
 pub struct CatalogHandle {
     current: ArcSwap<SchemaCache>,
     version: AtomicU64,
-    /// The current version, for those who act on a reload (the pool retires its connections).
+    /// The current version, for those who act on a reload.
     reloaded: tokio::sync::watch::Sender<u64>,
+    /// How many loads have started, for those who act when one starts (the pool retires its
+    /// connections then and opens a fresh one while the catalog loads).
+    loads: tokio::sync::watch::Sender<u64>,
 }
 
 impl CatalogHandle {
@@ -36,6 +39,7 @@ impl CatalogHandle {
             current: ArcSwap::from_pointee(SchemaCache::empty(cache.exposed_schemas())),
             version: AtomicU64::new(0),
             reloaded: tokio::sync::watch::Sender::new(0),
+            loads: tokio::sync::watch::Sender::new(0),
         };
         handle.store(cache);
         handle
@@ -60,6 +64,12 @@ impl CatalogHandle {
         self.reloaded.subscribe()
     }
 
+    /// A receiver that sees each load start (before its catalog query runs; a load that then
+    /// fails installs nothing).
+    pub fn subscribe_loads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.loads.subscribe()
+    }
+
     /// Number of successful loads so far (the current model's version).
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
@@ -78,6 +88,7 @@ impl CatalogHandle {
         loader: &mut Loader,
         schemas: &[String],
     ) -> Result<u64, CatalogError> {
+        self.loads.send_modify(|n| *n += 1);
         let cache = loader.load(client, schemas).await?;
         let (tables, functions, relationships, took) = (
             cache.table_count(),
