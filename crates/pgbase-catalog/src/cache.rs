@@ -31,6 +31,31 @@ pub struct CatalogData {
     pub roles: Vec<Role>,
 }
 
+impl CatalogData {
+    /// Appends the parts of `other` (the catalog query's other half: each half fills some
+    /// relations and leaves the sections it does not own empty).
+    pub(crate) fn extend(&mut self, other: CatalogData) {
+        let CatalogData {
+            schemas,
+            tables,
+            foreign_keys,
+            view_key_dependencies,
+            functions,
+            computed_relationships,
+            types,
+            roles,
+        } = other;
+        self.schemas.extend(schemas);
+        self.tables.extend(tables);
+        self.foreign_keys.extend(foreign_keys);
+        self.view_key_dependencies.extend(view_key_dependencies);
+        self.functions.extend(functions);
+        self.computed_relationships.extend(computed_relationships);
+        self.types.extend(types);
+        self.roles.extend(roles);
+    }
+}
+
 /// The schema cache: every exposed relation, function, relationship, role and type.
 ///
 /// Immutable once built; a reload builds a new one and swaps it in

@@ -1,6 +1,14 @@
 -- pgbase schema cache: ONE catalog query returning ONE row with ONE json document.
 --
 -- $1 :: text[]  the exposed schemas (in configuration order).
+-- $2 :: int     which part of the document to fill: 0 = all of it; 1 = `schemas` and
+--               three quarters of `tables` (the relations with their columns, by far the
+--               costliest part); 2 = the other quarter of `tables` and everything else.
+--               What a part does not fill comes out as an empty array, and the CTEs only
+--               it uses are never run (its subqueries are init plans, evaluated on first
+--               use), so the reload listener runs parts 1 and 2 at once on two connections
+--               sharing one snapshot and concatenates them (`src/load.rs`). A relation
+--               belongs to part 2 when the hash of its oid ends in binary 11.
 --
 -- Run it with an empty search_path (`SET LOCAL search_path TO ''`) so that every
 -- format_type / regclass / pg_get_expr output is schema-qualified unless it lives
@@ -39,6 +47,9 @@ domain_base as (
 ),
 -- every foreign key of the database (outside the system schemas); relationship
 -- derivation needs the ones between non-exposed base tables too (views over them).
+-- Key column names here and below are looked up one by one by (attrelid, attnum), which
+-- the index answers directly (a join of the key with pg_attribute scanned every column of
+-- the table for every key).
 fks as (
   select
     c.conrelid,
@@ -46,19 +57,24 @@ fks as (
       'name', c.conname,
       'schema', sn.nspname,
       'table', sc.relname,
-      'columns', (select json_agg(a.attname order by k.ord)
-                  from unnest(c.conkey) with ordinality k(attnum, ord)
-                  join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum),
+      'columns', (select json_agg((select a.attname from pg_attribute a
+                            where a.attrelid = c.conrelid and a.attnum = k.attnum)
+                           order by k.ord)
+                  from unnest(c.conkey) with ordinality k(attnum, ord)),
       'referenced_schema', tn.nspname,
       'referenced_table', tc.relname,
-      'referenced_columns', (select json_agg(a.attname order by k.ord)
-                             from unnest(c.confkey) with ordinality k(attnum, ord)
-                             join pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum),
+      'referenced_columns', (select json_agg((select a.attname from pg_attribute a
+                                       where a.attrelid = c.confrelid and a.attnum = k.attnum)
+                                      order by k.ord)
+                             from unnest(c.confkey) with ordinality k(attnum, ord)),
+      -- the key's columns are exactly those of a primary key or unique constraint (in any
+      -- order; such a constraint names no column twice, so containment both ways and equal
+      -- lengths mean the same columns, without sorting two arrays per candidate)
       'unique', exists (
                   select 1 from pg_constraint u
                   where u.conrelid = c.conrelid and u.contype in ('p', 'u')
-                    and (select array_agg(x order by x) from unnest(u.conkey) x)
-                      = (select array_agg(x order by x) from unnest(c.conkey) x)),
+                    and u.conkey @> c.conkey and u.conkey <@ c.conkey
+                    and cardinality(u.conkey) = cardinality(c.conkey)),
       'on_update', c.confupdtype::text,
       'on_delete', c.confdeltype::text,
       'comment', (select d.description from pg_description d
@@ -220,73 +236,7 @@ cols as (
     a.atttypid,
     coalesce(db.base, a.atttypid) as base_oid,
     case when bt.typcategory = 'A' and bt.typelem <> 0 then bt.typelem end as element_oid,
-    json_build_object(
-      'name', a.attname,
-      'ordinal', a.attnum,
-      'data_type',
-        case
-          when t.typtype = 'd' then
-            case when btn.nspname = 'pg_catalog' then format_type(t.typbasetype, null)
-                 else format_type(a.atttypid, a.atttypmod) end
-          else
-            case when tn.nspname = 'pg_catalog' then format_type(a.atttypid, null)
-                 else format_type(a.atttypid, a.atttypmod) end
-        end,
-      'nominal_type', format_type(a.atttypid, a.atttypmod),
-      'type_oid', a.atttypid::int8,
-      'base_type_oid', coalesce(db.base, a.atttypid)::int8,
-      'element_type_oid', (case when bt.typcategory = 'A' and bt.typelem <> 0 then bt.typelem end)::int8,
-      'nullable', not (a.attnotnull or (t.typtype = 'd' and t.typnotnull)),
-      'default',
-        case
-          when a.attgenerated = 's' then null
-          when a.attidentity = 'd' then
-            format('nextval(%L::regclass)',
-                   pg_get_serial_sequence(format('%I.%I', r.nspname, r.relname), a.attname))
-          when ad.adbin is null and t.typtype = 'd' then pg_get_expr(t.typdefaultbin, 0)
-          else pg_get_expr(ad.adbin, ad.adrelid)
-        end,
-      'generation_expression', case when a.attgenerated = 's' then pg_get_expr(ad.adbin, ad.adrelid) end,
-      'generated', a.attgenerated::text,
-      'identity', a.attidentity::text,
-      'comment', (select cd.description from pg_description cd
-                  where cd.objoid = a.attrelid and cd.classoid = 'pg_class'::regclass and cd.objsubid = a.attnum),
-      'max_length', information_schema._pg_char_max_length(
-                      information_schema._pg_truetypid(a.*, t.*),
-                      information_schema._pg_truetypmod(a.*, t.*)),
-      'enum_values', (select json_agg(e.enumlabel order by e.enumsortorder)
-                      from pg_enum e where e.enumtypid = coalesce(db.base, a.atttypid)),
-      'grants', (select json_agg(json_build_object(
-                          'grantee', case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end,
-                          'privilege', x.privilege_type,
-                          'grantable', x.is_grantable))
-                 from aclexplode(a.attacl) x),
-      'source', vcs.j,
-      'json_cast', (select json_build_object('schema', fn.nspname, 'name', f.proname)
-                    from pg_cast pc
-                    join pg_proc f on f.oid = pc.castfunc
-                    join pg_namespace fn on fn.oid = f.pronamespace
-                    where pc.castsource = 'json'::regtype and pc.casttarget = a.atttypid
-                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
-                      and has_function_privilege(pc.castfunc, 'execute')
-                    limit 1),
-      'text_cast', (select json_build_object('schema', fn.nspname, 'name', f.proname)
-                    from pg_cast pc
-                    join pg_proc f on f.oid = pc.castfunc
-                    join pg_namespace fn on fn.oid = f.pronamespace
-                    where pc.castsource = 'text'::regtype and pc.casttarget = a.atttypid
-                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
-                      and has_function_privilege(pc.castfunc, 'execute')
-                    limit 1),
-      'to_json_cast', (select json_build_object('schema', fn.nspname, 'name', f.proname)
-                    from pg_cast pc
-                    join pg_proc f on f.oid = pc.castfunc
-                    join pg_namespace fn on fn.oid = f.pronamespace
-                    where pc.castsource = a.atttypid and pc.casttarget = 'json'::regtype
-                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
-                      and has_function_privilege(pc.castfunc, 'execute')
-                    limit 1)
-    ) as j
+    to_json(jc) as j
   from pg_attribute a
   join rels r on r.oid = a.attrelid
   join pg_type t on t.oid = a.atttypid
@@ -297,7 +247,97 @@ cols as (
   left join pg_namespace btn on btn.oid = dt.typnamespace
   left join pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
   left join view_column_sources vcs on vcs.view_id = a.attrelid and vcs.view_column = a.attnum
+  -- the column's json as a row (to_json of a record builds it at about half the cost of
+  -- json_build_object, which looks up every argument's type again on every call)
+  cross join lateral (select
+      a.attname as name,
+      a.attnum as ordinal,
+      case
+          when t.typtype = 'd' then
+            case when btn.nspname = 'pg_catalog' then format_type(t.typbasetype, null)
+                 else format_type(a.atttypid, a.atttypmod) end
+          else
+            case when tn.nspname = 'pg_catalog' then format_type(a.atttypid, null)
+                 else format_type(a.atttypid, a.atttypmod) end
+        end
+        as data_type,
+      format_type(a.atttypid, a.atttypmod) as nominal_type,
+      a.atttypid::int8 as type_oid,
+      coalesce(db.base, a.atttypid)::int8 as base_type_oid,
+      (case when bt.typcategory = 'A' and bt.typelem <> 0 then bt.typelem end)::int8 as element_type_oid,
+      not (a.attnotnull or (t.typtype = 'd' and t.typnotnull)) as nullable,
+      case
+          when a.attgenerated = 's' then null
+          when a.attidentity = 'd' then
+            format('nextval(%L::regclass)',
+                   pg_get_serial_sequence(format('%I.%I', r.nspname, r.relname), a.attname))
+          when ad.adbin is null and t.typtype = 'd' then pg_get_expr(t.typdefaultbin, 0)
+          else pg_get_expr(ad.adbin, ad.adrelid)
+        end
+        as "default",
+      case when a.attgenerated = 's' then pg_get_expr(ad.adbin, ad.adrelid) end as generation_expression,
+      a.attgenerated::text as generated,
+      a.attidentity::text as identity,
+      (select cd.description from pg_description cd
+                  where cd.objoid = a.attrelid and cd.classoid = 'pg_class'::regclass and cd.objsubid = a.attnum) as comment,
+      -- information_schema._pg_char_max_length(_pg_truetypid(a, t), _pg_truetypmod(a, t)),
+      -- written out: those SQL functions are strict, so never inlined, and their whole-row
+      -- arguments made them a third of this CTE's time
+      case
+        when (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end) = -1 then null
+        when (case when t.typtype = 'd' then t.typbasetype else a.atttypid end)
+             in (1042, 1043) -- char, varchar
+          then (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end) - 4
+        when (case when t.typtype = 'd' then t.typbasetype else a.atttypid end)
+             in (1560, 1562) -- bit, varbit
+          then (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end)
+      end
+        as max_length,
+      (select json_agg(e.enumlabel order by e.enumsortorder)
+                      from pg_enum e where e.enumtypid = coalesce(db.base, a.atttypid)) as enum_values,
+      (select json_agg(g) from (
+          select case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee,
+                 x.privilege_type as privilege, x.is_grantable as grantable
+          from aclexplode(a.attacl) x) g) as grants,
+      vcs.j as source,
+      (select json_build_object('schema', fn.nspname, 'name', f.proname)
+                    from pg_cast pc
+                    join pg_proc f on f.oid = pc.castfunc
+                    join pg_namespace fn on fn.oid = f.pronamespace
+                    where pc.castsource = 'json'::regtype and pc.casttarget = a.atttypid
+                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
+                      and has_function_privilege(pc.castfunc, 'execute')
+                    limit 1) as json_cast,
+      (select json_build_object('schema', fn.nspname, 'name', f.proname)
+                    from pg_cast pc
+                    join pg_proc f on f.oid = pc.castfunc
+                    join pg_namespace fn on fn.oid = f.pronamespace
+                    where pc.castsource = 'text'::regtype and pc.casttarget = a.atttypid
+                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
+                      and has_function_privilege(pc.castfunc, 'execute')
+                    limit 1) as text_cast,
+      (select json_build_object('schema', fn.nspname, 'name', f.proname)
+                    from pg_cast pc
+                    join pg_proc f on f.oid = pc.castfunc
+                    join pg_namespace fn on fn.oid = f.pronamespace
+                    where pc.castsource = a.atttypid and pc.casttarget = 'json'::regtype
+                      and t.typtype = 'd' and pc.castcontext = 'i' and pc.castmethod = 'f'
+                      and has_function_privilege(pc.castfunc, 'execute')
+                    limit 1) as to_json_cast
+  ) jc
   where a.attnum > 0 and not a.attisdropped
+    and ($2 = 0 or ((hashoid(a.attrelid) & 3) = 3) = ($2 = 2))
+),
+-- the grants of each distinct relation ACL, once: most relations share one (their schema's
+-- default privileges), and exploding the same ACL for every relation was a fifth of `tables`
+rel_acls as (
+  select d.acl,
+         (select json_agg(g) from (
+            select case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee,
+                   x.privilege_type as privilege, x.is_grantable as grantable
+            from aclexplode(d.acl) x) g) as grants
+  from (select distinct coalesce(r.relacl, acldefault('r'::"char", r.relowner)) as acl
+        from rels r) d
 ),
 -- each relation's columns as one json array (joined, not a subquery per relation: that would
 -- scan every column of every relation once per relation)
@@ -362,10 +402,20 @@ func_args as (
   ) x
   group by f.oid
 ),
+-- the types of the exposed columns, without the json of `cols` (part 2 lists the types)
+col_types as (
+  select distinct a.atttypid, coalesce(db.base, a.atttypid) as base_oid,
+         case when bt.typcategory = 'A' and bt.typelem <> 0 then bt.typelem end as element_oid
+  from pg_attribute a
+  join rels r on r.oid = a.attrelid
+  left join domain_base db on db.oid = a.atttypid
+  left join pg_type bt on bt.oid = coalesce(db.base, a.atttypid)
+  where a.attnum > 0 and not a.attisdropped
+),
 used_types0(oid) as (
-  select atttypid from cols
-  union select base_oid from cols
-  union select element_oid from cols where element_oid is not null
+  select atttypid from col_types
+  union select base_oid from col_types
+  union select element_oid from col_types where element_oid is not null
   union select prorettype from funcs
   union select unnest(types) from func_args
   union select t.oid from pg_type t join exposed n on n.oid = t.typnamespace where t.typtype = 'e'
@@ -378,21 +428,20 @@ used_types(oid) as (
         where t.typcategory = 'A' and t.typelem <> 0
 )
 select json_build_object(
-  'schemas', (
+  'schemas', case when $2 in (0, 1) then (
     select coalesce(json_agg(json_build_object(
       'name', n.nspname,
       'comment', (select d.description from pg_description d
                   where d.objoid = n.oid and d.classoid = 'pg_namespace'::regclass and d.objsubid = 0),
       'owner', pg_get_userbyid(n.nspowner),
-      'grants', (select json_agg(json_build_object(
-                   'grantee', case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end,
-                   'privilege', x.privilege_type,
-                   'grantable', x.is_grantable))
-                 from aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x)
+      'grants', (select json_agg(g) from (
+          select case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee,
+                 x.privilege_type as privilege, x.is_grantable as grantable
+          from aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x) g)
     ) order by array_position($1::text[], n.nspname::text)), '[]')
     from exposed n
-  ),
-  'tables', (
+  ) else '[]' end,
+  'tables', case when $2 in (0, 1, 2) then (
     select coalesce(json_agg(json_build_object(
       'oid', r.oid::int8,
       'schema', r.nspname,
@@ -411,26 +460,29 @@ select json_build_object(
       'rls_forced', r.relforcerowsecurity,
       'columns', coalesce(rc.columns, '[]'),
       'primary_key', (
-        select json_agg(a.attname order by k.ord)
+        select json_agg((select a.attname from pg_attribute a
+                         where a.attrelid = c.conrelid and a.attnum = k.attnum)
+                        order by k.ord)
         from pg_constraint c
         cross join lateral unnest(c.conkey) with ordinality k(attnum, ord)
-        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
         where c.conrelid = r.oid and c.contype = 'p'),
       'unique_constraints', (
         select json_agg(json_build_object(
           'name', c.conname,
-          'columns', (select json_agg(a.attname order by k.ord)
-                      from unnest(c.conkey) with ordinality k(attnum, ord)
-                      join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum)
+          'columns', (select json_agg((select a.attname from pg_attribute a
+                                where a.attrelid = c.conrelid and a.attnum = k.attnum)
+                               order by k.ord)
+                      from unnest(c.conkey) with ordinality k(attnum, ord))
         ) order by c.conname)
         from pg_constraint c
         where c.conrelid = r.oid and c.contype = 'u'),
       'unique_indexes', (
         select json_agg(json_build_object(
           'name', ic.relname,
-          'columns', (select json_agg(a.attname order by k.ord)
-                      from unnest(i.indkey::int2[]) with ordinality k(attnum, ord)
-                      join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum)
+          'columns', (select json_agg((select a.attname from pg_attribute a
+                                where a.attrelid = i.indrelid and a.attnum = k.attnum)
+                               order by k.ord)
+                      from unnest(i.indkey::int2[]) with ordinality k(attnum, ord))
         ) order by ic.relname)
         from pg_index i
         join pg_class ic on ic.oid = i.indexrelid
@@ -447,19 +499,16 @@ select json_build_object(
         ) order by p.polname)
         from pg_policy p
         where p.polrelid = r.oid),
-      'grants', (
-        select json_agg(json_build_object(
-          'grantee', case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end,
-          'privilege', x.privilege_type,
-          'grantable', x.is_grantable))
-        from aclexplode(coalesce(r.relacl, acldefault('r'::"char", r.relowner))) x)
+      'grants', ra.grants
     ) order by r.nspname, r.relname), '[]')
     from rels r
     left join rel_cols rc on rc.attrelid = r.oid
-  ),
-  'foreign_keys', (select coalesce(json_agg(f.j), '[]') from fks f),
-  'view_key_dependencies', (select coalesce(json_agg(v.j), '[]') from view_key_deps v),
-  'functions', (
+    left join rel_acls ra on ra.acl = coalesce(r.relacl, acldefault('r'::"char", r.relowner))
+    where $2 = 0 or ((hashoid(r.oid) & 3) = 3) = ($2 = 2)
+  ) else '[]' end,
+  'foreign_keys', case when $2 in (0, 2) then (select coalesce(json_agg(f.j), '[]') from fks f) else '[]' end,
+  'view_key_dependencies', case when $2 in (0, 2) then (select coalesce(json_agg(v.j), '[]') from view_key_deps v) else '[]' end,
+  'functions', case when $2 in (0, 2) then (
     select coalesce(json_agg(json_build_object(
       'oid', p.oid::int8,
       'schema', f.nspname,
@@ -486,11 +535,10 @@ select json_build_object(
       'variadic', p.provariadic <> 0,
       'config', p.proconfig,
       'grants', (
-        select json_agg(json_build_object(
-          'grantee', case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end,
-          'privilege', x.privilege_type,
-          'grantable', x.is_grantable))
-        from aclexplode(coalesce(p.proacl, acldefault('f'::"char", p.proowner))) x)
+        select json_agg(g) from (
+          select case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee,
+                 x.privilege_type as privilege, x.is_grantable as grantable
+          from aclexplode(coalesce(p.proacl, acldefault('f'::"char", p.proowner))) x) g)
     ) order by f.nspname, p.proname, p.oid), '[]')
     from funcs f
     join pg_proc p on p.oid = f.oid
@@ -500,9 +548,9 @@ select json_build_object(
     join pg_type bt on bt.oid = coalesce(db.base, p.prorettype)
     left join pg_class rc on rc.oid = bt.typrelid
     left join pg_namespace rcn on rcn.oid = rc.relnamespace
-  ),
-  'computed_relationships', (select coalesce(json_agg(c.j), '[]') from computed c),
-  'types', (
+  ) else '[]' end,
+  'computed_relationships', case when $2 in (0, 2) then (select coalesce(json_agg(c.j), '[]') from computed c) else '[]' end,
+  'types', case when $2 in (0, 2) then (
     select coalesce(json_agg(json_build_object(
       'oid', t.oid::int8,
       'schema', n.nspname,
@@ -525,8 +573,8 @@ select json_build_object(
     join pg_type t on t.oid = u.oid
     join pg_namespace n on n.oid = t.typnamespace
     left join domain_base db on db.oid = t.oid
-  ),
-  'roles', (
+  ) else '[]' end,
+  'roles', case when $2 in (0, 2) then (
     select coalesce(json_agg(json_build_object(
       'name', r.rolname,
       'superuser', r.rolsuper,
@@ -560,5 +608,5 @@ select json_build_object(
         where m.member = r.oid)
     ) order by r.rolname), '[]')
     from pg_roles r
-  )
+  ) else '[]' end
 )::text

@@ -13,6 +13,10 @@ pub enum CatalogError {
     /// The reload listener could not connect or `LISTEN`.
     #[error("schema reload listener: {0}")]
     Listen(#[source] tokio_postgres::Error),
+    /// The catalog transaction did not export a snapshot its second connection could
+    /// import (the listener then loads on one connection).
+    #[error("schema cache query: the server exported no usable snapshot")]
+    Snapshot,
     /// The reload listener's connection closed.
     #[error("schema reload listener connection closed")]
     ConnectionClosed,

@@ -9,7 +9,7 @@
 
 use crate::cache::SchemaCache;
 use crate::error::CatalogError;
-use crate::load::load_cached;
+use crate::load::{Helper, Loader};
 use arc_swap::ArcSwap;
 use futures_util::StreamExt;
 use std::sync::Arc;
@@ -25,8 +25,11 @@ use tracing::{debug, error, info, warn};
 pub struct CatalogHandle {
     current: ArcSwap<SchemaCache>,
     version: AtomicU64,
-    /// The current version, for those who act on a reload (the pool retires its connections).
+    /// The current version, for those who act on a reload.
     reloaded: tokio::sync::watch::Sender<u64>,
+    /// How many loads have started, for those who act when one starts (the pool retires its
+    /// connections then and opens a fresh one while the catalog loads).
+    loads: tokio::sync::watch::Sender<u64>,
 }
 
 impl CatalogHandle {
@@ -36,6 +39,7 @@ impl CatalogHandle {
             current: ArcSwap::from_pointee(SchemaCache::empty(cache.exposed_schemas())),
             version: AtomicU64::new(0),
             reloaded: tokio::sync::watch::Sender::new(0),
+            loads: tokio::sync::watch::Sender::new(0),
         };
         handle.store(cache);
         handle
@@ -60,6 +64,12 @@ impl CatalogHandle {
         self.reloaded.subscribe()
     }
 
+    /// A receiver that sees each load start (before its catalog query runs; a load that then
+    /// fails installs nothing).
+    pub fn subscribe_loads(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.loads.subscribe()
+    }
+
     /// Number of successful loads so far (the current model's version).
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
@@ -68,16 +78,18 @@ impl CatalogHandle {
     /// Loads a fresh model over `client` and swaps it in; returns its version. On
     /// error the current model stays.
     pub async fn reload(&self, client: &Client, schemas: &[String]) -> Result<u64, CatalogError> {
-        self.reload_cached(client, &mut None, schemas).await
+        self.reload_with(client, &mut Loader::default(), schemas)
+            .await
     }
 
-    async fn reload_cached(
+    async fn reload_with(
         &self,
         client: &Client,
-        statement: &mut Option<Statement>,
+        loader: &mut Loader,
         schemas: &[String],
     ) -> Result<u64, CatalogError> {
-        let cache = load_cached(client, statement, schemas).await?;
+        self.loads.send_modify(|n| *n += 1);
+        let cache = loader.load(client, schemas).await?;
         let (tables, functions, relationships, took) = (
             cache.table_count(),
             cache.function_count(),
@@ -122,8 +134,10 @@ impl Default for ListenOptions {
     fn default() -> Self {
         ListenOptions {
             channel: "pgrst".to_owned(),
-            // one migration's DDL commits at once, so its notifications arrive together
-            debounce: Duration::from_millis(20),
+            // One transaction's notifications arrive together at its commit (and Postgres
+            // folds equal ones into one), so a short wait suffices; a notification that
+            // arrives during a reload brings another one after it, so none is missed.
+            debounce: Duration::from_millis(5),
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             reload_on_connect: true,
@@ -233,12 +247,15 @@ async fn session<T>(
     connected: &mut bool,
 ) -> Result<(), CatalogError>
 where
-    T: MakeTlsConnect<Socket> + Send + 'static,
+    T: MakeTlsConnect<Socket> + Clone + Send + 'static,
     T::Stream: Send + 'static,
     T::TlsConnect: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    let (client, mut connection) = config.connect(tls).await.map_err(CatalogError::Listen)?;
+    let (client, mut connection) = config
+        .connect(tls.clone())
+        .await
+        .map_err(CatalogError::Listen)?;
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let _driver = AbortOnDrop(tokio::spawn(async move {
         let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -267,14 +284,15 @@ where
     *connected = true;
     info!(channel = %options.channel, "schema reload listener connected");
 
-    let mut statement = None;
+    let mut loader = Loader::with_helper(helper(config, tls).await);
     let check_every = options.fingerprint_every;
     let mut fingerprint = None;
+    let mut fingerprint_statement = None;
     if check_every.is_some() {
-        fingerprint = catalog_fingerprint(&client, schemas).await?;
+        fingerprint = catalog_fingerprint(&client, &mut fingerprint_statement, schemas).await?;
     }
     if options.reload_on_connect {
-        reload_logged(handle, &client, &mut statement, schemas).await?;
+        reload_logged(handle, &client, &mut loader, schemas).await?;
     }
     let mut ticker = tokio::time::interval(check_every.unwrap_or(Duration::from_secs(3600)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -283,10 +301,10 @@ where
         let event = tokio::select! {
             event = rx.recv() => event,
             _ = ticker.tick(), if check_every.is_some() => {
-                let now = catalog_fingerprint(&client, schemas).await?;
+                let now = catalog_fingerprint(&client, &mut fingerprint_statement, schemas).await?;
                 if now.is_some() && now != fingerprint {
                     info!("schema change seen by the catalog fingerprint check; reloading");
-                    reload_logged(handle, &client, &mut statement, schemas).await?;
+                    reload_logged(handle, &client, &mut loader, schemas).await?;
                 }
                 fingerprint = now;
                 continue;
@@ -308,9 +326,10 @@ where
                     }
                 }
                 if check_every.is_some() {
-                    fingerprint = catalog_fingerprint(&client, schemas).await?;
+                    fingerprint =
+                        catalog_fingerprint(&client, &mut fingerprint_statement, schemas).await?;
                 }
-                reload_logged(handle, &client, &mut statement, schemas).await?;
+                reload_logged(handle, &client, &mut loader, schemas).await?;
             }
             Some(Event::Notify(payload)) => debug!(payload = %payload, "ignored notification"),
             Some(Event::Closed(e)) => return closed(e),
@@ -349,15 +368,64 @@ const FINGERPRINT: &str = "select case
   ) parts), ''))
 end";
 
+/// The fingerprint, with the statement prepared once per connection (it is run before
+/// every reload).
 async fn catalog_fingerprint(
     client: &Client,
+    statement: &mut Option<Statement>,
     schemas: &[String],
 ) -> Result<Option<String>, CatalogError> {
+    let stmt = match statement {
+        Some(s) => s.clone(),
+        None => {
+            let s = client
+                .prepare(FINGERPRINT)
+                .await
+                .map_err(CatalogError::Listen)?;
+            *statement = Some(s.clone());
+            s
+        }
+    };
     let row = client
-        .query_one(FINGERPRINT, &[&schemas])
+        .query_one(&stmt, &[&schemas])
         .await
         .map_err(CatalogError::Listen)?;
-    Ok(row.get(0))
+    row.try_get(0).map_err(CatalogError::Listen)
+}
+
+/// A second connection for the loader, which runs half of the catalog query on it at the
+/// same time as the other half; without one (the server refuses another connection) the
+/// cache loads on the listening connection alone.
+async fn helper<T>(config: &Config, tls: T) -> Option<Helper>
+where
+    T: MakeTlsConnect<Socket> + Send + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    // named apart from the listening connection in pg_stat_activity
+    let mut config = config.clone();
+    if let Some(name) = config.get_application_name().map(str::to_owned) {
+        config.application_name(format!("{name} (catalog half)"));
+    }
+    match config.connect(tls).await {
+        Ok((client, connection)) => {
+            let driver = tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    debug!(error = %e, "schema cache helper connection closed");
+                }
+            });
+            Some(Helper {
+                client,
+                statement: None,
+                _guard: Box::new(AbortOnDrop(driver)),
+            })
+        }
+        Err(e) => {
+            warn!(error = %e, "schema cache: no second connection; loading on one");
+            None
+        }
+    }
 }
 
 fn closed(e: Option<tokio_postgres::Error>) -> Result<(), CatalogError> {
@@ -372,10 +440,10 @@ fn closed(e: Option<tokio_postgres::Error>) -> Result<(), CatalogError> {
 async fn reload_logged(
     handle: &CatalogHandle,
     client: &Client,
-    statement: &mut Option<Statement>,
+    loader: &mut Loader,
     schemas: &[String],
 ) -> Result<(), CatalogError> {
-    match handle.reload_cached(client, statement, schemas).await {
+    match handle.reload_with(client, loader, schemas).await {
         Ok(_) => Ok(()),
         Err(e) if client.is_closed() => Err(e),
         Err(e) => {

@@ -639,7 +639,7 @@ async fn reloads_on_notify_and_keeps_held_snapshots() {
 }
 
 /// A burst of notifications folds into one reload. The listener here debounces for 2 s (the
-/// default is 75 ms) so that the burst, pipelined on one connection, surely arrives within one
+/// default is 5 ms) so that the burst, pipelined on one connection, surely arrives within one
 /// window even on a loaded machine; a listener that reloads per notification reloads 20 times.
 #[tokio::test]
 async fn a_burst_of_notifications_folds_into_one_reload() {
@@ -751,4 +751,72 @@ async fn without_the_event_trigger_the_fingerprint_check_sees_ddl() {
     );
     checking.abort();
     not_checking.abort();
+}
+
+/// How many connections of the listener's second connection (`… (catalog half)`) are open.
+async fn helpers(client: &tokio_postgres::Client) -> i64 {
+    client
+        .query_one(
+            "select count(*) from pg_stat_activity where application_name = 'pgbase-catalog-listener (catalog half)' and datname = current_database()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .get(0)
+}
+
+/// The listener loads the catalog in two halves on two connections (one snapshot); on the
+/// fixture (every relationship kind) plus 80 tables joined by 160 foreign keys — so relations
+/// fall in both halves — the result is the one-statement load's, relation for relation and
+/// relationship for relationship. When its second connection dies, it loads on one, and
+/// still loads the same model.
+#[tokio::test]
+async fn the_two_connection_load_is_the_one_statement_load() {
+    let db = pgbase_testkit::test_db().await;
+    let client = db.connect().await;
+    client.batch_execute(FIXTURE).await.expect("fixture");
+    let mut wide = String::new();
+    for i in 0..80 {
+        wide.push_str(&format!(
+            "create table api.w{i} (id int primary key, a_id int, b_id int, note varchar(20));"
+        ));
+    }
+    for i in 0..80 {
+        wide.push_str(&format!(
+            "alter table api.w{i} add foreign key (a_id) references api.w{}(id), add foreign key (b_id) references api.w{}(id);",
+            (i + 1) % 80,
+            (i + 2) % 80
+        ));
+    }
+    client.batch_execute(&wide).await.expect("80 tables");
+    let one = load(&client, &api()).await.expect("load");
+    assert!(one.table_count() > 80);
+    assert!(one.relationship_count() >= 320, "160 FKs, both ways");
+
+    let handle = Arc::new(CatalogHandle::new(SchemaCache::empty(&api())));
+    let listener = listener(&db, &handle, ListenOptions::default());
+    reloaded_until(&handle, "the reload on connect", |c| c.version >= 2).await;
+    assert_eq!(helpers(&client).await, 1, "the second connection is open");
+    assert_eq!(model_json(&handle.current()), model_json(&one));
+
+    // its second connection killed, the listener loads on its own connection
+    let killed = client
+        .query_one(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'pgbase-catalog-listener (catalog half)' and datname = current_database()",
+            &[],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(killed.get::<_, i64>(0), 1);
+    client
+        .batch_execute("create table api.after_helper (id int references api.w0(id))")
+        .await
+        .expect("ddl");
+    reloaded_until(&handle, "api.after_helper on one connection", |c| {
+        c.table("api", "after_helper").is_some()
+    })
+    .await;
+    let one = load(&client, &api()).await.expect("load");
+    assert_eq!(model_json(&handle.current()), model_json(&one));
+    listener.abort();
 }

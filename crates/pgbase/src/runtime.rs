@@ -168,13 +168,22 @@ fn session_defaults(config: &Config) -> Vec<(String, String)> {
     settings
 }
 
-/// After each schema reload, connections opened before it are closed instead of reused: their
+/// When a schema reload starts, connections opened before it are closed instead of reused: their
 /// prepared statements and type caches may name types that were dropped and re-created
-/// (`cache lookup failed for type N`).
+/// (`cache lookup failed for type N`). A reload starts after the DDL that caused it committed,
+/// so connections opened from then on are safe, and one is opened at once: the first request
+/// after the reload finds it ready instead of waiting for a connection (retiring when the
+/// reload ends, as before, put a connection set-up in front of that request).
 async fn retire_connections_on_reload(catalog: Arc<CatalogHandle>, pool: pgbase_db::Pool) {
-    let mut reloads = catalog.subscribe();
-    while reloads.changed().await.is_ok() {
+    let mut loads = catalog.subscribe_loads();
+    while loads.changed().await.is_ok() {
         pool.retire_connections();
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            if let Ok(checkout) = pool.get().await {
+                checkout.mark_idle();
+            }
+        });
     }
 }
 
