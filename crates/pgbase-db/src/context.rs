@@ -163,21 +163,21 @@ mod tests {
     fn repeated_headers_keep_their_first_place_and_last_value() {
         let mut headers = http::HeaderMap::new();
         headers.append("x-a", http::HeaderValue::from_static("1"));
-        headers.append("x-b", http::HeaderValue::from_static("quote \" and \\ tab\t"));
+        headers.append(
+            "x-b",
+            http::HeaderValue::from_static("quote \" and \\ tab\t"),
+        );
         headers.append("x-a", http::HeaderValue::from_static("2"));
         headers.append("cookie", http::HeaderValue::from_static("a=1"));
         headers.append("cookie", http::HeaderValue::from_static("b=2; a=3"));
         let (h, c) = headers_and_cookies(&headers);
         assert_eq!(h, r#"{"x-a":"2","x-b":"quote \" and \\ tab\t"}"#);
         // the same text a JSON map of the pairs gives
-        let map: serde_json::Map<String, serde_json::Value> = [
-            ("x-a", "1"),
-            ("x-b", "quote \" and \\ tab\t"),
-            ("x-a", "2"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.into()))
-        .collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            [("x-a", "1"), ("x-b", "quote \" and \\ tab\t"), ("x-a", "2")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
         assert_eq!(h, serde_json::Value::Object(map).to_string());
         assert_eq!(c, r#"{"a":"3","b":"2"}"#);
     }

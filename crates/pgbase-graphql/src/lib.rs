@@ -173,7 +173,9 @@ impl GraphqlState {
         let options = engine::Options {
             safe_update: self.safe_update,
         };
-        let plan = Arc::new(CachedPlan::new(engine::plan_with(schema, request, options)?));
+        let plan = Arc::new(CachedPlan::new(engine::plan_with(
+            schema, request, options,
+        )?));
         if let Some(key) = key
             && let Ok(mut plans) = self.plans.lock()
         {

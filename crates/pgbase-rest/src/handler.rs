@@ -187,7 +187,13 @@ const READ_CACHE_ENTRIES: usize = 512;
 const READ_CACHE_MAX_KEY: usize = 8 * 1024;
 /// The request headers that parsing and planning read (besides the cookies and the headers
 /// as a whole, which only the transaction's `request.cookies`/`request.headers` see).
-const PLANNING_HEADERS: [&str; 5] = ["accept", "accept-profile", "content-type", "prefer", "range"];
+const PLANNING_HEADERS: [&str; 5] = [
+    "accept",
+    "accept-profile",
+    "content-type",
+    "prefer",
+    "range",
+];
 
 /// The plans of recent GETs, by everything that decides them: the path, the query string and
 /// the headers parsing and planning read ([`PLANNING_HEADERS`]), for one [`RequestConfig`]

@@ -4,9 +4,9 @@
 //! plus the count query behind `count=planned|estimated` and the `EXPLAIN` of a plan request.
 //! No I/O; values stay bind parameters inside [`Snippet`]s.
 
-use pgbase_sql::{Snippet, TextParam};
 use pgbase_sql::emit::{self, StatementOptions};
 use pgbase_sql::emit_write;
+use pgbase_sql::{Snippet, TextParam};
 
 use crate::media::{PlanFormat, PlanOption};
 use crate::preferences::PreferCount;
