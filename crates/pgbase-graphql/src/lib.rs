@@ -63,8 +63,11 @@ pub struct GraphqlState {
     /// PostgREST calls it before `graphql.resolve` on Supabase).
     pub pre_request: Option<String>,
     reflected: Mutex<HashMap<String, (u64, Arc<Reflected>)>>,
-    plans: Mutex<HashMap<PlanKey, (Arc<Reflected>, Arc<CachedPlan>)>>,
+    plans: Mutex<HashMap<PlanKey, PlanEntry>>,
 }
+
+/// A cached plan and the reflected schema it was planned against.
+type PlanEntry = (Arc<Reflected>, Arc<CachedPlan>);
 
 /// Most plans kept in [`GraphqlState`]'s plan cache (it is emptied when full).
 const PLAN_CACHE_ENTRIES: usize = 512;
@@ -151,10 +154,7 @@ impl GraphqlState {
         role: &str,
         request: &Request,
     ) -> Result<Arc<CachedPlan>, Vec<GraphqlError>> {
-        let variables = match &request.variables {
-            None => None,
-            Some(v) => Some(v.to_string()),
-        };
+        let variables = request.variables.as_ref().map(Value::to_string);
         let size = request.query.len() + variables.as_ref().map_or(0, String::len);
         let key = (size <= PLAN_CACHE_MAX_TEXT).then(|| PlanKey {
             role: role.to_string(),
