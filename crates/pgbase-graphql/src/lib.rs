@@ -72,7 +72,7 @@ type PlanEntry = (Arc<Reflected>, Arc<CachedPlan>);
 /// Most plans kept in [`GraphqlState`]'s plan cache (it is emptied when full).
 const PLAN_CACHE_ENTRIES: usize = 512;
 /// Longest request (query text plus variables) whose plan is cached.
-const PLAN_CACHE_MAX_TEXT: usize = 16 * 1024;
+const PLAN_CACHE_MAX_TEXT: usize = 8 * 1024;
 
 /// What a plan depends on besides the reflected schema (which is per role and catalog
 /// version, and compared by identity): the document, the operation, the variables and

@@ -184,7 +184,7 @@ async fn run_planned(
 /// Most GETs kept by a [`ReadCache`] (it is emptied when full).
 const READ_CACHE_ENTRIES: usize = 512;
 /// Longest key (path, query string and planning headers) a [`ReadCache`] keeps.
-const READ_CACHE_MAX_KEY: usize = 8 * 1024;
+const READ_CACHE_MAX_KEY: usize = 2 * 1024;
 /// The request headers that parsing and planning read (besides the cookies and the headers
 /// as a whole, which only the transaction's `request.cookies`/`request.headers` see).
 const PLANNING_HEADERS: [&str; 5] = [
