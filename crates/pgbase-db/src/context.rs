@@ -99,28 +99,50 @@ impl RequestContext {
 
 /// `request.headers` and `request.cookies` of an HTTP request as JSON objects: header names
 /// lower-case (as `http` keeps them), the `Cookie` header left out of the first and split into
-/// name → value pairs for the second.
+/// name → value pairs for the second. A name given more than once keeps its first place and
+/// its last value.
 pub fn headers_and_cookies(headers: &http::HeaderMap) -> (String, String) {
-    let mut header_map = serde_json::Map::new();
+    // Written directly (no map in between): each name once, in order, with its last value.
+    let mut header_json = Vec::with_capacity(256);
+    header_json.push(b'{');
     let mut cookie_map = serde_json::Map::new();
-    for (name, value) in headers {
-        let value = String::from_utf8_lossy(value.as_bytes());
+    for name in headers.keys() {
         if name == http::header::COOKIE {
-            for pair in value.split(';') {
-                if let Some((k, v)) = pair.split_once('=')
-                    && !k.trim().is_empty()
-                {
-                    cookie_map.insert(k.trim().to_owned(), v.trim().to_owned().into());
+            for value in headers.get_all(name) {
+                let value = String::from_utf8_lossy(value.as_bytes());
+                for pair in value.split(';') {
+                    if let Some((k, v)) = pair.split_once('=')
+                        && !k.trim().is_empty()
+                    {
+                        cookie_map.insert(k.trim().to_owned(), v.trim().to_owned().into());
+                    }
                 }
             }
-        } else {
-            header_map.insert(name.as_str().to_owned(), value.into_owned().into());
+            continue;
         }
+        let Some(value) = headers.get_all(name).iter().next_back() else {
+            continue;
+        };
+        if header_json.len() > 1 {
+            header_json.push(b',');
+        }
+        json_string(&mut header_json, name.as_str());
+        header_json.push(b':');
+        json_string(&mut header_json, &String::from_utf8_lossy(value.as_bytes()));
     }
+    header_json.push(b'}');
     (
-        serde_json::Value::Object(header_map).to_string(),
+        String::from_utf8_lossy(&header_json).into_owned(),
         serde_json::Value::Object(cookie_map).to_string(),
     )
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+fn json_string(out: &mut Vec<u8>, text: &str) {
+    if serde_json::to_writer(&mut *out, text).is_err() {
+        // writing to a Vec cannot fail; keep the JSON well-formed regardless
+        out.extend_from_slice(b"\"\"");
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +157,29 @@ mod tests {
         let (h, c) = headers_and_cookies(&headers);
         assert_eq!(h, r#"{"x-tenant":"acme"}"#);
         assert_eq!(c, r#"{"a":"1","b":"two"}"#);
+    }
+
+    #[test]
+    fn repeated_headers_keep_their_first_place_and_last_value() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-a", http::HeaderValue::from_static("1"));
+        headers.append(
+            "x-b",
+            http::HeaderValue::from_static("quote \" and \\ tab\t"),
+        );
+        headers.append("x-a", http::HeaderValue::from_static("2"));
+        headers.append("cookie", http::HeaderValue::from_static("a=1"));
+        headers.append("cookie", http::HeaderValue::from_static("b=2; a=3"));
+        let (h, c) = headers_and_cookies(&headers);
+        assert_eq!(h, r#"{"x-a":"2","x-b":"quote \" and \\ tab\t"}"#);
+        // the same text a JSON map of the pairs gives
+        let map: serde_json::Map<String, serde_json::Value> =
+            [("x-a", "1"), ("x-b", "quote \" and \\ tab\t"), ("x-a", "2")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.into()))
+                .collect();
+        assert_eq!(h, serde_json::Value::Object(map).to_string());
+        assert_eq!(c, r#"{"a":"3","b":"2"}"#);
     }
 
     #[test]

@@ -17,6 +17,27 @@ pub struct Job {
     pub at_most: Option<(i64, &'static str)>,
 }
 
+impl Job {
+    /// The statement's text and parameters, as [`run`] sends them.
+    pub fn render(&self) -> Rendered {
+        let (sql, params) = self.sql.render();
+        Rendered {
+            sql,
+            params,
+            at_most: self.at_most,
+        }
+    }
+}
+
+/// A [`Job`] rendered: SQL text (values are its bind parameters) and the `atMost` check.
+/// Kept with a cached plan, so an identical request renders nothing again.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub sql: String,
+    pub params: Vec<TextParam>,
+    pub at_most: Option<(i64, &'static str)>,
+}
+
 /// Why the transaction failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
@@ -76,7 +97,7 @@ pub async fn run(
     pool: &pgbase_db::Pool,
     context: &RequestContext,
     read_only: bool,
-    jobs: &[Job],
+    jobs: &[&Rendered],
 ) -> Result<Vec<Box<RawValue>>, ExecError> {
     // Queries may run on a read replica (pgbase-db's replica routing); mutations never do.
     let route = pgbase_db::Route::for_request(read_only, context);
@@ -84,12 +105,12 @@ pub async fn run(
         .get_routed(route)
         .await
         .map_err(|e| ExecError::Pool(e.to_string()))?;
-    let rendered: Vec<_> = jobs.iter().map(|job| job.sql.render()).collect();
-    let statements: Vec<Statement<'_>> = rendered
+    let statements: Vec<Statement<'_>> = jobs
         .iter()
-        .map(|(sql, params)| Statement {
-            sql,
-            params: params
+        .map(|job| Statement {
+            sql: &job.sql,
+            params: job
+                .params
                 .iter()
                 .map(|p: &TextParam| p as &(dyn ToSql + Sync))
                 .collect(),

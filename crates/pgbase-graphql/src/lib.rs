@@ -63,6 +63,66 @@ pub struct GraphqlState {
     /// PostgREST calls it before `graphql.resolve` on Supabase).
     pub pre_request: Option<String>,
     reflected: Mutex<HashMap<String, (u64, Arc<Reflected>)>>,
+    plans: Mutex<HashMap<PlanKey, PlanEntry>>,
+}
+
+/// A cached plan and the reflected schema it was planned against.
+type PlanEntry = (Arc<Reflected>, Arc<CachedPlan>);
+
+/// Most plans kept in [`GraphqlState`]'s plan cache (it is emptied when full).
+const PLAN_CACHE_ENTRIES: usize = 512;
+/// Longest request (query text plus variables) whose plan is cached.
+const PLAN_CACHE_MAX_TEXT: usize = 8 * 1024;
+
+/// What a plan depends on besides the reflected schema (which is per role and catalog
+/// version, and compared by identity): the document, the operation, the variables and
+/// whether mutations are allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PlanKey {
+    role: String,
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    read_only: bool,
+}
+
+/// A request's plan with its statements rendered, kept for the next identical request (as
+/// pg_graphql and PostGraphile keep parsed documents by text). Planning does no I/O and
+/// depends only on the schema and the request, so the plan is the one planning would make
+/// again; the values stay bind parameters, and the role, claims and RLS are applied per
+/// request by the executor.
+struct CachedPlan {
+    mutation: bool,
+    errors: Vec<GraphqlError>,
+    fields: Vec<(String, Slot)>,
+}
+
+/// A top-level field of a [`CachedPlan`].
+enum Slot {
+    Value(Box<RawValue>),
+    Sql(execute::Rendered),
+    Failed(GraphqlError),
+}
+
+impl CachedPlan {
+    fn new(plan: Plan) -> CachedPlan {
+        CachedPlan {
+            mutation: plan.mutation,
+            errors: plan.errors,
+            fields: plan
+                .fields
+                .into_iter()
+                .map(|(key, planned)| {
+                    let slot = match planned {
+                        Planned::Value(v) => Slot::Value(raw(&v)),
+                        Planned::Sql(job) => Slot::Sql(job.render()),
+                        Planned::Failed(e) => Slot::Failed(e),
+                    };
+                    (key, slot)
+                })
+                .collect(),
+        }
+    }
 }
 
 impl GraphqlState {
@@ -82,7 +142,49 @@ impl GraphqlState {
             session_defaults: Vec::new(),
             pre_request: None,
             reflected: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The plan of `request` against `schema`: the cached one when an identical request was
+    /// planned against this same schema, or a new one (cached when the request is small).
+    fn plan_for(
+        &self,
+        schema: &Arc<Reflected>,
+        role: &str,
+        request: &Request,
+    ) -> Result<Arc<CachedPlan>, Vec<GraphqlError>> {
+        let variables = request.variables.as_ref().map(Value::to_string);
+        let size = request.query.len() + variables.as_ref().map_or(0, String::len);
+        let key = (size <= PLAN_CACHE_MAX_TEXT).then(|| PlanKey {
+            role: role.to_string(),
+            query: request.query.clone(),
+            operation_name: request.operation_name.clone(),
+            variables,
+            read_only: request.read_only,
+        });
+        if let Some(key) = &key
+            && let Ok(plans) = self.plans.lock()
+            && let Some((planned_for, plan)) = plans.get(key)
+            && Arc::ptr_eq(planned_for, schema)
+        {
+            return Ok(plan.clone());
+        }
+        let options = engine::Options {
+            safe_update: self.safe_update,
+        };
+        let plan = Arc::new(CachedPlan::new(engine::plan_with(
+            schema, request, options,
+        )?));
+        if let Some(key) = key
+            && let Ok(mut plans) = self.plans.lock()
+        {
+            if plans.len() >= PLAN_CACHE_ENTRIES {
+                plans.clear();
+            }
+            plans.insert(key, (schema.clone(), plan.clone()));
+        }
+        Ok(plan)
     }
 
     /// The schema `role` sees, reflected once per catalog version.
@@ -241,26 +343,23 @@ pub async fn execute_in(
         Ok(s) => s,
         Err(e) => return Response::rejected(vec![e]),
     };
-    let options = engine::Options {
-        safe_update: state.safe_update,
-    };
-    let plan = match engine::plan_with(&schema, request, options) {
+    let plan = match state.plan_for(&schema, role, request) {
         Ok(p) => p,
         Err(errors) => return Response::rejected(errors),
     };
     if !plan.errors.is_empty() {
-        return Response::failed(plan.errors, true);
+        return Response::failed(plan.errors.clone(), true);
     }
     let mut jobs = Vec::new();
     let mut errors = Vec::new();
     let mut slots = Vec::new();
-    for (key, planned) in plan.fields {
-        match planned {
-            Planned::Value(v) => slots.push((key, Some(raw(&v)))),
-            Planned::Failed(e) => errors.push(e.with_path(&key)),
-            Planned::Sql(job) => {
+    for (key, slot) in &plan.fields {
+        match slot {
+            Slot::Value(v) => slots.push((key.clone(), Some(v.clone()))),
+            Slot::Failed(e) => errors.push(e.clone().with_path(key)),
+            Slot::Sql(job) => {
                 jobs.push(job);
-                slots.push((key, None));
+                slots.push((key.clone(), None));
             }
         }
     }

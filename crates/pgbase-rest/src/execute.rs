@@ -106,14 +106,15 @@ fn output_of(row: &Row) -> Result<Output, tokio_postgres::Error> {
     })
 }
 
-/// Runs `statement` (and, for `count=planned|estimated`, the EXPLAIN of `count_plan`) in the
-/// request transaction through pgbase-db's executor. `check` sees the output before a write
-/// commits; an error from it rolls everything back.
+/// Runs the statement `sql` with `params` (and, for `count=planned|estimated`, the EXPLAIN of
+/// `count_plan`) in the request transaction through pgbase-db's executor. `check` sees the
+/// output before a write commits; an error from it rolls everything back.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     connection: &mut pgbase_db::Checkout,
     settings: &RequestSettings,
-    statement: &Snippet,
+    sql: &str,
+    params: &[TextParam],
     count_plan: Option<&Snippet>,
     read_only: bool,
     end: TxEnd,
@@ -122,15 +123,14 @@ pub async fn run(
     let anonymous = settings.anonymous;
     let db =
         |e: tokio_postgres::Error| pg_error::from_postgres_in(&e, &settings.context, anonymous);
-    let (sql, params) = statement.render();
     let explained = count_plan.map(|snippet| {
         let mut explained = Snippet::sql("explain (format json) ");
         explained.push(snippet.clone());
         explained.render()
     });
     let mut statements = vec![Statement {
-        sql: &sql,
-        params: bind(&params),
+        sql,
+        params: bind(params),
     }];
     if let Some((sql, params)) = &explained {
         statements.push(Statement {

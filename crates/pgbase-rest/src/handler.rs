@@ -14,8 +14,8 @@
 //! `OPTIONS` and the OpenAPI document stop after parsing. It is framework-free: the binary
 //! adapts [`RestResponse`] to its HTTP server.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -86,7 +86,9 @@ impl RestResponse {
 }
 
 /// Handles one request addressed to `/rest/v1{path}`: parse → plan → statement → execute →
-/// respond; any failure is PostgREST's error response.
+/// respond; any failure is PostgREST's error response. A GET identical to a recent one (same
+/// path, query string and planning headers, against the same schema cache) skips the first
+/// three stages: their result is taken from [`ReadCache`].
 pub async fn handle(
     state: &RestState,
     identity: &Identity,
@@ -98,6 +100,12 @@ pub async fn handle(
 ) -> RestResponse {
     let response = async {
         let (query, flavor) = openapi::take_flavor(path, query);
+        let key = ReadCache::key(method, path, query.as_deref(), headers, &body);
+        if let Some(key) = &key
+            && let Some(planned) = state.config.reads.get(key, &state.catalog.current())
+        {
+            return run_planned(state, identity, headers, &planned).await;
+        }
         let request = parse(state, method, path, query.as_deref(), headers).await?;
         let cache = schema_cache(state)?;
         let ctx = PlanContext {
@@ -112,10 +120,11 @@ pub async fn handle(
             }
             _ => {
                 let prepared = prepare::prepare(&ctx, &request, body, state.config.safe_update)?;
-                let statement = statement::build(prepared.action);
-                let run = Run::new(&statement, prepared.read_only, prepared.response.kind);
-                let executed = execute(state, identity, &cache, &request, run).await?;
-                respond::respond(&request, &prepared.response, executed)?
+                let planned = Arc::new(Planned::new(cache.clone(), request, prepared));
+                if let Some(key) = key {
+                    state.config.reads.insert(key, planned.clone());
+                }
+                return run_planned(state, identity, headers, &planned).await;
             }
         };
         if request.negotiated_by_profile {
@@ -126,6 +135,136 @@ pub async fn handle(
     }
     .await;
     response.unwrap_or_else(|error| RestResponse::from_error(&error))
+}
+
+/// A request through stages 1–3: the parsed request (without its headers and cookies, which
+/// the transaction takes from the HTTP request itself), the statement and how its result
+/// becomes a response.
+pub(crate) struct Planned {
+    /// The schema cache it was planned against.
+    cache: Arc<SchemaCache>,
+    request: ApiRequest,
+    statement: Statement,
+    read_only: bool,
+    response: prepare::ResponsePlan,
+}
+
+impl Planned {
+    fn new(cache: Arc<SchemaCache>, mut request: ApiRequest, prepared: prepare::Prepared) -> Self {
+        request.headers = Vec::new();
+        request.cookies = Vec::new();
+        Planned {
+            cache,
+            request,
+            statement: statement::build(prepared.action),
+            read_only: prepared.read_only,
+            response: prepared.response,
+        }
+    }
+}
+
+/// Stages 4 and 5 of a planned request.
+async fn run_planned(
+    state: &RestState,
+    identity: &Identity,
+    headers: &HeaderMap,
+    planned: &Planned,
+) -> Result<RestResponse, ApiError> {
+    let request = &planned.request;
+    let run = Run::new(&planned.statement, planned.read_only, planned.response.kind);
+    let executed = execute(state, identity, &planned.cache, request, headers, run).await?;
+    let mut response = respond::respond(request, &planned.response, executed)?;
+    if request.negotiated_by_profile {
+        let profile = ("content-profile".into(), request.schema.clone());
+        response.headers.push(profile);
+    }
+    Ok(response)
+}
+
+/// Most GETs kept by a [`ReadCache`] (it is emptied when full).
+const READ_CACHE_ENTRIES: usize = 512;
+/// Longest key (path, query string and planning headers) a [`ReadCache`] keeps.
+const READ_CACHE_MAX_KEY: usize = 2 * 1024;
+/// The request headers that parsing and planning read (besides the cookies and the headers
+/// as a whole, which only the transaction's `request.cookies`/`request.headers` see).
+const PLANNING_HEADERS: [&str; 5] = [
+    "accept",
+    "accept-profile",
+    "content-type",
+    "prefer",
+    "range",
+];
+
+/// The plans of recent GETs, by everything that decides them: the path, the query string and
+/// the headers parsing and planning read ([`PLANNING_HEADERS`]), for one [`RequestConfig`]
+/// (a clone starts empty) and one schema cache (an entry planned against another one is
+/// planned again). The values of filters are bind parameters of the cached statement, so an
+/// entry serves only the identical request; the role, the claims and the request's headers
+/// and cookies are applied per request by the executor, as without the cache. Parse or plan
+/// errors are not kept.
+#[derive(Default)]
+pub struct ReadCache {
+    entries: Mutex<HashMap<Vec<u8>, Arc<Planned>>>,
+}
+
+impl Clone for ReadCache {
+    fn clone(&self) -> Self {
+        ReadCache::default()
+    }
+}
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.entries.lock().map_or(0, |entries| entries.len());
+        f.debug_struct("ReadCache").field("entries", &len).finish()
+    }
+}
+
+impl ReadCache {
+    /// The key of a cacheable request: a GET without a body or a `Prefer: timezone=` (checked
+    /// against the database's zones when first met), with a short enough key.
+    fn key(
+        method: &Method,
+        path: &str,
+        query: Option<&str>,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Option<Vec<u8>> {
+        if method != Method::GET || !body.is_empty() || asks_for_timezone(headers) {
+            return None;
+        }
+        let mut key = Vec::with_capacity(64 + path.len() + query.map_or(0, str::len));
+        key.extend_from_slice(path.as_bytes());
+        key.push(0);
+        if let Some(query) = query {
+            key.push(b'?');
+            key.extend_from_slice(query.as_bytes());
+        }
+        for name in PLANNING_HEADERS {
+            key.push(0);
+            for value in headers.get_all(name) {
+                // a header value holds no NUL or line break
+                key.push(b'\n');
+                key.extend_from_slice(value.as_bytes());
+            }
+        }
+        (key.len() <= READ_CACHE_MAX_KEY).then_some(key)
+    }
+
+    fn get(&self, key: &[u8], cache: &Arc<SchemaCache>) -> Option<Arc<Planned>> {
+        let entries = self.entries.lock().ok()?;
+        let planned = entries.get(key)?;
+        Arc::ptr_eq(&planned.cache, cache).then(|| planned.clone())
+    }
+
+    fn insert(&self, key: Vec<u8>, planned: Arc<Planned>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= READ_CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, planned);
+        }
+    }
 }
 
 /// The statement a request runs, built without any I/O (parse → plan → SQL): what the golden
@@ -251,9 +390,10 @@ async fn execute(
     identity: &Identity,
     cache: &SchemaCache,
     request: &ApiRequest,
+    headers: &HeaderMap,
     run: Run<'_>,
 ) -> Result<Executed, ApiError> {
-    let settings = request_settings(state, identity, cache, request);
+    let settings = request_settings(state, identity, cache, request, headers);
     let end = match request.preferences.transaction {
         Some(PreferTx::Rollback) => TxEnd::Rollback,
         Some(PreferTx::Commit) => TxEnd::Commit,
@@ -293,12 +433,13 @@ async fn execute(
         }
         Ok(())
     };
-    let main = &run.statement.main;
+    let (sql, params) = (&run.statement.sql, &run.statement.params);
     let count_plan = run.statement.count_plan.as_ref();
     let mut output = execute::run(
         &mut client,
         &settings,
-        main,
+        sql,
+        params,
         count_plan,
         run.read_only,
         end,
@@ -326,7 +467,8 @@ async fn execute(
         output = execute::run(
             &mut primary,
             &settings,
-            main,
+            sql,
+            params,
             count_plan,
             run.read_only,
             end,
@@ -337,14 +479,17 @@ async fn execute(
     Ok(Executed::Rows(output?))
 }
 
-/// The request context the transaction starts with: role, claims, request GUCs, the
-/// `search_path` and the role's session settings.
+/// The request context the transaction starts with: role, claims, request GUCs (the
+/// headers and cookies from the HTTP request's `headers`), the `search_path` and the role's
+/// session settings.
 fn request_settings(
     state: &RestState,
     identity: &Identity,
     cache: &SchemaCache,
     request: &ApiRequest,
+    headers: &HeaderMap,
 ) -> RequestSettings {
+    let (headers, cookies) = pgbase_db::headers_and_cookies(headers);
     RequestSettings {
         context: pgbase_db::RequestContext {
             search_path: search_path(&request.schema, &state.config.extra_search_path),
@@ -352,8 +497,8 @@ fn request_settings(
             claims: identity.claims.to_string(),
             method: request.method.to_string(),
             path: request.path.clone(),
-            headers: pairs_json(&request.headers),
-            cookies: pairs_json(&request.cookies),
+            headers,
+            cookies,
             timezone: request.preferences.timezone.clone(),
             pre_request: state.config.pre_request.clone(),
             ..Default::default()
@@ -406,14 +551,6 @@ async fn timezones(state: &RestState) -> Result<Arc<HashSet<String>>, ApiError> 
         })
         .await
         .cloned()
-}
-
-fn pairs_json(pairs: &[(String, String)]) -> String {
-    let map: serde_json::Map<String, Value> = pairs
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
-    Value::Object(map).to_string()
 }
 
 /// The request's `search_path`: its schema, then `db-extra-search-path` (without repeats).

@@ -143,6 +143,9 @@ pub struct RequestConfig {
     pub extra_search_path: Vec<String>,
     /// `db-aggregates-enabled`: aggregates in `select` are allowed (else PGRST123).
     pub aggregates_enabled: bool,
+    /// The plans of recent GETs under this configuration (a clone starts empty, so a changed
+    /// copy never sees plans made under the original).
+    pub reads: crate::handler::ReadCache,
 }
 
 impl Default for RequestConfig {
@@ -160,6 +163,7 @@ impl Default for RequestConfig {
             safe_update: true,
             extra_search_path: vec!["public".to_owned()],
             aggregates_enabled: true,
+            reads: crate::handler::ReadCache::default(),
         }
     }
 }

@@ -4,9 +4,9 @@
 //! plus the count query behind `count=planned|estimated` and the `EXPLAIN` of a plan request.
 //! No I/O; values stay bind parameters inside [`Snippet`]s.
 
-use pgbase_sql::Snippet;
 use pgbase_sql::emit::{self, StatementOptions};
 use pgbase_sql::emit_write;
+use pgbase_sql::{Snippet, TextParam};
 
 use crate::media::{PlanFormat, PlanOption};
 use crate::preferences::PreferCount;
@@ -16,8 +16,23 @@ use crate::prepare::{ActionPlan, BodyPlan};
 pub(crate) struct Statement {
     /// The main statement.
     pub(crate) main: Snippet,
+    /// `main` rendered once: its text and bind parameters, as the executor sends them.
+    pub(crate) sql: String,
+    pub(crate) params: Vec<TextParam>,
     /// The count query to EXPLAIN for `count=planned|estimated`.
     pub(crate) count_plan: Option<Snippet>,
+}
+
+impl Statement {
+    fn new(main: Snippet, count_plan: Option<Snippet>) -> Statement {
+        let (sql, params) = main.render();
+        Statement {
+            main,
+            sql,
+            params,
+            count_plan,
+        }
+    }
 }
 
 /// Renders a plan into its statement.
@@ -30,15 +45,13 @@ pub(crate) fn build(action: ActionPlan) -> Statement {
             body,
         } => {
             let (count, count_plan) = read_counts(&root, count, max_rows);
-            Statement {
-                main: emit::statement(
-                    Snippet::new(),
-                    emit::read_rows(&root),
-                    body.shape,
-                    options(body, count, Vec::new(), false),
-                ),
-                count_plan,
-            }
+            let main = emit::statement(
+                Snippet::new(),
+                emit::read_rows(&root),
+                body.shape,
+                options(body, count, Vec::new(), false),
+            );
+            Statement::new(main, count_plan)
         }
         ActionPlan::Write {
             write,
@@ -53,15 +66,13 @@ pub(crate) fn build(action: ActionPlan) -> Statement {
                 None => Snippet::sql("select 1 as pgrst_one from pgrst_source"),
             };
             let count = count.then(|| Snippet::sql("select 1 from pgrst_source"));
-            Statement {
-                main: emit::statement(
-                    emit_write::write_ctes(write),
-                    rows,
-                    body.shape,
-                    options(body, count, location_columns, inserted),
-                ),
-                count_plan: None,
-            }
+            let main = emit::statement(
+                emit_write::write_ctes(write),
+                rows,
+                body.shape,
+                options(body, count, location_columns, inserted),
+            );
+            Statement::new(main, None)
         }
         ActionPlan::Call {
             call,
@@ -77,15 +88,13 @@ pub(crate) fn build(action: ActionPlan) -> Statement {
                     emit::read_count(&rows)
                 }
             });
-            Statement {
-                main: emit::statement(
-                    emit::call_cte(call),
-                    emit::read_rows(&rows),
-                    body.shape,
-                    options(body, count, Vec::new(), false),
-                ),
-                count_plan: None,
-            }
+            let main = emit::statement(
+                emit::call_cte(call),
+                emit::read_rows(&rows),
+                body.shape,
+                options(body, count, Vec::new(), false),
+            );
+            Statement::new(main, None)
         }
     }
 }

@@ -8,6 +8,12 @@ use clap::Parser;
 use pgbase::config::LogFormat;
 use pgbase::{cli, commands, config};
 
+/// mimalloc instead of glibc's malloc: a request allocates a few hundred small blocks, and
+/// glibc's malloc/free were a third of the CPU instructions of a REST request
+/// (`bench/cpu/instructions.py`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Colours only for a person: stderr is a terminal and `NO_COLOR` is unset (or empty), as
 /// <https://no-color.org> asks. Logs sent to a file or a pipe stay plain text.
 fn colours_wanted() -> bool {

@@ -4,6 +4,7 @@
 //! shutdown signal, then drains in-flight requests (`runtime::serve_until_signal` bounds that
 //! drain by `shutdown_timeout` and stops the workers beside it).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,11 @@ pub fn app_for_project(state: AppState, project_dir: Option<std::path::PathBuf>)
 
 /// Every API route (all but `/mcp`), with CORS; `api_request` of the MCP calls this in-process.
 fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Router {
+    // The request log and the metrics are one middleware (one layer less per request).
+    let observer = Observer {
+        metrics: state.metrics.clone(),
+        request_log,
+    };
     let inner = Router::new()
         .route("/rest/v1", any(rest))
         .route("/rest/v1/", any(rest))
@@ -66,11 +72,7 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
         .with_state(state.clone())
         .nest("/auth/v1", pgbase_auth::router(state.auth.clone()))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state, observe))
-        .layer(middleware::from_fn(move |request: Request, next: Next| {
-            let log = request_log.clone();
-            record_failures(log, request, next)
-        }));
+        .layer(middleware::from_fn_with_state(observer, observe));
     // CORS wraps the whole router (routing answers included), errors too; a plain OPTIONS (no
     // Access-Control-Request-Method) is no preflight and reaches the API, which answers with
     // PostgREST's `Allow` header. `None`: any origin (PostgREST's default; no setting for
@@ -78,10 +80,18 @@ fn api_router(state: AppState, request_log: Arc<pgbase_mcp::RequestLog>) -> Rout
     let allowed_origins: Option<Arc<[String]>> = None;
     let with_cors = tower::ServiceBuilder::new()
         .layer(middleware::from_fn(move |request: Request, next: Next| {
-            cors(allowed_origins.clone(), request, next)
+            let origins = allowed_origins.clone();
+            async move { cors(origins.as_deref(), request, |request| next.run(request)).await }
         }))
         .service(inner);
     Router::new().fallback_service(with_cors)
+}
+
+/// What the API middleware ([`observe`]) needs.
+#[derive(Clone)]
+struct Observer {
+    metrics: Arc<Metrics>,
+    request_log: Arc<pgbase_mcp::RequestLog>,
 }
 
 /// A path no API serves (e.g. supabase-js' `storage` or `functions`): 404 naming what is
@@ -99,26 +109,6 @@ async fn not_found(request: Request) -> Response {
         })),
     )
         .into_response()
-}
-
-/// Keeps the last failed requests (method, path, status; no query strings or headers, which may
-/// carry tokens) for the MCP `logs` tool.
-async fn record_failures(
-    log: Arc<pgbase_mcp::RequestLog>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let path = request.uri().path().to_string();
-    let response = next.run(request).await;
-    log.record(
-        &method,
-        &path,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1000.0,
-    );
-    response
 }
 
 /// `/mcp`: the MCP server over streamable HTTP, for the service_role key only (401 otherwise).
@@ -193,7 +183,11 @@ const CORS_SIMPLE_HEADERS: [&str; 3] = ["Accept", "Accept-Language", "Content-La
 ///   configured), the methods, `Authorization` + the requested headers + the simple ones, a day of
 ///   max-age. Any other `OPTIONS` reaches the API (REST answers with `Allow`);
 /// - any other request: the API's response plus the allow-origin and expose headers.
-async fn cors(allowed_origins: Option<Arc<[String]>>, request: Request, next: Next) -> Response {
+async fn cors<F: Future<Output = Response>>(
+    allowed_origins: Option<&[String]>,
+    request: Request,
+    next: impl FnOnce(Request) -> F,
+) -> Response {
     use axum::http::{HeaderValue, Method};
     let headers = request.headers();
     let websocket = headers
@@ -201,12 +195,12 @@ async fn cors(allowed_origins: Option<Arc<[String]>>, request: Request, next: Ne
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     let Some(origin) = headers.get(header::ORIGIN).cloned() else {
-        return next.run(request).await;
+        return next(request).await;
     };
     if websocket {
-        return next.run(request).await;
+        return next(request).await;
     }
-    let origin_headers: Vec<(header::HeaderName, HeaderValue)> = match &allowed_origins {
+    let origin_headers: Vec<(header::HeaderName, HeaderValue)> = match allowed_origins {
         None => vec![(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
@@ -218,11 +212,11 @@ async fn cors(allowed_origins: Option<Arc<[String]>>, request: Request, next: Ne
                 HeaderValue::from_static("true"),
             ),
         ],
-        Some(_) => return next.run(request).await,
+        Some(_) => return next(request).await,
     };
     if request.method() == Method::OPTIONS {
         let Some(preflight) = preflight_headers(headers) else {
-            return next.run(request).await;
+            return next(request).await;
         };
         let mut response = Response::new(axum::body::Body::empty());
         let out = response.headers_mut();
@@ -231,7 +225,7 @@ async fn cors(allowed_origins: Option<Arc<[String]>>, request: Request, next: Ne
         }
         return response;
     }
-    let mut response = next.run(request).await;
+    let mut response = next(request).await;
     let out = response.headers_mut();
     for (name, value) in origin_headers {
         out.insert(name, value);
@@ -626,31 +620,27 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
         .into_response()
 }
 
-/// Logs one line per request and records its metrics. Only the path is logged: query strings
-/// and headers may carry tokens.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Logs one line per request, records its metrics, and keeps the last failed requests
+/// (method, path, status) for the MCP `logs` tool. Only the path is logged or kept: query
+/// strings and headers may carry tokens.
+async fn observe(State(observer): State<Observer>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    let uri = request.uri().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
-    state
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    observer
         .metrics
-        .observe(&route, method.as_str(), status, elapsed);
-    tracing::info!(
-        target: "pgbase::http",
-        %method,
-        path,
-        status,
-        ms = elapsed.as_secs_f64() * 1000.0,
-        "request"
-    );
+        .observe(route, method.as_str(), status, elapsed);
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    let path = uri.path();
+    tracing::info!(target: "pgbase::http", %method, path, status, ms, "request");
+    observer
+        .request_log
+        .record(method.as_str(), path, status, ms);
     response
 }
 
