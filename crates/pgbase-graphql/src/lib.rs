@@ -4,7 +4,9 @@
 //! (role, catalog version). A request is parsed and validated, each top-level field is
 //! planned onto the plan tree shared with REST ([`planner`], `pgbase_sql::plan`) and emitted
 //! as one SQL statement whose JSON Postgres builds (`pgbase_sql::emit_graph`), and all of them
-//! run in one transaction as the caller's role ([`mod@execute`]). The HTTP layer here is
+//! run in one transaction as the caller's role ([`mod@execute`]). A plan is kept for the next
+//! identical request (same role, document, operation and variables) while the reflected schema
+//! it was made against is current. The HTTP layer here is
 //! framework-free: [`handle`] takes the method, query string, headers and body and returns
 //! status, headers and body.
 //!

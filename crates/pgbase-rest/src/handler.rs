@@ -11,8 +11,10 @@
 //!    `pgbase_db::transaction`), with the singular-object and max-affected checks;
 //! 5. respond — the result shaped into PostgREST's status, headers and body (`respond`).
 //!
-//! `OPTIONS` and the OpenAPI document stop after parsing. It is framework-free: the binary
-//! adapts [`RestResponse`] to its HTTP server.
+//! `OPTIONS` and the OpenAPI document stop after parsing. A GET identical to a recent one
+//! (path, query string, the headers planning reads, the same schema cache) reuses the result
+//! of stages 1–3 from [`ReadCache`] and runs 4 and 5 as its own request. It is framework-free:
+//! the binary adapts [`RestResponse`] to its HTTP server.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
