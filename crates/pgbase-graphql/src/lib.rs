@@ -4,7 +4,9 @@
 //! (role, catalog version). A request is parsed and validated, each top-level field is
 //! planned onto the plan tree shared with REST ([`planner`], `pgbase_sql::plan`) and emitted
 //! as one SQL statement whose JSON Postgres builds (`pgbase_sql::emit_graph`), and all of them
-//! run in one transaction as the caller's role ([`mod@execute`]). The HTTP layer here is
+//! run in one transaction as the caller's role ([`mod@execute`]). A plan is kept for the next
+//! identical request (same role, document, operation and variables) while the reflected schema
+//! it was made against is current. The HTTP layer here is
 //! framework-free: [`handle`] takes the method, query string, headers and body and returns
 //! status, headers and body.
 //!
@@ -28,7 +30,7 @@ pub mod types;
 pub mod validate;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, header};
@@ -66,8 +68,9 @@ pub struct GraphqlState {
     plans: Mutex<HashMap<PlanKey, PlanEntry>>,
 }
 
-/// A cached plan and the reflected schema it was planned against.
-type PlanEntry = (Arc<Reflected>, Arc<CachedPlan>);
+/// A cached plan and the reflected schema it was planned against (weak: a cached plan does not
+/// keep an old schema in memory; while it lives, no other schema can have its address).
+type PlanEntry = (Weak<Reflected>, Arc<CachedPlan>);
 
 /// Most plans kept in [`GraphqlState`]'s plan cache (it is emptied when full).
 const PLAN_CACHE_ENTRIES: usize = 512;
@@ -166,7 +169,7 @@ impl GraphqlState {
         if let Some(key) = &key
             && let Ok(plans) = self.plans.lock()
             && let Some((planned_for, plan)) = plans.get(key)
-            && Arc::ptr_eq(planned_for, schema)
+            && std::ptr::eq(planned_for.as_ptr(), Arc::as_ptr(schema))
         {
             return Ok(plan.clone());
         }
@@ -182,7 +185,7 @@ impl GraphqlState {
             if plans.len() >= PLAN_CACHE_ENTRIES {
                 plans.clear();
             }
-            plans.insert(key, (schema.clone(), plan.clone()));
+            plans.insert(key, (Arc::downgrade(schema), plan.clone()));
         }
         Ok(plan)
     }

@@ -11,11 +11,13 @@
 //!    `pgbase_db::transaction`), with the singular-object and max-affected checks;
 //! 5. respond — the result shaped into PostgREST's status, headers and body (`respond`).
 //!
-//! `OPTIONS` and the OpenAPI document stop after parsing. It is framework-free: the binary
-//! adapts [`RestResponse`] to its HTTP server.
+//! `OPTIONS` and the OpenAPI document stop after parsing. A GET identical to a recent one
+//! (path, query string, the headers planning reads, the same schema cache) reuses the result
+//! of stages 1–3 from [`ReadCache`] and runs 4 and 5 as its own request. It is framework-free:
+//! the binary adapts [`RestResponse`] to its HTTP server.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
@@ -101,10 +103,11 @@ pub async fn handle(
     let response = async {
         let (query, flavor) = openapi::take_flavor(path, query);
         let key = ReadCache::key(method, path, query.as_deref(), headers, &body);
-        if let Some(key) = &key
-            && let Some(planned) = state.config.reads.get(key, &state.catalog.current())
-        {
-            return run_planned(state, identity, headers, &planned).await;
+        if let Some(key) = &key {
+            let current = state.catalog.current();
+            if let Some(planned) = state.config.reads.get(key, &current) {
+                return run_planned(state, identity, &current, headers, &planned).await;
+            }
         }
         let request = parse(state, method, path, query.as_deref(), headers).await?;
         let cache = schema_cache(state)?;
@@ -120,11 +123,11 @@ pub async fn handle(
             }
             _ => {
                 let prepared = prepare::prepare(&ctx, &request, body, state.config.safe_update)?;
-                let planned = Arc::new(Planned::new(cache.clone(), request, prepared));
+                let planned = Arc::new(Planned::new(&cache, request, prepared));
                 if let Some(key) = key {
                     state.config.reads.insert(key, planned.clone());
                 }
-                return run_planned(state, identity, headers, &planned).await;
+                return run_planned(state, identity, &cache, headers, &planned).await;
             }
         };
         if request.negotiated_by_profile {
@@ -141,8 +144,9 @@ pub async fn handle(
 /// the transaction takes from the HTTP request itself), the statement and how its result
 /// becomes a response.
 pub(crate) struct Planned {
-    /// The schema cache it was planned against.
-    cache: Arc<SchemaCache>,
+    /// The schema cache it was planned against (weak: a cached plan does not keep an old
+    /// schema cache in memory; while this lives, no other one can have its address).
+    cache: Weak<SchemaCache>,
     request: ApiRequest,
     statement: Statement,
     read_only: bool,
@@ -150,11 +154,11 @@ pub(crate) struct Planned {
 }
 
 impl Planned {
-    fn new(cache: Arc<SchemaCache>, mut request: ApiRequest, prepared: prepare::Prepared) -> Self {
+    fn new(cache: &Arc<SchemaCache>, mut request: ApiRequest, prepared: prepare::Prepared) -> Self {
         request.headers = Vec::new();
         request.cookies = Vec::new();
         Planned {
-            cache,
+            cache: Arc::downgrade(cache),
             request,
             statement: statement::build(prepared.action),
             read_only: prepared.read_only,
@@ -163,16 +167,17 @@ impl Planned {
     }
 }
 
-/// Stages 4 and 5 of a planned request.
+/// Stages 4 and 5 of a request planned against `cache`.
 async fn run_planned(
     state: &RestState,
     identity: &Identity,
+    cache: &SchemaCache,
     headers: &HeaderMap,
     planned: &Planned,
 ) -> Result<RestResponse, ApiError> {
     let request = &planned.request;
     let run = Run::new(&planned.statement, planned.read_only, planned.response.kind);
-    let executed = execute(state, identity, &planned.cache, request, headers, run).await?;
+    let executed = execute(state, identity, cache, request, headers, run).await?;
     let mut response = respond::respond(request, &planned.response, executed)?;
     if request.negotiated_by_profile {
         let profile = ("content-profile".into(), request.schema.clone());
@@ -254,7 +259,7 @@ impl ReadCache {
     fn get(&self, key: &[u8], cache: &Arc<SchemaCache>) -> Option<Arc<Planned>> {
         let entries = self.entries.lock().ok()?;
         let planned = entries.get(key)?;
-        Arc::ptr_eq(&planned.cache, cache).then(|| planned.clone())
+        std::ptr::eq(planned.cache.as_ptr(), Arc::as_ptr(cache)).then(|| planned.clone())
     }
 
     fn insert(&self, key: Vec<u8>, planned: Arc<Planned>) {
