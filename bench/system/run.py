@@ -6,7 +6,9 @@
   target < 300 ms; schema-cache reload after one DDL (commit to `/health` showing the new
   cache version: the 5 ms notification debounce, the catalog query — in two halves at once
   on two connections — parsing, derivation, and the /health probe), target < 100 ms; seven
-  DDLs, the median counts (the machine is shared and noisy);
+  DDLs, the median counts (the machine is shared and noisy). REST plans against the new cache
+  at once; GraphQL reflects its schema per role on the first request after a reload (that
+  request waits for it: ~25-55 ms on this schema), which this figure does not include;
 - memory: RSS idle on the REST bench's own schema (< 30 MB), then with the 500 tables loaded
   (reported; the issue names no number for it), peak RSS under 64 clients (< 100 MB);
 - scale-out: two processes on one database (32 clients each) beside one (64 clients), GET by

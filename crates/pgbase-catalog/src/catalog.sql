@@ -293,12 +293,16 @@ cols as (
           then (case when t.typtype = 'd' then t.typtypmod else a.atttypmod end)
       end
         as max_length,
-      (select json_agg(e.enumlabel order by e.enumsortorder)
-                      from pg_enum e where e.enumtypid = coalesce(db.base, a.atttypid)) as enum_values,
-      (select json_agg(g) from (
-          select case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee,
-                 x.privilege_type as privilege, x.is_grantable as grantable
-          from aclexplode(a.attacl) x) g) as grants,
+      -- (only enums have labels and only columns with an ACL have grants: the guards skip a
+      -- subquery per column that would find nothing)
+      case when bt.typtype = 'e' then
+        (select json_agg(e.enumlabel order by e.enumsortorder)
+         from pg_enum e where e.enumtypid = coalesce(db.base, a.atttypid)) end as enum_values,
+      case when a.attacl is not null then
+        (select json_agg(g) from (
+           select case when x.grantee = 0 then null else pg_get_userbyid(x.grantee) end as grantee,
+                  x.privilege_type as privilege, x.is_grantable as grantable
+           from aclexplode(a.attacl) x) g) end as grants,
       vcs.j as source,
       (select json_build_object('schema', fn.nspname, 'name', f.proname)
                     from pg_cast pc
