@@ -122,7 +122,7 @@ fn build(
     cache.load_duration = started.elapsed();
     debug!(
         query_and_parse_ms = queried.as_secs_f64() * 1000.0,
-        derive_ms = (cache.load_duration - queried).as_secs_f64() * 1000.0,
+        derive_ms = cache.load_duration.saturating_sub(queried).as_secs_f64() * 1000.0,
         "schema cache load phases"
     );
     cache

@@ -530,12 +530,11 @@ async fn reloaded_until(handle: &CatalogHandle, what: &str, cond: impl Fn(&Schem
             swaps.changed().await.expect("the handle is alive");
         }
     };
-    if tokio::time::timeout(RELOAD_WAIT, wait).await.is_err() {
-        panic!(
-            "{what}: not within {RELOAD_WAIT:?} (version {})",
-            handle.version()
-        );
-    }
+    assert!(
+        tokio::time::timeout(RELOAD_WAIT, wait).await.is_ok(),
+        "{what}: not within {RELOAD_WAIT:?} (version {})",
+        handle.version()
+    )
 }
 
 fn listener(
