@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use axum::http::{Method, StatusCode};
 use common::{SECRET, TestApp, expect_status};
 use serde_json::json;
@@ -26,17 +24,6 @@ revoke all on public.secret from anon;
 grant select on public.secret to authenticated;
 create function public.answer() returns int language sql stable as $$ select 42 $$;
 ";
-
-async fn wait_for_reload(app: &TestApp, after: u64) {
-    let started = Instant::now();
-    while app.state.catalog.version() <= after {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "schema cache did not reload"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn user_token() -> String {
     let exp = std::time::SystemTime::now()
@@ -103,7 +90,7 @@ async fn repeated_rest_gets_keep_their_role_headers_and_schema() {
         )
         .await
         .expect("replace the function");
-    wait_for_reload(&app, version).await;
+    app.wait_for_reload(version).await;
     let r = app.get("/rest/v1/rpc/answer").await;
     expect_status(&r, 200);
     assert_eq!(r.json(), json!([{"n": 7}]));
@@ -182,7 +169,7 @@ async fn repeated_graphql_documents_keep_their_role_variables_and_schema() {
         )
         .await
         .expect("rename");
-    wait_for_reload(&app, version).await;
+    app.wait_for_reload(version).await;
     let data = post(titles, None).await;
     assert!(
         data["errors"][0]["message"]

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{TestApp, expect_status};
 
 const SETUP: &str = "
@@ -17,17 +15,6 @@ create function public.moods(m public.mood) returns setof public.people language
   as $$ select * from public.people where mood = m $$;
 grant execute on function public.moods(public.mood) to anon;
 ";
-
-async fn wait_for_reload(app: &TestApp, after: u64) {
-    let started = Instant::now();
-    while app.state.catalog.version() <= after {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "schema cache did not reload"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_survive_an_enum_being_dropped_and_recreated() {
@@ -59,7 +46,7 @@ async fn requests_survive_an_enum_being_dropped_and_recreated() {
         )
         .await
         .expect("recreate");
-    wait_for_reload(&app, version).await;
+    app.wait_for_reload(version).await;
     for _ in 0..20 {
         let r = app.get("/rest/v1/people?mood=eq.sad&select=id,mood").await;
         expect_status(&r, 200);

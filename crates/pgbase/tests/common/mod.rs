@@ -137,6 +137,18 @@ pub fn encode_uri(uri: &str) -> String {
 }
 
 impl TestApp {
+    /// Waits (at most 10 s) until the schema cache is newer than version `after`.
+    pub async fn wait_for_reload(&self, after: u64) {
+        let started = std::time::Instant::now();
+        while self.state.catalog.version() <= after {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "schema cache did not reload"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Replaces the REST front end's request configuration (e.g. `plan_enabled`), keeping the
     /// pool and schema cache.
     pub fn configure_rest(&mut self, f: impl FnOnce(&mut pgbase_rest::request::RequestConfig)) {
