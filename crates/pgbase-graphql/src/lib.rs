@@ -367,7 +367,10 @@ pub async fn execute_in(
         }
     }
     let mut results = Vec::new();
-    if !jobs.is_empty() {
+    // A transaction runs when a field needs SQL, or for the pre-request function alone: it may
+    // refuse any request, as PostgREST calls it before `graphql.resolve` whatever the document
+    // asks (`{ __typename }`, introspection).
+    if !jobs.is_empty() || state.pre_request.is_some() {
         let cache = state.catalog.current();
         let context = pgbase_db::RequestContext {
             search_path: state
