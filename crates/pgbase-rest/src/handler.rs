@@ -201,12 +201,12 @@ const PLANNING_HEADERS: [&str; 5] = [
 ];
 
 /// The plans of recent GETs, by everything that decides them: the path, the query string and
-/// the headers parsing and planning read ([`PLANNING_HEADERS`]), for one [`RequestConfig`]
-/// (a clone starts empty) and one schema cache (an entry planned against another one is
-/// planned again). The values of filters are bind parameters of the cached statement, so an
-/// entry serves only the identical request; the role, the claims and the request's headers
-/// and cookies are applied per request by the executor, as without the cache. Parse or plan
-/// errors are not kept.
+/// the headers parsing and planning read (Accept, Accept-Profile, Content-Type, Prefer,
+/// Range), for one [`RequestConfig`] (a clone starts empty) and one schema cache (an entry
+/// planned against another one is planned again). The values of filters are bind parameters
+/// of the cached statement, so an entry serves only the identical request; the role, the
+/// claims and the request's headers and cookies are applied per request by the executor, as
+/// without the cache. Parse or plan errors are not kept.
 #[derive(Default)]
 pub struct ReadCache {
     entries: Mutex<HashMap<Vec<u8>, Arc<Planned>>>,

@@ -913,7 +913,12 @@ async fn a_pre_request_function_runs_before_every_rest_and_graphql_request() {
     // even a document that needs no SQL (answered from the schema alone) is refused by it
     let typename = json!({"query": "{ __typename }"}).to_string();
     let r = app
-        .send("POST", "/graphql/v1", &[("x-blocked", "1")], Some(&typename))
+        .send(
+            "POST",
+            "/graphql/v1",
+            &[("x-blocked", "1")],
+            Some(&typename),
+        )
         .await;
     assert!(
         r.text.contains("Payment Required") && r.json()["data"].is_null(),
