@@ -15,15 +15,22 @@ use tracing::{debug, warn};
 /// one row, one text column holding the json document.
 pub const CATALOG_SQL: &str = include_str!("catalog.sql");
 
+/// The text of [`SETTINGS`], a literal so that [`BEGIN`] is built from it at compile time.
+macro_rules! settings {
+    () => {
+        "SET LOCAL search_path TO ''; SET LOCAL jit TO off; SET LOCAL plan_cache_mode TO force_generic_plan"
+    };
+}
+
 /// The catalog query's settings, after a `BEGIN`: empty `search_path` (so type names and
 /// expressions come out schema-qualified), no JIT (the catalog row estimates are far
 /// too high: JIT compilation would cost ~0.5 s), and a generic plan, so that the
 /// statement the reload listener keeps per connection is planned once (planning is
 /// about as expensive as executing).
-const SETTINGS: &str = "SET LOCAL search_path TO ''; SET LOCAL jit TO off; SET LOCAL plan_cache_mode TO force_generic_plan";
+const SETTINGS: &str = settings!();
 
 /// Opens the one-statement catalog transaction: read only, then [`SETTINGS`].
-const BEGIN: &str = "BEGIN READ ONLY; SET LOCAL search_path TO ''; SET LOCAL jit TO off; SET LOCAL plan_cache_mode TO force_generic_plan";
+const BEGIN: &str = concat!("BEGIN READ ONLY; ", settings!());
 
 /// The whole document in one statement.
 const ALL: i32 = 0;

@@ -615,14 +615,7 @@ async fn reloads_on_notify_and_keeps_held_snapshots() {
 
     // the listener reconnects after its connection is killed, then reloads again
     let before = handle.version();
-    let killed = client
-        .query_one(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'pgbase-catalog-listener' and datname = current_database()",
-            &[],
-        )
-        .await
-        .expect("terminate");
-    assert_eq!(killed.get::<_, i64>(0), 1);
+    terminate_one(&client, "pgbase-catalog-listener").await;
     // reconnect reloads on its own (reload_on_connect)
     reloaded_until(&handle, "the reload on reconnect", |c| c.version > before).await;
     client
@@ -799,14 +792,7 @@ async fn the_two_connection_load_is_the_one_statement_load() {
     assert_eq!(model_json(&handle.current()), model_json(&one));
 
     // its second connection killed, the listener loads on its own connection
-    let killed = client
-        .query_one(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = 'pgbase-catalog-listener (catalog half)' and datname = current_database()",
-            &[],
-        )
-        .await
-        .expect("terminate");
-    assert_eq!(killed.get::<_, i64>(0), 1);
+    terminate_one(&client, "pgbase-catalog-listener (catalog half)").await;
     client
         .batch_execute("create table api.after_helper (id int references api.w0(id))")
         .await
@@ -818,4 +804,22 @@ async fn the_two_connection_load_is_the_one_statement_load() {
     let one = load(&client, &api()).await.expect("load");
     assert_eq!(model_json(&handle.current()), model_json(&one));
     listener.abort();
+}
+
+/// Terminates the one backend of this database with `application_name` (a listener's
+/// connection), asserting there was exactly one.
+async fn terminate_one(client: &tokio_postgres::Client, application_name: &str) {
+    let killed = client
+        .query_one(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+             where application_name = $1 and datname = current_database()",
+            &[&application_name],
+        )
+        .await
+        .expect("terminate");
+    assert_eq!(
+        killed.get::<_, i64>(0),
+        1,
+        "one {application_name} connection"
+    );
 }

@@ -854,6 +854,18 @@ async fn post_blocked_note(app: &TestApp) -> common::TestResponse {
     .await
 }
 
+/// A GraphQL request the gate refuses: its error, no data.
+async fn expect_graphql_refused_by_the_gate(app: &TestApp, body: &str) {
+    let r = app
+        .send("POST", "/graphql/v1", &[("x-blocked", "1")], Some(body))
+        .await;
+    assert!(
+        r.text.contains("Payment Required") && r.json()["data"].is_null(),
+        "{}",
+        r.text
+    );
+}
+
 /// The role the gate switches to (roles are cluster-wide: only one test creates it).
 const BOSS: &str =
     "create role gate_boss nologin; grant anon to gate_boss; grant gate_boss to current_user;";
@@ -894,14 +906,7 @@ async fn a_pre_request_function_runs_before_every_rest_and_graphql_request() {
 
     // GraphQL requests call it too
     let query = json!({"query": "{ notesCollection { edges { node { id } } } }"}).to_string();
-    let r = app
-        .send("POST", "/graphql/v1", &[("x-blocked", "1")], Some(&query))
-        .await;
-    assert!(
-        r.text.contains("Payment Required") && r.json()["data"].is_null(),
-        "{}",
-        r.text
-    );
+    expect_graphql_refused_by_the_gate(&app, &query).await;
     let r = app.send("POST", "/graphql/v1", &[], Some(&query)).await;
     expect_status(&r, 200);
     assert_eq!(
@@ -912,19 +917,7 @@ async fn a_pre_request_function_runs_before_every_rest_and_graphql_request() {
     );
     // even a document that needs no SQL (answered from the schema alone) is refused by it
     let typename = json!({"query": "{ __typename }"}).to_string();
-    let r = app
-        .send(
-            "POST",
-            "/graphql/v1",
-            &[("x-blocked", "1")],
-            Some(&typename),
-        )
-        .await;
-    assert!(
-        r.text.contains("Payment Required") && r.json()["data"].is_null(),
-        "{}",
-        r.text
-    );
+    expect_graphql_refused_by_the_gate(&app, &typename).await;
     let r = app.send("POST", "/graphql/v1", &[], Some(&typename)).await;
     expect_json(&r, 200, json!({"data": {"__typename": "Query"}}));
 
